@@ -1,0 +1,1 @@
+//! Test harness for Rust charms, the counterpart of Python's `ops.testing`.

@@ -1,0 +1,1 @@
+//! The embedded inventory poller: HTTP inventory in, Prometheus file_sd targets out.
