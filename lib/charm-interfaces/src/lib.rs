@@ -1,0 +1,1 @@
+//! Relation data contracts of the observability charms, as pure functions over databags.
