@@ -79,6 +79,9 @@ pub struct Service {
     /// Started and stopped together with these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// Name of a workload (Pebble's resource-limits grouping); rarely used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
     /// Environment variables.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
@@ -124,7 +127,8 @@ pub struct Service {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct HttpCheck {
-    /// URL to GET.
+    /// URL to GET. Empty only in a merge layer that keeps the earlier value.
+    #[serde(default)]
     pub url: String,
     /// Extra request headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -135,7 +139,8 @@ pub struct HttpCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TcpCheck {
-    /// Port.
+    /// Port. Empty only in a merge layer that keeps the earlier value.
+    #[serde(default)]
     pub port: u16,
     /// Host, default `localhost`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,7 +151,8 @@ pub struct TcpCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ExecCheck {
-    /// Command line.
+    /// Command line. Empty only in a merge layer that keeps the earlier value.
+    #[serde(default)]
     pub command: String,
     /// Run in this service's context (environment, user, working dir).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +160,18 @@ pub struct ExecCheck {
     /// Environment variables.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+    /// Numeric user id to run as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<u32>,
+    /// User name to run as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Numeric group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<u32>,
+    /// Group name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
@@ -234,5 +252,30 @@ pub struct Layer {
     pub log_targets: BTreeMap<String, LogTarget>,
 }
 
-/// The combined plan Pebble returns from `GET /v1/plan` (same shape as a layer).
+/// The combined plan Pebble returns from `GET /v1/plan` (same shape as a layer; a plan has no
+/// summary or description).
 pub type Plan = Layer;
+
+impl Layer {
+    /// Parses a layer from YAML, rejecting unknown fields like Pebble does.
+    ///
+    /// This only checks the shape; [`crate::merge::validate_layer`] applies Pebble's per-layer
+    /// rules (names, `override`, reserved label prefix).
+    pub fn from_yaml(yaml: &str) -> Result<Layer, crate::merge::PlanError> {
+        if yaml.trim().is_empty() {
+            return Ok(Layer::default());
+        }
+        serde_yaml_ng::from_str(yaml).map_err(|e| crate::merge::PlanError::Parse(e.to_string()))
+    }
+
+    /// Renders the layer as YAML for `POST /v1/layers` (2-space indent, fields in schema order).
+    pub fn to_yaml(&self) -> String {
+        // Serialising plain structs of strings, numbers and maps cannot fail.
+        serde_yaml_ng::to_string(self).expect("a layer always serialises to YAML")
+    }
+
+    /// True when the layer defines no services, checks or log targets.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty() && self.checks.is_empty() && self.log_targets.is_empty()
+    }
+}
