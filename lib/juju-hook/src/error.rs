@@ -26,3 +26,35 @@ pub enum HookToolError {
         stderr: String,
     },
 }
+
+impl HookToolError {
+    /// Classifies a hook tool's non-zero exit the way `ops` does, from its stderr text.
+    ///
+    /// `relation not found` wins over the generic `not found`; authorisation failures are
+    /// recognised by any of the texts Juju prints for them. The leading `ERROR ` is dropped
+    /// from the message kept in the error.
+    pub fn from_exit(tool: &str, code: i32, stderr: &str) -> Self {
+        let text = stderr.trim();
+        let message = text.strip_prefix("ERROR ").unwrap_or(text).to_string();
+        let lower = message.to_ascii_lowercase();
+        const DENIED: [&str; 4] = [
+            "permission denied",
+            "not the leader",
+            "cannot write relation settings",
+            "access denied",
+        ];
+        if lower.contains("relation not found") {
+            HookToolError::RelationNotFound(message)
+        } else if DENIED.iter().any(|d| lower.contains(d)) {
+            HookToolError::PermissionDenied(message)
+        } else if lower.contains("not found") {
+            HookToolError::NotFound(message)
+        } else {
+            HookToolError::Failed {
+                tool: tool.to_string(),
+                code,
+                stderr: text.to_string(),
+            }
+        }
+    }
+}

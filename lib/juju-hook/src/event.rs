@@ -365,8 +365,8 @@ fn parse_event(
         "-pebble-check-recovered",
     ];
     if let Some(suffix) = WORKLOAD.iter().find(|s| name.ends_with(*s)) {
-        let container = get("JUJU_WORKLOAD_NAME")
-            .unwrap_or_else(|| name.trim_end_matches(suffix).to_string());
+        let container =
+            get("JUJU_WORKLOAD_NAME").unwrap_or_else(|| name.trim_end_matches(suffix).to_string());
         let kind = match *suffix {
             "-pebble-ready" => WorkloadEventKind::PebbleReady,
             "-pebble-custom-notice" => WorkloadEventKind::CustomNotice {

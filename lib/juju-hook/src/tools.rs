@@ -245,6 +245,49 @@ pub struct NetworkInfo {
     pub egress_subnets: Vec<String>,
 }
 
+impl NetworkInfo {
+    /// Reads `network-get --format=json` output. Bind addresses come from
+    /// `bind-addresses[].addresses[].value`, or `address` as Juju before 2.9 printed it.
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| format!("expected a JSON object, got {value}"))?;
+        let strings = |key: &str| -> Result<Vec<String>, String> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| format!("{key}: expected strings, got {v}"))
+                    })
+                    .collect(),
+                Some(other) => Err(format!("{key}: expected an array, got {other}")),
+            }
+        };
+        let mut bind_addresses = Vec::new();
+        if let Some(binds) = obj.get("bind-addresses").and_then(Value::as_array) {
+            for bind in binds {
+                let addresses = bind.get("addresses").and_then(Value::as_array);
+                for address in addresses.into_iter().flatten() {
+                    let text = address
+                        .get("value")
+                        .or_else(|| address.get("address"))
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| format!("bind address without value: {address}"))?;
+                    bind_addresses.push(text.to_string());
+                }
+            }
+        }
+        Ok(Self {
+            bind_addresses,
+            ingress_addresses: strings("ingress-addresses")?,
+            egress_subnets: strings("egress-subnets")?,
+        })
+    }
+}
+
 /// One entry of `goal-state`: a unit or a related application/unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoalStateEntry {
