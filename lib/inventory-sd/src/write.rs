@@ -1,0 +1,192 @@
+//! Atomic, change-only replacement of the file_sd output file.
+//!
+//! Sequence: lock `.<name>.lock` (so a `--once` run and the service never share the temp
+//! file), compare with the current content, write `.<name>.tmp` in the same directory (a name
+//! no `*.json` glob matches), set mode 0644, fsync, rename over the output, fsync the directory.
+//! A reader therefore sees either the old or the new complete file, never a partial one.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Mode of the output: Prometheus runs as another user and must read it.
+pub const OUTPUT_MODE: u32 = 0o644;
+
+/// A failed write (the previous file is left as it was).
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {source}")]
+pub struct WriteError {
+    /// What was being done.
+    pub action: &'static str,
+    /// The file or directory concerned.
+    pub path: String,
+    /// The I/O error.
+    #[source]
+    pub source: io::Error,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The file was replaced.
+    Written,
+    /// The file already had this content: nothing was touched.
+    Unchanged,
+}
+
+/// Writes one output file atomically.
+#[derive(Debug, Clone)]
+pub struct FileWriter {
+    path: PathBuf,
+    dir: PathBuf,
+    tmp: PathBuf,
+    lock: PathBuf,
+}
+
+fn err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> WriteError + 'a {
+    move |source| WriteError {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl FileWriter {
+    /// A writer for `path` (which must have a file name).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "inventory.json".into());
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Self {
+            tmp: dir.join(format!(".{name}.tmp")),
+            lock: dir.join(format!(".{name}.lock")),
+            path,
+            dir,
+        }
+    }
+
+    /// The output file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary file used before the rename.
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Creates the output directory (mode 0755) if it is missing.
+    pub fn ensure_dir(&self) -> Result<(), WriteError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&self.dir)
+            .map_err(err("create directory", &self.dir))
+    }
+
+    /// The current content of the output, `None` if it does not exist.
+    pub fn read_current(&self) -> Result<Option<Vec<u8>>, WriteError> {
+        match fs::read(&self.path) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(err("read", &self.path)(e)),
+        }
+    }
+
+    /// Replaces the output with `content` unless it already holds exactly that.
+    pub fn write_if_changed(&self, content: &[u8]) -> Result<WriteOutcome, WriteError> {
+        self.ensure_dir()?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&self.lock)
+            .map_err(err("open lock", &self.lock))?;
+        lock.lock().map_err(err("lock", &self.lock))?;
+        if self.read_current()?.as_deref() == Some(content) {
+            return Ok(WriteOutcome::Unchanged);
+        }
+        self.replace(content)?;
+        Ok(WriteOutcome::Written)
+        // `lock` is released when dropped.
+    }
+
+    fn replace(&self, content: &[u8]) -> Result<(), WriteError> {
+        let tmp = &self.tmp;
+        let result = (|| {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(OUTPUT_MODE)
+                .open(tmp)
+                .map_err(err("create", tmp))?;
+            // The umask may have narrowed the mode given to open(): set it explicitly, and
+            // before the rename so the file is never visible with the wrong mode.
+            f.set_permissions(Permissions::from_mode(OUTPUT_MODE))
+                .map_err(err("chmod", tmp))?;
+            f.write_all(content).map_err(err("write", tmp))?;
+            f.sync_all().map_err(err("fsync", tmp))?;
+            drop(f);
+            fs::rename(tmp, &self.path).map_err(err("rename into", &self.path))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(tmp);
+            return result;
+        }
+        // Make the rename itself durable.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err("fsync directory", &self.dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn writes_atomically_with_mode_and_skips_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sub/dir/inventory.json");
+        let w = FileWriter::new(&out);
+        assert_eq!(w.read_current().unwrap(), None);
+        assert_eq!(w.write_if_changed(b"[]\n").unwrap(), WriteOutcome::Written);
+        let meta = fs::metadata(&out).unwrap();
+        assert_eq!(meta.mode() & 0o777, OUTPUT_MODE);
+        assert!(!w.tmp_path().exists());
+        assert_eq!(
+            w.tmp_path().file_name().unwrap().to_str().unwrap(),
+            ".inventory.json.tmp"
+        );
+        assert_eq!(
+            w.write_if_changed(b"[]\n").unwrap(),
+            WriteOutcome::Unchanged
+        );
+        assert_eq!(fs::metadata(&out).unwrap().ino(), meta.ino());
+        assert_eq!(w.write_if_changed(b"[1]\n").unwrap(), WriteOutcome::Written);
+        assert_ne!(fs::metadata(&out).unwrap().ino(), meta.ino());
+        assert_eq!(fs::read(&out).unwrap(), b"[1]\n");
+    }
+
+    #[test]
+    fn failure_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("inventory.json");
+        let w = FileWriter::new(&out);
+        w.write_if_changed(b"old").unwrap();
+        // A directory in the way of the temp file makes the write fail.
+        fs::create_dir(w.tmp_path()).unwrap();
+        assert!(w.write_if_changed(b"new").is_err());
+        assert_eq!(fs::read(&out).unwrap(), b"old");
+    }
+}
