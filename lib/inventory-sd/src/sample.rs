@@ -37,7 +37,7 @@ pub struct Fault {
     pub times: Option<u32>,
     /// Wait this long before answering.
     pub delay_ms: u64,
-    /// Send the body in chunks of this many bytes...
+    /// Send the body chunked (no `Content-Length`) in pieces of this many bytes...
     pub drip_bytes: Option<usize>,
     /// ...waiting this long before each chunk.
     pub drip_interval_ms: u64,
@@ -86,7 +86,20 @@ struct Shared {
     body: Vec<u8>,
     fault: Option<Fault>,
     requests: u64,
+    in_flight: u64,
+    max_in_flight: u64,
     last_authorization: Option<String>,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight(SharedState);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.lock() {
+            s.in_flight -= 1;
+        }
+    }
 }
 
 type SharedState = Arc<Mutex<Shared>>;
@@ -192,6 +205,11 @@ impl SampleInventory {
         self.shared.lock().expect("lock").requests
     }
 
+    /// Most `GET /inventory` requests ever handled at the same time.
+    pub fn max_in_flight(&self) -> u64 {
+        self.shared.lock().expect("lock").max_in_flight
+    }
+
     /// The `Authorization` header of the last inventory request.
     pub fn last_authorization(&self) -> Option<String> {
         self.shared.lock().expect("lock").last_authorization.clone()
@@ -278,6 +296,8 @@ async fn inventory(State(shared): State<SharedState>, headers: HeaderMap) -> Res
     let (body, fault) = {
         let mut s = shared.lock().expect("lock");
         s.requests += 1;
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
         s.last_authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -292,6 +312,7 @@ async fn inventory(State(shared): State<SharedState>, headers: HeaderMap) -> Res
         }
         (s.body.clone(), fault.filter(|f| f.times != Some(0)))
     };
+    let _in_flight = InFlight(shared.clone());
     let Some(fault) = fault else {
         return json_response(Body::from(body), None);
     };
@@ -325,8 +346,8 @@ async fn inventory(State(shared): State<SharedState>, headers: HeaderMap) -> Res
             tokio::time::sleep(interval).await;
             Ok::<_, io::Error>(c)
         });
-        let len = body.len();
-        return json_response(Body::from_stream(stream), Some(len));
+        // No Content-Length: chunked encoding, so only the streaming size check can stop it.
+        return json_response(Body::from_stream(stream), None);
     }
     json_response(Body::from(body), None)
 }
