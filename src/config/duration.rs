@@ -1,0 +1,189 @@
+//! Prometheus durations (`1m`, `1h30m`, `15d`) as the config options spell them.
+
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+/// Prometheus' own duration grammar: units in descending order, each at most once.
+static DURATION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$",
+    )
+    .expect("static regex")
+});
+
+/// Milliseconds per unit, in the order of the regex groups (`y` is 365 days, as in Prometheus).
+const UNIT_MILLIS: [(usize, u64); 7] = [
+    (2, 365 * 24 * 3_600_000),
+    (4, 7 * 24 * 3_600_000),
+    (6, 24 * 3_600_000),
+    (8, 3_600_000),
+    (10, 60_000),
+    (12, 1_000),
+    (14, 1),
+];
+
+/// Largest duration Prometheus accepts (it stores durations as `i64` nanoseconds).
+const MAX_MILLIS: u64 = (i64::MAX as u64) / 1_000_000;
+
+/// Why a string is not a Prometheus duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationError {
+    /// Does not match the grammar.
+    Syntax,
+    /// Matches, but overflows Prometheus' range.
+    OutOfRange,
+}
+
+/// A validated Prometheus duration; keeps the text the user wrote so rendered files show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromDuration {
+    text: String,
+    millis: u64,
+}
+
+impl PromDuration {
+    /// Parses Prometheus' duration syntax. `allow_bare_zero` admits `0` (valid for retention).
+    pub fn parse(text: &str, allow_bare_zero: bool) -> Result<Self, DurationError> {
+        if allow_bare_zero && text == "0" {
+            return Ok(Self {
+                text: text.to_owned(),
+                millis: 0,
+            });
+        }
+        if text.is_empty() {
+            return Err(DurationError::Syntax);
+        }
+        let caps = DURATION_RE.captures(text).ok_or(DurationError::Syntax)?;
+        let mut millis: u64 = 0;
+        for (group, unit) in UNIT_MILLIS {
+            if let Some(m) = caps.get(group) {
+                let n: u64 = m.as_str().parse().map_err(|_| DurationError::OutOfRange)?;
+                millis = n
+                    .checked_mul(unit)
+                    .and_then(|v| v.checked_add(millis))
+                    .ok_or(DurationError::OutOfRange)?;
+            }
+        }
+        if millis > MAX_MILLIS {
+            return Err(DurationError::OutOfRange);
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            millis,
+        })
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Length in milliseconds.
+    pub fn millis(&self) -> u64 {
+        self.millis
+    }
+
+    /// Length as a [`Duration`].
+    pub fn as_duration(&self) -> Duration {
+        Duration::from_millis(self.millis)
+    }
+}
+
+impl fmt::Display for PromDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Parses a duration written either as humantime (`30s`, `2m 30s`, `1min`) or as a Prometheus
+/// duration (`1m30s`); used by options that only the charm interprets.
+pub fn parse_flexible(text: &str) -> Option<Duration> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    PromDuration::parse(trimmed, false)
+        .ok()
+        .map(|d| d.as_duration())
+        .or_else(|| humantime::parse_duration(trimmed).ok())
+}
+
+/// Formats a duration in the simplest form both humantime and Prometheus read: whole seconds
+/// as `<n>s`, anything finer as `<n>ms`.
+pub fn format_simple(d: Duration) -> String {
+    let millis = d.as_millis();
+    if millis.is_multiple_of(1000) {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{millis}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_compound_durations() {
+        assert_eq!(
+            PromDuration::parse("1h30m", false).unwrap().millis(),
+            5_400_000
+        );
+        assert_eq!(
+            PromDuration::parse("1y", false).unwrap().millis(),
+            31_536_000_000
+        );
+        assert_eq!(
+            PromDuration::parse("2w1d", false).unwrap().millis(),
+            15 * 86_400_000
+        );
+        assert_eq!(
+            PromDuration::parse("1s500ms", false).unwrap().millis(),
+            1_500
+        );
+    }
+
+    #[test]
+    fn rejects_bad_syntax_and_order() {
+        for bad in ["", "1", "1m1h", "1 m", "m", "1M", "-1s", "1.5s", "0"] {
+            assert_eq!(
+                PromDuration::parse(bad, false),
+                Err(DurationError::Syntax),
+                "{bad}"
+            );
+        }
+        assert_eq!(PromDuration::parse("0", true).unwrap().millis(), 0);
+        assert_eq!(PromDuration::parse("", true), Err(DurationError::Syntax));
+    }
+
+    #[test]
+    fn rejects_overflow() {
+        assert_eq!(
+            PromDuration::parse("300y", false),
+            Err(DurationError::OutOfRange)
+        );
+        assert_eq!(
+            PromDuration::parse("99999999999999999999s", false),
+            Err(DurationError::OutOfRange)
+        );
+        assert!(PromDuration::parse("290y", false).is_ok());
+    }
+
+    #[test]
+    fn flexible_accepts_both_syntaxes() {
+        assert_eq!(parse_flexible("2m 30s"), Some(Duration::from_secs(150)));
+        assert_eq!(parse_flexible("2m30s"), Some(Duration::from_secs(150)));
+        assert_eq!(parse_flexible("1min"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_flexible("soon"), None);
+        assert_eq!(parse_flexible(""), None);
+    }
+
+    #[test]
+    fn simple_format() {
+        assert_eq!(format_simple(Duration::from_secs(90)), "90s");
+        assert_eq!(format_simple(Duration::from_millis(1500)), "1500ms");
+    }
+}

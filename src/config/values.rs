@@ -1,0 +1,250 @@
+//! Parsers for the option value types that are not durations: each returns the typed value or
+//! the reason (the `reason` part of a [`super::ConfigError`]) it is rejected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use reqwest::Url;
+
+/// Prometheus' `--log.level` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// `debug`
+    Debug,
+    /// `info`
+    Info,
+    /// `warn`
+    Warn,
+    /// `error`
+    Error,
+}
+
+impl LogLevel {
+    /// Case-insensitive parse (surrounding blanks ignored).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "debug" => Ok(Self::Debug),
+            "info" => Ok(Self::Info),
+            "warn" => Ok(Self::Warn),
+            "error" => Ok(Self::Error),
+            _ => Err("must be one of debug, info, warn, error".into()),
+        }
+    }
+
+    /// The flag value, lower case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+static SIZE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([0-9]+)(B|KB|MB|GB|TB|PB|EB)$").expect("static regex"));
+
+/// A `--storage.tsdb.retention.size` value such as `50GB` (units are powers of 1024).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionSize {
+    text: String,
+    bytes: u64,
+}
+
+impl RetentionSize {
+    /// Parses `<n><unit>`; the size must be positive and fit Prometheus' `int64` byte count.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        const REASON: &str =
+            "must be a whole number with a unit B, KB, MB, GB, TB, PB or EB, e.g. 50GB";
+        let caps = SIZE_RE.captures(text).ok_or(REASON)?;
+        let shift = match &caps[2] {
+            "B" => 0,
+            "KB" => 10,
+            "MB" => 20,
+            "GB" => 30,
+            "TB" => 40,
+            "PB" => 50,
+            _ => 60, // EB
+        };
+        let n: u64 = caps[1].parse().map_err(|_| "is too large")?;
+        if n == 0 {
+            return Err("must be greater than zero (leave empty for no size limit)".into());
+        }
+        let bytes = n
+            .checked_mul(1u64 << shift)
+            .filter(|b| *b <= i64::MAX as u64)
+            .ok_or("is too large")?;
+        Ok(Self {
+            text: text.to_owned(),
+            bytes,
+        })
+    }
+
+    /// The text as written (what the flag gets).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// Checks an inventory URL: absolute, http or https, with a host.
+pub fn parse_inventory_url(text: &str) -> Result<Url, String> {
+    if text.trim() != text || text.chars().any(char::is_control) {
+        return Err("must not contain blanks or control characters at either end".into());
+    }
+    let url = Url::parse(text).map_err(|e| format!("is not a valid URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("scheme must be http or https".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    Ok(url)
+}
+
+/// Checks a scrape metrics path: absolute, no whitespace, control characters, query or
+/// fragment (Prometheus takes those from `params`, not the path).
+pub fn parse_metrics_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') {
+        return Err("must start with \"/\"".into());
+    }
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err("must not contain whitespace, control characters, \"?\" or \"#\"".into());
+    }
+    Ok(text.to_owned())
+}
+
+static JOB_NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_:.-]+$").expect("static regex"));
+
+/// Checks a scrape job name: non-empty, letters, digits and `_ : . -`.
+pub fn parse_job_name(text: &str) -> Result<String, String> {
+    if !JOB_NAME_RE.is_match(text) {
+        return Err("must be non-empty and use only letters, digits and _ : . -".into());
+    }
+    Ok(text.to_owned())
+}
+
+static LABEL_NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("static regex"));
+
+/// Parses `name=value,name2=value2` (blanks around names and values are trimmed; empty string
+/// means no labels). Names must be valid Prometheus label names not starting with `__`
+/// (reserved for internal labels); values must be non-empty and free of control characters;
+/// a name may appear once.
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut labels = BTreeMap::new();
+    if text.trim().is_empty() {
+        return Ok(labels);
+    }
+    for pair in text.split(',') {
+        let pair = pair.trim();
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(format!(
+                "{pair:?} is not name=value (use comma-separated name=value pairs)"
+            ));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if !LABEL_NAME_RE.is_match(name) {
+            return Err(format!(
+                "label name {name:?} must match [a-zA-Z_][a-zA-Z0-9_]*"
+            ));
+        }
+        if name.starts_with("__") {
+            return Err(format!(
+                "label name {name:?} must not start with \"__\" (reserved)"
+            ));
+        }
+        if value.is_empty() {
+            return Err(format!("label {name:?} has an empty value"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!(
+                "label {name:?} has control characters in its value"
+            ));
+        }
+        if labels.insert(name.to_owned(), value.to_owned()).is_some() {
+            return Err(format!("label {name:?} is given more than once"));
+        }
+    }
+    Ok(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_level_is_case_insensitive_and_normalised() {
+        assert_eq!(LogLevel::parse("WARN").unwrap().as_str(), "warn");
+        assert_eq!(LogLevel::parse(" Debug ").unwrap(), LogLevel::Debug);
+        assert!(LogLevel::parse("fatal").is_err());
+    }
+
+    #[test]
+    fn retention_sizes() {
+        assert_eq!(RetentionSize::parse("1KB").unwrap().bytes(), 1024);
+        assert_eq!(RetentionSize::parse("50GB").unwrap().bytes(), 50 << 30);
+        assert_eq!(RetentionSize::parse("7EB").unwrap().bytes(), 7 << 60);
+        assert_eq!(RetentionSize::parse("8EB").unwrap_err(), "is too large");
+        for bad in ["50", "50 GB", "50gb", "50GiB", "1.5GB", "GB", "-1GB", "80%"] {
+            assert!(RetentionSize::parse(bad).is_err(), "{bad}");
+        }
+        assert!(RetentionSize::parse("0GB")
+            .unwrap_err()
+            .contains("greater than zero"));
+    }
+
+    #[test]
+    fn urls() {
+        assert!(parse_inventory_url("http://inventory:1337/inventory").is_ok());
+        assert!(parse_inventory_url("https://10.0.0.1/").is_ok());
+        assert_eq!(
+            parse_inventory_url("ftp://x").unwrap_err(),
+            "scheme must be http or https"
+        );
+        assert!(parse_inventory_url("inventory:1337").is_err());
+        assert!(parse_inventory_url("not a url").is_err());
+        assert!(parse_inventory_url(" http://x/").is_err());
+    }
+
+    #[test]
+    fn labels() {
+        let l = parse_labels(" site = lab ,tier=edge").unwrap();
+        assert_eq!(l.get("site").unwrap(), "lab");
+        assert_eq!(l.get("tier").unwrap(), "edge");
+        assert_eq!(parse_labels("a=b=c").unwrap().get("a").unwrap(), "b=c");
+        assert!(parse_labels("").unwrap().is_empty());
+        for bad in [
+            "site", "1x=y", "__x=y", "a=", "a=b,a=c", "a=b,,c=d", "a-b=c",
+        ] {
+            assert!(parse_labels(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn job_names_and_paths() {
+        assert!(parse_job_name("inventory:sensors.v1-a_b").is_ok());
+        assert!(parse_job_name("").is_err());
+        assert!(parse_job_name("a b").is_err());
+        assert!(parse_metrics_path("/metrics").is_ok());
+        assert!(parse_metrics_path("metrics").is_err());
+        assert!(parse_metrics_path("/m?x=1").is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! The Pebble layer for the workload: the `prometheus` service, the optional `inventory-sd`
+//! poller and their ready-level checks.
+//!
+//! What goes here decides restarts: Pebble's replan restarts exactly the services whose
+//! definition changed. So the `prometheus` command carries only options that need a restart
+//! (log level, retention, WAL compression) and nothing inventory-related, and the `inventory-sd`
+//! command carries the poller options; options read from prometheus.yml (intervals, jobs) are
+//! applied by reload and never appear in the layer.
+
+use std::collections::BTreeMap;
+
+use pebble::{Check, CheckLevel, HttpCheck, Layer, Override, Service, Startup};
+
+use crate::config::{format_simple, CharmConfig, InventoryConfig};
+
+/// Label under which the charm adds (and combines) its layer.
+pub const LAYER_LABEL: &str = "prometheus-rs-k8s";
+/// The Prometheus service.
+pub const PROMETHEUS_SERVICE: &str = "prometheus";
+/// The inventory poller service.
+pub const INVENTORY_SERVICE: &str = "inventory-sd";
+/// Ready check of Prometheus.
+pub const PROMETHEUS_READY_CHECK: &str = "prometheus-ready";
+/// Ready check of the poller.
+pub const INVENTORY_READY_CHECK: &str = "inventory-sd-ready";
+/// Where the charm pushes its own binary in the workload container.
+pub const CHARM_BINARY_IN_WORKLOAD: &str = "/opt/prometheus-rs-k8s/prometheus-rs-k8s";
+/// The file_sd file the poller writes.
+pub const INVENTORY_FILE: &str = "/etc/prometheus/file_sd/inventory.json";
+/// The poller's metrics and health listener.
+pub const POLLER_LISTEN: &str = "127.0.0.1:9099";
+
+const PROMETHEUS_BINARY: &str = "/bin/prometheus";
+const PROMETHEUS_READY_URL: &str = "http://localhost:9090/-/ready";
+const INVENTORY_READY_URL: &str = "http://127.0.0.1:9099/health";
+
+/// What to do with the `inventory-sd` service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InventoryService {
+    /// Not configured and not in the plan: leave it out of the layer.
+    Off,
+    /// Not configured but still in the plan (layers cannot remove services): render it with
+    /// `startup: disabled`, and its check disabled too. The charm must also stop it explicitly:
+    /// replan alone does not stop a running service.
+    OffButPresent,
+    /// Configured: run the poller with these options.
+    On(InventoryConfig),
+}
+
+impl InventoryService {
+    /// From the config and whether the current plan already has the service.
+    pub fn from_config(config: &CharmConfig, in_plan: bool) -> Self {
+        match (&config.inventory, in_plan) {
+            (Some(inv), _) => Self::On(inv.clone()),
+            (None, true) => Self::OffButPresent,
+            (None, false) => Self::Off,
+        }
+    }
+}
+
+/// A command line could not be quoted for Pebble (an argument holds a NUL byte, which
+/// validated config never does).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot quote the {service} command line: {reason}")]
+pub struct LayerError {
+    /// The service whose command failed.
+    pub service: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+/// Bytes that never need quoting for Pebble's shell-like splitting (plain words), so common
+/// `--flag=value` arguments stay readable in the plan.
+fn is_plain(arg: &str) -> bool {
+    !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b))
+}
+
+/// Joins arguments into one command string that Pebble's shell-like splitting turns back into
+/// exactly these arguments: plain words as they are, anything else quoted by `shlex`.
+fn join(service: &'static str, args: &[String]) -> Result<String, LayerError> {
+    let mut words = Vec::with_capacity(args.len());
+    for arg in args {
+        if is_plain(arg) {
+            words.push(arg.clone());
+        } else {
+            let quoted = shlex::try_quote(arg).map_err(|e| LayerError {
+                service,
+                reason: e.to_string(),
+            })?;
+            words.push(quoted.into_owned());
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// The Prometheus command line (arguments, unquoted).
+pub fn prometheus_args(config: &CharmConfig) -> Vec<String> {
+    let mut args: Vec<String> = [
+        PROMETHEUS_BINARY,
+        "--config.file=/etc/prometheus/prometheus.yml",
+        "--storage.tsdb.path=/var/lib/prometheus",
+        "--web.listen-address=0.0.0.0:9090",
+        "--web.enable-lifecycle",
+        "--web.enable-remote-write-receiver",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(format!("--log.level={}", config.log_level));
+    args.push(format!(
+        "--storage.tsdb.retention.time={}",
+        config.metrics_retention_time
+    ));
+    if let Some(size) = &config.maximum_retention_size {
+        args.push(format!("--storage.tsdb.retention.size={}", size.as_str()));
+    }
+    // Explicit both ways: Prometheus compresses the WAL by default (since 2.20), so leaving the
+    // flag out when the option is false would not turn compression off.
+    args.push(if config.metrics_wal_compression {
+        "--storage.tsdb.wal-compression".into()
+    } else {
+        "--no-storage.tsdb.wal-compression".into()
+    });
+    args
+}
+
+/// The poller command line (arguments, unquoted). The metrics path is not here: it belongs to
+/// the scrape job in prometheus.yml.
+pub fn inventory_args(inv: &InventoryConfig) -> Vec<String> {
+    let mut args = vec![
+        CHARM_BINARY_IN_WORKLOAD.to_owned(),
+        "poll".to_owned(),
+        format!("--inventory-url={}", inv.url),
+        format!("--interval={}", format_simple(inv.poll_interval)),
+        format!("--timeout={}", format_simple(inv.timeout)),
+        format!("--target-port={}", inv.target_port),
+        format!("--output={INVENTORY_FILE}"),
+        format!("--listen={POLLER_LISTEN}"),
+    ];
+    if !inv.labels.is_empty() {
+        let labels: Vec<String> = inv.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        args.push(format!("--labels={}", labels.join(",")));
+    }
+    args
+}
+
+/// Arguments of a present-but-disabled poller: never started, so only the fixed parts.
+fn disabled_inventory_args() -> Vec<String> {
+    vec![
+        CHARM_BINARY_IN_WORKLOAD.to_owned(),
+        "poll".to_owned(),
+        format!("--output={INVENTORY_FILE}"),
+        format!("--listen={POLLER_LISTEN}"),
+    ]
+}
+
+fn ready_check(url: &str, startup: Startup) -> Check {
+    Check {
+        r#override: Some(Override::Replace),
+        level: Some(CheckLevel::Ready),
+        startup: Some(startup),
+        period: Some("10s".into()),
+        timeout: Some("3s".into()),
+        threshold: Some(3),
+        http: Some(HttpCheck {
+            url: url.to_owned(),
+            headers: BTreeMap::new(),
+        }),
+        ..Check::default()
+    }
+}
+
+fn service(summary: &str, command: String, startup: Startup) -> Service {
+    Service {
+        summary: Some(summary.to_owned()),
+        startup: Some(startup),
+        r#override: Some(Override::Replace),
+        command: Some(command),
+        ..Service::default()
+    }
+}
+
+/// Builds the charm's layer (add it under [`LAYER_LABEL`] with `combine: true`).
+pub fn build_layer(config: &CharmConfig, inventory: InventoryService) -> Result<Layer, LayerError> {
+    let mut layer = Layer {
+        summary: Some("Prometheus".into()),
+        description: Some("Managed by the prometheus-rs-k8s charm".into()),
+        ..Layer::default()
+    };
+    layer.services.insert(
+        PROMETHEUS_SERVICE.into(),
+        service(
+            "Prometheus server",
+            join(PROMETHEUS_SERVICE, &prometheus_args(config))?,
+            Startup::Enabled,
+        ),
+    );
+    layer.checks.insert(
+        PROMETHEUS_READY_CHECK.into(),
+        ready_check(PROMETHEUS_READY_URL, Startup::Enabled),
+    );
+
+    let poller = match &inventory {
+        InventoryService::Off => None,
+        InventoryService::OffButPresent => Some((disabled_inventory_args(), Startup::Disabled)),
+        InventoryService::On(inv) => Some((inventory_args(inv), Startup::Enabled)),
+    };
+    if let Some((args, startup)) = poller {
+        layer.services.insert(
+            INVENTORY_SERVICE.into(),
+            service(
+                "Inventory poller writing file_sd targets",
+                join(INVENTORY_SERVICE, &args)?,
+                startup,
+            ),
+        );
+        layer.checks.insert(
+            INVENTORY_READY_CHECK.into(),
+            ready_check(INVENTORY_READY_URL, startup),
+        );
+    }
+    Ok(layer)
+}

@@ -1,0 +1,228 @@
+//! Renders `/etc/prometheus/prometheus.yml` from the validated config, this unit's topology,
+//! the jobs and endpoints translated from relations, and the detected Prometheus version.
+//!
+//! Pure and deterministic: equal inputs give equal bytes (all mapping keys sorted, relation jobs
+//! ordered by name), so comparing the rendered text is enough to decide whether to reload.
+//! Paths are relative to the config file's directory (`/etc/prometheus`).
+
+mod own_jobs;
+mod relation_jobs;
+mod yaml;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::{CharmConfig, InventoryConfig, PromDuration};
+use crate::version::PrometheusVersion;
+
+pub use yaml::to_canonical_yaml;
+
+/// Job name of Prometheus' self-scrape.
+pub const SELF_JOB_NAME: &str = "prometheus";
+/// Self-scrape target.
+pub const SELF_TARGET: &str = "localhost:9090";
+/// Job name of the inventory poller's own metrics.
+pub const POLLER_JOB_NAME: &str = "inventory-sd";
+/// The poller's metrics endpoint (it listens on loopback only).
+pub const POLLER_TARGET: &str = "127.0.0.1:9099";
+/// Rule files, relative to the config file.
+pub const RULE_FILES_GLOB: &str = "rules/*.rules";
+/// file_sd files of the inventory job, relative to the config file.
+pub const FILE_SD_GLOB: &str = "file_sd/*.json";
+/// How often Prometheus re-reads file_sd files besides watching them with inotify.
+///
+/// Fixed on purpose: it must not follow `inventory_poll_interval`, so that changing the poll
+/// interval leaves prometheus.yml (and Prometheus) untouched.
+pub const FILE_SD_REFRESH_INTERVAL: &str = "30s";
+/// Most targets the inventory job may have.
+///
+/// A circuit breaker against a runaway inventory (e.g. an endpoint answering a huge generated
+/// list): beyond it Prometheus fails the job's scrapes instead of exhausting memory. 100 000 is
+/// far above the expected fleet (hundreds to a few thousand hosts) and about what one Prometheus
+/// can scrape at a 1m interval.
+pub const INVENTORY_TARGET_LIMIT: u64 = 100_000;
+/// Job key that exists only in Prometheus ≥ 3.0.
+pub const FALLBACK_SCRAPE_PROTOCOL_KEY: &str = "fallback_scrape_protocol";
+/// Value added where a job does not choose one (the classic text format, as Prometheus 2 assumed).
+pub const FALLBACK_SCRAPE_PROTOCOL: &str = "PrometheusText0.0.4";
+
+/// Where this unit sits in Juju, for topology labels on its own targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// Model name.
+    pub model: String,
+    /// Model UUID.
+    pub model_uuid: String,
+    /// Application name.
+    pub application: String,
+    /// Unit name (`app/0`).
+    pub unit: String,
+}
+
+/// The `global` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlobalSettings {
+    /// Default scrape interval.
+    pub scrape_interval: String,
+    /// Default scrape timeout.
+    pub scrape_timeout: String,
+    /// Rule evaluation interval.
+    pub evaluation_interval: String,
+}
+
+impl GlobalSettings {
+    /// From the validated config.
+    pub fn from_config(config: &CharmConfig) -> Self {
+        let s = |d: &PromDuration| d.as_str().to_owned();
+        Self {
+            scrape_interval: s(&config.scrape_interval),
+            scrape_timeout: s(&config.scrape_timeout),
+            evaluation_interval: s(&config.evaluation_interval),
+        }
+    }
+}
+
+/// What prometheus.yml needs from the inventory options: only the job's name and path. The poll
+/// interval, timeout, port and labels belong to the poller (the Pebble service), not here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryJob {
+    /// Scrape job name.
+    pub job_name: String,
+    /// Metrics path on inventory hosts.
+    pub metrics_path: String,
+}
+
+impl InventoryJob {
+    /// From the validated inventory options.
+    pub fn from_config(config: &InventoryConfig) -> Self {
+        Self {
+            job_name: config.job_name.clone(),
+            metrics_path: config.metrics_path.clone(),
+        }
+    }
+}
+
+/// Everything prometheus.yml is rendered from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigInput {
+    /// `global` section.
+    pub global: GlobalSettings,
+    /// This unit's topology.
+    pub topology: Topology,
+    /// Scrape jobs from relations, already named (verbatim jobs may carry any keys).
+    pub relation_jobs: Vec<Map<String, Value>>,
+    /// `alerting.alertmanagers` entries.
+    pub alertmanagers: Vec<Value>,
+    /// `remote_write` entries.
+    pub remote_write: Vec<Value>,
+    /// The inventory job, when the inventory is on.
+    pub inventory: Option<InventoryJob>,
+    /// Detected (or assumed) Prometheus version.
+    pub version: PrometheusVersion,
+}
+
+impl ConfigInput {
+    /// An input with the config's globals and inventory job and no relation data yet.
+    pub fn new(config: &CharmConfig, topology: Topology, version: PrometheusVersion) -> Self {
+        Self {
+            global: GlobalSettings::from_config(config),
+            topology,
+            relation_jobs: Vec::new(),
+            alertmanagers: Vec::new(),
+            remote_write: Vec::new(),
+            inventory: config.inventory.as_ref().map(InventoryJob::from_config),
+            version,
+        }
+    }
+}
+
+/// The rendered file and notes on relation jobs that were renamed or dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedConfig {
+    /// prometheus.yml content.
+    pub yaml: String,
+    /// One line per relation job renamed or dropped (for the debug log).
+    pub notes: Vec<String>,
+}
+
+/// Rendering failed: a value could not be serialised (not expected with well-formed input).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A job could not be turned into a JSON value.
+    #[error("cannot serialise a scrape job: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The file could not be written as YAML.
+    #[error("cannot render prometheus.yml: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+}
+
+#[derive(Serialize)]
+struct PrometheusYml {
+    global: GlobalSettings,
+    rule_files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerting: Option<Alerting>,
+    scrape_configs: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    remote_write: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct Alerting {
+    alertmanagers: Vec<Value>,
+}
+
+/// Renders prometheus.yml.
+///
+/// Job order: `prometheus` (self), then, with the inventory on, the inventory job and
+/// `inventory-sd`, then relation jobs by name (see [`relation_jobs::prepare`] for how name
+/// collisions are renamed). On Prometheus < 3 `fallback_scrape_protocol` is removed from every
+/// job, verbatim ones included; on ≥ 3 every job lacking it gets `PrometheusText0.0.4`, which
+/// only matters for targets that send no valid Content-Type.
+pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
+    let mut own = vec![own_jobs::self_job(&input.topology)];
+    if let Some(inv) = &input.inventory {
+        own.push(own_jobs::inventory_job(&inv.job_name, &inv.metrics_path));
+        own.push(own_jobs::poller_job(&input.topology));
+    }
+    let reserved: BTreeSet<String> = own.iter().map(|j| j.job_name.clone()).collect();
+    let prepared = relation_jobs::prepare(&input.relation_jobs, &reserved);
+
+    let mut jobs: Vec<Value> = Vec::with_capacity(own.len() + prepared.jobs.len());
+    for job in &own {
+        jobs.push(serde_json::to_value(job)?);
+    }
+    jobs.extend(prepared.jobs.into_iter().map(Value::Object));
+    for job in &mut jobs {
+        apply_version(job, input.version);
+    }
+
+    let file = PrometheusYml {
+        global: input.global.clone(),
+        rule_files: vec![RULE_FILES_GLOB.to_owned()],
+        alerting: (!input.alertmanagers.is_empty()).then(|| Alerting {
+            alertmanagers: input.alertmanagers.clone(),
+        }),
+        scrape_configs: jobs,
+        remote_write: input.remote_write.clone(),
+    };
+    Ok(RenderedConfig {
+        yaml: to_canonical_yaml(&file)?,
+        notes: prepared.notes,
+    })
+}
+
+/// Adds or strips the version-dependent job keys.
+fn apply_version(job: &mut Value, version: PrometheusVersion) {
+    let Some(map) = job.as_object_mut() else {
+        return;
+    };
+    if version.supports_fallback_scrape_protocol() {
+        map.entry(FALLBACK_SCRAPE_PROTOCOL_KEY)
+            .or_insert_with(|| Value::String(FALLBACK_SCRAPE_PROTOCOL.to_owned()));
+    } else {
+        map.remove(FALLBACK_SCRAPE_PROTOCOL_KEY);
+    }
+}

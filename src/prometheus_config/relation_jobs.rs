@@ -1,0 +1,138 @@
+//! Scrape jobs from relations, made safe to place beside the charm's own jobs.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::yaml::to_canonical_yaml;
+
+/// Relation jobs ready for `scrape_configs`, and what was changed on the way.
+#[derive(Debug, Default)]
+pub struct PreparedJobs {
+    /// Jobs sorted by (final) job name, each with `honor_labels: true`.
+    pub jobs: Vec<Map<String, Value>>,
+    /// One human-readable line per dropped or renamed job.
+    pub notes: Vec<String>,
+}
+
+/// Prepares relation jobs.
+///
+/// - A job without a non-empty string `job_name` is dropped (Prometheus would reject the file).
+/// - Jobs are ordered by name (stable for equal names), so relation order does not matter.
+/// - `honor_labels: true` is forced: targets' own topology labels win over Prometheus' defaults.
+/// - Duplicate names are **renamed, not dropped**, so no target stops being scraped: names in
+///   `reserved` (the charm's own jobs) always win; among relation jobs the first in order keeps
+///   its name (equal names are ordered by content). Every other holder of a taken name becomes `<name>_<k>` with the smallest
+///   `k ≥ 2` that is still free. The result depends only on the set of jobs.
+pub fn prepare(jobs: &[Map<String, Value>], reserved: &BTreeSet<String>) -> PreparedJobs {
+    let mut notes = Vec::new();
+    let mut named: Vec<(String, String, Map<String, Value>)> = Vec::new();
+    for job in jobs {
+        match job.get("job_name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => {
+                // Tie-break equal names by content, so input order never decides.
+                let content = to_canonical_yaml(job).unwrap_or_default();
+                named.push((name.to_owned(), content, job.clone()));
+            }
+            _ => notes.push(format!(
+                "dropped a relation scrape job without a job_name: {}",
+                Value::Object(job.clone())
+            )),
+        }
+    }
+    named.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+
+    // First pass: who keeps their name.
+    let mut taken: BTreeSet<String> = reserved.clone();
+    let mut keeps = Vec::with_capacity(named.len());
+    for (name, _, _) in &named {
+        keeps.push(taken.insert(name.clone()));
+    }
+    // Second pass: rename the others.
+    let mut out = Vec::with_capacity(named.len());
+    for ((name, _, mut job), keep) in named.into_iter().zip(keeps) {
+        let final_name = if keep {
+            name
+        } else {
+            let new_name = (2u32..)
+                .map(|k| format!("{name}_{k}"))
+                .find(|candidate| !taken.contains(candidate))
+                .expect("an unbounded range always has a free name");
+            taken.insert(new_name.clone());
+            notes.push(format!(
+                "renamed relation scrape job {name:?} to {new_name:?}: the name is already used"
+            ));
+            new_name
+        };
+        job.insert("job_name".into(), Value::String(final_name));
+        job.insert("honor_labels".into(), Value::Bool(true));
+        out.push(job);
+    }
+    out.sort_by(|a, b| job_name(a).cmp(job_name(b)));
+    PreparedJobs { jobs: out, notes }
+}
+
+fn job_name(job: &Map<String, Value>) -> &str {
+    job.get("job_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn names(p: &PreparedJobs) -> Vec<&str> {
+        p.jobs.iter().map(job_name).collect()
+    }
+
+    #[test]
+    fn renames_collisions_with_reserved_and_each_other() {
+        let reserved = BTreeSet::from(["prometheus".to_owned()]);
+        let jobs = [
+            job(json!({"job_name": "prometheus", "static_configs": []})),
+            job(json!({"job_name": "a", "metrics_path": "/one"})),
+            job(json!({"job_name": "a_2"})),
+            job(json!({"job_name": "a", "metrics_path": "/two"})),
+        ];
+        let p = prepare(&jobs, &reserved);
+        assert_eq!(names(&p), ["a", "a_2", "a_3", "prometheus_2"]);
+        assert_eq!(p.jobs[0]["metrics_path"], "/one");
+        assert_eq!(p.jobs[2]["metrics_path"], "/two");
+        assert!(p.jobs.iter().all(|j| j["honor_labels"] == json!(true)));
+        assert_eq!(p.notes.len(), 2);
+    }
+
+    #[test]
+    fn drops_nameless_jobs_and_overrides_honor_labels() {
+        let jobs = [
+            job(json!({"static_configs": []})),
+            job(json!({"job_name": ""})),
+            job(json!({"job_name": "x", "honor_labels": false})),
+        ];
+        let p = prepare(&jobs, &BTreeSet::new());
+        assert_eq!(names(&p), ["x"]);
+        assert_eq!(p.jobs[0]["honor_labels"], json!(true));
+        assert_eq!(p.notes.len(), 2);
+    }
+
+    #[test]
+    fn order_of_input_does_not_matter() {
+        let a = job(json!({"job_name": "b"}));
+        let b = job(json!({"job_name": "a"}));
+        let p1 = prepare(&[a.clone(), b.clone()], &BTreeSet::new());
+        let p2 = prepare(&[b, a], &BTreeSet::new());
+        assert_eq!(p1.jobs, p2.jobs);
+        let c = job(json!({"job_name": "a", "metrics_path": "/z"}));
+        let d = job(json!({"job_name": "a", "metrics_path": "/y"}));
+        let p1 = prepare(&[c.clone(), d.clone()], &BTreeSet::new());
+        let p2 = prepare(&[d, c], &BTreeSet::new());
+        assert_eq!(p1.jobs, p2.jobs);
+        assert_eq!(p1.jobs[0]["metrics_path"], "/y");
+    }
+}

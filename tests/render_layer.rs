@@ -1,0 +1,267 @@
+//! Pebble layer rendering: snapshots, and which option changes touch which part of the
+//! workload (service definitions vs prometheus.yml).
+
+mod render_common;
+
+use insta::assert_snapshot;
+use pebble::{CheckLevel, Layer, Startup};
+use prometheus_rs_k8s::layer::{
+    build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_SERVICE,
+    PROMETHEUS_READY_CHECK, PROMETHEUS_SERVICE,
+};
+use prometheus_rs_k8s::prometheus_config::render;
+use prometheus_rs_k8s::CharmConfig;
+use render_common::*;
+use serde_json::{json, Value};
+
+fn inventory_options() -> Value {
+    json!({
+        "inventory_url": "http://inventory:1337/inventory",
+        "inventory_labels": "site=lab,tier=edge",
+    })
+}
+
+fn with(base: &Value, key: &str, value: Value) -> Value {
+    let mut v = base.clone();
+    v.as_object_mut().unwrap().insert(key.into(), value);
+    v
+}
+
+fn layer_for(c: &CharmConfig) -> Layer {
+    build_layer(c, InventoryService::from_config(c, false)).expect("layer")
+}
+
+fn yaml(layer: &Layer) -> String {
+    serde_yaml_ng::to_string(layer).expect("yaml")
+}
+
+fn prometheus_yml(c: &CharmConfig) -> String {
+    render(&input(c, V3_5)).expect("render").yaml
+}
+
+fn command(layer: &Layer, service: &str) -> String {
+    layer.services[service].command.clone().expect("command")
+}
+
+/// Splits a command the way Pebble does (shell-like, no shell).
+fn argv(layer: &Layer, service: &str) -> Vec<String> {
+    shlex::split(&command(layer, service)).expect("splittable")
+}
+
+#[test]
+fn defaults() {
+    let layer = layer_for(&CharmConfig::default());
+    assert_eq!(
+        command(&layer, PROMETHEUS_SERVICE),
+        "/bin/prometheus --config.file=/etc/prometheus/prometheus.yml \
+         --storage.tsdb.path=/var/lib/prometheus --web.listen-address=0.0.0.0:9090 \
+         --web.enable-lifecycle --web.enable-remote-write-receiver --log.level=info \
+         --storage.tsdb.retention.time=15d --storage.tsdb.wal-compression"
+    );
+    assert!(!layer.services.contains_key(INVENTORY_SERVICE));
+    assert!(!layer.checks.contains_key(INVENTORY_READY_CHECK));
+    // Ready-level checks only: an alive failure would make Kubernetes restart the container.
+    assert!(layer
+        .checks
+        .values()
+        .all(|c| c.level == Some(CheckLevel::Ready)));
+    assert_snapshot!(yaml(&layer));
+}
+
+#[test]
+fn restart_options_render_into_flags() {
+    let c = config(json!({
+        "log_level": "DEBUG",
+        "metrics_retention_time": "0",
+        "maximum_retention_size": "50GB",
+        "metrics_wal_compression": true,
+    }));
+    let args = argv(&layer_for(&c), PROMETHEUS_SERVICE);
+    for flag in [
+        "--log.level=debug",
+        "--storage.tsdb.retention.time=0",
+        "--storage.tsdb.retention.size=50GB",
+        "--storage.tsdb.wal-compression",
+    ] {
+        assert!(
+            args.iter().any(|a| a == flag),
+            "{flag} missing from {args:?}"
+        );
+    }
+    assert!(!args
+        .iter()
+        .any(|a| a == "--no-storage.tsdb.wal-compression"));
+
+    let off = argv(
+        &layer_for(&config(json!({"metrics_wal_compression": false}))),
+        PROMETHEUS_SERVICE,
+    );
+    assert!(off.iter().any(|a| a == "--no-storage.tsdb.wal-compression"));
+    assert!(!off.iter().any(|a| a == "--storage.tsdb.wal-compression"));
+    assert!(!off
+        .iter()
+        .any(|a| a.starts_with("--storage.tsdb.retention.size")));
+}
+
+#[test]
+fn prometheus_accepts_the_rendered_flags() {
+    // The real (2.42) binary parses every flag we render, both WAL-compression spellings and a
+    // size limit included; `--help` after them makes it exit without starting.
+    for wal in [true, false] {
+        let c = config(json!({
+            "maximum_retention_size": "1GB",
+            "metrics_wal_compression": wal,
+        }));
+        let mut args = argv(&layer_for(&c), PROMETHEUS_SERVICE);
+        args.remove(0);
+        args.push("--help".into());
+        let out = std::process::Command::new("/usr/bin/prometheus")
+            .args(&args)
+            .output()
+            .expect("/usr/bin/prometheus is installed");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "rejected {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn inventory_on() {
+    let c = config(inventory_options());
+    let layer = layer_for(&c);
+    assert_eq!(
+        argv(&layer, INVENTORY_SERVICE),
+        [
+            "/opt/prometheus-rs-k8s/prometheus-rs-k8s",
+            "poll",
+            "--inventory-url=http://inventory:1337/inventory",
+            "--interval=30s",
+            "--timeout=10s",
+            "--target-port=9100",
+            "--output=/etc/prometheus/file_sd/inventory.json",
+            "--listen=127.0.0.1:9099",
+            "--labels=site=lab,tier=edge",
+        ]
+    );
+    assert_eq!(
+        layer.services[INVENTORY_SERVICE].startup,
+        Some(Startup::Enabled)
+    );
+    assert_eq!(
+        layer.checks[INVENTORY_READY_CHECK].startup,
+        Some(Startup::Enabled)
+    );
+    assert_eq!(
+        layer.checks[INVENTORY_READY_CHECK].level,
+        Some(CheckLevel::Ready)
+    );
+    // The inventory does not change Prometheus' own service.
+    assert_eq!(
+        layer.services[PROMETHEUS_SERVICE],
+        layer_for(&CharmConfig::default()).services[PROMETHEUS_SERVICE]
+    );
+    assert_snapshot!(yaml(&layer));
+}
+
+#[test]
+fn inventory_off_but_present() {
+    let c = CharmConfig::default();
+    let layer = build_layer(&c, InventoryService::from_config(&c, true)).unwrap();
+    assert_eq!(
+        layer.services[INVENTORY_SERVICE].startup,
+        Some(Startup::Disabled)
+    );
+    assert_eq!(
+        layer.checks[INVENTORY_READY_CHECK].startup,
+        Some(Startup::Disabled)
+    );
+    assert_snapshot!(yaml(&layer));
+}
+
+#[test]
+fn arguments_with_shell_specials_survive_pebble_splitting() {
+    let c = config(json!({
+        "inventory_url": "http://inventory:1337/hosts?site=lab&kind=$x",
+        "inventory_labels": "site=lab one,quote=it's \"x\"",
+        "inventory_poll_interval": "1m 30s",
+    }));
+    let args = argv(&layer_for(&c), INVENTORY_SERVICE);
+    assert!(
+        args.contains(&"--inventory-url=http://inventory:1337/hosts?site=lab&kind=$x".to_owned())
+    );
+    assert!(args.contains(&"--labels=quote=it's \"x\",site=lab one".to_owned()));
+    assert!(args.contains(&"--interval=90s".to_owned()));
+}
+
+#[test]
+fn log_level_and_retention_change_the_prometheus_service_only() {
+    let base_opts = inventory_options();
+    let base = config(base_opts.clone());
+    let base_layer = layer_for(&base);
+    for (key, value) in [
+        ("log_level", json!("debug")),
+        ("metrics_retention_time", json!("30d")),
+        ("maximum_retention_size", json!("10GB")),
+        ("metrics_wal_compression", json!(false)),
+    ] {
+        let changed = config(with(&base_opts, key, value));
+        let layer = layer_for(&changed);
+        assert_ne!(
+            layer.services[PROMETHEUS_SERVICE], base_layer.services[PROMETHEUS_SERVICE],
+            "{key} must change the prometheus service"
+        );
+        assert_eq!(
+            layer.services[INVENTORY_SERVICE], base_layer.services[INVENTORY_SERVICE],
+            "{key} must not change the inventory-sd service"
+        );
+        assert_eq!(layer.checks, base_layer.checks);
+    }
+}
+
+#[test]
+fn intervals_change_prometheus_yml_only() {
+    let base_opts = inventory_options();
+    let base = config(base_opts.clone());
+    for (key, value) in [
+        ("evaluation_interval", json!("30s")),
+        ("scrape_interval", json!("30s")),
+    ] {
+        let changed = config(with(&base_opts, key, value));
+        assert_eq!(
+            layer_for(&changed),
+            layer_for(&base),
+            "{key} must not change the layer"
+        );
+        assert_ne!(
+            prometheus_yml(&changed),
+            prometheus_yml(&base),
+            "{key} must change prometheus.yml"
+        );
+    }
+}
+
+#[test]
+fn inventory_poll_interval_changes_the_inventory_service_only() {
+    let base_opts = inventory_options();
+    let base = config(base_opts.clone());
+    let changed = config(with(&base_opts, "inventory_poll_interval", json!("2m")));
+    let (a, b) = (layer_for(&base), layer_for(&changed));
+    assert_ne!(a.services[INVENTORY_SERVICE], b.services[INVENTORY_SERVICE]);
+    assert!(argv(&b, INVENTORY_SERVICE).contains(&"--interval=120s".to_owned()));
+    assert_eq!(
+        a.services[PROMETHEUS_SERVICE],
+        b.services[PROMETHEUS_SERVICE]
+    );
+    assert_eq!(a.checks, b.checks);
+    assert_eq!(prometheus_yml(&base), prometheus_yml(&changed));
+}
+
+#[test]
+fn prometheus_check_is_ready_level_on_the_ready_endpoint() {
+    let layer = layer_for(&CharmConfig::default());
+    let check = &layer.checks[PROMETHEUS_READY_CHECK];
+    assert_eq!(check.level, Some(CheckLevel::Ready));
+    assert_eq!(
+        check.http.as_ref().map(|h| h.url.as_str()),
+        Some("http://localhost:9090/-/ready")
+    );
+}

@@ -1,0 +1,205 @@
+//! prometheus.yml rendering: snapshots, and every 2.x render validated by the real promtool.
+
+mod render_common;
+
+use insta::assert_snapshot;
+use prometheus_rs_k8s::prometheus_config::render;
+use render_common::*;
+use serde_json::{json, Value};
+
+fn inventory_options() -> Value {
+    json!({
+        "inventory_url": "http://inventory:1337/inventory",
+        "inventory_job_name": "sensors",
+        "inventory_metrics_path": "/metrics",
+        "inventory_labels": "site=lab",
+    })
+}
+
+fn jobs_of(yaml: &str) -> Vec<serde_yaml_ng::Value> {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).expect("yaml");
+    doc["scrape_configs"].as_sequence().expect("jobs").clone()
+}
+
+fn job_names(yaml: &str) -> Vec<String> {
+    jobs_of(yaml)
+        .iter()
+        .map(|j| j["job_name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[test]
+fn defaults() {
+    let rendered = render(&input(&config(json!({})), V2_42)).unwrap();
+    assert!(rendered.notes.is_empty());
+    assert_promtool_accepts(&rendered.yaml);
+    assert_snapshot!(rendered.yaml);
+}
+
+#[test]
+fn custom_intervals() {
+    let c = config(json!({
+        "scrape_interval": "15s",
+        "scrape_timeout": "5s",
+        "evaluation_interval": "30s",
+    }));
+    let yaml = render(&input(&c, V2_42)).unwrap().yaml;
+    assert_promtool_accepts(&yaml);
+    assert!(yaml.contains("scrape_interval: 15s"));
+    assert_snapshot!(yaml);
+}
+
+#[test]
+fn relation_jobs_alertmanagers_and_remote_write() {
+    let mut i = input(&config(json!({})), V2_42);
+    i.relation_jobs = relation_jobs();
+    i.alertmanagers = alertmanagers();
+    i.remote_write = remote_write();
+    let rendered = render(&i).unwrap();
+    assert_promtool_accepts(&rendered.yaml);
+
+    assert_eq!(
+        job_names(&rendered.yaml),
+        [
+            "prometheus",
+            "juju_cos_f2c4a6d8_node-exp_prometheus_scrape-0",
+            "juju_cos_f2c4a6d8_node-exp_prometheus_scrape-1",
+            "juju_cos_f2c4a6d_snmp_external_jobs",
+            "prometheus_2",
+        ]
+    );
+    // The colliding relation job is renamed, not dropped, and the rename is reported.
+    assert_eq!(
+        rendered.notes,
+        [r#"renamed relation scrape job "prometheus" to "prometheus_2": the name is already used"#]
+    );
+    // Relation jobs honour their labels; the self job does not need to.
+    let jobs = jobs_of(&rendered.yaml);
+    assert!(jobs[1..]
+        .iter()
+        .all(|j| j["honor_labels"].as_bool() == Some(true)));
+    assert!(jobs[0].get("honor_labels").is_none());
+    assert_snapshot!(rendered.yaml);
+}
+
+#[test]
+fn with_inventory() {
+    let c = config(inventory_options());
+    let yaml = render(&input(&c, V2_42)).unwrap().yaml;
+    assert_promtool_accepts(&yaml);
+    assert_eq!(job_names(&yaml), ["prometheus", "sensors", "inventory-sd"]);
+    assert_snapshot!(yaml);
+}
+
+#[test]
+fn relation_job_colliding_with_inventory_jobs_is_renamed() {
+    let mut i = input(&config(inventory_options()), V2_42);
+    i.relation_jobs = vec![
+        json!({"job_name": "sensors", "static_configs": [{"targets": ["a:1"]}]}),
+        json!({"job_name": "inventory-sd", "static_configs": [{"targets": ["b:1"]}]}),
+    ]
+    .into_iter()
+    .map(|v| v.as_object().unwrap().clone())
+    .collect();
+    let rendered = render(&i).unwrap();
+    assert_promtool_accepts(&rendered.yaml);
+    assert_eq!(
+        job_names(&rendered.yaml),
+        [
+            "prometheus",
+            "sensors",
+            "inventory-sd",
+            "inventory-sd_2",
+            "sensors_2"
+        ]
+    );
+}
+
+#[test]
+fn version_2_42_strips_fallback_scrape_protocol() {
+    let mut i = input(&config(inventory_options()), V2_42);
+    i.relation_jobs = relation_jobs();
+    let yaml = render(&i).unwrap().yaml;
+    assert!(!yaml.contains("fallback_scrape_protocol"), "{yaml}");
+    assert_promtool_accepts(&yaml);
+    assert_snapshot!(yaml);
+}
+
+#[test]
+fn version_3_5_has_fallback_scrape_protocol_on_every_job() {
+    let mut i = input(&config(inventory_options()), V3_5);
+    i.relation_jobs = relation_jobs();
+    let yaml = render(&i).unwrap().yaml;
+    for job in jobs_of(&yaml) {
+        let protocol = job["fallback_scrape_protocol"].as_str();
+        let expected = if job["job_name"].as_str() == Some("juju_cos_f2c4a6d_snmp_external_jobs") {
+            "PrometheusText1.0.0" // a verbatim job's own choice is kept
+        } else {
+            "PrometheusText0.0.4"
+        };
+        assert_eq!(protocol, Some(expected), "{job:?}");
+    }
+    assert_snapshot!(yaml);
+
+    // The 2.42 promtool here rejects the 3.x-only key: proof the check has teeth and that
+    // rendering by version matters.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), &yaml).unwrap();
+    let (ok, output) = promtool_check(dir.path());
+    assert!(!ok, "promtool 2.42 accepted a 3.x-only key:\n{output}");
+    assert!(output.contains("fallback_scrape_protocol"), "{output}");
+}
+
+#[test]
+fn unknown_version_renders_for_3x() {
+    let c = config(json!({}));
+    let assumed = prometheus_rs_k8s::PrometheusVersion::detected_or_assumed(None);
+    let yaml = render(&input(&c, assumed)).unwrap().yaml;
+    assert!(yaml.contains("fallback_scrape_protocol: PrometheusText0.0.4"));
+}
+
+#[test]
+fn output_does_not_depend_on_relation_order() {
+    let mut a = input(&config(json!({})), V3_5);
+    a.relation_jobs = relation_jobs();
+    let mut b = a.clone();
+    b.relation_jobs.reverse();
+    assert_eq!(render(&a).unwrap().yaml, render(&b).unwrap().yaml);
+}
+
+#[test]
+fn poller_only_options_do_not_touch_prometheus_yml() {
+    let base = render(&input(&config(inventory_options()), V3_5))
+        .unwrap()
+        .yaml;
+    let mut opts = inventory_options();
+    let o = opts.as_object_mut().unwrap();
+    o.insert("inventory_poll_interval".into(), json!("5m"));
+    o.insert("inventory_timeout".into(), json!("1m"));
+    o.insert("inventory_target_port".into(), json!(9200));
+    o.insert("inventory_labels".into(), json!("site=elsewhere"));
+    o.insert(
+        "inventory_url".into(),
+        json!("https://other.example.com/hosts"),
+    );
+    let changed = render(&input(&config(opts), V3_5)).unwrap().yaml;
+    assert_eq!(base, changed);
+}
+
+#[test]
+fn restart_only_options_do_not_touch_prometheus_yml() {
+    let base = render(&input(&config(json!({})), V3_5)).unwrap().yaml;
+    let changed = render(&input(
+        &config(json!({
+            "log_level": "debug",
+            "metrics_retention_time": "30d",
+            "maximum_retention_size": "10GB",
+            "metrics_wal_compression": false,
+        })),
+        V3_5,
+    ))
+    .unwrap()
+    .yaml;
+    assert_eq!(base, changed);
+}
