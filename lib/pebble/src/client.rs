@@ -231,13 +231,25 @@ impl Client {
 
     // ---- transport -------------------------------------------------------------------------
 
-    /// A request with JSON headers (and a JSON body when given).
+    /// A request accepting JSON (with a JSON body when given).
     pub(crate) fn request(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
+    ) -> RequestBuilder {
+        self.request_accepting(method, path, query, body, "application/json")
+    }
+
+    /// A request with one `Accept` header (Pebble reads only the first).
+    pub(crate) fn request_accepting(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        accept: &str,
     ) -> RequestBuilder {
         let url = format!("{BASE_URL}{path}");
         // `parse_with_params` with no pairs would leave a bare `?`.
@@ -250,7 +262,7 @@ impl Client {
         let mut request = self
             .http
             .request(method, url)
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, accept);
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -78,8 +78,8 @@ impl Client {
         let _ = control.flush();
         let (stdout, stderr) = (stdout?, stderr?);
 
-        let wait = self.timeout() + opts.timeout.unwrap_or_default();
-        let change = self.wait_change(&change, wait)?;
+        // Both streams ended, so the process has exited: the change is about to finish.
+        let change = self.wait_change(&change, self.timeout())?;
         let exit_code = change
             .tasks
             .first()

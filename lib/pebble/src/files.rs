@@ -6,7 +6,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use reqwest::blocking::multipart::{Form, Part};
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -95,14 +95,14 @@ impl Client {
 
     /// Reads a file; a missing file gives [`Error::NotFound`].
     pub fn pull(&self, path: &str) -> Result<Vec<u8>, Error> {
-        let request = self
-            .request(
-                Method::GET,
-                "/v1/files",
-                &[("action", "read"), ("path", path)],
-                None,
-            )
-            .header(ACCEPT, "multipart/form-data");
+        let query = [("action", "read"), ("path", path)];
+        let request = self.request_accepting(
+            Method::GET,
+            "/v1/files",
+            &query,
+            None,
+            "multipart/form-data",
+        );
         let response = self.send(request)?;
         let status = response.status().as_u16();
         let content_type = response
