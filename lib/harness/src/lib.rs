@@ -1,1 +1,7 @@
 //! Test harness for Rust charms, the counterpart of Python's `ops.testing`.
+
+pub mod pebble;
+pub mod prometheus_web;
+
+pub use pebble::{ExecRequest, ExecResult, FakePebble, RecordedRequest, ServiceCurrent};
+pub use prometheus_web::{FakePrometheusWeb, ReloadResponse};

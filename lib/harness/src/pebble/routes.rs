@@ -1,0 +1,421 @@
+//! Handlers for system info, health, layers and plan, services, changes, checks and signals.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use pebble::{CheckLevel, Plan, Startup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::changes::{format_go_duration, parse_go_duration, timestamp};
+use super::envelope;
+use super::services::{plan_action, run_change, Op};
+use super::state::{CheckStatus, LabeledLayer, Shared, State as FakeState};
+
+type Params = Query<BTreeMap<String, String>>;
+
+/// The combined plan of the current layers (empty if they do not combine, which the layer
+/// endpoint never lets happen).
+pub fn current_plan(state: &FakeState) -> Plan {
+    combine(&state.layers).unwrap_or_default()
+}
+
+fn combine(layers: &[LabeledLayer]) -> Result<Plan, pebble::PlanError> {
+    let pairs: Vec<(String, pebble::Layer)> = layers
+        .iter()
+        .map(|l| (l.label.clone(), l.layer.clone()))
+        .collect();
+    pebble::combine_layers(&pairs)
+}
+
+fn names_param(params: &BTreeMap<String, String>) -> Vec<String> {
+    params
+        .get("names")
+        .map(|n| {
+            n.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Decodes a JSON body; the error is Pebble's 400 message.
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("cannot decode request body: {e}"))
+}
+
+/// `GET /v1/system-info`.
+pub async fn system_info(State(shared): State<Arc<Shared>>) -> Response {
+    let boot_id = shared.lock().boot_id.clone();
+    envelope::sync(json!({"boot-id": boot_id, "version": "v1.32.1"}))
+}
+
+/// `GET /v1/health?level=&names=`: 502 with `healthy:false` if a selected check is down.
+pub async fn health(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
+    let state = shared.lock();
+    let names = names_param(&params);
+    let level = params.get("level").map(String::as_str).unwrap_or_default();
+    let healthy = !check_infos(&state).iter().any(|c| {
+        let selected_level = match level {
+            "alive" => c.level == Some(CheckLevel::Alive),
+            "ready" => matches!(c.level, Some(CheckLevel::Alive | CheckLevel::Ready)),
+            _ => true,
+        };
+        let selected_name = names.is_empty() || names.contains(&c.name);
+        selected_level && selected_name && c.status == CheckStatus::Down
+    });
+    if healthy {
+        envelope::sync(json!({"healthy": true}))
+    } else {
+        envelope::error_with_result(502, json!({"healthy": false}))
+    }
+}
+
+/// `GET /v1/plan?format=yaml`.
+pub async fn get_plan(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
+    let format = params.get("format").map(String::as_str).unwrap_or("yaml");
+    if format != "yaml" {
+        return envelope::bad_request(format!("invalid format \"{format}\""));
+    }
+    let plan = current_plan(&shared.lock());
+    envelope::sync(Value::String(pebble::plan_to_yaml(&plan)))
+}
+
+#[derive(Deserialize)]
+struct LayersBody {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    combine: bool,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    layer: String,
+}
+
+/// `POST /v1/layers`: add (or combine into) a layer. Services are not touched.
+pub async fn post_layers(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: LayersBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(message) => return envelope::bad_request(message),
+    };
+    if body.action != "add" {
+        return envelope::bad_request(format!("invalid action \"{}\"", body.action));
+    }
+    if body.label.is_empty() {
+        return envelope::bad_request("label must be set");
+    }
+    if body.format != "yaml" {
+        return envelope::bad_request(format!("invalid format \"{}\"", body.format));
+    }
+    let layer = match pebble::merge::parse_layer(&body.label, &body.layer) {
+        Ok(l) => l,
+        Err(e) => return envelope::bad_request(e.to_string()),
+    };
+    let mut state = shared.lock();
+    let mut layers = state.layers.clone();
+    match layers.iter_mut().find(|l| l.label == body.label) {
+        Some(_) if !body.combine => {
+            return envelope::bad_request(format!("layer \"{}\" already exists", body.label))
+        }
+        Some(existing) => {
+            if let Err(e) = pebble::combine_into(&mut existing.layer, &layer) {
+                return envelope::bad_request(e.to_string());
+            }
+        }
+        None => layers.push(LabeledLayer {
+            label: body.label.clone(),
+            layer,
+        }),
+    }
+    if let Err(e) = combine(&layers) {
+        return envelope::bad_request(e.to_string());
+    }
+    state.layers = layers;
+    envelope::sync(Value::Bool(true))
+}
+
+/// `GET /v1/services?names=`.
+pub async fn get_services(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
+    let state = shared.lock();
+    let plan = current_plan(&state);
+    let names = names_param(&params);
+    let list: Vec<Value> = plan
+        .services
+        .iter()
+        .filter(|(name, _)| names.is_empty() || names.contains(name))
+        .map(|(name, svc)| {
+            let startup = match svc.startup {
+                Some(Startup::Enabled) => "enabled",
+                _ => "disabled",
+            };
+            let mut entry = json!({
+                "name": name,
+                "startup": startup,
+                "current": state.current(name).as_str(),
+            });
+            if let Some(rt) = state.services.get(name) {
+                entry["current-since"] = json!(timestamp(rt.since));
+            }
+            entry
+        })
+        .collect();
+    envelope::sync(Value::Array(list))
+}
+
+#[derive(Deserialize)]
+struct ServicesBody {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    services: Vec<String>,
+}
+
+/// `POST /v1/services`: start/stop/restart/replan/autostart as an async change.
+///
+/// Without a configured delay the change runs to completion before the `202` is sent, so a
+/// test sees the new state right after the call; with `delay_changes` it stays `Doing`.
+pub async fn post_services(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: ServicesBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(message) => return envelope::bad_request(message),
+    };
+    let (change_id, planned, failure, delay) = {
+        let mut state = shared.lock();
+        let plan = current_plan(&state);
+        let planned = match plan_action(&state, &plan, &body.action, &body.services) {
+            Ok(p) => p,
+            Err(r) => return envelope::error(r.status, r.message, r.kind),
+        };
+        let tasks: Vec<(String, String)> = planned.ops.iter().map(Op::task).collect();
+        let change_id = state
+            .changes
+            .create(&planned.kind, planned.summary.clone(), &tasks);
+        let failure = state.take_failing(&planned.kind);
+        let delay = state.change_delays.get(&planned.kind).copied();
+        (change_id, planned, failure, delay)
+    };
+    let job = run_change(shared.clone(), change_id, planned, failure, delay);
+    if delay.is_some() {
+        tokio::spawn(job);
+    } else {
+        job.await;
+    }
+    envelope::async_change(change_id, Value::Null)
+}
+
+/// The change id if it exists; otherwise Pebble's 404.
+fn parse_change_id(shared: &Shared, id: &str) -> Option<u64> {
+    id.parse()
+        .ok()
+        .filter(|n| shared.lock().changes.get(*n).is_some())
+}
+
+fn change_not_found(id: &str) -> Response {
+    envelope::error(404, format!("cannot find change with id \"{id}\""), None)
+}
+
+/// `GET /v1/changes/{id}`.
+pub async fn get_change(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let Some(n) = parse_change_id(&shared, &id) else {
+        return change_not_found(&id);
+    };
+    let change = shared.lock().changes.get(n).map(|c| c.to_json());
+    envelope::sync(change.unwrap_or(Value::Null))
+}
+
+/// `GET /v1/changes/{id}/wait?timeout=`: blocks until ready; 504 on timeout.
+pub async fn wait_change(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let timeout = match params.get("timeout").map(String::as_str) {
+        None | Some("") => None,
+        Some(t) => match parse_go_duration(t) {
+            Some(d) => Some(d),
+            None => return envelope::bad_request(format!("invalid timeout \"{t}\"")),
+        },
+    };
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut rx = shared.changes_tx.subscribe();
+    loop {
+        let Some(n) = parse_change_id(&shared, &id) else {
+            return change_not_found(&id);
+        };
+        if let Some(change) = shared.lock().changes.get(n).filter(|c| c.ready()) {
+            return envelope::sync(change.to_json());
+        }
+        let wait = rx.changed();
+        let woke = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                tokio::time::timeout(left, wait).await.map(|r| r.is_ok())
+            }
+            None => Ok(wait.await.is_ok()),
+        };
+        match woke {
+            Ok(true) => {}
+            Ok(false) => return envelope::error(500, "change notifications stopped", None),
+            Err(_) => {
+                let t = format_go_duration(timeout.unwrap_or(Duration::ZERO));
+                return envelope::error(
+                    504,
+                    format!("timed out waiting for change after {t}"),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// `GET /v1/changes?select=all|in-progress|ready`.
+pub async fn list_changes(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
+    let select = params
+        .get("select")
+        .map(String::as_str)
+        .unwrap_or("in-progress");
+    let state = shared.lock();
+    let list: Vec<Value> = state
+        .changes
+        .all()
+        .filter(|c| match select {
+            "all" => true,
+            "ready" => c.ready(),
+            _ => !c.ready(),
+        })
+        .map(|c| c.to_json())
+        .collect();
+    envelope::sync(Value::Array(list))
+}
+
+/// A check as `GET /v1/checks` reports it.
+pub struct CheckInfo {
+    /// Name.
+    pub name: String,
+    /// Level.
+    pub level: Option<CheckLevel>,
+    /// Startup.
+    pub startup: Startup,
+    /// Status.
+    pub status: CheckStatus,
+    /// Threshold.
+    pub threshold: u32,
+}
+
+/// Checks of the current plan with their simulated status.
+pub fn check_infos(state: &FakeState) -> Vec<CheckInfo> {
+    current_plan(state)
+        .checks
+        .iter()
+        .map(|(name, check)| {
+            let startup = check.startup.unwrap_or(Startup::Enabled);
+            let status = match startup {
+                Startup::Disabled => CheckStatus::Inactive,
+                Startup::Enabled => state
+                    .check_overrides
+                    .get(name)
+                    .copied()
+                    .unwrap_or(CheckStatus::Up),
+            };
+            CheckInfo {
+                name: name.clone(),
+                level: check.level,
+                startup,
+                status,
+                threshold: check.threshold.unwrap_or(3),
+            }
+        })
+        .collect()
+}
+
+/// `GET /v1/checks?level=&names=`.
+pub async fn get_checks(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
+    let state = shared.lock();
+    let names = names_param(&params);
+    let level = params.get("level").map(String::as_str).unwrap_or_default();
+    let list: Vec<Value> = check_infos(&state)
+        .into_iter()
+        .filter(|c| names.is_empty() || names.contains(&c.name))
+        .filter(|c| match level {
+            "alive" => c.level == Some(CheckLevel::Alive),
+            "ready" => c.level == Some(CheckLevel::Ready),
+            _ => true,
+        })
+        .map(|c| {
+            let mut entry = json!({
+                "name": c.name,
+                "startup": if c.startup == Startup::Enabled { "enabled" } else { "disabled" },
+                "status": c.status.as_str(),
+                "threshold": c.threshold,
+            });
+            if let Some(level) = c.level {
+                entry["level"] = json!(match level {
+                    CheckLevel::Alive => "alive",
+                    CheckLevel::Ready => "ready",
+                });
+            }
+            if c.status == CheckStatus::Down {
+                entry["failures"] = json!(c.threshold);
+            }
+            entry
+        })
+        .collect();
+    envelope::sync(Value::Array(list))
+}
+
+#[derive(Deserialize)]
+struct SignalsBody {
+    #[serde(default)]
+    signal: String,
+    #[serde(default)]
+    services: Vec<String>,
+}
+
+/// `POST /v1/signals`: delivered to running services through the runner, and recorded.
+pub async fn post_signals(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: SignalsBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(message) => return envelope::bad_request(message),
+    };
+    if body.services.is_empty() {
+        return envelope::bad_request("must specify one or more services");
+    }
+    {
+        let state = shared.lock();
+        let plan = current_plan(&state);
+        for name in &body.services {
+            if !plan.services.contains_key(name)
+                || state.current(name) != super::state::ServiceCurrent::Active
+            {
+                return envelope::bad_request(format!(
+                    "cannot send signal to \"{name}\": service is not running"
+                ));
+            }
+        }
+    }
+    let runner = shared.runner();
+    for name in &body.services {
+        if let Err(e) = runner.signal(name, &body.signal) {
+            return envelope::bad_request(e);
+        }
+        shared
+            .lock()
+            .signals
+            .push((name.clone(), body.signal.clone()));
+    }
+    envelope::sync(Value::Bool(true))
+}
+
+/// `GET /v1/notices`: the fake raises no notices.
+pub async fn get_notices() -> Response {
+    envelope::sync(json!([]))
+}

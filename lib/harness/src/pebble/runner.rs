@@ -1,0 +1,43 @@
+//! How the fake Pebble runs services: simulated by default, pluggable for end-to-end tests.
+//!
+//! The fake keeps the bookkeeping (which service is `active`, what definition it was started
+//! with, counters) itself and asks a [`ServiceRunner`] only to make the process side happen.
+//! An end-to-end test can plug in a runner that spawns the service's `command` as a real
+//! process (with paths mapped under the fake's file-system root), kills it on stop and
+//! delivers signals; the default [`SimulatedRunner`] does nothing, so services flip between
+//! `active` and `inactive` instantly.
+
+use std::path::Path;
+
+use pebble::Service;
+
+/// The process side of services. Calls come from a blocking thread of the fake's runtime, so an
+/// implementation may block (e.g. wait a second to see that a process stays up, as Pebble does).
+pub trait ServiceRunner: Send + Sync + 'static {
+    /// Starts service `name` with definition `service`; `fs_root` is the host directory that
+    /// stands for the container's `/`. An `Err` fails the start task with that message.
+    fn start(&self, name: &str, service: &Service, fs_root: &Path) -> Result<(), String>;
+
+    /// Stops service `name`. An `Err` fails the stop task with that message.
+    fn stop(&self, name: &str) -> Result<(), String>;
+
+    /// Delivers `signal` (e.g. `SIGHUP`) to service `name`.
+    fn signal(&self, name: &str, signal: &str) -> Result<(), String> {
+        let _ = (name, signal);
+        Ok(())
+    }
+}
+
+/// Runs nothing: starting succeeds at once, stopping too.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SimulatedRunner;
+
+impl ServiceRunner for SimulatedRunner {
+    fn start(&self, _name: &str, _service: &Service, _fs_root: &Path) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn stop(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
