@@ -179,6 +179,32 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_never_expose_a_mixed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("inventory.json");
+        let a = vec![b'a'; 200_000];
+        let b = vec![b'b'; 300_000];
+        FileWriter::new(&out).write_if_changed(&a).unwrap();
+        std::thread::scope(|s| {
+            for content in [&a, &b] {
+                let w = FileWriter::new(&out);
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        w.write_if_changed(content).unwrap();
+                        std::thread::yield_now();
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..500 {
+                    let c = fs::read(&out).unwrap();
+                    assert!(c == a || c == b, "mixed file of {} bytes", c.len());
+                }
+            });
+        });
+    }
+
+    #[test]
     fn failure_leaves_the_old_file() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("inventory.json");
