@@ -21,7 +21,8 @@ pub struct ExecOptions {
     pub environment: BTreeMap<String, String>,
     /// Working directory (Pebble's default is the user's home).
     pub working_dir: Option<String>,
-    /// Pebble kills the command after this long (the change then fails).
+    /// Pebble kills the command after this long (the change then fails). Without it the
+    /// client waits for the command as long as it runs.
     pub timeout: Option<Duration>,
     /// Bytes fed to the command's standard input (then end of input).
     pub stdin: Option<Vec<u8>>,

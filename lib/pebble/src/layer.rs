@@ -217,7 +217,7 @@ pub struct LogTarget {
     /// Required in a layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#override: Option<Override>,
-    /// `loki`, `opentelemetry` or `syslog`.
+    /// `loki` or `opentelemetry`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
     /// Where to send logs.

@@ -516,3 +516,22 @@ fn multipart_parts(seen: &replay::Seen) -> Vec<Part> {
         parts
     })
 }
+
+#[test]
+fn slow_answer_is_a_timeout_and_empty_plan_is_empty() {
+    let mut slow = get("/v1/system-info", rec::SYSTEM_INFO);
+    slow.delay = Duration::from_millis(1500);
+    let replay = Replay::start(vec![
+        slow,
+        get(
+            "/v1/plan?format=yaml",
+            r#"{"type":"sync","status-code":200,"status":"OK","result":"{}\n"}"#,
+        ),
+    ]);
+    let c = Client::new(&replay.socket).with_timeout(Duration::from_millis(500));
+    assert_eq!(c.timeout(), Duration::from_millis(500));
+    let err = c.system_info().unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    // The client is usable again right after a timeout.
+    assert!(c.get_plan().unwrap().is_empty());
+}
