@@ -130,6 +130,12 @@ impl CharmConfig {
             "" => Ok(None),
             s => values::parse_inventory_url(s).map(|u| Some(u.to_string())),
         });
+        // Never echo a password into `juju status` or the log.
+        if let Some(e) = r.errors.last_mut().filter(|e| e.option == "inventory_url") {
+            if let Value::String(s) = &e.value {
+                e.value = Value::String(values::redact_url_password(s));
+            }
+        }
         let poll_interval = r.string(
             "inventory_poll_interval",
             defaults::INVENTORY_POLL_INTERVAL,

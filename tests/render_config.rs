@@ -51,7 +51,10 @@ fn defaults_match_config_yaml() {
     assert_eq!(c.evaluation_interval.as_str(), "1m");
     assert_eq!(c.metrics_retention_time.as_str(), "15d");
     assert_eq!(c.maximum_retention_size, None);
-    assert!(c.metrics_wal_compression, "Prometheus' own default: compressed");
+    assert!(
+        c.metrics_wal_compression,
+        "Prometheus' own default: compressed"
+    );
     assert_eq!(c.inventory, None);
 }
 
@@ -209,6 +212,18 @@ fn inventory_url() {
     assert_eq!(
         message("inventory_url", json!("/inventory")),
         r#"inventory_url="/inventory": is not a valid URL (relative URL without a base)"#
+    );
+    assert_eq!(
+        message("inventory_url", json!("https://inventory/hosts")),
+        r#"inventory_url="https://inventory/hosts": https is not supported: the inventory poller is built without TLS; use http"#
+    );
+    // A password is never echoed.
+    assert_eq!(
+        message(
+            "inventory_url",
+            json!("https://user:s3cret@inventory/hosts")
+        ),
+        r#"inventory_url="https://user:***@inventory/hosts": https is not supported: the inventory poller is built without TLS; use http"#
     );
     assert_eq!(
         message("inventory_url", json!("http://")),

@@ -265,3 +265,40 @@ fn prometheus_check_is_ready_level_on_the_ready_endpoint() {
         Some("http://localhost:9090/-/ready")
     );
 }
+
+/// The `poll` subcommand's flags, as the charm binary will parse them.
+#[derive(clap::Parser)]
+struct PollCli {
+    #[command(flatten)]
+    args: inventory_sd::Args,
+}
+
+#[test]
+fn the_poller_accepts_the_rendered_arguments() {
+    use clap::Parser;
+    let c = config(json!({
+        "inventory_url": "http://user:pw@inventory:1337/hosts?site=lab&x=$y",
+        "inventory_poll_interval": "1m30s",
+        "inventory_timeout": "2500ms",
+        "inventory_target_port": 9200,
+        "inventory_labels": "site=lab one, tier=edge",
+    }));
+    let args = argv(&layer_for(&c), INVENTORY_SERVICE);
+    assert_eq!(args[1], "poll");
+    let cli = PollCli::try_parse_from(&args[1..]).expect("clap accepts the arguments");
+    let poller = inventory_sd::PollerConfig::from_args(&cli.args).expect("poller accepts");
+    assert_eq!(
+        poller.inventory_url.expose().as_str(),
+        "http://user:pw@inventory:1337/hosts?site=lab&x=$y"
+    );
+    assert_eq!(poller.interval, std::time::Duration::from_secs(90));
+    assert_eq!(poller.timeout, std::time::Duration::from_millis(2500));
+    assert_eq!(poller.target_port, 9200);
+    assert_eq!(poller.labels["site"], "lab one");
+    assert_eq!(poller.labels["tier"], "edge");
+    assert_eq!(
+        poller.output,
+        std::path::PathBuf::from("/etc/prometheus/file_sd/inventory.json")
+    );
+    assert_eq!(poller.listen.to_string(), "127.0.0.1:9099");
+}

@@ -181,7 +181,7 @@ fn poller_only_options_do_not_touch_prometheus_yml() {
     o.insert("inventory_labels".into(), json!("site=elsewhere"));
     o.insert(
         "inventory_url".into(),
-        json!("https://other.example.com/hosts"),
+        json!("http://other.example.com/hosts"),
     );
     let changed = render(&input(&config(opts), V3_5)).unwrap().yaml;
     assert_eq!(base, changed);

@@ -100,19 +100,41 @@ impl RetentionSize {
     }
 }
 
-/// Checks an inventory URL: absolute, http or https, with a host.
+/// Checks an inventory URL: absolute, http, with a host.
+///
+/// `https` is refused with its own reason: the embedded poller is built without TLS, so it
+/// would only fail at start-up, out of sight of `juju status`.
 pub fn parse_inventory_url(text: &str) -> Result<Url, String> {
     if text.trim() != text || text.chars().any(char::is_control) {
-        return Err("must not contain blanks or control characters at either end".into());
+        return Err("must not contain blanks or control characters".into());
     }
     let url = Url::parse(text).map_err(|e| format!("is not a valid URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("scheme must be http or https".into());
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(
+                "https is not supported: the inventory poller is built without TLS; use http"
+                    .into(),
+            )
+        }
+        _ => return Err("scheme must be http or https".into()),
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("must name a host".into());
     }
     Ok(url)
+}
+
+/// `text` with any password in a URL's user info replaced by `***`, for messages.
+pub fn redact_url_password(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            // Only fails for URLs that cannot have credentials, which this one has.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => text.to_owned(),
+    }
 }
 
 /// Checks a scrape metrics path: absolute, no whitespace, control characters, query or
@@ -214,7 +236,10 @@ mod tests {
     #[test]
     fn urls() {
         assert!(parse_inventory_url("http://inventory:1337/inventory").is_ok());
-        assert!(parse_inventory_url("https://10.0.0.1/").is_ok());
+        assert!(parse_inventory_url("http://10.0.0.1/").is_ok());
+        assert!(parse_inventory_url("https://10.0.0.1/")
+            .unwrap_err()
+            .starts_with("https is not supported"));
         assert_eq!(
             parse_inventory_url("ftp://x").unwrap_err(),
             "scheme must be http or https"
