@@ -1,7 +1,9 @@
 //! Test harness for Rust charms, the counterpart of Python's `ops.testing`.
 
+pub mod juju;
 pub mod pebble;
 pub mod prometheus_web;
 
+pub use juju::{install_hook_tools, FakeHookTools, ModelState};
 pub use pebble::{ExecRequest, ExecResult, FakePebble, RecordedRequest, ServiceCurrent};
 pub use prometheus_web::{FakePrometheusWeb, ReloadResponse};

@@ -1,0 +1,693 @@
+//! Juju's semantics for one hook-tool call on a [`ModelState`]: the single implementation
+//! behind both [`super::FakeHookTools`] and the `fake-hook-tool` executable.
+
+use std::collections::BTreeMap;
+
+use juju_hook::{Port, RelationData, RelationId, Status, StatusKind};
+use serde_json::{json, Map, Value};
+
+use super::state::{merge_databag, ModelState, PortChange, Relation, StatusChange};
+use super::state::{LogLine, GOAL_SINCE};
+
+/// A relation named on a command line: `-r <endpoint>:<n>` or `-r <n>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelRef {
+    /// The text as given (for error messages).
+    pub text: String,
+    /// The number after the last `:`.
+    pub id: u32,
+    /// The endpoint before the last `:`, if given.
+    pub endpoint: Option<String>,
+}
+
+impl RelRef {
+    /// Parses `-r`'s value as Juju does: the integer after the last `:`.
+    pub fn parse(text: &str) -> Result<Self, ToolFailure> {
+        let (endpoint, num) = match text.rsplit_once(':') {
+            Some((ep, n)) => (Some(ep.to_string()), n),
+            None => (None, text),
+        };
+        let id = num.parse().map_err(|_| {
+            ToolFailure::usage(format!(
+                "invalid value {text:?} for option -r: invalid relation id"
+            ))
+        })?;
+        Ok(Self {
+            text: text.to_string(),
+            id,
+            endpoint,
+        })
+    }
+}
+
+impl From<&RelationId> for RelRef {
+    fn from(r: &RelationId) -> Self {
+        Self {
+            text: r.to_string(),
+            id: r.id,
+            endpoint: Some(r.endpoint.clone()),
+        }
+    }
+}
+
+/// One hook-tool call, with its arguments already resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// `config-get [key] [--all]`
+    ConfigGet {
+        /// One option, or all.
+        key: Option<String>,
+        /// Include options without a value (as `null`).
+        all: bool,
+    },
+    /// `is-leader`
+    IsLeader,
+    /// `relation-ids <endpoint>`
+    RelationIds {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// `relation-list -r <id> [--app]`
+    RelationList {
+        /// The relation.
+        relation: RelRef,
+        /// Print the remote application instead of its units.
+        app: bool,
+    },
+    /// `relation-get -r <id> [--app] <key|-> <member>`
+    RelationGet {
+        /// The relation.
+        relation: RelRef,
+        /// One key (`None` = `-`, all keys).
+        key: Option<String>,
+        /// Unit or application name.
+        member: String,
+        /// Application databag.
+        app: bool,
+    },
+    /// `relation-set -r <id> [--app] ...`
+    RelationSet {
+        /// The relation.
+        relation: RelRef,
+        /// Application databag.
+        app: bool,
+        /// Keys to merge (`""` deletes).
+        data: RelationData,
+    },
+    /// `status-set [--application] <status> [message]`
+    StatusSet {
+        /// Application status.
+        application: bool,
+        /// The status word as given.
+        status: String,
+        /// The message.
+        message: String,
+    },
+    /// `status-get [--application]`
+    StatusGet {
+        /// Application status.
+        application: bool,
+    },
+    /// `application-version-set <version>`
+    ApplicationVersionSet {
+        /// The version.
+        version: String,
+    },
+    /// `juju-log --log-level <level> <message>`
+    JujuLog {
+        /// The level as given.
+        level: String,
+        /// The message.
+        message: String,
+    },
+    /// `open-port <port>`
+    OpenPort {
+        /// The port.
+        port: Port,
+    },
+    /// `close-port <port>`
+    ClosePort {
+        /// The port.
+        port: Port,
+    },
+    /// `opened-ports`
+    OpenedPorts,
+    /// `network-get <binding> [-r <id>]`
+    NetworkGet {
+        /// Endpoint or extra-binding name.
+        binding: String,
+        /// Optional relation.
+        relation: Option<RelRef>,
+    },
+    /// `goal-state`
+    GoalState,
+    /// `action-get [key]`
+    ActionGet {
+        /// Dotted key, or all.
+        key: Option<String>,
+    },
+    /// `action-set k=v ...`
+    ActionSet {
+        /// Dotted keys and values.
+        pairs: Vec<(String, String)>,
+    },
+    /// `action-fail [message]`
+    ActionFail {
+        /// The message, if given.
+        message: Option<String>,
+    },
+    /// `action-log <message>`
+    ActionLog {
+        /// The message.
+        message: String,
+    },
+    /// `state-get [key] [--strict]`
+    StateGet {
+        /// One key, or all.
+        key: Option<String>,
+        /// Missing key is an error.
+        strict: bool,
+    },
+    /// `state-set ...`
+    StateSet {
+        /// Keys to set (`""` deletes).
+        data: BTreeMap<String, String>,
+    },
+    /// `state-delete <key>`
+    StateDelete {
+        /// The key.
+        key: String,
+    },
+}
+
+/// A failed call: Juju's `ERROR <message>` and exit code (2 usage, 1 runtime).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFailure {
+    /// Exit code.
+    pub code: i32,
+    /// The text after `ERROR `.
+    pub message: String,
+}
+
+impl ToolFailure {
+    /// An argument error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    /// A runtime error (exit 1).
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+    /// What the tool prints on stderr.
+    pub fn stderr(&self) -> String {
+        format!("ERROR {}\n", self.message)
+    }
+}
+
+fn not_leader() -> ToolFailure {
+    ToolFailure::runtime("this unit is not the leader")
+}
+
+fn no_action() -> ToolFailure {
+    ToolFailure::runtime("not running an action")
+}
+
+fn find_relation<'a>(state: &'a ModelState, r: &RelRef) -> Result<&'a Relation, ToolFailure> {
+    state
+        .relations
+        .iter()
+        .find(|rel| {
+            rel.id == r.id
+                && !rel.broken
+                && r.endpoint.as_ref().is_none_or(|ep| *ep == rel.endpoint)
+        })
+        .ok_or_else(|| {
+            ToolFailure::usage(format!(
+                "invalid value {:?} for option -r: relation not found",
+                r.text
+            ))
+        })
+}
+
+/// Checks an `action-set` key: dot-separated segments of lowercase letters, digits and
+/// inner hyphens; not one of the keys Juju reserves.
+fn check_action_key(key: &str) -> Result<(), ToolFailure> {
+    let ok_segment = |s: &str| {
+        let b = s.as_bytes();
+        let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty()
+            && edge(b[0])
+            && edge(b[b.len() - 1])
+            && b.iter().all(|&c| edge(c) || c == b'-')
+    };
+    if !key.split('.').all(ok_segment) {
+        return Err(ToolFailure::usage(format!(
+            "key {key:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"
+        )));
+    }
+    if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&key) {
+        return Err(ToolFailure::usage(format!(
+            "cannot set reserved action key {key:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Inserts `value` at a dotted path, creating objects on the way.
+fn insert_dotted(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            map.insert(key.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = map
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            insert_dotted(entry.as_object_mut().expect("made an object"), rest, value);
+        }
+    }
+}
+
+fn status_json(status: &Option<Status>) -> Value {
+    let (kind, message) = match status {
+        Some(s) => (s.kind.as_str(), s.message.as_str()),
+        None => ("unknown", ""),
+    };
+    json!({"status": kind, "message": message, "status-data": {}})
+}
+
+/// This unit's databag in `rel`, including the running hook's pending writes.
+fn local_unit_view(state: &ModelState, rel: &Relation) -> RelationData {
+    let mut data = rel.local_unit_data.clone();
+    if let Some(p) = state.pending.unit_data.get(&rel.id) {
+        merge_databag(&mut data, p);
+    }
+    data
+}
+
+fn local_app_view(state: &ModelState, rel: &Relation) -> RelationData {
+    let mut data = rel.local_app_data.clone();
+    if let Some(p) = state.pending.app_data.get(&rel.id) {
+        merge_databag(&mut data, p);
+    }
+    data
+}
+
+fn relation_get(
+    state: &ModelState,
+    r: &RelRef,
+    key: Option<&str>,
+    member: &str,
+    app: bool,
+) -> Result<Value, ToolFailure> {
+    let rel = find_relation(state, r)?;
+    let data = if app {
+        let target = member.split('/').next().unwrap_or(member);
+        if target == state.app_name {
+            if !state.leader && !state.is_peer(rel) {
+                return Err(ToolFailure::runtime("permission denied"));
+            }
+            local_app_view(state, rel)
+        } else if target == rel.remote_app {
+            rel.remote_app_data.clone()
+        } else {
+            return Err(ToolFailure::runtime(format!(
+                "cannot read settings for application {target:?} in relation {:?}: settings not found",
+                r.text
+            )));
+        }
+    } else {
+        if !member.contains('/') {
+            return Err(ToolFailure::usage(format!(
+                "expected unit name, got application name {member:?}"
+            )));
+        }
+        if member == state.unit_name() {
+            local_unit_view(state, rel)
+        } else if let Some(data) = rel.remote_units.get(member) {
+            data.clone()
+        } else {
+            return Err(ToolFailure::runtime(format!(
+                "cannot read settings for unit {member:?} in relation {:?}: unit {member:?}: settings not found",
+                r.text
+            )));
+        }
+    };
+    Ok(match key {
+        Some(k) => data
+            .get(k)
+            .map_or(Value::Null, |v| Value::String(v.clone())),
+        None => json!(data),
+    })
+}
+
+fn goal_state(state: &ModelState) -> Value {
+    let entry = |status: &str| json!({"status": status, "since": GOAL_SINCE});
+    let units: Map<String, Value> = if state.goal_units.is_empty() {
+        [(state.unit_name(), entry("active"))].into_iter().collect()
+    } else {
+        state
+            .goal_units
+            .iter()
+            .map(|(name, e)| (name.clone(), json!(e)))
+            .collect()
+    };
+    let mut relations = Map::new();
+    for rel in state.relations.iter().filter(|r| !r.broken) {
+        let slot = relations
+            .entry(rel.endpoint.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let slot = slot.as_object_mut().expect("created as object");
+        if !state.is_peer(rel) {
+            slot.insert(rel.remote_app.clone(), entry("joined"));
+        }
+        for unit in rel.current_units() {
+            slot.insert(unit, entry("joined"));
+        }
+    }
+    json!({"units": units, "relations": relations})
+}
+
+fn network_get(
+    state: &ModelState,
+    binding: &str,
+    relation: Option<&RelRef>,
+) -> Result<Value, ToolFailure> {
+    if let Some(r) = relation {
+        find_relation(state, r)?;
+    }
+    let known = state.endpoints.contains_key(binding)
+        || state.extra_bindings.contains(binding)
+        || binding == "juju-info";
+    if !state.endpoints.is_empty() && !known {
+        return Err(ToolFailure::runtime(format!(
+            "binding name {binding:?} not defined by the unit's charm"
+        )));
+    }
+    let addr = &state.address;
+    Ok(json!({
+        "bind-addresses": [{
+            "mac-address": "",
+            "interface-name": "",
+            "addresses": [{"hostname": "", "value": addr, "cidr": ""}],
+        }],
+        "egress-subnets": [format!("{addr}/32")],
+        "ingress-addresses": [addr],
+    }))
+}
+
+/// Applies `call` to `state` with Juju's semantics. `Ok(None)` = the tool prints nothing;
+/// `Ok(Some(v))` = it prints `v` in the requested format. The caller counts the call
+/// ([`ModelState::record_call`]).
+pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolFailure> {
+    let unit_status_kind = |s: &str| -> Result<StatusKind, ToolFailure> {
+        serde_json::from_value(Value::String(s.to_string())).map_err(|_| {
+            ToolFailure::usage(format!(
+                "invalid status {s:?}, expected one of [maintenance blocked waiting active]"
+            ))
+        })
+    };
+    match call {
+        Call::ConfigGet { key, all } => {
+            let mut config = state.effective_config();
+            if *all {
+                for k in state.config_options.keys() {
+                    config.entry(k.clone()).or_insert(Value::Null);
+                }
+            }
+            Ok(Some(match key {
+                Some(k) => config.get(k).cloned().unwrap_or(Value::Null),
+                None => Value::Object(config),
+            }))
+        }
+        Call::IsLeader => Ok(Some(Value::Bool(state.leader))),
+        Call::RelationIds { endpoint } => {
+            let mut ids: Vec<&Relation> = state
+                .relations
+                .iter()
+                .filter(|r| !r.broken && r.endpoint == *endpoint)
+                .collect();
+            ids.sort_by_key(|r| r.id);
+            Ok(Some(json!(ids
+                .iter()
+                .map(|r| r.relation_id().to_string())
+                .collect::<Vec<_>>())))
+        }
+        Call::RelationList { relation, app } => {
+            let rel = find_relation(state, relation)?;
+            Ok(Some(if *app {
+                Value::String(rel.remote_app.clone())
+            } else {
+                json!(rel.current_units())
+            }))
+        }
+        Call::RelationGet {
+            relation,
+            key,
+            member,
+            app,
+        } => relation_get(state, relation, key.as_deref(), member, *app).map(Some),
+        Call::RelationSet {
+            relation,
+            app,
+            data,
+        } => {
+            let id = find_relation(state, relation)?.id;
+            if *app && !state.leader {
+                return Err(ToolFailure::runtime("cannot write relation settings"));
+            }
+            let pending = if *app {
+                &mut state.pending.app_data
+            } else {
+                &mut state.pending.unit_data
+            };
+            let overlay = pending.entry(id).or_default();
+            for (k, v) in data {
+                overlay.insert(k.clone(), v.clone());
+            }
+            Ok(None)
+        }
+        Call::StatusSet {
+            application,
+            status,
+            message,
+        } => {
+            let kind = unit_status_kind(status)?;
+            if *application && !state.leader {
+                return Err(not_leader());
+            }
+            let status = Status {
+                kind,
+                message: message.clone(),
+            };
+            if *application {
+                state.app_status = Some(status.clone());
+            } else {
+                state.unit_status = Some(status.clone());
+            }
+            state.status_history.push(StatusChange {
+                application: *application,
+                status,
+            });
+            Ok(None)
+        }
+        Call::StatusGet { application } => {
+            if !*application {
+                return Ok(Some(status_json(&state.unit_status)));
+            }
+            if !state.leader {
+                return Err(not_leader());
+            }
+            let mut app = status_json(&state.app_status);
+            app["units"] = json!({ state.unit_name(): status_json(&state.unit_status) });
+            Ok(Some(json!({ "application-status": app })))
+        }
+        Call::ApplicationVersionSet { version } => {
+            state.workload_version = Some(version.clone());
+            Ok(None)
+        }
+        Call::JujuLog { level, message } => {
+            let upper = level.to_ascii_uppercase();
+            let level = match upper.as_str() {
+                "TRACE" | "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL" => upper,
+                _ => "INFO".to_string(),
+            };
+            state.logs.push(LogLine {
+                level,
+                message: message.clone(),
+            });
+            Ok(None)
+        }
+        Call::OpenPort { port } | Call::ClosePort { port } => {
+            state.pending.ports.push(PortChange {
+                open: matches!(call, Call::OpenPort { .. }),
+                port: *port,
+            });
+            Ok(None)
+        }
+        Call::OpenedPorts => Ok(Some(json!(state
+            .opened_ports
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()))),
+        Call::NetworkGet { binding, relation } => {
+            network_get(state, binding, relation.as_ref()).map(Some)
+        }
+        Call::GoalState => Ok(Some(goal_state(state))),
+        Call::ActionGet { key } => {
+            let action = state.action.as_ref().ok_or_else(no_action)?;
+            let params = Value::Object(action.params.clone());
+            Ok(Some(match key {
+                None => params,
+                Some(k) => k
+                    .split('.')
+                    .try_fold(&params, |v, seg| v.get(seg))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            }))
+        }
+        Call::ActionSet { pairs } => {
+            for (k, _) in pairs {
+                check_action_key(k)?;
+            }
+            if state.action.is_none() {
+                return Err(no_action());
+            }
+            for (k, v) in pairs {
+                insert_dotted(
+                    &mut state.pending.action_results,
+                    k,
+                    Value::String(v.clone()),
+                );
+            }
+            Ok(None)
+        }
+        Call::ActionFail { message } => {
+            if state.action.is_none() {
+                return Err(no_action());
+            }
+            state.pending.action_failure = Some(message.clone().unwrap_or_else(|| {
+                "action failed without reason given, check action for errors".to_string()
+            }));
+            Ok(None)
+        }
+        Call::ActionLog { message } => {
+            let action = state.action.as_mut().ok_or_else(no_action)?;
+            action.logs.push(message.clone());
+            Ok(None)
+        }
+        Call::StateGet { key, strict } => {
+            let mut view = state.stored.clone();
+            for (k, v) in &state.pending.stored {
+                match v {
+                    Some(v) => view.insert(k.clone(), v.clone()),
+                    None => view.remove(k),
+                };
+            }
+            match key {
+                None => Ok(Some(json!(view))),
+                Some(k) => match view.get(k) {
+                    Some(v) => Ok(Some(Value::String(v.clone()))),
+                    None if *strict => Err(ToolFailure::runtime(format!("{k:?} not found"))),
+                    None => Ok(Some(Value::String(String::new()))),
+                },
+            }
+        }
+        Call::StateSet { data } => {
+            for (k, v) in data {
+                if k.len() > 256 || v.len() > 64 * 1024 {
+                    return Err(ToolFailure::runtime(format!(
+                        "key {k:?}: key is limited to 256 bytes and value to 65536 bytes"
+                    )));
+                }
+            }
+            for (k, v) in data {
+                let v = (!v.is_empty()).then(|| v.clone());
+                state.pending.stored.insert(k.clone(), v);
+            }
+            Ok(None)
+        }
+        Call::StateDelete { key } => {
+            state.pending.stored.insert(key.clone(), None);
+            Ok(None)
+        }
+    }
+}
+
+impl Call {
+    /// The hook tool this call runs.
+    pub fn tool(&self) -> &'static str {
+        match self {
+            Call::ConfigGet { .. } => "config-get",
+            Call::IsLeader => "is-leader",
+            Call::RelationIds { .. } => "relation-ids",
+            Call::RelationList { .. } => "relation-list",
+            Call::RelationGet { .. } => "relation-get",
+            Call::RelationSet { .. } => "relation-set",
+            Call::StatusSet { .. } => "status-set",
+            Call::StatusGet { .. } => "status-get",
+            Call::ApplicationVersionSet { .. } => "application-version-set",
+            Call::JujuLog { .. } => "juju-log",
+            Call::OpenPort { .. } => "open-port",
+            Call::ClosePort { .. } => "close-port",
+            Call::OpenedPorts => "opened-ports",
+            Call::NetworkGet { .. } => "network-get",
+            Call::GoalState => "goal-state",
+            Call::ActionGet { .. } => "action-get",
+            Call::ActionSet { .. } => "action-set",
+            Call::ActionFail { .. } => "action-fail",
+            Call::ActionLog { .. } => "action-log",
+            Call::StateGet { .. } => "state-get",
+            Call::StateSet { .. } => "state-set",
+            Call::StateDelete { .. } => "state-delete",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_keys() {
+        assert!(check_action_key("result").is_ok());
+        assert!(check_action_key("a.b-c.d9").is_ok());
+        for bad in ["Result", "-a", "a-", "a..b", "", "stdout", "a_b"] {
+            assert_eq!(check_action_key(bad).unwrap_err().code, 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dotted_insert_nests() {
+        let mut m = Map::new();
+        insert_dotted(&mut m, "a.b", json!("1"));
+        insert_dotted(&mut m, "a.c", json!("2"));
+        insert_dotted(&mut m, "d", json!("3"));
+        assert_eq!(
+            Value::Object(m),
+            json!({"a": {"b": "1", "c": "2"}, "d": "3"})
+        );
+    }
+
+    #[test]
+    fn relref_parsing() {
+        let r = RelRef::parse("metrics-endpoint:7").unwrap();
+        assert_eq!((r.id, r.endpoint.as_deref()), (7, Some("metrics-endpoint")));
+        assert_eq!(RelRef::parse("7").unwrap().endpoint, None);
+        let err = RelRef::parse("one").unwrap_err();
+        assert_eq!(err.code, 2);
+        assert_eq!(
+            err.message,
+            "invalid value \"one\" for option -r: invalid relation id"
+        );
+    }
+}

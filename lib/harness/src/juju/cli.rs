@@ -1,0 +1,686 @@
+//! The hook tools' command lines: Juju's flags, defaults from the hook environment, output
+//! formats and `ERROR ...` texts, turned into a [`Call`] applied by [`apply`].
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use clap::{ArgAction, Parser, ValueEnum};
+use juju_hook::Port;
+use serde_json::Value;
+
+use super::apply::{apply, Call, RelRef, ToolFailure};
+use super::state::ModelState;
+
+/// Every hook tool the fake implements (one symlink each, see [`super::install_hook_tools`]).
+pub const TOOL_NAMES: &[&str] = &[
+    "action-fail",
+    "action-get",
+    "action-log",
+    "action-set",
+    "application-version-set",
+    "close-port",
+    "config-get",
+    "goal-state",
+    "is-leader",
+    "juju-log",
+    "network-get",
+    "open-port",
+    "opened-ports",
+    "relation-get",
+    "relation-ids",
+    "relation-list",
+    "relation-set",
+    "state-delete",
+    "state-get",
+    "state-set",
+    "status-get",
+    "status-set",
+];
+
+/// What one hook-tool process printed and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolOutcome {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error (`ERROR <text>\n` on failure).
+    pub stderr: String,
+    /// Exit code: 0, 1 (runtime error) or 2 (usage error).
+    pub code: i32,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+enum Format {
+    #[default]
+    Smart,
+    Yaml,
+    Json,
+}
+
+/// Go's `strconv.ParseBool`, which Juju's boolean flags use (`--application=False`).
+fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean value {s:?}")),
+    }
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct ConfigGetArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    #[arg(short = 'a', long)]
+    all: bool,
+    key: Option<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct FormatOnlyArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct RelationIdsArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    endpoint: Option<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct RelationListArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    #[arg(short = 'r', long = "relation")]
+    relation: Option<String>,
+    /// Go-style boolean flag: `--app` or `--app=<bool>`.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    app: bool,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct RelationGetArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    #[arg(short = 'r', long = "relation")]
+    relation: Option<String>,
+    /// Go-style boolean flag: `--app` or `--app=<bool>`.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    app: bool,
+    args: Vec<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct RelationSetArgs {
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    #[arg(short = 'r', long = "relation")]
+    relation: Option<String>,
+    /// Go-style boolean flag: `--app` or `--app=<bool>`.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    app: bool,
+    #[arg(long)]
+    file: Option<String>,
+    pairs: Vec<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct StatusSetArgs {
+    /// Go-style boolean flag: `--application` or `--application=<bool>`.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    application: bool,
+    args: Vec<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct StatusGetArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    /// Go-style boolean flag: `--application` or `--application=<bool>`.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    application: bool,
+    #[arg(long)]
+    include_data: bool,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct MessageArgs {
+    args: Vec<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct JujuLogArgs {
+    #[arg(short = 'l', long = "log-level", default_value = "INFO")]
+    level: String,
+    #[arg(long)]
+    debug: bool,
+    args: Vec<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct PortArgs {
+    #[arg(long)]
+    endpoints: Option<String>,
+    port: Option<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct OpenedPortsArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    #[arg(long)]
+    endpoints: bool,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct NetworkGetArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    #[arg(short = 'r', long = "relation")]
+    relation: Option<String>,
+    #[arg(long, alias = "primary-address")]
+    bind_address: bool,
+    #[arg(long)]
+    ingress_address: bool,
+    #[arg(long)]
+    egress_subnets: bool,
+    binding: Option<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct KeyArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    key: Option<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct StateGetArgs {
+    #[arg(long, value_enum, default_value = "smart")]
+    format: Format,
+    #[arg(long)]
+    strict: bool,
+    key: Option<String>,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct FileArgs {
+    #[arg(long)]
+    file: Option<String>,
+    pairs: Vec<String>,
+}
+
+/// A parsed command line: the call, how to print its result, and a post-processing step.
+struct Parsed {
+    call: Call,
+    format: Format,
+    warning: Option<String>,
+    select: Option<fn(Value) -> Value>,
+}
+
+impl Parsed {
+    fn new(call: Call, format: Format) -> Self {
+        Self {
+            call,
+            format,
+            warning: None,
+            select: None,
+        }
+    }
+}
+
+/// Where the hook's defaults (`-r`, the remote unit) come from.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn clap_parse<T: Parser>(args: &[String]) -> Result<T, ToolFailure> {
+    T::try_parse_from(args).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        ToolFailure::usage(first.strip_prefix("error: ").unwrap_or(first))
+    })
+}
+
+fn relation_arg(given: Option<String>, env: Env) -> Result<RelRef, ToolFailure> {
+    let text = given
+        .or_else(|| env("JUJU_RELATION_ID").filter(|s| !s.is_empty()))
+        .ok_or_else(|| ToolFailure::usage("no relation id specified"))?;
+    RelRef::parse(&text)
+}
+
+fn no_extra(args: &[String]) -> Result<(), ToolFailure> {
+    if args.is_empty() {
+        Ok(())
+    } else {
+        Err(ToolFailure::usage(format!(
+            "unrecognized args: [\"{}\"]",
+            args.join("\" \"")
+        )))
+    }
+}
+
+/// `key=value` arguments; a value may itself contain `=`.
+fn key_values(pairs: &[String]) -> Result<Vec<(String, String)>, ToolFailure> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| ToolFailure::usage(format!("expected \"key=value\", got {p:?}")))
+        })
+        .collect()
+}
+
+/// A `--file` of settings: YAML (so also JSON) mapping; scalars become strings.
+fn settings_file(
+    file: Option<&str>,
+    stdin: &mut dyn Read,
+) -> Result<BTreeMap<String, String>, ToolFailure> {
+    let Some(file) = file else {
+        return Ok(BTreeMap::new());
+    };
+    let text = if file == "-" {
+        let mut s = String::new();
+        stdin
+            .read_to_string(&mut s)
+            .map_err(|e| ToolFailure::runtime(format!("cannot read settings from stdin: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| ToolFailure::runtime(format!("cannot read {file:?}: {e}")))?
+    };
+    let value: Value = serde_yaml_ng::from_str(&text)
+        .map_err(|e| ToolFailure::runtime(format!("cannot parse settings: {e}")))?;
+    let map = match value {
+        Value::Null => return Ok(BTreeMap::new()),
+        Value::Object(m) => m,
+        other => {
+            return Err(ToolFailure::runtime(format!(
+                "expected a mapping of settings, got {other}"
+            )))
+        }
+    };
+    map.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                Value::Bool(_) | Value::Number(_) => v.to_string(),
+                _ => {
+                    return Err(ToolFailure::runtime(format!(
+                        "cannot parse settings: value of key {k:?} is not a scalar"
+                    )))
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+fn parse_port(text: Option<String>) -> Result<Port, ToolFailure> {
+    let text = text.ok_or_else(|| ToolFailure::usage("no port or range specified"))?;
+    let number_part = text.split('/').next().unwrap_or_default();
+    if text == "icmp" || number_part.contains('-') {
+        return Err(ToolFailure::usage(format!(
+            "{text:?}: the fake hook tools support single ports only"
+        )));
+    }
+    let port: Port = text
+        .parse()
+        .map_err(|e: String| ToolFailure::usage(format!("invalid port {text:?}: {e}")))?;
+    if port.number == 0 {
+        return Err(ToolFailure::usage(format!(
+            "invalid port {text:?}: port must be in the range [1, 65535]"
+        )));
+    }
+    Ok(port)
+}
+
+fn parse(
+    tool: &str,
+    args: &[String],
+    stdin: &mut dyn Read,
+    env: Env,
+) -> Result<Parsed, ToolFailure> {
+    let parsed = match tool {
+        "config-get" => {
+            let a: ConfigGetArgs = clap_parse(args)?;
+            Parsed::new(
+                Call::ConfigGet {
+                    key: a.key,
+                    all: a.all,
+                },
+                a.format,
+            )
+        }
+        "is-leader" => {
+            let a: FormatOnlyArgs = clap_parse(args)?;
+            Parsed::new(Call::IsLeader, a.format)
+        }
+        "goal-state" => {
+            let a: FormatOnlyArgs = clap_parse(args)?;
+            Parsed::new(Call::GoalState, a.format)
+        }
+        "relation-ids" => {
+            let a: RelationIdsArgs = clap_parse(args)?;
+            let endpoint = a
+                .endpoint
+                .or_else(|| env("JUJU_RELATION").filter(|s| !s.is_empty()))
+                .ok_or_else(|| ToolFailure::usage("no endpoint name specified"))?;
+            Parsed::new(Call::RelationIds { endpoint }, a.format)
+        }
+        "relation-list" => {
+            let a: RelationListArgs = clap_parse(args)?;
+            let relation = relation_arg(a.relation, env)?;
+            Parsed::new(
+                Call::RelationList {
+                    relation,
+                    app: a.app,
+                },
+                a.format,
+            )
+        }
+        "relation-get" => {
+            let a: RelationGetArgs = clap_parse(args)?;
+            let relation = relation_arg(a.relation, env)?;
+            if a.args.len() > 2 {
+                no_extra(&a.args[2..])?;
+            }
+            let key = match a.args.first().map(String::as_str) {
+                None | Some("-") => None,
+                Some(k) => Some(k.to_string()),
+            };
+            let default_member = || {
+                let unit = env("JUJU_REMOTE_UNIT").filter(|s| !s.is_empty());
+                if a.app {
+                    unit.or_else(|| env("JUJU_REMOTE_APP").filter(|s| !s.is_empty()))
+                } else {
+                    unit
+                }
+            };
+            let member = a
+                .args
+                .get(1)
+                .cloned()
+                .or_else(default_member)
+                .ok_or_else(|| ToolFailure::usage("no unit or application specified"))?;
+            Parsed::new(
+                Call::RelationGet {
+                    relation,
+                    key,
+                    member,
+                    app: a.app,
+                },
+                a.format,
+            )
+        }
+        "relation-set" => {
+            let a: RelationSetArgs = clap_parse(args)?;
+            let relation = relation_arg(a.relation, env)?;
+            let pairs = key_values(&a.pairs)?;
+            let mut data = settings_file(a.file.as_deref(), stdin)?;
+            data.extend(pairs);
+            let mut p = Parsed::new(
+                Call::RelationSet {
+                    relation,
+                    app: a.app,
+                    data,
+                },
+                Format::Smart,
+            );
+            if a.format.is_some() {
+                p.warning = Some("--format flag deprecated for command \"relation-set\"".into());
+            }
+            p
+        }
+        "status-set" => {
+            let a: StatusSetArgs = clap_parse(args)?;
+            let (status, message) = match a.args.as_slice() {
+                [s] => (s.clone(), String::new()),
+                [s, m] => (s.clone(), m.clone()),
+                _ => {
+                    return Err(ToolFailure::usage(
+                        "invalid args, require <status> [message]",
+                    ))
+                }
+            };
+            Parsed::new(
+                Call::StatusSet {
+                    application: a.application,
+                    status,
+                    message,
+                },
+                Format::Smart,
+            )
+        }
+        "status-get" => {
+            let a: StatusGetArgs = clap_parse(args)?;
+            let mut p = Parsed::new(
+                Call::StatusGet {
+                    application: a.application,
+                },
+                a.format,
+            );
+            if !a.include_data {
+                // Without --include-data Juju prints the status word only.
+                p.select = Some(|v| {
+                    v.get("status")
+                        .or_else(|| v.pointer("/application-status/status"))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                });
+            }
+            p
+        }
+        "application-version-set" => {
+            let a: MessageArgs = clap_parse(args)?;
+            let version = match a.args.as_slice() {
+                [v] => v.clone(),
+                [] => return Err(ToolFailure::usage("no version specified")),
+                [_, rest @ ..] => {
+                    no_extra(rest)?;
+                    unreachable!("rest is not empty")
+                }
+            };
+            Parsed::new(Call::ApplicationVersionSet { version }, Format::Smart)
+        }
+        "juju-log" => {
+            let a: JujuLogArgs = clap_parse(args)?;
+            if a.args.is_empty() {
+                return Err(ToolFailure::usage("no message specified"));
+            }
+            let level = if a.debug { "DEBUG".into() } else { a.level };
+            Parsed::new(
+                Call::JujuLog {
+                    level,
+                    message: a.args.join(" "),
+                },
+                Format::Smart,
+            )
+        }
+        "open-port" | "close-port" => {
+            let a: PortArgs = clap_parse(args)?;
+            let port = parse_port(a.port)?;
+            let call = if tool == "open-port" {
+                Call::OpenPort { port }
+            } else {
+                Call::ClosePort { port }
+            };
+            Parsed::new(call, Format::Smart)
+        }
+        "opened-ports" => {
+            let a: OpenedPortsArgs = clap_parse(args)?;
+            let mut p = Parsed::new(Call::OpenedPorts, a.format);
+            if a.endpoints {
+                p.select = Some(|v| match v {
+                    Value::Array(items) => Value::Array(
+                        items
+                            .into_iter()
+                            .map(|i| Value::String(format!("{} (*)", i.as_str().unwrap_or(""))))
+                            .collect(),
+                    ),
+                    other => other,
+                });
+            }
+            p
+        }
+        "network-get" => {
+            let a: NetworkGetArgs = clap_parse(args)?;
+            let binding = a
+                .binding
+                .ok_or_else(|| ToolFailure::usage("no arguments specified"))?;
+            let relation = a.relation.map(|r| RelRef::parse(&r)).transpose()?;
+            let mut p = Parsed::new(Call::NetworkGet { binding, relation }, a.format);
+            p.select = if a.bind_address {
+                Some(|v| v["bind-addresses"][0]["addresses"][0]["value"].clone())
+            } else if a.ingress_address {
+                Some(|v| v["ingress-addresses"][0].clone())
+            } else if a.egress_subnets {
+                Some(|v| v["egress-subnets"].clone())
+            } else {
+                None
+            };
+            p
+        }
+        "action-get" => {
+            let a: KeyArgs = clap_parse(args)?;
+            Parsed::new(Call::ActionGet { key: a.key }, a.format)
+        }
+        "action-set" => {
+            let a: MessageArgs = clap_parse(args)?;
+            if a.args.is_empty() {
+                return Err(ToolFailure::usage("no key=value pairs specified"));
+            }
+            let pairs = key_values(&a.args)?;
+            Parsed::new(Call::ActionSet { pairs }, Format::Smart)
+        }
+        "action-fail" => {
+            let a: MessageArgs = clap_parse(args)?;
+            if a.args.len() > 1 {
+                no_extra(&a.args[1..])?;
+            }
+            Parsed::new(
+                Call::ActionFail {
+                    message: a.args.first().cloned(),
+                },
+                Format::Smart,
+            )
+        }
+        "action-log" => {
+            let a: MessageArgs = clap_parse(args)?;
+            if a.args.is_empty() {
+                return Err(ToolFailure::usage("no message specified"));
+            }
+            Parsed::new(
+                Call::ActionLog {
+                    message: a.args.join(" "),
+                },
+                Format::Smart,
+            )
+        }
+        "state-get" => {
+            let a: StateGetArgs = clap_parse(args)?;
+            Parsed::new(
+                Call::StateGet {
+                    key: a.key,
+                    strict: a.strict,
+                },
+                a.format,
+            )
+        }
+        "state-set" => {
+            let a: FileArgs = clap_parse(args)?;
+            let pairs = key_values(&a.pairs)?;
+            let mut data = settings_file(a.file.as_deref(), stdin)?;
+            data.extend(pairs);
+            Parsed::new(Call::StateSet { data }, Format::Smart)
+        }
+        "state-delete" => {
+            let a: MessageArgs = clap_parse(args)?;
+            let key = match a.args.as_slice() {
+                [k] => k.clone(),
+                _ => return Err(ToolFailure::usage("specify a key")),
+            };
+            Parsed::new(Call::StateDelete { key }, Format::Smart)
+        }
+        other => return Err(ToolFailure::runtime(format!("unknown hook tool {other:?}"))),
+    };
+    Ok(parsed)
+}
+
+/// Renders a result as the tool prints it.
+fn render(value: &Value, format: Format) -> String {
+    match (format, value) {
+        (Format::Json, v) => format!("{v}\n"),
+        (Format::Smart, Value::String(s)) => format!("{s}\n"),
+        (Format::Smart, Value::Bool(b)) => format!("{}\n", if *b { "True" } else { "False" }),
+        (Format::Smart, Value::Null) => String::new(),
+        (_, v) => serde_yaml_ng::to_string(v).unwrap_or_else(|e| format!("{e}\n")),
+    }
+}
+
+/// Runs hook tool `tool` with `args` (argv without the program name) on `state`, as the
+/// `fake-hook-tool` executable does. `env` supplies the hook's `JUJU_*` defaults.
+pub fn run_tool(
+    state: &mut ModelState,
+    tool: &str,
+    args: &[String],
+    stdin: &mut dyn Read,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> ToolOutcome {
+    state.record_call(tool);
+    let flags = args.iter().take_while(|a| *a != "--");
+    if flags.clone().any(|a| a == "--help" || a == "-h") {
+        return ToolOutcome {
+            stdout: format!("Usage: {tool} [options]\n"),
+            ..ToolOutcome::default()
+        };
+    }
+    let failed = |f: ToolFailure| ToolOutcome {
+        stdout: String::new(),
+        stderr: f.stderr(),
+        code: f.code,
+    };
+    let parsed = match parse(tool, args, stdin, env) {
+        Ok(p) => p,
+        Err(f) => return failed(f),
+    };
+    match apply(state, &parsed.call) {
+        Err(f) => failed(f),
+        Ok(output) => ToolOutcome {
+            stdout: output
+                .map(|v| match parsed.select {
+                    Some(select) => select(v),
+                    None => v,
+                })
+                .map(|v| render(&v, parsed.format))
+                .unwrap_or_default(),
+            stderr: parsed
+                .warning
+                .map(|w| format!("WARNING {w}\n"))
+                .unwrap_or_default(),
+            code: 0,
+        },
+    }
+}

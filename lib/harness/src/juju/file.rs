@@ -1,0 +1,145 @@
+//! The model state in a JSON file shared between a test and the `fake-hook-tool` processes
+//! a charm binary spawns, plus the helpers to run a charm the way Juju does.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::cli::TOOL_NAMES;
+use super::state::{ModelError, ModelState};
+
+/// The environment variable naming the state file for `fake-hook-tool`.
+pub const STATE_ENV: &str = "CHARM_HARNESS_STATE";
+
+/// A [`ModelState`] stored as JSON at a path. Every access holds an exclusive lock on
+/// `<path>.lock`, so concurrent hook-tool processes see and save whole states.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    /// The state file at `path` (not touched yet).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// Writes `state` to `path` and returns the handle.
+    pub fn create(path: impl Into<PathBuf>, state: &ModelState) -> Result<Self, ModelError> {
+        let file = Self::new(path);
+        file.store(state)?;
+        Ok(file)
+    }
+
+    /// Where the state lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, what: &str, e: impl std::fmt::Display) -> ModelError {
+        ModelError::StateFile {
+            path: self.path.clone(),
+            reason: format!("{what}: {e}"),
+        }
+    }
+
+    fn lock(&self) -> Result<File, ModelError> {
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| self.error("cannot open lock file", e))?;
+        lock.lock().map_err(|e| self.error("cannot lock", e))?;
+        Ok(lock)
+    }
+
+    fn read_unlocked(&self) -> Result<ModelState, ModelError> {
+        let text = std::fs::read(&self.path).map_err(|e| self.error("cannot read", e))?;
+        serde_json::from_slice(&text).map_err(|e| self.error("invalid JSON", e))
+    }
+
+    fn write_unlocked(&self, state: &ModelState) -> Result<(), ModelError> {
+        let text = serde_json::to_vec_pretty(state).map_err(|e| self.error("cannot encode", e))?;
+        // Write a sibling then rename, so a reader never sees half a file.
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(format!(".tmp{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(|e| self.error("cannot write", e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| self.error("cannot replace", e))
+    }
+
+    /// Reads the state.
+    pub fn load(&self) -> Result<ModelState, ModelError> {
+        let _lock = self.lock()?;
+        self.read_unlocked()
+    }
+
+    /// Replaces the state.
+    pub fn store(&self, state: &ModelState) -> Result<(), ModelError> {
+        let _lock = self.lock()?;
+        self.write_unlocked(state)
+    }
+
+    /// Reads, changes and saves the state under one lock.
+    pub fn update<R>(&self, change: impl FnOnce(&mut ModelState) -> R) -> Result<R, ModelError> {
+        let _lock = self.lock()?;
+        let mut state = self.read_unlocked()?;
+        let result = change(&mut state);
+        self.write_unlocked(&state)?;
+        Ok(result)
+    }
+
+    /// The hook exited 0: apply its buffered writes.
+    pub fn commit_pending(&self) -> Result<(), ModelError> {
+        self.update(ModelState::commit_pending)
+    }
+
+    /// The hook failed: drop its buffered writes.
+    pub fn discard_pending(&self) -> Result<(), ModelError> {
+        self.update(ModelState::discard_pending)
+    }
+}
+
+/// Makes `dir` a hook-tools directory: one symlink per tool name to `fake_tool_binary`
+/// (the `fake-hook-tool` executable, which acts by the name it is called as).
+pub fn install_hook_tools(dir: &Path, fake_tool_binary: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for name in TOOL_NAMES {
+        let link = dir.join(name);
+        if link.symlink_metadata().is_ok() {
+            std::fs::remove_file(&link)?;
+        }
+        symlink(fake_tool_binary, &link)?;
+    }
+    Ok(())
+}
+
+/// A command that runs `charm_binary` as Juju runs `dispatch`: a cleared environment holding
+/// exactly `env` (from [`ModelState::env_for`]), `PATH` = `tools_dir` first, the state file
+/// in [`STATE_ENV`], stdin closed, and the charm directory as working directory if it exists.
+pub fn hook_command(
+    charm_binary: &Path,
+    env: &[(String, String)],
+    tools_dir: &Path,
+    state_file: &Path,
+) -> Command {
+    let mut cmd = Command::new(charm_binary);
+    cmd.env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", tools_dir.display()),
+        )
+        .env(STATE_ENV, state_file)
+        .stdin(std::process::Stdio::null());
+    if let Some((_, dir)) = env.iter().find(|(k, _)| k == "JUJU_CHARM_DIR") {
+        if Path::new(dir).is_dir() {
+            cmd.current_dir(dir);
+        }
+    }
+    cmd
+}
