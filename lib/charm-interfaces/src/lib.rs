@@ -1,1 +1,51 @@
 //! Relation data contracts of the observability charms, as pure functions over databags.
+//!
+//! Nothing here performs I/O or talks to Juju: the charm reads databags through the hook tools,
+//! builds [`RelationView`]s and calls these functions; what they return is either Prometheus
+//! configuration fragments (scrape jobs, rule files, alertmanager entries, remote-write entries)
+//! or the keys the charm should write back into its own databags.
+//!
+//! Modules, one contract each:
+//! - [`scrape`]: `prometheus_scrape` consumer (`metrics-endpoint`): scrape jobs, visible errors,
+//!   explanations, and the `event` feedback key.
+//! - [`alert_rules`]: `alert_rules` of `prometheus_scrape` / `prometheus_remote_write` peers →
+//!   rule files.
+//! - [`grafana_source`]: `grafana_datasource` provider (`grafana-source`).
+//! - [`alertmanager`]: `alertmanager_dispatch` consumer (`alertmanager`).
+//! - [`self_metrics`]: `prometheus_scrape` provider (`self-metrics-endpoint`).
+//! - [`remote_write`]: `prometheus_remote_write` consumer and provider.
+
+use std::collections::BTreeMap;
+
+pub mod alert_rules;
+pub mod alertmanager;
+pub mod databag;
+pub mod grafana_source;
+mod ordered;
+mod promql;
+pub mod remote_write;
+pub mod scrape;
+pub mod self_metrics;
+pub mod topology;
+mod validate;
+
+pub use scrape::{scrape_jobs, AppError, Explanation, ScrapeOutcome};
+
+/// A relation databag: key → string value.
+pub type Databag = BTreeMap<String, String>;
+
+/// One relation as seen by this unit: the remote application's databag and the databags of the
+/// remote units currently in the relation (departed units are simply absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationView<'a> {
+    /// Endpoint (relation) name from metadata.yaml, e.g. `metrics-endpoint`.
+    pub endpoint: &'a str,
+    /// Relation id number.
+    pub id: u32,
+    /// Remote application name.
+    pub app: &'a str,
+    /// Remote application databag.
+    pub app_data: &'a Databag,
+    /// Remote units: (Juju unit name, unit databag).
+    pub units: Vec<(&'a str, &'a Databag)>,
+}

@@ -1,0 +1,332 @@
+//! Rule files from the `alert_rules` key that `prometheus_scrape` providers and
+//! `prometheus_remote_write` senders publish in their application databag.
+//!
+//! Per relation: `alert_rules` = JSON `{"groups": [...]}` (`{}` means no rules). Every rule
+//! carrying Juju topology labels gets `juju_model`/`juju_model_uuid`/`juju_application` matchers
+//! injected into its expression (the `%%juju_topology%%` placeholder is removed first). Groups
+//! are checked one by one: an invalid group is left out and reported against the application;
+//! its valid groups and every other relation are kept. File names never collide: scrape
+//! relations use `juju_<identifier>_<relation name>_<relation id>.rules` (two relations to the
+//! same application each get a file), remote-write relations the plain
+//! `juju_<identifier>.rules`, with `_<relation id>` added should two relations produce the same
+//! name.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::ordered::{OMap, OVal};
+use crate::promql;
+use crate::scrape::AppError;
+use crate::topology::Topology;
+use crate::validate::{
+    expect_duration, expect_label_map, expect_list, expect_obj, expect_str, is_label_name,
+};
+use crate::RelationView;
+
+/// A rule file: (file name, YAML text).
+pub type RuleFile = (String, String);
+
+/// Rule files and the problems found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RulesOutcome {
+    /// Files for `/etc/prometheus/rules/`, in relation order.
+    pub files: Vec<RuleFile>,
+    /// Problems, per application (for the `event` key `errors`).
+    pub per_app_errors: Vec<AppError>,
+}
+
+/// How the file name is keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// `<identifier>_<relation name>_<relation id>` (`metrics-endpoint`).
+    PerRelation,
+    /// `<identifier>` (`receive-remote-write`).
+    Plain,
+}
+
+/// Rule files for `metrics-endpoint` relations.
+pub fn scrape_rule_files(relations: &[RelationView<'_>]) -> RulesOutcome {
+    rule_files(relations, Naming::PerRelation)
+}
+
+/// Rule files for the relations passed in, named per `naming`.
+pub fn rule_files(relations: &[RelationView<'_>], naming: Naming) -> RulesOutcome {
+    let mut out = RulesOutcome::default();
+    let mut used = BTreeSet::new();
+    for rel in relations {
+        let mut errors = Vec::new();
+        if let Some((key, groups)) = relation_rules(rel, naming, &mut errors) {
+            let mut name = format!("juju_{}.rules", safe_file_stem(&key));
+            if used.contains(&name) {
+                name = format!("juju_{}_{}.rules", safe_file_stem(&key), rel.id);
+            }
+            used.insert(name.clone());
+            let doc = serde_json::json!({ "groups": groups });
+            let yaml = serde_yaml_ng::to_string(&doc).unwrap_or_default();
+            out.files.push((name, yaml));
+        }
+        out.per_app_errors
+            .extend(errors.into_iter().map(|message| AppError {
+                relation_id: rel.id,
+                app: rel.app.to_owned(),
+                message,
+            }));
+    }
+    out
+}
+
+/// Characters allowed in a rule file name; anything else becomes `_`.
+fn safe_file_stem(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// (file key, valid groups) of one relation, or `None` when it contributes no file.
+fn relation_rules(
+    rel: &RelationView<'_>,
+    naming: Naming,
+    errors: &mut Vec<String>,
+) -> Option<(String, Vec<Value>)> {
+    if rel.units.is_empty() {
+        return None;
+    }
+    let raw = rel
+        .app_data
+        .get("alert_rules")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    let doc = match OVal::parse(raw.unwrap_or("{}")) {
+        Ok(d) => d,
+        Err(e) => {
+            errors.push(format!(
+                "alert_rules is not valid JSON ({e}): no rules loaded"
+            ));
+            return None;
+        }
+    };
+    if !doc.truthy() {
+        return None;
+    }
+    let Some(doc) = doc.as_obj() else {
+        errors.push(format!(
+            "alert_rules must be a JSON object, got {}: no rules loaded",
+            doc.type_name()
+        ));
+        return None;
+    };
+    let groups = match doc
+        .get("groups")
+        .map(|g| expect_list(g, "alert_rules.groups"))
+    {
+        Some(Ok(g)) => g,
+        Some(Err(e)) => {
+            errors.push(format!("{e}: no rules loaded"));
+            return None;
+        }
+        None => {
+            errors.push("alert_rules has no \"groups\" list: no rules loaded".into());
+            return None;
+        }
+    };
+    let identifier = identifier(groups, rel)?;
+    let key = match naming {
+        Naming::PerRelation => format!("{identifier}_{}_{}", rel.endpoint, rel.id),
+        Naming::Plain => identifier,
+    };
+    let mut seen = BTreeSet::new();
+    let mut valid = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        let name = group
+            .as_obj()
+            .and_then(|g| g.get("name"))
+            .and_then(OVal::as_str)
+            .unwrap_or("");
+        let label = if name.is_empty() {
+            format!("#{i}")
+        } else {
+            format!("{name:?}")
+        };
+        match check_group(group).and_then(|()| inject_group(group)) {
+            Ok(_) if !seen.insert(name.to_owned()) => {
+                errors.push(format!(
+                    "rule group {label} left out: the name is used by an earlier group"
+                ));
+            }
+            Ok(g) => valid.push(g),
+            Err(e) => errors.push(format!("rule group {label} left out: {e}")),
+        }
+    }
+    if valid.is_empty() {
+        return None;
+    }
+    Some((key, valid))
+}
+
+/// The library's choice: topology of the first group whose first rule has topology labels,
+/// else `scrape_metadata`, else the first group's name.
+fn identifier(groups: &[OVal], rel: &RelationView<'_>) -> Option<String> {
+    for g in groups {
+        let labels = g
+            .as_obj()
+            .and_then(|g| g.get("rules"))
+            .and_then(OVal::as_arr)
+            .and_then(|r| r.first())
+            .and_then(OVal::as_obj)
+            .and_then(|r| r.get("labels"))
+            .and_then(OVal::as_obj);
+        if let Some(t) = labels.and_then(Topology::from_labels) {
+            return Some(t.identifier());
+        }
+    }
+    let meta = rel
+        .app_data
+        .get("scrape_metadata")
+        .and_then(|m| OVal::parse(m).ok());
+    if let Some(t) = meta
+        .as_ref()
+        .and_then(OVal::as_obj)
+        .and_then(Topology::from_metadata)
+    {
+        return Some(t.identifier());
+    }
+    groups
+        .iter()
+        .filter_map(|g| {
+            g.as_obj()
+                .and_then(|g| g.get("name"))
+                .and_then(OVal::as_str)
+        })
+        .find(|n| !n.is_empty())
+        .map(str::to_owned)
+}
+
+fn is_metric_name(s: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new("^[a-zA-Z_:][a-zA-Z0-9_:]*$").expect("static regex"))
+        .is_match(s)
+}
+
+/// Structural check of one group, as Prometheus' rule loader would do it.
+fn check_group(group: &OVal) -> Result<(), String> {
+    let g = expect_obj(group, "group")?;
+    for k in g.keys() {
+        if !matches!(k.as_str(), "name" | "interval" | "limit" | "rules") {
+            return Err(format!("unknown group field {k:?}"));
+        }
+    }
+    let name = g.get("name").ok_or("group has no name")?;
+    if expect_str(name, "name")?.is_empty() {
+        return Err("group name is empty".into());
+    }
+    if let Some(i) = g.get("interval") {
+        expect_duration(i, "interval")?;
+    }
+    if let Some(l) = g.get("limit") {
+        if !matches!(l, OVal::Num(n) if n.is_u64()) {
+            return Err("limit must be a non-negative integer".into());
+        }
+    }
+    let rules = expect_list(g.get("rules").ok_or("group has no rules list")?, "rules")?;
+    for (i, r) in rules.iter().enumerate() {
+        check_rule(r).map_err(|e| format!("rules[{i}]: {e}"))?;
+    }
+    Ok(())
+}
+
+fn check_rule(rule: &OVal) -> Result<(), String> {
+    let r = expect_obj(rule, "rule")?;
+    let alert = r.get("alert").map(|a| expect_str(a, "alert")).transpose()?;
+    let record = r
+        .get("record")
+        .map(|a| expect_str(a, "record"))
+        .transpose()?;
+    match (alert, record) {
+        (Some(_), Some(_)) => return Err("a rule has either alert or record, not both".into()),
+        (None, None) => return Err("a rule needs alert or record".into()),
+        (Some(""), None) => return Err("alert name is empty".into()),
+        (None, Some(rec)) if !is_metric_name(rec) => {
+            return Err(format!("record {rec:?} is not a valid metric name"))
+        }
+        _ => {}
+    }
+    let allowed: &[&str] = if alert.is_some() {
+        &[
+            "alert",
+            "expr",
+            "for",
+            "keep_firing_for",
+            "labels",
+            "annotations",
+        ]
+    } else {
+        &["record", "expr", "labels"]
+    };
+    if let Some(k) = r.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(format!("field {k:?} is not allowed in this rule"));
+    }
+    let expr = expect_str(r.get("expr").ok_or("rule has no expr")?, "expr")?;
+    let expr = strip_placeholder(expr);
+    promql::check(&expr).map_err(|e| format!("expr {expr:?} is not valid PromQL: {e}"))?;
+    for d in ["for", "keep_firing_for"] {
+        if let Some(v) = r.get(d) {
+            expect_duration(v, d)?;
+        }
+    }
+    if let Some(l) = r.get("labels") {
+        expect_label_map(l, "labels")?;
+    }
+    if let Some(a) = r.get("annotations") {
+        let m = expect_obj(a, "annotations")?;
+        for (k, v) in m.iter() {
+            if !is_label_name(k) {
+                return Err(format!("annotations: {k:?} is not a valid annotation name"));
+            }
+            expect_str(v, &format!("annotations.{k}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn strip_placeholder(expr: &str) -> String {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new("%%juju_topology%%,?").expect("static regex"))
+        .replace_all(expr, "")
+        .into_owned()
+}
+
+/// The group with topology matchers injected into each rule that carries topology labels.
+fn inject_group(group: &OVal) -> Result<Value, String> {
+    let mut g: OMap = group.as_obj().cloned().unwrap_or_default();
+    let rules: Vec<OVal> = g
+        .get("rules")
+        .and_then(OVal::as_arr)
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(rules.len());
+    for rule in rules {
+        let OVal::Obj(mut r) = rule else { continue };
+        let expr = strip_placeholder(r.get("expr").and_then(OVal::as_str).unwrap_or(""));
+        let topology = r
+            .get("labels")
+            .and_then(OVal::as_obj)
+            .and_then(Topology::from_labels);
+        let expr = match topology {
+            Some(t) => promql::inject_matchers(&expr, &t.alert_matchers())?,
+            None => expr,
+        };
+        r.insert("expr", OVal::Str(expr));
+        out.push(OVal::Obj(r));
+    }
+    g.insert("rules", OVal::Arr(out));
+    Ok(OVal::Obj(g).to_value())
+}

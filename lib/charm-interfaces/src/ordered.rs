@@ -1,0 +1,382 @@
+//! A JSON value that keeps object keys in document order, plus the serialisation Python's
+//! `json.dumps` (default arguments) would produce for it.
+//!
+//! The scrape-job dedupe suffix is the sha256 of the job as Python serialises it, and Python
+//! dicts keep insertion order. Reproducing the names other charms' libraries compute therefore
+//! needs the providers' key order, which `serde_json::Map` (sorted) loses. The workspace-wide
+//! `preserve_order` feature would change every crate's maps, so this module keeps its own type.
+
+use std::fmt::{self, Write as _};
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
+
+/// An ordered JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OVal {
+    Null,
+    Bool(bool),
+    Num(Number),
+    Str(String),
+    Arr(Vec<OVal>),
+    Obj(OMap),
+}
+
+/// An ordered JSON object; keys are unique, insertion order is kept (like a Python dict).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct OMap(Vec<(String, OVal)>);
+
+impl OMap {
+    pub(crate) fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&OVal> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut OVal> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Python `d[key] = value`: replaces in place, or appends a new key.
+    pub(crate) fn insert(&mut self, key: impl Into<String>, value: OVal) {
+        let key = key.into();
+        match self.get_mut(&key) {
+            Some(slot) => *slot = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<OVal> {
+        let pos = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(pos).1)
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &OVal)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, OVal)> for OMap {
+    fn from_iter<T: IntoIterator<Item = (String, OVal)>>(iter: T) -> Self {
+        let mut map = OMap::new();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
+impl OVal {
+    pub(crate) fn str(s: impl Into<String>) -> Self {
+        OVal::Str(s.into())
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            OVal::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_obj(&self) -> Option<&OMap> {
+        match self {
+            OVal::Obj(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_arr(&self) -> Option<&Vec<OVal>> {
+        match self {
+            OVal::Arr(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Python truthiness of a decoded JSON value (`{}`, `[]`, `""`, `0`, `null` are false).
+    pub(crate) fn truthy(&self) -> bool {
+        match self {
+            OVal::Null => false,
+            OVal::Bool(b) => *b,
+            OVal::Num(n) => n.as_f64().is_some_and(|f| f != 0.0),
+            OVal::Str(s) => !s.is_empty(),
+            OVal::Arr(a) => !a.is_empty(),
+            OVal::Obj(m) => !m.is_empty(),
+        }
+    }
+
+    /// A short name of the JSON type, for error messages.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            OVal::Null => "null",
+            OVal::Bool(_) => "a boolean",
+            OVal::Num(_) => "a number",
+            OVal::Str(_) => "a string",
+            OVal::Arr(_) => "a list",
+            OVal::Obj(_) => "an object",
+        }
+    }
+
+    /// Parse JSON text keeping key order.
+    pub(crate) fn parse(text: &str) -> Result<OVal, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Convert to a `serde_json::Value` (object keys become sorted).
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            OVal::Null => Value::Null,
+            OVal::Bool(b) => Value::Bool(*b),
+            OVal::Num(n) => Value::Number(n.clone()),
+            OVal::Str(s) => Value::String(s.clone()),
+            OVal::Arr(a) => Value::Array(a.iter().map(OVal::to_value).collect()),
+            OVal::Obj(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
+            }
+        }
+    }
+
+    /// The text Python's `json.dumps(value)` produces with default arguments: `", "` and
+    /// `": "` separators, keys in insertion order, non-ASCII escaped as `\uXXXX`.
+    pub(crate) fn py_dumps(&self) -> String {
+        let mut out = String::new();
+        self.write_py(&mut out);
+        out
+    }
+
+    fn write_py(&self, out: &mut String) {
+        match self {
+            OVal::Null => out.push_str("null"),
+            OVal::Bool(true) => out.push_str("true"),
+            OVal::Bool(false) => out.push_str("false"),
+            OVal::Num(n) => write_py_number(n, out),
+            OVal::Str(s) => write_py_string(s, out),
+            OVal::Arr(a) => {
+                out.push('[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    v.write_py(out);
+                }
+                out.push(']');
+            }
+            OVal::Obj(m) => {
+                out.push('{');
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_py_string(k, out);
+                    out.push_str(": ");
+                    v.write_py(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn write_py_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Integers print as-is; floats the way Python's `float.__repr__` does.
+fn write_py_number(n: &Number, out: &mut String) {
+    if n.is_i64() || n.is_u64() {
+        let _ = write!(out, "{n}");
+        return;
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    out.push_str(&py_float_repr(f));
+}
+
+fn py_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits, like Python's repr.
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if !(-4..16).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{frac}e{esign}{:02}", exp.abs());
+    }
+    let point = exp + 1; // position of the decimal point within `digits`
+    let body = if point <= 0 {
+        format!("0.{}{}", "0".repeat((-point) as usize), digits)
+    } else if point as usize >= digits.len() {
+        format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+    } else {
+        let (int, frac) = digits.split_at(point as usize);
+        format!("{int}.{frac}")
+    };
+    format!("{sign}{body}")
+}
+
+impl<'de> Deserialize<'de> for OVal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(OValVisitor)
+    }
+}
+
+struct OValVisitor;
+
+impl<'de> Visitor<'de> for OValVisitor {
+    type Value = OVal;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<OVal, E> {
+        Ok(OVal::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<OVal, E> {
+        Ok(OVal::Num(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<OVal, E> {
+        Ok(OVal::Num(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<OVal, E> {
+        Number::from_f64(v)
+            .map(OVal::Num)
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<OVal, E> {
+        Ok(OVal::Str(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<OVal, E> {
+        Ok(OVal::Str(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<OVal, E> {
+        Ok(OVal::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<OVal, E> {
+        Ok(OVal::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<OVal, D::Error> {
+        OVal::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OVal, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(OVal::Arr(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OVal, A::Error> {
+        // Duplicate keys behave like Python's json.loads: first position, last value.
+        let mut out = OMap::new();
+        while let Some((k, v)) = map.next_entry::<String, OVal>()? {
+            out.insert(k, v);
+        }
+        Ok(OVal::Obj(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_key_order_and_python_separators() {
+        let v =
+            OVal::parse(r#"{"b": 1, "a": [true, null, "x"], "c": {"z": 2.5, "y": "é"}}"#).unwrap();
+        assert_eq!(
+            v.py_dumps(),
+            r#"{"b": 1, "a": [true, null, "x"], "c": {"z": 2.5, "y": "\u00e9"}}"#
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_keep_first_position_last_value() {
+        let v = OVal::parse(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
+        assert_eq!(v.py_dumps(), r#"{"a": 3, "b": 2}"#);
+    }
+
+    #[test]
+    fn floats_print_like_python_repr() {
+        for (f, want) in [
+            (1.0, "1.0"),
+            (0.5, "0.5"),
+            (100000.0, "100000.0"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.25e-7, "-2.25e-07"),
+            (123.456, "123.456"),
+            (1e15, "1000000000000000.0"),
+        ] {
+            assert_eq!(py_float_repr(f), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn escapes_like_python() {
+        let v = OVal::str("a\"b\\c\nd\u{1}/😀");
+        assert_eq!(v.py_dumps(), r#""a\"b\\c\nd\u0001/\ud83d\ude00""#);
+    }
+}

@@ -1,0 +1,181 @@
+//! Turning one provider job into the jobs Prometheus runs: per-unit jobs for wildcard (and
+//! unit-matching) targets, one job for external targets, Juju topology labels, instance relabel.
+
+use super::hosts::{target_host, UnitHost};
+use super::Draft;
+use crate::ordered::{OMap, OVal};
+use crate::topology::Topology;
+
+fn instance_relabel(with_unit: bool) -> OVal {
+    let mut sources = vec![
+        OVal::str("juju_model"),
+        OVal::str("juju_model_uuid"),
+        OVal::str("juju_application"),
+    ];
+    if with_unit {
+        sources.push(OVal::str("juju_unit"));
+    }
+    let mut m = OMap::new();
+    m.insert("source_labels", OVal::Arr(sources));
+    m.insert("separator", OVal::str("_"));
+    m.insert("target_label", OVal::str("instance"));
+    m.insert("regex", OVal::str("(.*)"));
+    OVal::Obj(m)
+}
+
+fn with_relabel(job: &mut OMap, rule: OVal) {
+    let mut rules = job
+        .get("relabel_configs")
+        .and_then(OVal::as_arr)
+        .cloned()
+        .unwrap_or_default();
+    rules.push(rule);
+    job.insert("relabel_configs", OVal::Arr(rules));
+}
+
+/// Labels: topology first, then `juju_unit`, then the provider's own labels (which win).
+fn merged_labels(topology: &Topology, unit: Option<&str>, user: Option<&OVal>) -> OVal {
+    let mut labels = topology.target_labels();
+    if let Some(u) = unit {
+        labels.insert("juju_unit", OVal::str(u));
+    }
+    if let Some(OVal::Obj(user)) = user {
+        for (k, v) in user.iter() {
+            labels.insert(k.clone(), v.clone());
+        }
+    }
+    OVal::Obj(labels)
+}
+
+/// Expand one sanitized, prefixed job. `base` carries origin and the reasons gathered so far.
+pub(crate) fn expand_job(
+    job: &OMap,
+    hosts: &[UnitHost],
+    topology: &Topology,
+    base: &Draft,
+) -> Vec<Draft> {
+    let mut out = Vec::new();
+    let name = job
+        .get("job_name")
+        .and_then(OVal::as_str)
+        .unwrap_or("unnamed-job")
+        .to_owned();
+    let metrics_path = job
+        .get("metrics_path")
+        .and_then(OVal::as_str)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("/metrics")
+        .to_owned();
+    let static_configs = job
+        .get("static_configs")
+        .and_then(OVal::as_arr)
+        .cloned()
+        .unwrap_or_default();
+    let mut external_configs = Vec::new();
+
+    for sc in &static_configs {
+        let Some(sc) = sc.as_obj() else { continue };
+        let targets: Vec<&str> = sc
+            .get("targets")
+            .and_then(OVal::as_arr)
+            .map(|t| t.iter().filter_map(OVal::as_str).collect())
+            .unwrap_or_default();
+        if targets.is_empty() {
+            continue;
+        }
+        let (wildcards, others): (Vec<&str>, Vec<&str>) =
+            targets.iter().partition(|t| t.starts_with('*'));
+        let mut external = Vec::new();
+        let mut matched: Vec<Vec<&str>> = vec![Vec::new(); hosts.len()];
+        for t in others {
+            let host = target_host(t);
+            match hosts.iter().position(|h| h.matches(host)) {
+                Some(i) => matched[i].push(t),
+                None => external.push(t),
+            }
+        }
+        if !external.is_empty() {
+            let mut ext = sc.clone();
+            ext.insert(
+                "targets",
+                OVal::Arr(external.iter().map(|t| OVal::str(*t)).collect()),
+            );
+            ext.insert("labels", merged_labels(topology, None, sc.get("labels")));
+            external_configs.push(OVal::Obj(ext));
+        }
+        for (host, matched) in hosts.iter().zip(&matched) {
+            let mut unit_targets: Vec<OVal> = wildcards
+                .iter()
+                .map(|t| OVal::Str(t.replace('*', &host.target_host())))
+                .collect();
+            unit_targets.extend(matched.iter().map(|t| OVal::str(*t)));
+            if unit_targets.is_empty() {
+                continue;
+            }
+            let mut unit_sc = sc.clone();
+            unit_sc.insert("targets", OVal::Arr(unit_targets));
+            unit_sc.insert(
+                "labels",
+                merged_labels(topology, Some(&host.name), sc.get("labels")),
+            );
+            let mut unit_job = job.clone();
+            unit_job.insert("static_configs", OVal::Arr(vec![OVal::Obj(unit_sc)]));
+            unit_job.insert("job_name", OVal::Str(format!("{name}-{}", host.number())));
+            unit_job.insert(
+                "metrics_path",
+                OVal::Str(format!("{}{metrics_path}", host.path)),
+            );
+            with_relabel(&mut unit_job, instance_relabel(true));
+            let mut draft = base.derive(unit_job, Some(host.name.clone()));
+            if !wildcards.is_empty() {
+                draft.reasons.push(format!(
+                    "wildcard target(s) {} expanded for unit {} at {}",
+                    wildcards.join(", "),
+                    host.name,
+                    host.address
+                ));
+            }
+            if !matched.is_empty() {
+                draft.reasons.push(format!(
+                    "target(s) {} match the address or fqdn of unit {}",
+                    matched.join(", "),
+                    host.name
+                ));
+            }
+            if !host.path.is_empty() {
+                draft
+                    .reasons
+                    .push(format!("unit path {} prefixed to metrics_path", host.path));
+            }
+            out.push(draft);
+        }
+        if !wildcards.is_empty() && hosts.is_empty() {
+            let mut d = base.derive(job.clone(), None);
+            d.dropped = true;
+            d.reasons.push(format!(
+                "wildcard target(s) {} not expanded: no unit advertises an address yet",
+                wildcards.join(", ")
+            ));
+            out.push(d);
+        }
+    }
+
+    if !external_configs.is_empty() {
+        let mut ext_job = job.clone();
+        ext_job.insert("static_configs", OVal::Arr(external_configs));
+        ext_job.insert("metrics_path", OVal::Str(metrics_path.clone()));
+        with_relabel(&mut ext_job, instance_relabel(false));
+        let mut draft = base.derive(ext_job, None);
+        draft
+            .reasons
+            .push("external target(s): not a unit of the application, no juju_unit label".into());
+        out.push(draft);
+    }
+    if out.is_empty() {
+        let mut d = base.derive(job.clone(), None);
+        d.dropped = true;
+        d.reasons.push("job has no targets".into());
+        out.push(d);
+    }
+    out
+}

@@ -1,0 +1,417 @@
+//! `prometheus_scrape` consumer (`metrics-endpoint`): scrape jobs from the providers' databags.
+//!
+//! Behaves like the Python library's `MetricsEndpointConsumer.jobs()` so that every existing
+//! provider charm gets the same job names, labels and targets, with two deliberate differences:
+//! - Every job is checked structurally here (there is no cos-tool). A job that fails is dropped
+//!   alone and reported as an [`AppError`] naming the application; the application's other jobs
+//!   and every other relation keep working. Unparseable `scrape_jobs`/`scrape_metadata` drop that
+//!   application's jobs (nothing else can be trusted) and are reported the same way.
+//! - Relabel rules that write `__address__` are removed from sanitized jobs (they would let a job
+//!   scrape hosts other than its targets), and `*_sd_configs` are removed from pass-through jobs;
+//!   both are reported.
+
+mod dedupe;
+mod expand;
+pub mod feedback;
+mod hosts;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ordered::{OMap, OVal};
+use crate::topology::Topology;
+use crate::validate::{self, ALLOWED_KEYS};
+use crate::RelationView;
+
+/// A scrape job ready for `scrape_configs` (the charm adds `honor_labels: true`).
+pub type Job = serde_json::Map<String, Value>;
+
+/// The protocol assumed when a target sends no valid Content-Type (Prometheus 3 needs it; a
+/// renderer for Prometheus 2.x removes the key).
+pub const FALLBACK_SCRAPE_PROTOCOL: &str = "PrometheusText0.0.4";
+
+/// A problem with one application's data, to be shown to the operator and fed back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppError {
+    /// Relation the data came from.
+    pub relation_id: u32,
+    /// Remote application name.
+    pub app: String,
+    /// What is wrong and what was done about it.
+    pub message: String,
+}
+
+/// Why a job exists (or does not), for an `--explain` view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// Relation the job came from.
+    pub relation_id: u32,
+    /// Remote application name.
+    pub app: String,
+    /// Final job name when produced; the provider's name (or `#<index>`) when dropped.
+    pub job: String,
+    /// Unit the job scrapes, for per-unit jobs.
+    pub unit: Option<String>,
+    /// Whether the job is in [`ScrapeOutcome::jobs`].
+    pub produced: bool,
+    /// The rules that shaped or dropped it, in the order they applied.
+    pub reasons: Vec<String>,
+}
+
+/// Everything [`scrape_jobs`] found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScrapeOutcome {
+    /// Jobs for `scrape_configs`, in relation order.
+    pub jobs: Vec<Job>,
+    /// Problems, per application.
+    pub per_app_errors: Vec<AppError>,
+    /// One entry per produced or dropped job.
+    pub explanations: Vec<Explanation>,
+}
+
+/// A job on its way through the pipeline, with where it came from and what happened to it.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    pub relation_id: u32,
+    pub app: String,
+    pub job: OMap,
+    pub unit: Option<String>,
+    pub dropped: bool,
+    pub reasons: Vec<String>,
+}
+
+impl Draft {
+    pub(crate) fn new(relation_id: u32, app: &str, job: OMap) -> Draft {
+        Draft {
+            relation_id,
+            app: app.to_owned(),
+            job,
+            unit: None,
+            dropped: false,
+            reasons: Vec::new(),
+        }
+    }
+
+    /// A new draft for `job` with this draft's origin and reasons.
+    pub(crate) fn derive(&self, job: OMap, unit: Option<String>) -> Draft {
+        Draft {
+            job,
+            unit,
+            ..self.clone()
+        }
+    }
+
+    fn explanation(&self, fallback_name: &str) -> Explanation {
+        let name = self
+            .job
+            .get("job_name")
+            .and_then(OVal::as_str)
+            .unwrap_or(fallback_name);
+        Explanation {
+            relation_id: self.relation_id,
+            app: self.app.clone(),
+            job: name.to_owned(),
+            unit: self.unit.clone(),
+            produced: !self.dropped,
+            reasons: self.reasons.clone(),
+        }
+    }
+}
+
+/// Per-relation collector.
+struct Collector<'a> {
+    rel: &'a RelationView<'a>,
+    errors: Vec<AppError>,
+    explanations: Vec<Explanation>,
+}
+
+impl Collector<'_> {
+    fn error(&mut self, message: String) {
+        self.errors.push(AppError {
+            relation_id: self.rel.id,
+            app: self.rel.app.to_owned(),
+            message,
+        });
+    }
+
+    fn skipped(&mut self, job: &str, reason: String) {
+        self.explanations.push(Explanation {
+            relation_id: self.rel.id,
+            app: self.rel.app.to_owned(),
+            job: job.to_owned(),
+            unit: None,
+            produced: false,
+            reasons: vec![reason],
+        });
+    }
+}
+
+/// Compute the scrape jobs of every relation passed in (normally all `metrics-endpoint`
+/// relations), following the `prometheus_scrape` contract.
+pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
+    let mut outcome = ScrapeOutcome::default();
+    let mut all = Vec::new();
+    for rel in relations {
+        let mut c = Collector {
+            rel,
+            errors: Vec::new(),
+            explanations: Vec::new(),
+        };
+        let drafts = relation_drafts(&mut c);
+        let (kept, collapsed) = dedupe::dedupe(drafts);
+        c.explanations
+            .extend(collapsed.iter().map(|d| d.explanation("")));
+        all.extend(kept);
+        outcome.per_app_errors.append(&mut c.errors);
+        outcome.explanations.append(&mut c.explanations);
+    }
+    let (kept, collapsed) = dedupe::dedupe(all);
+    outcome
+        .explanations
+        .extend(collapsed.iter().map(|d| d.explanation("")));
+    for d in &kept {
+        outcome.explanations.push(d.explanation(""));
+        if let Value::Object(job) = OVal::Obj(d.job.clone()).to_value() {
+            outcome.jobs.push(job);
+        }
+    }
+    outcome
+}
+
+/// The live drafts of one relation, before dedupe.
+fn relation_drafts(c: &mut Collector<'_>) -> Vec<Draft> {
+    let rel = c.rel;
+    if rel.units.is_empty() {
+        c.skipped("", "relation has no units yet: nothing to scrape".into());
+        return Vec::new();
+    }
+    let raw_jobs = rel
+        .app_data
+        .get("scrape_jobs")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    let jobs = match OVal::parse(raw_jobs.unwrap_or("[]")) {
+        Ok(OVal::Arr(jobs)) => jobs,
+        Ok(other) => {
+            c.error(format!(
+                "scrape_jobs must be a JSON list, got {}: all jobs ignored",
+                other.type_name()
+            ));
+            return Vec::new();
+        }
+        Err(e) => {
+            c.error(format!(
+                "scrape_jobs is not valid JSON ({e}): all jobs ignored"
+            ));
+            return Vec::new();
+        }
+    };
+    if jobs.is_empty() {
+        c.skipped("", "no scrape_jobs published".into());
+        return Vec::new();
+    }
+    let raw_meta = rel
+        .app_data
+        .get("scrape_metadata")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    let meta = match OVal::parse(raw_meta.unwrap_or("{}")) {
+        Ok(m) => m,
+        Err(e) => {
+            c.error(format!(
+                "scrape_metadata is not valid JSON ({e}): all jobs ignored"
+            ));
+            return Vec::new();
+        }
+    };
+    if !meta.truthy() {
+        return pass_through(c, jobs);
+    }
+    let topology = match meta.as_obj().and_then(Topology::from_metadata) {
+        Some(t) => t,
+        None => {
+            c.error(
+                "scrape_metadata must be an object with string model, model_uuid and application: all jobs ignored"
+                    .into(),
+            );
+            return Vec::new();
+        }
+    };
+    let hosts = hosts::unit_hosts(&rel.units);
+    let mut out = Vec::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        out.extend(sanitized(c, i, job, &topology, &hosts));
+    }
+    out
+}
+
+fn job_label(job: &OVal, i: usize) -> String {
+    match job
+        .as_obj()
+        .and_then(|j| j.get("job_name"))
+        .and_then(OVal::as_str)
+    {
+        Some(n) => format!("{n:?} (#{i})"),
+        None => format!("#{i}"),
+    }
+}
+
+/// No `scrape_metadata`: the job is used as written (scrape-target / scrape-config charms).
+fn pass_through(c: &mut Collector<'_>, jobs: Vec<OVal>) -> Vec<Draft> {
+    let mut out = Vec::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let label = job_label(&job, i);
+        let OVal::Obj(mut job) = job else {
+            c.error(format!(
+                "scrape job {label} dropped: must be an object, got {}",
+                job.type_name()
+            ));
+            c.skipped(&format!("#{i}"), "not an object".into());
+            continue;
+        };
+        let mut reasons =
+            vec!["passed through verbatim: the application sent no scrape_metadata".to_owned()];
+        let sd: Vec<String> = job
+            .keys()
+            .filter(|k| validate::is_sd_key(k))
+            .cloned()
+            .collect();
+        for k in &sd {
+            job.remove(k);
+            c.error(format!("scrape job {label}: {k} removed (service discovery is not accepted over relations)"));
+            reasons.push(format!(
+                "{k} removed: service discovery is not accepted over relations"
+            ));
+        }
+        let problem = if job
+            .get("job_name")
+            .and_then(OVal::as_str)
+            .is_none_or(str::is_empty)
+        {
+            Some("job_name must be a non-empty string".to_owned())
+        } else if let Some(k) = job.keys().find(|k| !validate::is_known_scrape_key(k)) {
+            Some(format!("{k:?} is not a Prometheus scrape_config field"))
+        } else {
+            validate::check_job_fields(&job).err()
+        };
+        if let Some(p) = problem {
+            c.error(format!("scrape job {label} dropped: {p}"));
+            c.skipped(&label, format!("invalid: {p}"));
+            continue;
+        }
+        let mut d = Draft::new(c.rel.id, c.rel.app, job);
+        d.reasons = reasons;
+        out.push(d);
+    }
+    out
+}
+
+/// With `scrape_metadata`: prefix, allow-list, expand, label, add the fallback protocol.
+fn sanitized(
+    c: &mut Collector<'_>,
+    i: usize,
+    job: OVal,
+    topology: &Topology,
+    hosts: &[hosts::UnitHost],
+) -> Vec<Draft> {
+    let label = job_label(&job, i);
+    let OVal::Obj(job) = job else {
+        c.error(format!(
+            "scrape job {label} dropped: must be an object, got {}",
+            job.type_name()
+        ));
+        c.skipped(&format!("#{i}"), "not an object".into());
+        return Vec::new();
+    };
+    let allowed: OMap = job
+        .iter()
+        .filter(|(k, _)| ALLOWED_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Err(p) = validate::check_job_fields(&allowed) {
+        c.error(format!("scrape job {label} dropped: {p}"));
+        c.skipped(&label, format!("invalid: {p}"));
+        return Vec::new();
+    }
+    let prefix = format!("juju_{}_prometheus_scrape", topology.identifier());
+    let mut reasons = Vec::new();
+
+    // Prefix the name (keeping its position), then overlay the allowed keys on the default job.
+    let mut named = job.clone();
+    let name = match job
+        .get("job_name")
+        .and_then(OVal::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        Some(n) => format!("{prefix}_{n}"),
+        None => prefix,
+    };
+    named.insert("job_name", OVal::Str(name.clone()));
+    let mut sane = OMap::new();
+    sane.insert("metrics_path", OVal::str("/metrics"));
+    sane.insert(
+        "static_configs",
+        OVal::Arr(vec![OVal::Obj(
+            [("targets".to_owned(), OVal::Arr(vec![OVal::str("*:80")]))]
+                .into_iter()
+                .collect(),
+        )]),
+    );
+    let mut dropped_keys = Vec::new();
+    for (k, v) in named.iter() {
+        if ALLOWED_KEYS.contains(&k.as_str()) {
+            sane.insert(k.clone(), v.clone());
+        } else {
+            dropped_keys.push(k.clone());
+        }
+    }
+    if !dropped_keys.is_empty() {
+        reasons.push(format!(
+            "allow-list dropped key(s): {}",
+            dropped_keys.join(", ")
+        ));
+    }
+    if !job.contains_key("static_configs") {
+        reasons.push("no static_configs: default target *:80 used".into());
+    }
+
+    // A relabel rule writing __address__ would let the job scrape anything.
+    if let Some(OVal::Arr(rules)) = sane.get("relabel_configs") {
+        let (bad, good): (Vec<OVal>, Vec<OVal>) = rules
+            .iter()
+            .cloned()
+            .partition(validate::relabel_writes_address);
+        if !bad.is_empty() {
+            c.error(format!(
+                "scrape job {label}: {} relabel rule(s) writing __address__ removed (a job may only scrape its own targets)",
+                bad.len()
+            ));
+            reasons.push(format!(
+                "{} relabel rule(s) writing __address__ removed",
+                bad.len()
+            ));
+            if good.is_empty() {
+                sane.remove("relabel_configs");
+            } else {
+                sane.insert("relabel_configs", OVal::Arr(good));
+            }
+        }
+    }
+
+    let mut base = Draft::new(c.rel.id, c.rel.app, sane.clone());
+    base.reasons = reasons;
+    let mut drafts = expand::expand_job(&sane, hosts, topology, &base);
+    for d in drafts.iter_mut().filter(|d| !d.dropped) {
+        d.job.insert(
+            "fallback_scrape_protocol",
+            OVal::str(FALLBACK_SCRAPE_PROTOCOL),
+        );
+    }
+    let (live, dropped): (Vec<Draft>, Vec<Draft>) = drafts.into_iter().partition(|d| !d.dropped);
+    for d in dropped {
+        let mut e = d.explanation(&name);
+        e.job = name.clone();
+        c.explanations.push(e);
+    }
+    live
+}
