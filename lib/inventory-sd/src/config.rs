@@ -299,6 +299,25 @@ mod tests {
     }
 
     #[test]
+    fn equals_form_used_in_the_pebble_command() {
+        let c = parse(&[
+            "--inventory-url=http://inv:1337/inventory",
+            "--interval=1500ms",
+            "--timeout=1s",
+            "--target-port=9101",
+            "--output=/etc/prometheus/file_sd/inventory.json",
+            "--listen=127.0.0.1:9099",
+            "--labels=env=prod,site=a",
+        ])
+        .unwrap();
+        assert_eq!(c.interval, Duration::from_millis(1500));
+        assert_eq!(c.timeout, Duration::from_secs(1));
+        assert_eq!(c.target_port, 9101);
+        assert_eq!(c.labels.len(), 2);
+        assert_eq!(c.labels["site"], "a");
+    }
+
+    #[test]
     fn stale_after_scales_with_interval() {
         let c = parse(&["--inventory-url", "http://i/", "--interval", "5m"]).unwrap();
         assert_eq!(c.stale_after, Duration::from_secs(900));
