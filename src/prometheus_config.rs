@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{CharmConfig, InventoryConfig, PromDuration};
+use crate::model::ModelSnapshot;
 use crate::version::PrometheusVersion;
 
 pub use yaml::to_canonical_yaml;
@@ -59,6 +60,18 @@ pub struct Topology {
     pub application: String,
     /// Unit name (`app/0`).
     pub unit: String,
+}
+
+impl Topology {
+    /// This unit's topology from the model snapshot.
+    pub fn from_model(model: &ModelSnapshot) -> Self {
+        Self {
+            model: model.model.name.clone(),
+            model_uuid: model.model.uuid.clone(),
+            application: model.app_name.clone(),
+            unit: model.unit_name(),
+        }
+    }
 }
 
 /// The `global` section.

@@ -203,3 +203,19 @@ fn restart_only_options_do_not_touch_prometheus_yml() {
     .yaml;
     assert_eq!(base, changed);
 }
+
+#[test]
+fn topology_comes_from_the_model_snapshot() {
+    let snapshot: prometheus_rs_k8s::model::ModelSnapshot = serde_json::from_value(json!({
+        "leader": true,
+        "model": {"name": "cos", "uuid": "f2c4a6d8-1234-4abc-8def-0123456789ab"},
+        "app_name": "prometheus",
+        "unit_id": 0,
+        "fqdn": "prometheus-0.prometheus-endpoints.cos.svc.cluster.local",
+    }))
+    .unwrap();
+    assert_eq!(
+        prometheus_rs_k8s::Topology::from_model(&snapshot),
+        topology()
+    );
+}
