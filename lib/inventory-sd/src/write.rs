@@ -111,12 +111,23 @@ impl FileWriter {
             .open(&self.lock)
             .map_err(err("open lock", &self.lock))?;
         lock.lock().map_err(err("lock", &self.lock))?;
-        if self.read_current()?.as_deref() == Some(content) {
+        if self.holds(content)? {
             return Ok(WriteOutcome::Unchanged);
         }
         self.replace(content)?;
         Ok(WriteOutcome::Written)
         // `lock` is released when dropped.
+    }
+
+    /// Whether the output already holds exactly `content` (reads it only if the size matches).
+    fn holds(&self, content: &[u8]) -> Result<bool, WriteError> {
+        match fs::metadata(&self.path) {
+            Ok(m) if m.len() == content.len() as u64 => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(err("stat", &self.path)(e)),
+        }
+        Ok(self.read_current()?.as_deref() == Some(content))
     }
 
     fn replace(&self, content: &[u8]) -> Result<(), WriteError> {

@@ -169,4 +169,8 @@ fn service_from_environment_stops_on_sigterm_and_never_logs_credentials() {
     assert!(logs.contains("inventory poller starting"), "{logs}");
     assert!(logs.contains("http://***@127.0.0.1"), "{logs}");
     assert!(!logs.contains("t0psecret"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "no colour codes in non-terminal logs: {logs}"
+    );
 }
