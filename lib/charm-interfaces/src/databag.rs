@@ -2,16 +2,21 @@
 
 use crate::Databag;
 
-/// The keys of `desired` whose value differs from `current` (or is missing there), plus every
-/// key of `current` absent from `desired` mapped to `""` (Juju deletes a key set to `""`).
-/// Writing exactly this map makes `current` equal `desired`; an empty map means nothing to do.
+/// The keys of `desired` whose value differs from `current`, plus every key of `current` absent
+/// from `desired` mapped to `""`. Juju deletes a key set to `""`, so an absent key and `""` are
+/// the same value here: desiring `""` for an absent key is no change. Writing exactly this map
+/// makes `current` equal `desired`; an empty map means nothing to do.
 pub fn diff(current: &Databag, desired: &Databag) -> Databag {
     let mut out: Databag = desired
         .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .filter(|(k, v)| current.get(*k).map_or("", String::as_str) != v.as_str())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    for k in current.keys().filter(|k| !desired.contains_key(*k)) {
+    for k in current
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && !desired.contains_key(*k))
+        .map(|(k, _)| k)
+    {
         out.insert(k.clone(), String::new());
     }
     out

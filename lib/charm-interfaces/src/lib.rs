@@ -21,6 +21,7 @@ pub mod alert_rules;
 pub mod alertmanager;
 pub mod databag;
 pub mod grafana_source;
+mod httpurl;
 mod ordered;
 mod promql;
 pub mod remote_write;
