@@ -371,3 +371,28 @@ fn long_and_multiline_values_stay_on_one_short_line() {
     assert!(status.contains("aaa…"), "{status}");
     assert!(status.len() < 160, "{status}");
 }
+
+proptest::proptest! {
+    /// Arbitrary strings for every string option never panic; every error names an option that
+    /// was given, and the status line stays on one line.
+    #[test]
+    fn arbitrary_values_never_panic(values in proptest::collection::vec(".{0,12}", 12)) {
+        let names = [
+            "log_level", "scrape_interval", "scrape_timeout", "evaluation_interval",
+            "metrics_retention_time", "maximum_retention_size", "inventory_url",
+            "inventory_poll_interval", "inventory_timeout", "inventory_metrics_path",
+            "inventory_job_name", "inventory_labels",
+        ];
+        let opts: Map<String, Value> = names
+            .iter()
+            .zip(&values)
+            .map(|(n, v)| (n.to_string(), json!(v)))
+            .collect();
+        if let Err(e) = CharmConfig::from_options(&opts) {
+            for err in e.errors() {
+                proptest::prop_assert!(names.contains(&err.option.as_str()));
+            }
+            proptest::prop_assert!(!e.status_message().contains('\n'));
+        }
+    }
+}

@@ -361,3 +361,23 @@ fn the_poller_accepts_the_rendered_arguments() {
     );
     assert_eq!(poller.listen.to_string(), "127.0.0.1:9099");
 }
+
+proptest::proptest! {
+    /// Any label value the config accepts reaches the poller unchanged through the command
+    /// string (quoted where needed, split back shell-style).
+    #[test]
+    fn any_accepted_label_value_survives_command_splitting(
+        value in "[^,\\p{Cc}]{1,24}",
+        path in "[a-zA-Z0-9/_.~-]{0,16}",
+    ) {
+        let trimmed = value.trim();
+        proptest::prop_assume!(!trimmed.is_empty());
+        let c = config(json!({
+            "inventory_url": format!("http://inv:1337/{path}"),
+            "inventory_labels": format!("k={value}"),
+        }));
+        let args = argv(&layer_for(&c), INVENTORY_SERVICE);
+        let expected = format!("--labels=k={trimmed}");
+        proptest::prop_assert!(args.contains(&expected), "{:?} not in {:?}", expected, args);
+    }
+}
