@@ -352,7 +352,17 @@ fn exact_output_formats() {
         "{\"scrape_jobs\":\"[{\\\"a\\\": 1}]\"}\n"
     );
     assert_eq!(ok("opened-ports", &["--format=json"]), "[\"9090/tcp\"]\n");
-    assert_eq!(ok("opened-ports", &["--endpoints"]), "- 9090/tcp (*)\n");
+    assert_eq!(ok("opened-ports", &["--endpoints"]), "9090/tcp (*)\n");
+    assert_eq!(
+        ok("relation-list", &["-r", &rel]),
+        "node-exporter/0\nnode-exporter/1\n"
+    );
+    let port = state.effective_config()["inventory_target_port"].clone();
+    assert!(port.is_u64());
+    assert_eq!(
+        ok("config-get", &["inventory_target_port"]),
+        format!("{port}\n")
+    );
     assert_eq!(ok("state-get", &["--format=json", "missing"]), "\"\"\n");
     assert_eq!(ok("action-get", &["--format=json", "verbose"]), "true\n");
     let address = state.address.clone();

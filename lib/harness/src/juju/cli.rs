@@ -629,13 +629,25 @@ fn parse(
     Ok(parsed)
 }
 
-/// Renders a result as the tool prints it.
+/// Renders a result as the tool prints it. `smart` is Juju's: strings as they are, booleans
+/// as `True`/`False`, numbers plainly, lists of strings one per line, the rest as YAML.
 fn render(value: &Value, format: Format) -> String {
+    let string_list = |items: &[Value]| -> Option<Vec<String>> {
+        items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect()
+    };
     match (format, value) {
         (Format::Json, v) => format!("{v}\n"),
         (Format::Smart, Value::String(s)) => format!("{s}\n"),
         (Format::Smart, Value::Bool(b)) => format!("{}\n", if *b { "True" } else { "False" }),
+        (Format::Smart, Value::Number(n)) => format!("{n}\n"),
         (Format::Smart, Value::Null) => String::new(),
+        (Format::Smart, Value::Array(items)) if string_list(items).is_some() => {
+            let lines = string_list(items).unwrap_or_default();
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        }
         (_, v) => serde_yaml_ng::to_string(v).unwrap_or_else(|e| format!("{e}\n")),
     }
 }

@@ -1,6 +1,7 @@
 //! The fake Juju side of the harness: a model one unit sees ([`ModelState`]), hook tools over
 //! it in memory ([`FakeHookTools`]) or as executables (`fake-hook-tool`, via [`StateFile`] and
-//! [`install_hook_tools`]), and the environment Juju gives each event ([`ModelState::env_for`]).
+//! [`install_hook_tools`]), the environment Juju gives each event ([`ModelState::env_for`]),
+//! and [`HookRunner`], which runs a compiled charm for an event as Juju does.
 //!
 //! Both kinds of fake tools apply calls through one implementation ([`apply`]) with Juju's
 //! semantics: leader-only application data, buffered writes committed only when the hook
@@ -11,12 +12,15 @@ mod cli;
 mod env;
 mod fake_tools;
 mod file;
+mod fixture;
+mod runner;
 mod state;
 
 pub use apply::{apply, Call, RelRef, ToolFailure};
 pub use cli::{run_tool, ToolOutcome, TOOL_NAMES};
 pub use fake_tools::FakeHookTools;
 pub use file::{hook_command, install_hook_tools, StateFile, STATE_ENV};
+pub use runner::{HookOutcome, HookRunner};
 pub use state::{
     ActionRun, ConfigOption, Endpoint, EndpointRole, LogLine, ModelError, ModelState, Pending,
     PortChange, Relation, StatusChange,
