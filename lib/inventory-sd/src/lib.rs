@@ -5,6 +5,8 @@
 //! `--output` atomically and only on change, keeps the last good file on any failure, and
 //! serves `/metrics`, `/health` and `POST /refresh` on `--listen`.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod fetch;
 pub mod labels;
