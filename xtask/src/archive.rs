@@ -1,0 +1,148 @@
+//! Writing the zip: one flat entry per file, each with its Unix mode, so Juju unpacks `dispatch`
+//! and the binary as executables.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use crate::PackError;
+
+/// Where an entry's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntrySource {
+    /// A file on disk.
+    File(PathBuf),
+    /// Generated content.
+    Bytes(Vec<u8>),
+}
+
+/// One file of the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path inside the archive.
+    pub name: String,
+    /// Content.
+    pub source: EntrySource,
+    /// Unix permission bits, e.g. `0o755`.
+    pub mode: u32,
+}
+
+impl Entry {
+    /// An entry copied from a file.
+    pub fn file(name: &str, path: PathBuf, mode: u32) -> Self {
+        Self {
+            name: name.to_string(),
+            source: EntrySource::File(path),
+            mode,
+        }
+    }
+
+    /// An entry with generated content.
+    pub fn bytes(name: &str, bytes: Vec<u8>, mode: u32) -> Self {
+        Self {
+            name: name.to_string(),
+            source: EntrySource::Bytes(bytes),
+            mode,
+        }
+    }
+}
+
+/// Writes `entries` to `out` (via a temporary sibling renamed into place) and returns the size.
+pub fn write_zip(out: &Path, entries: &[Entry]) -> Result<u64, PackError> {
+    let zip_err = |source| PackError::Zip {
+        path: out.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| PackError::io(parent, e))?;
+    }
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = PathBuf::from(tmp);
+    let file = File::create(&tmp).map_err(|e| PackError::io(&tmp, e))?;
+    let mut zip = ZipWriter::new(BufWriter::new(file));
+    let result = (|| {
+        for entry in entries {
+            let options = SimpleFileOptions::default()
+                .compression_method(CompressionMethod::Deflated)
+                .unix_permissions(entry.mode);
+            zip.start_file(entry.name.as_str(), options)
+                .map_err(zip_err)?;
+            match &entry.source {
+                EntrySource::Bytes(bytes) => {
+                    zip.write_all(bytes).map_err(|e| PackError::io(out, e))?
+                }
+                EntrySource::File(path) => {
+                    let mut input = File::open(path).map_err(|e| PackError::io(path, e))?;
+                    std::io::copy(&mut input, &mut zip).map_err(|e| PackError::io(path, e))?;
+                }
+            }
+        }
+        let mut writer = zip.finish().map_err(zip_err)?;
+        writer.flush().map_err(|e| PackError::io(&tmp, e))?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, out).map_err(|e| PackError::io(out, e))?;
+    let size = std::fs::metadata(out)
+        .map_err(|e| PackError::io(out, e))?
+        .len();
+    Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_keep_content_and_modes_and_no_temporary_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("script");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let out = dir.path().join("sub/out.charm");
+        let entries = [
+            Entry::file("dispatch", script, 0o755),
+            Entry::bytes("manifest.yaml", b"a: 1\n".to_vec(), 0o644),
+        ];
+        let size = write_zip(&out, &entries).unwrap();
+        assert_eq!(size, std::fs::metadata(&out).unwrap().len());
+        assert!(!dir.path().join("sub/out.charm.part").exists());
+
+        let mut zip = zip::ZipArchive::new(File::open(&out).unwrap()).unwrap();
+        let mut seen = Vec::new();
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+            seen.push((
+                f.name().unwrap().to_string(),
+                f.unix_mode().unwrap() & 0o7777,
+                text,
+            ));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("dispatch".to_string(), 0o755, "#!/bin/sh\n".to_string()),
+                ("manifest.yaml".to_string(), 0o644, "a: 1\n".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_input_fails_without_leaving_an_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.charm");
+        let err =
+            write_zip(&out, &[Entry::file("x", dir.path().join("missing"), 0o644)]).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        assert!(!out.exists());
+        assert!(!dir.path().join("out.charm.part").exists());
+    }
+}
