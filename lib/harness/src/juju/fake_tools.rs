@@ -10,7 +10,8 @@ use juju_hook::{
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::apply::{apply, Call, RelRef};
+use super::apply::apply;
+use super::call::{Call, RelRef};
 use super::state::ModelState;
 
 /// In-memory hook tools: the counterpart of `ops.testing`'s backend.

@@ -8,20 +8,25 @@
 //! exits 0, "relation not found" for broken relations, and per-tool call counts.
 
 mod apply;
+mod call;
 mod cli;
 mod env;
 mod fake_tools;
 mod file;
 mod fixture;
+mod records;
+mod relations;
 mod runner;
 mod state;
 
-pub use apply::{apply, Call, RelRef, ToolFailure};
+pub use apply::apply;
+pub use call::{Call, RelRef, ToolFailure};
 pub use cli::{run_tool, ToolOutcome, TOOL_NAMES};
 pub use fake_tools::FakeHookTools;
 pub use file::{hook_command, install_hook_tools, StateFile, STATE_ENV};
-pub use runner::{HookOutcome, HookRunner};
-pub use state::{
-    ActionRun, ConfigOption, Endpoint, EndpointRole, LogLine, ModelError, ModelState, Pending,
-    PortChange, Relation, StatusChange,
+pub use records::{
+    ActionRun, ConfigOption, Endpoint, EndpointRole, LogLine, Pending, PortChange, Relation,
+    StatusChange,
 };
+pub use runner::{HookOutcome, HookRunner};
+pub use state::{ModelError, ModelState};

@@ -1,243 +1,21 @@
-//! The hook tools' command lines: Juju's flags, defaults from the hook environment, output
-//! formats and `ERROR ...` texts, turned into a [`Call`] applied by [`apply`].
+//! Turns a hook tool's argv (and stdin, and the hook's environment) into a [`Call`].
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::Parser;
 use juju_hook::Port;
 use serde_json::Value;
 
-use super::apply::{apply, Call, RelRef, ToolFailure};
-use super::state::ModelState;
-
-/// Every hook tool the fake implements (one symlink each, see [`super::install_hook_tools`]).
-pub const TOOL_NAMES: &[&str] = &[
-    "action-fail",
-    "action-get",
-    "action-log",
-    "action-set",
-    "application-version-set",
-    "close-port",
-    "config-get",
-    "goal-state",
-    "is-leader",
-    "juju-log",
-    "network-get",
-    "open-port",
-    "opened-ports",
-    "relation-get",
-    "relation-ids",
-    "relation-list",
-    "relation-set",
-    "state-delete",
-    "state-get",
-    "state-set",
-    "status-get",
-    "status-set",
-];
-
-/// What one hook-tool process printed and its exit code.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ToolOutcome {
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error (`ERROR <text>\n` on failure).
-    pub stderr: String,
-    /// Exit code: 0, 1 (runtime error) or 2 (usage error).
-    pub code: i32,
-}
-
-/// `--format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-enum Format {
-    #[default]
-    Smart,
-    Yaml,
-    Json,
-}
-
-/// Go's `strconv.ParseBool`, which Juju's boolean flags use (`--application=False`).
-fn go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("invalid boolean value {s:?}")),
-    }
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct ConfigGetArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    #[arg(short = 'a', long)]
-    all: bool,
-    key: Option<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct FormatOnlyArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct RelationIdsArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    endpoint: Option<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct RelationListArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    #[arg(short = 'r', long = "relation")]
-    relation: Option<String>,
-    /// Go-style boolean flag: `--app` or `--app=<bool>`.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
-    app: bool,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct RelationGetArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    #[arg(short = 'r', long = "relation")]
-    relation: Option<String>,
-    /// Go-style boolean flag: `--app` or `--app=<bool>`.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
-    app: bool,
-    args: Vec<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct RelationSetArgs {
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    #[arg(short = 'r', long = "relation")]
-    relation: Option<String>,
-    /// Go-style boolean flag: `--app` or `--app=<bool>`.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
-    app: bool,
-    #[arg(long)]
-    file: Option<String>,
-    pairs: Vec<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct StatusSetArgs {
-    /// Go-style boolean flag: `--application` or `--application=<bool>`.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
-    application: bool,
-    args: Vec<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct StatusGetArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    /// Go-style boolean flag: `--application` or `--application=<bool>`.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
-    application: bool,
-    #[arg(long)]
-    include_data: bool,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct MessageArgs {
-    args: Vec<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct JujuLogArgs {
-    #[arg(short = 'l', long = "log-level", default_value = "INFO")]
-    level: String,
-    #[arg(long)]
-    debug: bool,
-    args: Vec<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct PortArgs {
-    #[arg(long)]
-    endpoints: Option<String>,
-    port: Option<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct OpenedPortsArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    #[arg(long)]
-    endpoints: bool,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct NetworkGetArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    #[arg(short = 'r', long = "relation")]
-    relation: Option<String>,
-    #[arg(long, alias = "primary-address")]
-    bind_address: bool,
-    #[arg(long)]
-    ingress_address: bool,
-    #[arg(long)]
-    egress_subnets: bool,
-    binding: Option<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct KeyArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    key: Option<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct StateGetArgs {
-    #[arg(long, value_enum, default_value = "smart")]
-    format: Format,
-    #[arg(long)]
-    strict: bool,
-    key: Option<String>,
-}
-
-#[derive(Parser)]
-#[command(no_binary_name = true)]
-struct FileArgs {
-    #[arg(long)]
-    file: Option<String>,
-    pairs: Vec<String>,
-}
+use super::args::*;
+use crate::juju::call::{Call, RelRef, ToolFailure};
 
 /// A parsed command line: the call, how to print its result, and a post-processing step.
-struct Parsed {
-    call: Call,
-    format: Format,
-    warning: Option<String>,
-    select: Option<fn(Value) -> Value>,
+pub(super) struct Parsed {
+    pub(super) call: Call,
+    pub(super) format: Format,
+    pub(super) warning: Option<String>,
+    pub(super) select: Option<fn(Value) -> Value>,
 }
 
 impl Parsed {
@@ -252,7 +30,7 @@ impl Parsed {
 }
 
 /// Where the hook's defaults (`-r`, the remote unit) come from.
-type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 fn clap_parse<T: Parser>(args: &[String]) -> Result<T, ToolFailure> {
     T::try_parse_from(args).map_err(|e| {
@@ -357,7 +135,7 @@ fn parse_port(text: Option<String>) -> Result<Port, ToolFailure> {
     Ok(port)
 }
 
-fn parse(
+pub(super) fn parse(
     tool: &str,
     args: &[String],
     stdin: &mut dyn Read,
@@ -627,72 +405,4 @@ fn parse(
         other => return Err(ToolFailure::runtime(format!("unknown hook tool {other:?}"))),
     };
     Ok(parsed)
-}
-
-/// Renders a result as the tool prints it. `smart` is Juju's: strings as they are, booleans
-/// as `True`/`False`, numbers plainly, lists of strings one per line, the rest as YAML.
-fn render(value: &Value, format: Format) -> String {
-    let string_list = |items: &[Value]| -> Option<Vec<String>> {
-        items
-            .iter()
-            .map(|i| i.as_str().map(str::to_string))
-            .collect()
-    };
-    match (format, value) {
-        (Format::Json, v) => format!("{v}\n"),
-        (Format::Smart, Value::String(s)) => format!("{s}\n"),
-        (Format::Smart, Value::Bool(b)) => format!("{}\n", if *b { "True" } else { "False" }),
-        (Format::Smart, Value::Number(n)) => format!("{n}\n"),
-        (Format::Smart, Value::Null) => String::new(),
-        (Format::Smart, Value::Array(items)) if string_list(items).is_some() => {
-            let lines = string_list(items).unwrap_or_default();
-            lines.iter().map(|l| format!("{l}\n")).collect()
-        }
-        (_, v) => serde_yaml_ng::to_string(v).unwrap_or_else(|e| format!("{e}\n")),
-    }
-}
-
-/// Runs hook tool `tool` with `args` (argv without the program name) on `state`, as the
-/// `fake-hook-tool` executable does. `env` supplies the hook's `JUJU_*` defaults.
-pub fn run_tool(
-    state: &mut ModelState,
-    tool: &str,
-    args: &[String],
-    stdin: &mut dyn Read,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> ToolOutcome {
-    state.record_call(tool);
-    let flags = args.iter().take_while(|a| *a != "--");
-    if flags.clone().any(|a| a == "--help" || a == "-h") {
-        return ToolOutcome {
-            stdout: format!("Usage: {tool} [options]\n"),
-            ..ToolOutcome::default()
-        };
-    }
-    let failed = |f: ToolFailure| ToolOutcome {
-        stdout: String::new(),
-        stderr: f.stderr(),
-        code: f.code,
-    };
-    let parsed = match parse(tool, args, stdin, env) {
-        Ok(p) => p,
-        Err(f) => return failed(f),
-    };
-    match apply(state, &parsed.call) {
-        Err(f) => failed(f),
-        Ok(output) => ToolOutcome {
-            stdout: output
-                .map(|v| match parsed.select {
-                    Some(select) => select(v),
-                    None => v,
-                })
-                .map(|v| render(&v, parsed.format))
-                .unwrap_or_default(),
-            stderr: parsed
-                .warning
-                .map(|w| format!("WARNING {w}\n"))
-                .unwrap_or_default(),
-            code: 0,
-        },
-    }
 }
