@@ -154,3 +154,58 @@ async fn healthy(State(shared): State<Shared>) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http() -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn reload_counts_and_answers_as_scripted() {
+        let web = FakePrometheusWeb::start();
+        let url = format!("{}/-/reload", web.url());
+        assert_eq!(http().post(&url).send().unwrap().status().as_u16(), 200);
+        assert_eq!(web.reload_count(), 1);
+
+        web.set_reload_response(ReloadResponse::Status(
+            500,
+            "failed to reload config: bad".into(),
+        ));
+        let response = http().post(&url).send().unwrap();
+        assert_eq!(response.status().as_u16(), 500);
+        assert_eq!(response.text().unwrap(), "failed to reload config: bad");
+        assert_eq!(web.reload_count(), 2);
+
+        web.set_reload_response(ReloadResponse::Delay(Duration::from_secs(2)));
+        let err = http().post(&url).send().unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert_eq!(web.reload_count(), 3);
+    }
+
+    #[test]
+    fn ready_and_healthy_follow_their_switches() {
+        let web = FakePrometheusWeb::start();
+        let get = |path: &str| {
+            http()
+                .get(format!("{}{path}", web.url()))
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        };
+        assert_eq!(get("/-/ready"), 200);
+        assert_eq!(get("/-/healthy"), 200);
+        web.set_ready(false);
+        web.set_healthy(false);
+        assert_eq!(get("/-/ready"), 503);
+        assert_eq!(get("/-/healthy"), 503);
+        assert_eq!(web.reload_count(), 0);
+        assert!(web.url().ends_with(&web.port().to_string()));
+    }
+}

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// Status of a change or task, spelled as Pebble spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,56 +94,92 @@ impl Change {
         self.ready_time = Some(now);
     }
 
-    /// The JSON object Pebble returns for this change.
+    /// The JSON object Pebble returns for this change, in Pebble's field order.
+    pub fn view(&self) -> ChangeView<'_> {
+        ChangeView {
+            id: self.id.to_string(),
+            kind: &self.kind,
+            summary: &self.summary,
+            status: self.status.as_str(),
+            tasks: self.tasks.iter().map(Task::view).collect(),
+            ready: self.ready(),
+            err: self.err.as_deref(),
+            spawn_time: timestamp(self.spawn_time),
+            ready_time: self.ready_time.map(timestamp),
+        }
+    }
+
+    /// [`Change::view`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("id".into(), json!(self.id.to_string()));
-        obj.insert("kind".into(), json!(self.kind));
-        obj.insert("summary".into(), json!(self.summary));
-        obj.insert("status".into(), json!(self.status.as_str()));
-        if !self.tasks.is_empty() {
-            let tasks: Vec<Value> = self.tasks.iter().map(Task::to_json).collect();
-            obj.insert("tasks".into(), Value::Array(tasks));
-        }
-        obj.insert("ready".into(), json!(self.ready()));
-        if let Some(err) = &self.err {
-            obj.insert("err".into(), json!(err));
-        }
-        obj.insert("spawn-time".into(), json!(timestamp(self.spawn_time)));
-        if let Some(t) = self.ready_time {
-            obj.insert("ready-time".into(), json!(timestamp(t)));
-        }
-        Value::Object(obj)
+        serde_json::to_value(self.view()).unwrap_or(Value::Null)
     }
 }
 
 impl Task {
-    fn to_json(&self) -> Value {
+    fn view(&self) -> TaskView<'_> {
         let done = u32::from(matches!(
             self.status,
             ChangeStatus::Done | ChangeStatus::Error
         ));
-        let mut obj = Map::new();
-        obj.insert("id".into(), json!(self.id.to_string()));
-        obj.insert("kind".into(), json!(self.kind));
-        obj.insert("summary".into(), json!(self.summary));
-        obj.insert("status".into(), json!(self.status.as_str()));
-        if !self.log.is_empty() {
-            obj.insert("log".into(), json!(self.log));
+        TaskView {
+            id: self.id.to_string(),
+            kind: &self.kind,
+            summary: &self.summary,
+            status: self.status.as_str(),
+            log: &self.log,
+            progress: Progress {
+                label: "",
+                done,
+                total: 1,
+            },
+            spawn_time: timestamp(self.spawn_time),
+            ready_time: self.ready_time.map(timestamp),
+            data: &self.data,
         }
-        obj.insert(
-            "progress".into(),
-            json!({"label": "", "done": done, "total": 1}),
-        );
-        obj.insert("spawn-time".into(), json!(timestamp(self.spawn_time)));
-        if let Some(t) = self.ready_time {
-            obj.insert("ready-time".into(), json!(timestamp(t)));
-        }
-        if !self.data.is_empty() {
-            obj.insert("data".into(), Value::Object(self.data.clone()));
-        }
-        Value::Object(obj)
     }
+}
+
+/// A change as Pebble serialises it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ChangeView<'a> {
+    id: String,
+    kind: &'a str,
+    summary: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tasks: Vec<TaskView<'a>>,
+    ready: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    err: Option<&'a str>,
+    spawn_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ready_time: Option<String>,
+}
+
+/// A task as Pebble serialises it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct TaskView<'a> {
+    id: String,
+    kind: &'a str,
+    summary: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    log: &'a [String],
+    progress: Progress,
+    spawn_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ready_time: Option<String>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    data: &'a Map<String, Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct Progress {
+    label: &'static str,
+    done: u32,
+    total: u32,
 }
 
 /// All changes of one Pebble boot, with Pebble's id counters.

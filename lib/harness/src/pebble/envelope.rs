@@ -2,51 +2,79 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
-/// `{"type":"sync","status-code":200,"status":"OK","result":…}`.
-pub fn sync(result: Value) -> Response {
-    let body = sync_body(result);
-    json_response(StatusCode::OK, &body)
+/// The envelope, with Pebble's field order.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(rename = "status-code")]
+    status_code: u16,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<String>,
+    result: &'a T,
 }
 
-/// The body of a sync response (also embedded in multipart file reads).
-pub fn sync_body(result: Value) -> Value {
-    json!({"type": "sync", "status-code": 200, "status": "OK", "result": result})
+/// `{"type":"sync","status-code":200,"status":"OK","result":…}`.
+pub fn sync<T: Serialize>(result: &T) -> Response {
+    json_response(StatusCode::OK, sync_body(result))
+}
+
+/// The text of a sync response (also embedded in multipart file reads).
+pub fn sync_body<T: Serialize>(result: &T) -> String {
+    encode(&Envelope {
+        kind: "sync",
+        status_code: 200,
+        status: "OK",
+        change: None,
+        result,
+    })
 }
 
 /// `{"type":"async","status-code":202,"status":"Accepted","change":"<id>","result":…}`.
-pub fn async_change(change_id: u64, result: Value) -> Response {
-    let body = json!({
-        "type": "async",
-        "status-code": 202,
-        "status": "Accepted",
-        "change": change_id.to_string(),
-        "result": result,
+pub fn async_change<T: Serialize>(change_id: u64, result: &T) -> Response {
+    let body = encode(&Envelope {
+        kind: "async",
+        status_code: 202,
+        status: "Accepted",
+        change: Some(change_id.to_string()),
+        result,
     });
-    json_response(StatusCode::ACCEPTED, &body)
+    json_response(StatusCode::ACCEPTED, body)
 }
 
 /// An error envelope with `result.message` (and `result.kind` when given).
 pub fn error(status: u16, message: impl Into<String>, kind: Option<&str>) -> Response {
-    let mut result = Map::new();
-    result.insert("message".into(), Value::String(message.into()));
-    if let Some(kind) = kind {
-        result.insert("kind".into(), Value::String(kind.into()));
-    }
-    error_with_result(status, Value::Object(result))
+    let result = ErrorResult {
+        message: message.into(),
+        kind: kind.map(String::from),
+    };
+    error_with_result(status, &result)
 }
 
 /// An error envelope with an arbitrary `result` object.
-pub fn error_with_result(status: u16, result: Value) -> Response {
+pub fn error_with_result<T: Serialize>(status: u16, result: &T) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({
-        "type": "error",
-        "status-code": code.as_u16(),
-        "status": code.canonical_reason().unwrap_or(""),
-        "result": result,
+    let body = encode(&Envelope {
+        kind: "error",
+        status_code: code.as_u16(),
+        status: code.canonical_reason().unwrap_or(""),
+        change: None,
+        result,
     });
-    json_response(code, &body)
+    json_response(code, body)
+}
+
+/// Pebble's error `result`: message first, kind when set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorResult {
+    /// Human message.
+    pub message: String,
+    /// Machine-readable kind (`not-found`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// 400 with a message, the most common Pebble error.
@@ -59,11 +87,12 @@ pub fn not_found_endpoint() -> Response {
     error(404, "invalid API endpoint requested", None)
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+fn encode<T: Serialize>(envelope: &Envelope<'_, T>) -> String {
+    serde_json::to_string(envelope).unwrap_or_else(|e| {
+        format!(r#"{{"type":"error","status-code":500,"status":"Internal Server Error","result":{{"message":"cannot encode response: {e}"}}}}"#)
+    })
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -199,7 +199,7 @@ pub async fn post_exec(State(shared): State<Arc<Shared>>, body: Bytes) -> Respon
     tokio::spawn(connect_deadline(shared.clone(), session));
     envelope::async_change(
         change_id,
-        json!({
+        &json!({
             "environment": environment,
             "task-id": task_id.to_string(),
             "working-dir": working_dir,

@@ -14,10 +14,10 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::envelope;
+use super::envelope::{self, ErrorResult};
 use super::server::RecordIndex;
 use super::state::{Ownership, Shared};
 
@@ -79,8 +79,11 @@ impl FileError {
         }
     }
 
-    fn to_json(&self) -> Value {
-        json!({"kind": self.kind, "message": self.message})
+    fn result(&self) -> ErrorResult {
+        ErrorResult {
+            message: self.message.clone(),
+            kind: Some(self.kind.to_string()),
+        }
     }
 }
 
@@ -105,11 +108,37 @@ fn not_absolute(path: &str) -> FileError {
     FileError::generic(format!("paths must be absolute, got \"{path}\""))
 }
 
-fn result_entry(path: &str, outcome: Result<(), FileError>) -> Value {
-    match outcome {
-        Ok(()) => json!({"path": path}),
-        Err(e) => json!({"path": path, "error": e.to_json()}),
+/// One per-path result: `{"path":…}` or `{"path":…,"error":{…}}`.
+#[derive(Debug, Serialize)]
+struct PathResult {
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorResult>,
+}
+
+fn result_entry(path: &str, outcome: Result<(), FileError>) -> PathResult {
+    PathResult {
+        path: path.to_string(),
+        error: outcome.err().map(|e| e.result()),
     }
+}
+
+/// One entry of a listing, in Pebble's field order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct ListEntry {
+    path: String,
+    name: String,
+    #[serde(rename = "type")]
+    file_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    permissions: String,
+    last_modified: String,
+    user_id: u32,
+    user: String,
+    group_id: u32,
+    group: String,
 }
 
 fn parse_permissions(text: Option<&str>, default: u32) -> Result<u32, FileError> {
@@ -304,7 +333,7 @@ async fn write_files(
         outcomes.push((path, write_file(&shared, item, &content)));
         part += 1;
     }
-    let result: Vec<Value> = request
+    let result: Vec<PathResult> = request
         .files
         .iter()
         .map(|item| {
@@ -321,7 +350,7 @@ async fn write_files(
             result_entry(&item.path, outcome)
         })
         .collect();
-    envelope::sync(Value::Array(result))
+    envelope::sync(&result)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,7 +468,7 @@ pub async fn post_files(
                 Ok(r) => r,
                 Err(e) => return envelope::bad_request(format!("cannot decode request body: {e}")),
             };
-            let result: Vec<Value> = match request.action.as_str() {
+            let result: Vec<PathResult> = match request.action.as_str() {
                 "make-dirs" => request
                     .dirs
                     .iter()
@@ -455,7 +484,7 @@ pub async fn post_files(
                 }
                 other => return envelope::bad_request(format!("invalid action \"{other}\"")),
             };
-            envelope::sync(Value::Array(result))
+            envelope::sync(&result)
         }
         "" => envelope::bad_request(format!("invalid Content-Type \"{content_type}\"")),
         other => envelope::bad_request(format!("invalid media type \"{other}\"")),
@@ -510,14 +539,14 @@ pub async fn get_files(
                 return envelope::bad_request(format!("path must be absolute, got \"{path}\""));
             }
             match list_files(&shared, path, get("pattern"), itself == "true") {
-                Ok(entries) => envelope::sync(Value::Array(entries)),
+                Ok(entries) => envelope::sync(&entries),
                 Err(e) => {
                     let status = match e.kind {
                         "not-found" => 404,
                         "permission-denied" => 403,
                         _ => 400,
                     };
-                    envelope::error_with_result(status, e.to_json())
+                    envelope::error_with_result(status, &e.result())
                 }
             }
         }
@@ -545,7 +574,7 @@ fn read_files(shared: &Shared, paths: &[String]) -> Response {
         });
         results.push(result_entry(path, outcome));
     }
-    let response = envelope::sync_body(Value::Array(results));
+    let response = envelope::sync_body(&results);
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"response\"\r\n\
@@ -583,7 +612,7 @@ fn list_files(
     path: &str,
     pattern: &str,
     itself: bool,
-) -> Result<Vec<Value>, FileError> {
+) -> Result<Vec<ListEntry>, FileError> {
     let host = host_path(&shared.fs_root, path);
     let meta = std::fs::metadata(&host).map_err(|e| FileError::os("stat", path, &e))?;
     let clean = path.trim_end_matches('/');
@@ -631,21 +660,18 @@ fn list_files(
         };
         let owner = state.ownership.get(&full).cloned().unwrap_or_default();
         let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
-        let mut entry = json!({
-            "path": full,
-            "name": name,
-            "type": kind,
-            "permissions": format!("{:03o}", meta.mode() & 0o777),
-            "last-modified": humantime::format_rfc3339_seconds(modified).to_string(),
-            "user-id": owner.user_id.unwrap_or(0),
-            "user": owner.user.unwrap_or_else(|| "root".into()),
-            "group-id": owner.group_id.unwrap_or(0),
-            "group": owner.group.unwrap_or_else(|| "root".into()),
+        out.push(ListEntry {
+            path: full,
+            name,
+            file_type: kind,
+            size: file_type.is_file().then_some(meta.len()),
+            permissions: format!("{:03o}", meta.mode() & 0o777),
+            last_modified: humantime::format_rfc3339_seconds(modified).to_string(),
+            user_id: owner.user_id.unwrap_or(0),
+            user: owner.user.unwrap_or_else(|| "root".into()),
+            group_id: owner.group_id.unwrap_or(0),
+            group: owner.group.unwrap_or_else(|| "root".into()),
         });
-        if file_type.is_file() {
-            entry["size"] = json!(meta.len());
-        }
-        out.push(entry);
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use pebble::{CheckLevel, Plan, Startup};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::changes::{format_go_duration, parse_go_duration, timestamp};
@@ -53,7 +53,7 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
 /// `GET /v1/system-info`.
 pub async fn system_info(State(shared): State<Arc<Shared>>) -> Response {
     let boot_id = shared.lock().boot_id.clone();
-    envelope::sync(json!({"boot-id": boot_id, "version": "v1.32.1"}))
+    envelope::sync(&json!({"boot-id": boot_id, "version": "v1.32.1"}))
 }
 
 /// `GET /v1/health?level=&names=`: 502 with `healthy:false` if a selected check is down.
@@ -71,9 +71,9 @@ pub async fn health(State(shared): State<Arc<Shared>>, Query(params): Params) ->
         selected_level && selected_name && c.status == CheckStatus::Down
     });
     if healthy {
-        envelope::sync(json!({"healthy": true}))
+        envelope::sync(&json!({"healthy": true}))
     } else {
-        envelope::error_with_result(502, json!({"healthy": false}))
+        envelope::error_with_result(502, &json!({"healthy": false}))
     }
 }
 
@@ -84,7 +84,7 @@ pub async fn get_plan(State(shared): State<Arc<Shared>>, Query(params): Params) 
         return envelope::bad_request(format!("invalid format \"{format}\""));
     }
     let plan = current_plan(&shared.lock());
-    envelope::sync(Value::String(pebble::plan_to_yaml(&plan)))
+    envelope::sync(&pebble::plan_to_yaml(&plan))
 }
 
 #[derive(Deserialize)]
@@ -140,7 +140,25 @@ pub async fn post_layers(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
         return envelope::bad_request(e.to_string());
     }
     state.layers = layers;
-    envelope::sync(Value::Bool(true))
+    envelope::sync(&true)
+}
+
+/// One entry of `GET /v1/services`, in Pebble's field order.
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct ServiceInfo<'a> {
+    name: &'a str,
+    startup: &'static str,
+    current: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_since: Option<String>,
+}
+
+fn startup_str(startup: Startup) -> &'static str {
+    match startup {
+        Startup::Enabled => "enabled",
+        Startup::Disabled => "disabled",
+    }
 }
 
 /// `GET /v1/services?names=`.
@@ -148,27 +166,18 @@ pub async fn get_services(State(shared): State<Arc<Shared>>, Query(params): Para
     let state = shared.lock();
     let plan = current_plan(&state);
     let names = names_param(&params);
-    let list: Vec<Value> = plan
+    let list: Vec<ServiceInfo> = plan
         .services
         .iter()
         .filter(|(name, _)| names.is_empty() || names.contains(name))
-        .map(|(name, svc)| {
-            let startup = match svc.startup {
-                Some(Startup::Enabled) => "enabled",
-                _ => "disabled",
-            };
-            let mut entry = json!({
-                "name": name,
-                "startup": startup,
-                "current": state.current(name).as_str(),
-            });
-            if let Some(rt) = state.services.get(name) {
-                entry["current-since"] = json!(timestamp(rt.since));
-            }
-            entry
+        .map(|(name, svc)| ServiceInfo {
+            name,
+            startup: startup_str(svc.startup.unwrap_or(Startup::Disabled)),
+            current: state.current(name).as_str(),
+            current_since: state.services.get(name).map(|rt| timestamp(rt.since)),
         })
         .collect();
-    envelope::sync(Value::Array(list))
+    envelope::sync(&list)
 }
 
 #[derive(Deserialize)]
@@ -209,7 +218,7 @@ pub async fn post_services(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
     } else {
         job.await;
     }
-    envelope::async_change(change_id, Value::Null)
+    envelope::async_change(change_id, &Value::Null)
 }
 
 /// The change id if it exists; otherwise Pebble's 404.
@@ -228,8 +237,11 @@ pub async fn get_change(State(shared): State<Arc<Shared>>, Path(id): Path<String
     let Some(n) = parse_change_id(&shared, &id) else {
         return change_not_found(&id);
     };
-    let change = shared.lock().changes.get(n).map(|c| c.to_json());
-    envelope::sync(change.unwrap_or(Value::Null))
+    let state = shared.lock();
+    match state.changes.get(n) {
+        Some(change) => envelope::sync(&change.view()),
+        None => change_not_found(&id),
+    }
 }
 
 /// `GET /v1/changes/{id}/wait?timeout=`: blocks until ready; 504 on timeout.
@@ -252,7 +264,7 @@ pub async fn wait_change(
             return change_not_found(&id);
         };
         if let Some(change) = shared.lock().changes.get(n).filter(|c| c.ready()) {
-            return envelope::sync(change.to_json());
+            return envelope::sync(&change.view());
         }
         let wait = rx.changed();
         let woke = match deadline {
@@ -284,7 +296,7 @@ pub async fn list_changes(State(shared): State<Arc<Shared>>, Query(params): Para
         .map(String::as_str)
         .unwrap_or("in-progress");
     let state = shared.lock();
-    let list: Vec<Value> = state
+    let list: Vec<_> = state
         .changes
         .all()
         .filter(|c| match select {
@@ -292,9 +304,9 @@ pub async fn list_changes(State(shared): State<Arc<Shared>>, Query(params): Para
             "ready" => c.ready(),
             _ => !c.ready(),
         })
-        .map(|c| c.to_json())
+        .map(|c| c.view())
         .collect();
-    envelope::sync(Value::Array(list))
+    envelope::sync(&list)
 }
 
 /// A check as `GET /v1/checks` reports it.
@@ -337,39 +349,53 @@ pub fn check_infos(state: &FakeState) -> Vec<CheckInfo> {
         .collect()
 }
 
+/// One entry of `GET /v1/checks`, in Pebble's field order.
+#[derive(Serialize)]
+struct CheckEntry {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    level: Option<&'static str>,
+    startup: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "is_zero")]
+    failures: u32,
+    threshold: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// `GET /v1/checks?level=&names=`.
 pub async fn get_checks(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
     let state = shared.lock();
     let names = names_param(&params);
     let level = params.get("level").map(String::as_str).unwrap_or_default();
-    let list: Vec<Value> = check_infos(&state)
+    let list: Vec<CheckEntry> = check_infos(&state)
         .into_iter()
         .filter(|c| names.is_empty() || names.contains(&c.name))
         .filter(|c| match level {
             "alive" => c.level == Some(CheckLevel::Alive),
-            "ready" => c.level == Some(CheckLevel::Ready),
+            "ready" => matches!(c.level, Some(CheckLevel::Alive | CheckLevel::Ready)),
             _ => true,
         })
-        .map(|c| {
-            let mut entry = json!({
-                "name": c.name,
-                "startup": if c.startup == Startup::Enabled { "enabled" } else { "disabled" },
-                "status": c.status.as_str(),
-                "threshold": c.threshold,
-            });
-            if let Some(level) = c.level {
-                entry["level"] = json!(match level {
-                    CheckLevel::Alive => "alive",
-                    CheckLevel::Ready => "ready",
-                });
-            }
-            if c.status == CheckStatus::Down {
-                entry["failures"] = json!(c.threshold);
-            }
-            entry
+        .map(|c| CheckEntry {
+            level: c.level.map(|l| match l {
+                CheckLevel::Alive => "alive",
+                CheckLevel::Ready => "ready",
+            }),
+            startup: startup_str(c.startup),
+            status: c.status.as_str(),
+            failures: if c.status == CheckStatus::Down {
+                c.threshold
+            } else {
+                0
+            },
+            threshold: c.threshold,
+            name: c.name,
         })
         .collect();
-    envelope::sync(Value::Array(list))
+    envelope::sync(&list)
 }
 
 #[derive(Deserialize)]
@@ -412,10 +438,10 @@ pub async fn post_signals(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
             .signals
             .push((name.clone(), body.signal.clone()));
     }
-    envelope::sync(Value::Bool(true))
+    envelope::sync(&true)
 }
 
 /// `GET /v1/notices`: the fake raises no notices.
 pub async fn get_notices() -> Response {
-    envelope::sync(json!([]))
+    envelope::sync(&json!([]))
 }

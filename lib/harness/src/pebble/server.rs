@@ -5,8 +5,10 @@ use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -109,7 +111,13 @@ async fn intercept(State(shared): State<Arc<Shared>>, request: Request, next: Ne
 pub struct Serving {
     cut: watch::Sender<bool>,
     socket_path: PathBuf,
+    live: Arc<AtomicUsize>,
 }
+
+/// How long [`Serving::stop`] waits for cut connections to be closed.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Extra time for a client's connection pool to see the close before the next request.
+const CLIENT_GRACE: Duration = Duration::from_millis(50);
 
 impl Serving {
     /// Binds `socket_path` (replacing a stale file) and serves `shared` on `runtime`.
@@ -120,9 +128,11 @@ impl Serving {
             UnixListener::bind(socket_path)?
         };
         let (cut, cut_rx) = watch::channel(false);
+        let live = Arc::new(AtomicUsize::new(0));
         let listener = CuttableListener {
             inner: listener,
             cut: cut_rx.clone(),
+            live: live.clone(),
         };
         let app = router(shared);
         let mut shutdown_rx = cut_rx;
@@ -135,13 +145,24 @@ impl Serving {
         Ok(Serving {
             cut,
             socket_path: socket_path.to_path_buf(),
+            live,
         })
     }
 
-    /// Removes the socket and drops every open connection.
+    /// Removes the socket and drops every open connection; returns once they are closed, so
+    /// the next request of a test sees Pebble gone.
     pub fn stop(self) {
         let _ = std::fs::remove_file(&self.socket_path);
         let _ = self.cut.send(true);
+        let deadline = Instant::now() + CLOSE_WAIT;
+        let mut had_connections = false;
+        while self.live.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            had_connections = true;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if had_connections {
+            std::thread::sleep(CLIENT_GRACE);
+        }
     }
 }
 
@@ -156,6 +177,7 @@ async fn cut_signal(rx: &mut watch::Receiver<bool>) {
 struct CuttableListener {
     inner: UnixListener,
     cut: watch::Receiver<bool>,
+    live: Arc<AtomicUsize>,
 }
 
 impl axum::serve::Listener for CuttableListener {
@@ -165,10 +187,12 @@ impl axum::serve::Listener for CuttableListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
         let mut rx = self.cut.clone();
+        self.live.fetch_add(1, Ordering::SeqCst);
         let stream = CuttableStream {
             inner: stream,
             cut: Box::pin(async move { cut_signal(&mut rx).await }),
             is_cut: false,
+            live: self.live.clone(),
         };
         (stream, addr)
     }
@@ -183,6 +207,13 @@ struct CuttableStream {
     inner: UnixStream,
     cut: Pin<Box<dyn Future<Output = ()> + Send>>,
     is_cut: bool,
+    live: Arc<AtomicUsize>,
+}
+
+impl Drop for CuttableStream {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl CuttableStream {
