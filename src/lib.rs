@@ -4,11 +4,20 @@
 //! rendering prometheus.yml ([`prometheus_config`]) and the Pebble layer ([`layer`]) from it and
 //! the model snapshot ([`model`]), for the Prometheus version detected ([`version`]).
 
+pub mod actions;
+pub mod apply;
 pub mod config;
+pub mod desired;
+pub mod dispatch;
 pub mod layer;
 pub mod model;
+pub mod model_reader;
 pub mod prometheus_config;
+pub mod reconcile;
+pub mod render_cmd;
+pub mod simulate;
 pub mod version;
+pub mod workload;
 
 pub use config::{CharmConfig, ConfigError, ConfigErrors, InventoryConfig};
 pub use layer::{build_layer, InventoryService};

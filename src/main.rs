@@ -1,3 +1,70 @@
 //! prometheus-rs-k8s: a Juju Kubernetes sidecar charm for Prometheus.
+//!
+//! One binary, several roles: without arguments it handles the Juju event described by the
+//! environment (Juju runs it through `dispatch`); `poll` is the inventory poller that runs as a
+//! Pebble service in the workload container; `render` shows what the charm would apply for a
+//! model snapshot.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use juju_hook::{HookContext, HookTools, LogLevel, ProcessHookTools};
+use prometheus_rs_k8s::dispatch::handle_event;
+use prometheus_rs_k8s::render_cmd::{self, RenderArgs};
+use prometheus_rs_k8s::workload::WorkloadAccess;
+
+#[derive(Debug, Parser)]
+#[command(name = "prometheus-rs-k8s", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Handle the Juju event described by the JUJU_* environment (the default).
+    Hook,
+    /// Run the inventory poller (a Pebble service in the workload container).
+    Poll(inventory_sd::Args),
+    /// Print what the charm would apply for a model snapshot, without a cluster.
+    Render(RenderArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Hook) {
+        Command::Hook => run_hook(),
+        Command::Poll(args) => {
+            inventory_sd::init_tracing();
+            inventory_sd::run_cli(&args)
+        }
+        Command::Render(args) => render_cmd::run(&args),
+    }
+}
+
+fn run_hook() -> ExitCode {
+    // Juju logs a hook's stdout at DEBUG: cheap, and nothing is lost when the hook succeeds.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stdout)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
+    let ctx = match HookContext::from_env() {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("prometheus-rs-k8s: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tools = ProcessHookTools::new();
+    match handle_event(&ctx, &tools, &WorkloadAccess::from_env()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = format!("{} failed: {e:#}", ctx.event.name());
+            eprintln!("{message}");
+            let _ = tools.juju_log(LogLevel::Error, &message);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -108,6 +108,8 @@ impl ModelSnapshot {
         &'a self,
         endpoint: &'a str,
     ) -> impl Iterator<Item = &'a RelationSnapshot> + 'a {
-        self.relations.iter().filter(move |r| r.endpoint == endpoint)
+        self.relations
+            .iter()
+            .filter(move |r| r.endpoint == endpoint)
     }
 }

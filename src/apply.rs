@@ -1,0 +1,448 @@
+//! Applies a desired workload state through Pebble: push only what changed, validate with
+//! promtool before anything goes live, then restart (layer changed), reload (only files
+//! changed) or do nothing. What was applied is recorded only after it succeeded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pebble::{Client, ExecOptions, Layer, Plan, PushOptions};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::workload::{
+    CANDIDATE_DIR, CONFIG_DIR, LAYER_LABEL, MANIFEST_FILE, PROMETHEUS_SERVICE, PROMTOOL_BINARY,
+};
+
+/// How long Pebble may take to start or restart services.
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a desired file is for, which decides what its change triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// prometheus.yml or a rule file: validated with promtool, applied by reload.
+    PrometheusConfig,
+    /// The poller's executable: a change restarts the poller service.
+    PollerBinary,
+}
+
+/// Where a desired file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContent {
+    /// Rendered in memory.
+    Bytes(Vec<u8>),
+    /// A file of the charm container (the charm's own binary), identified without reading it.
+    Local {
+        /// Path in the charm container.
+        path: PathBuf,
+        /// Identity that changes when the file does (size and modification time).
+        identity: String,
+    },
+}
+
+/// One file the workload should have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredFile {
+    /// Absolute path in the workload container.
+    pub path: String,
+    /// Its content.
+    pub content: FileContent,
+    /// Unix permissions.
+    pub permissions: u32,
+    /// What a change of it triggers.
+    pub role: FileRole,
+}
+
+impl DesiredFile {
+    /// A rendered Prometheus configuration or rule file.
+    pub fn config(path: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
+        Self {
+            path: path.into(),
+            content: FileContent::Bytes(content.into()),
+            permissions: 0o644,
+            role: FileRole::PrometheusConfig,
+        }
+    }
+
+    fn identity(&self) -> String {
+        match &self.content {
+            FileContent::Bytes(bytes) => hex::encode(Sha256::digest(bytes)),
+            FileContent::Local { identity, .. } => identity.clone(),
+        }
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, ApplyError> {
+        match &self.content {
+            FileContent::Bytes(bytes) => Ok(bytes.clone()),
+            FileContent::Local { path, .. } => std::fs::read(path)
+                .map_err(|e| ApplyError::LocalFile(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Everything the workload should look like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredWorkload {
+    /// Files to have, by absolute path.
+    pub files: Vec<DesiredFile>,
+    /// The charm's Pebble layer.
+    pub layer: Layer,
+    /// Services the layer keeps only as disabled definitions: stop them if running.
+    pub stopped_services: Vec<String>,
+    /// The Prometheus version the files were rendered for.
+    pub prometheus_version: Option<String>,
+}
+
+/// What the charm applied successfully last time, kept in the workload container: a container
+/// restart loses it together with the Pebble plan, and then everything is applied again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Path → identity of each managed file.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// The detected Prometheus version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_version: Option<String>,
+}
+
+impl Manifest {
+    /// Reads the manifest; a missing or unreadable one is empty (everything will be pushed).
+    pub fn load(client: &Client) -> Result<Manifest, pebble::Error> {
+        match client.pull(MANIFEST_FILE) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+            Err(e) if e.is_not_found() => Ok(Manifest::default()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What the workload has now: read once at the start of a hook.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CurrentWorkload {
+    /// What the charm applied last.
+    pub manifest: Manifest,
+    /// Pebble's current plan.
+    pub plan: Plan,
+}
+
+impl CurrentWorkload {
+    /// Reads the manifest and the plan. A connection error means the container is not up.
+    pub fn read(client: &Client) -> Result<CurrentWorkload, pebble::Error> {
+        let manifest = Manifest::load(client)?;
+        let plan = client.get_plan()?;
+        Ok(CurrentWorkload { manifest, plan })
+    }
+}
+
+/// What one apply did, for statuses, logs and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Files pushed live.
+    pub pushed: Vec<String>,
+    /// Stale files removed.
+    pub removed: Vec<String>,
+    /// Bytes pushed (live and candidate).
+    pub bytes_pushed: usize,
+    /// The layer was (re)added.
+    pub layer_changed: bool,
+    /// Services (re)started by replan or an explicit restart.
+    pub restarted: Vec<String>,
+    /// Services stopped.
+    pub stopped: Vec<String>,
+    /// Prometheus reloaded its configuration.
+    pub reloaded: bool,
+}
+
+impl ApplyReport {
+    /// True when nothing at all was changed.
+    pub fn is_noop(&self) -> bool {
+        self.pushed.is_empty()
+            && self.removed.is_empty()
+            && !self.layer_changed
+            && self.restarted.is_empty()
+            && self.stopped.is_empty()
+            && !self.reloaded
+    }
+}
+
+/// Why an apply stopped. Nothing is recorded as applied, so the next event retries.
+#[derive(Debug, Error)]
+pub enum ApplyError {
+    /// Pebble failed (unreachable, API error, failed change).
+    #[error("{0}")]
+    Pebble(#[from] pebble::Error),
+    /// promtool rejected the rendered configuration; Prometheus keeps the old one.
+    #[error("generated configuration rejected by promtool: {0}")]
+    InvalidConfig(String),
+    /// promtool could not be run.
+    #[error("cannot validate configuration: {0}")]
+    Validation(String),
+    /// Prometheus did not accept `POST /-/reload`.
+    #[error("Prometheus reload failed: {0}")]
+    ReloadFailed(String),
+    /// Prometheus did not answer the reload (still starting, e.g. replaying its WAL).
+    #[error("Prometheus not ready for reload: {0}")]
+    NotReady(String),
+    /// A local file to push could not be read.
+    #[error("{0}")]
+    LocalFile(String),
+}
+
+/// Applies `desired` against the workload reached through `client`, with Prometheus' web API at
+/// `prometheus_url`. `manifest` is what [`Manifest::load`] returned at the start of the hook.
+pub fn apply(
+    client: &Client,
+    prometheus_url: &str,
+    desired: &DesiredWorkload,
+    current: &CurrentWorkload,
+) -> Result<ApplyReport, ApplyError> {
+    let manifest = &current.manifest;
+    let mut report = ApplyReport::default();
+    let mut applied = Manifest {
+        files: BTreeMap::new(),
+        prometheus_version: desired.prometheus_version.clone(),
+    };
+
+    let changed: Vec<&DesiredFile> = desired
+        .files
+        .iter()
+        .filter(|f| manifest.files.get(&f.path) != Some(&f.identity()))
+        .collect();
+    let desired_paths: BTreeSet<&str> = desired.files.iter().map(|f| f.path.as_str()).collect();
+    let stale: Vec<&String> = manifest
+        .files
+        .keys()
+        .filter(|p| !desired_paths.contains(p.as_str()))
+        .collect();
+    let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
+        || stale.iter().any(|p| p.starts_with(CONFIG_DIR));
+    let binary_changed = changed.iter().any(|f| f.role == FileRole::PollerBinary);
+
+    if config_changed {
+        validate_candidate(client, desired, &mut report)?;
+    }
+
+    if !changed.is_empty() {
+        let mut batch = Vec::with_capacity(changed.len());
+        for file in &changed {
+            batch.push((file.path.clone(), file.bytes()?));
+        }
+        // One multipart request per permission set; in practice config files share 0644.
+        for perms in changed
+            .iter()
+            .map(|f| f.permissions)
+            .collect::<BTreeSet<_>>()
+        {
+            let files: Vec<(String, Vec<u8>)> = batch
+                .iter()
+                .zip(&changed)
+                .filter(|(_, f)| f.permissions == perms)
+                .map(|(b, _)| b.clone())
+                .collect();
+            report.bytes_pushed += files.iter().map(|(_, b)| b.len()).sum::<usize>();
+            client.push_many(&files, &push_options(perms))?;
+        }
+        report.pushed = changed.iter().map(|f| f.path.clone()).collect();
+    }
+    for path in &stale {
+        client.remove_path(path, false).or_else(ignore_not_found)?;
+        report.removed.push((*path).clone());
+    }
+
+    let prometheus_restarted = apply_layer(client, desired, &current.plan, &mut report)?;
+
+    if binary_changed
+        && !report
+            .restarted
+            .iter()
+            .any(|s| s == crate::workload::INVENTORY_SERVICE)
+    {
+        let poller_enabled = desired
+            .layer
+            .services
+            .get(crate::workload::INVENTORY_SERVICE)
+            .is_some_and(|s| s.startup == Some(pebble::Startup::Enabled));
+        if poller_enabled {
+            client.restart_services(&[crate::workload::INVENTORY_SERVICE], CHANGE_TIMEOUT)?;
+            report
+                .restarted
+                .push(crate::workload::INVENTORY_SERVICE.to_string());
+        }
+    }
+
+    if config_changed && !prometheus_restarted {
+        let config_bytes: usize = desired
+            .files
+            .iter()
+            .filter(|f| f.role == FileRole::PrometheusConfig)
+            .map(|f| match &f.content {
+                FileContent::Bytes(b) => b.len(),
+                FileContent::Local { .. } => 0,
+            })
+            .sum();
+        reload_prometheus(prometheus_url, reload_timeout(config_bytes))?;
+        report.reloaded = true;
+    }
+
+    for file in &desired.files {
+        applied.files.insert(file.path.clone(), file.identity());
+    }
+    if &applied != manifest {
+        let bytes = serde_json::to_vec_pretty(&applied).expect("manifest serialises");
+        client.push(MANIFEST_FILE, &bytes, &push_options(0o600))?;
+    }
+    Ok(report)
+}
+
+/// Reload timeout that grows with the configuration: Prometheus re-reads every file and
+/// rebuilds every scrape pool, which takes seconds for configurations of thousands of jobs.
+pub fn reload_timeout(config_bytes: usize) -> Duration {
+    Duration::from_secs(5) + Duration::from_millis((config_bytes / 1024) as u64 * 10)
+}
+
+fn push_options(permissions: u32) -> PushOptions {
+    PushOptions {
+        make_dirs: true,
+        permissions: Some(permissions),
+        ..PushOptions::default()
+    }
+}
+
+fn ignore_not_found(e: pebble::Error) -> Result<(), pebble::Error> {
+    if e.is_not_found() {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Stages every Prometheus configuration file under the candidate directory and runs
+/// `promtool check config` on it, so a bad file never reaches the live paths.
+fn validate_candidate(
+    client: &Client,
+    desired: &DesiredWorkload,
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
+    client
+        .remove_path(CANDIDATE_DIR, true)
+        .or_else(ignore_not_found)?;
+    let mut staged = Vec::new();
+    for file in desired
+        .files
+        .iter()
+        .filter(|f| f.role == FileRole::PrometheusConfig)
+    {
+        let relative = file
+            .path
+            .strip_prefix(CONFIG_DIR)
+            .unwrap_or(&file.path)
+            .trim_start_matches('/');
+        staged.push((format!("{CANDIDATE_DIR}/{relative}"), file.bytes()?));
+    }
+    report.bytes_pushed += staged.iter().map(|(_, b)| b.len()).sum::<usize>();
+    client.push_many(&staged, &push_options(0o644))?;
+
+    let candidate_config = format!("{CANDIDATE_DIR}/prometheus.yml");
+    let output = client
+        .exec(
+            &[PROMTOOL_BINARY, "check", "config", &candidate_config],
+            &ExecOptions {
+                timeout: Some(Duration::from_secs(60)),
+                ..ExecOptions::default()
+            },
+        )
+        .map_err(|e| ApplyError::Validation(e.to_string()))?;
+    if output.exit_code != 0 {
+        let text = String::from_utf8_lossy(if output.stderr.is_empty() {
+            &output.stdout
+        } else {
+            &output.stderr
+        });
+        return Err(ApplyError::InvalidConfig(summarise_promtool(&text)));
+    }
+    Ok(())
+}
+
+/// The most telling line of promtool's output, with the candidate path made live.
+pub fn summarise_promtool(output: &str) -> String {
+    let line = output
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("promtool failed without output");
+    line.replace(CANDIDATE_DIR, CONFIG_DIR)
+}
+
+/// Adds the layer and replans when the plan or the services' state differ from what is
+/// desired. Returns whether Prometheus was (re)started, which makes a reload unnecessary.
+fn apply_layer(
+    client: &Client,
+    desired: &DesiredWorkload,
+    plan: &Plan,
+    report: &mut ApplyReport,
+) -> Result<bool, ApplyError> {
+    let names: Vec<&str> = desired.layer.services.keys().map(String::as_str).collect();
+    let running: BTreeSet<String> = client
+        .services(&names)?
+        .into_iter()
+        .filter(|s| s.is_running())
+        .map(|s| s.name)
+        .collect();
+
+    let mut will_start = Vec::new();
+    let mut layer_changed = false;
+    for (name, wanted) in &desired.layer.services {
+        let current = plan.services.get(name);
+        let definition_changed = current.is_none_or(|c| pebble::merge::service_changed(c, wanted));
+        layer_changed |= definition_changed;
+        let enabled = wanted.startup == Some(pebble::Startup::Enabled);
+        if enabled && (definition_changed || !running.contains(name)) {
+            will_start.push(name.clone());
+        }
+    }
+    layer_changed |= desired
+        .layer
+        .checks
+        .iter()
+        .any(|(name, check)| plan.checks.get(name) != Some(check));
+
+    if layer_changed {
+        client.add_layer(LAYER_LABEL, &desired.layer, true)?;
+        report.layer_changed = true;
+    }
+    for name in &desired.stopped_services {
+        if running.contains(name) {
+            client.stop_services(&[name.as_str()], CHANGE_TIMEOUT)?;
+            report.stopped.push(name.clone());
+        }
+    }
+    if !will_start.is_empty() {
+        client.replan(CHANGE_TIMEOUT)?;
+        report.restarted.extend(will_start);
+    }
+    Ok(report.restarted.iter().any(|s| s == PROMETHEUS_SERVICE))
+}
+
+/// `POST /-/reload`. Prometheus answers 200 on success and 500 with the reason otherwise.
+pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyError> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| ApplyError::ReloadFailed(e.to_string()))?;
+    let url = format!("{}/-/reload", base_url.trim_end_matches('/'));
+    match client.post(&url).send() {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => {
+            let status = resp.status();
+            let body = resp.text().unwrap_or_default();
+            Err(ApplyError::ReloadFailed(format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                body.trim()
+            )))
+        }
+        Err(e) if e.is_connect() || e.is_timeout() => Err(ApplyError::NotReady(e.to_string())),
+        Err(e) => Err(ApplyError::ReloadFailed(e.to_string())),
+    }
+}

@@ -1,0 +1,233 @@
+//! From a model snapshot to everything the charm wants: the workload's files and layer, the
+//! relation data to write, and the problems to show. Pure: no Juju or Pebble calls, so hooks
+//! and `render` share it.
+
+use std::path::Path;
+
+use charm_interfaces::alert_rules;
+use charm_interfaces::scrape::{self, Explanation};
+use charm_interfaces::{databag, Databag, RelationView};
+use juju_hook::{RelationId, Status};
+
+use crate::apply::{DesiredFile, DesiredWorkload, FileContent, FileRole};
+use crate::config::CharmConfig;
+use crate::layer::{build_layer, InventoryService};
+use crate::model::{ModelSnapshot, RelationSnapshot};
+use crate::prometheus_config::{render, ConfigInput, Topology};
+use crate::version::PrometheusVersion;
+use crate::workload::{CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, RULES_DIR};
+
+/// What [`compute`] needs besides the snapshot.
+pub struct DesiredInputs<'a> {
+    /// The model as read in this hook.
+    pub snapshot: &'a ModelSnapshot,
+    /// The validated config.
+    pub config: &'a CharmConfig,
+    /// The Prometheus version to render for.
+    pub version: PrometheusVersion,
+    /// Whether Pebble's plan already has the poller service (layers cannot remove it).
+    pub inventory_in_plan: bool,
+    /// This binary in the charm container, pushed for the poller when the inventory is on.
+    pub charm_binary: Option<&'a Path>,
+}
+
+/// Keys to write into one databag (only those that differ from what is there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationWrite {
+    /// The relation.
+    pub relation: RelationId,
+    /// The application databag (leader only) rather than this unit's.
+    pub app: bool,
+    /// Keys and values; an empty value deletes the key.
+    pub data: Databag,
+}
+
+/// A problem with one related application's data: it is left out, the rest keeps working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationProblem {
+    /// The relation.
+    pub relation: RelationId,
+    /// The remote application.
+    pub app: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Everything the charm wants for one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// Files, layer and services of the workload.
+    pub workload: DesiredWorkload,
+    /// Relation data to write.
+    pub writes: Vec<RelationWrite>,
+    /// Related applications whose data was (partly) refused.
+    pub problems: Vec<RelationProblem>,
+    /// Why each scrape job exists or was dropped.
+    pub explanations: Vec<Explanation>,
+    /// Notes from rendering (renamed jobs and similar).
+    pub notes: Vec<String>,
+}
+
+impl Desired {
+    /// The unit status once the workload runs this state: Active, or Blocked naming the
+    /// related application whose data was refused.
+    pub fn status(&self) -> Status {
+        match self.problems.as_slice() {
+            [] => Status::active(""),
+            [first, rest @ ..] => {
+                let more = if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (and {} more)", rest.len())
+                };
+                Status::blocked(format!(
+                    "{} ({}): {}{more}",
+                    first.relation, first.app, first.message
+                ))
+            }
+        }
+    }
+}
+
+/// Why no desired state could be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    /// prometheus.yml could not be serialised.
+    #[error(transparent)]
+    Render(#[from] crate::prometheus_config::RenderError),
+    /// The layer could not be built.
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
+}
+
+fn views<'a>(snapshot: &'a ModelSnapshot, endpoint: &'a str) -> Vec<RelationView<'a>> {
+    snapshot.relations_on(endpoint).map(view).collect()
+}
+
+fn view(rel: &RelationSnapshot) -> RelationView<'_> {
+    RelationView {
+        endpoint: &rel.endpoint,
+        id: rel.id,
+        app: &rel.app,
+        app_data: &rel.app_data,
+        units: rel
+            .units
+            .iter()
+            .map(|u| (u.name.as_str(), &u.data))
+            .collect(),
+    }
+}
+
+/// Computes the desired state.
+pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
+    let snapshot = inputs.snapshot;
+    let metrics = views(snapshot, "metrics-endpoint");
+    let scrape = scrape::scrape_jobs(&metrics);
+    let rules = alert_rules::scrape_rule_files(&metrics);
+
+    let mut problems = Vec::new();
+    for e in scrape.per_app_errors.iter().chain(&rules.per_app_errors) {
+        problems.push(RelationProblem {
+            relation: RelationId::new("metrics-endpoint", e.relation_id),
+            app: e.app.clone(),
+            message: e.message.clone(),
+        });
+    }
+
+    let topology = Topology {
+        model: snapshot.model.name.clone(),
+        model_uuid: snapshot.model.uuid.clone(),
+        application: snapshot.app_name.clone(),
+        unit: snapshot.unit_name(),
+    };
+    let mut input = ConfigInput::new(inputs.config, topology, inputs.version);
+    input.relation_jobs = scrape.jobs.clone();
+    let rendered = render(&input)?;
+
+    let mut files = vec![DesiredFile::config(CONFIG_FILE, rendered.yaml)];
+    for (name, content) in &rules.files {
+        files.push(DesiredFile::config(
+            format!("{RULES_DIR}/{name}"),
+            content.clone(),
+        ));
+    }
+    let inventory = InventoryService::from_config(inputs.config, inputs.inventory_in_plan);
+    if matches!(inventory, InventoryService::On(_)) {
+        if let Some(file) = inputs.charm_binary.and_then(poller_binary) {
+            files.push(file);
+        }
+    }
+    let stopped_services = match inventory {
+        InventoryService::OffButPresent => vec![INVENTORY_SERVICE.to_string()],
+        _ => Vec::new(),
+    };
+    let layer = build_layer(inputs.config, inventory)?;
+
+    let mut writes = Vec::new();
+    if snapshot.leader {
+        let ids: Vec<u32> = metrics.iter().map(|v| v.id).collect();
+        let feedback =
+            scrape::feedback::event_feedback(&ids, &scrape.per_app_errors, &rules.per_app_errors);
+        for rel in snapshot.relations_on("metrics-endpoint") {
+            if let Some(wanted) = feedback.get(&rel.id) {
+                push_write(&mut writes, rel, true, wanted);
+            }
+        }
+    }
+
+    Ok(Desired {
+        workload: DesiredWorkload {
+            files,
+            layer,
+            stopped_services,
+            prometheus_version: Some(inputs.version.to_string()),
+        },
+        writes,
+        problems,
+        explanations: scrape.explanations,
+        notes: rendered.notes,
+    })
+}
+
+/// Adds a write of the keys of `wanted` that differ from what the databag holds.
+fn push_write(
+    writes: &mut Vec<RelationWrite>,
+    rel: &RelationSnapshot,
+    app: bool,
+    wanted: &Databag,
+) {
+    let current = if app {
+        &rel.local_app_data
+    } else {
+        &rel.local_unit_data
+    };
+    let data = databag::diff(current, wanted);
+    if !data.is_empty() {
+        writes.push(RelationWrite {
+            relation: rel.relation_id(),
+            app,
+            data,
+        });
+    }
+}
+
+/// The charm's own binary as a file for the workload, identified by size and modification
+/// time so that a hook does not hash megabytes to find it unchanged.
+fn poller_binary(path: &Path) -> Option<DesiredFile> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    Some(DesiredFile {
+        path: POLLER_BINARY.to_string(),
+        content: FileContent::Local {
+            path: path.to_path_buf(),
+            identity: format!("size={} mtime={mtime}", meta.len()),
+        },
+        permissions: 0o755,
+        role: FileRole::PollerBinary,
+    })
+}

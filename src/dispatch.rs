@@ -1,0 +1,33 @@
+//! From the event Juju dispatched to what the charm does about it.
+
+use juju_hook::{Event, HookContext, HookTools, StorageEventKind};
+use tracing::info;
+
+use crate::actions;
+use crate::reconcile::reconcile;
+use crate::workload::WorkloadAccess;
+
+/// Handles one dispatched event. An `Err` makes the process exit non-zero, so Juju retries
+/// the hook; it is returned only for failures a retry can fix (a hook tool failing).
+pub fn handle_event(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    access: &WorkloadAccess,
+) -> anyhow::Result<()> {
+    info!(event = %ctx.event.name(), unit = %ctx.unit_name, "handling event");
+    match &ctx.event {
+        Event::Action { name, .. } => actions::run(name, ctx, tools, access),
+        // Nothing to converge: the pod is going away, or the event does not concern the charm.
+        Event::Stop
+        | Event::Remove
+        | Event::CollectMetrics
+        | Event::Secret { .. }
+        | Event::Unknown(_)
+        | Event::Storage {
+            kind: StorageEventKind::Detaching,
+            ..
+        } => Ok(()),
+        // Every other event converges the whole unit: one idempotent reconcile.
+        _ => reconcile(ctx, tools, access).map(|_| ()),
+    }
+}

@@ -1,0 +1,121 @@
+//! Runs the charm in-process against the harness: a fake Juju model and hook tools, a fake
+//! Pebble speaking the real API on a Unix socket, and a fake Prometheus web API. The same
+//! [`handle_event`] a hook runs, so what is observed here is what a hook would do.
+//! Used by `render`, the demo and the tests.
+
+use std::path::Path;
+
+use anyhow::Context;
+use charm_harness::{FakeHookTools, FakePebble, FakePrometheusWeb, ModelState};
+use juju_hook::{Event, HookContext};
+use tempfile::TempDir;
+
+use crate::dispatch::handle_event;
+use crate::model::ModelSnapshot;
+use crate::workload::WorkloadAccess;
+
+/// metadata.yaml and config.yaml as shipped, so a simulation knows the charm's endpoints and
+/// option defaults without a charm directory.
+pub const METADATA_YAML: &str = include_str!("../metadata.yaml");
+/// See [`METADATA_YAML`].
+pub const CONFIG_YAML: &str = include_str!("../config.yaml");
+/// See [`METADATA_YAML`].
+pub const ACTIONS_YAML: &str = include_str!("../actions.yaml");
+
+/// A unit of the charm with everything around it faked.
+pub struct Simulation {
+    /// The Juju model and hook tools.
+    pub juju: FakeHookTools,
+    /// The workload container's Pebble.
+    pub pebble: FakePebble,
+    /// Prometheus' web API (reload).
+    pub web: FakePrometheusWeb,
+    /// How the charm reaches them.
+    pub access: WorkloadAccess,
+    dir: TempDir,
+}
+
+/// A fresh model of this charm: defaults from config.yaml, endpoints from metadata.yaml.
+pub fn charm_model_state() -> anyhow::Result<ModelState> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("metadata.yaml"), METADATA_YAML)?;
+    std::fs::write(dir.path().join("config.yaml"), CONFIG_YAML)?;
+    std::fs::write(dir.path().join("actions.yaml"), ACTIONS_YAML)?;
+    ModelState::from_charm_dir(dir.path()).context("cannot load the charm's metadata")
+}
+
+impl Simulation {
+    /// Starts the fakes around a model; `prometheus_version` is what `prometheus --version`
+    /// answers in the fake workload.
+    pub fn start(state: ModelState, prometheus_version: &str) -> anyhow::Result<Simulation> {
+        let dir = tempfile::tempdir()?;
+        let pebble = FakePebble::start(&dir.path().join("container"))
+            .with_prometheus_version(prometheus_version);
+        let web = FakePrometheusWeb::start();
+        let access = WorkloadAccess {
+            pebble_socket: pebble.socket_path().to_path_buf(),
+            prometheus_url: web.url(),
+            poller_url: "http://127.0.0.1:9".into(),
+            charm_binary: None,
+        };
+        Ok(Simulation {
+            juju: FakeHookTools::new(state),
+            pebble,
+            web,
+            access,
+            dir,
+        })
+    }
+
+    /// A model built from a snapshot (the `render --model` format).
+    pub fn from_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<Simulation> {
+        let mut state = charm_model_state()?;
+        state.app_name = snapshot.app_name.clone();
+        state.unit_number = snapshot.unit_id;
+        state.model_name = snapshot.model.name.clone();
+        state.model_uuid = snapshot.model.uuid.clone();
+        state.set_leader(snapshot.leader);
+        for (key, value) in &snapshot.config {
+            state
+                .set_config(key, value.clone())
+                .with_context(|| format!("config option {key:?}"))?;
+        }
+        for rel in &snapshot.relations {
+            let id = state.add_relation_with_id(&rel.endpoint, &rel.app, rel.id);
+            state.set_remote_app_data(&id, &rel.app_data);
+            for unit in &rel.units {
+                state.add_remote_unit(&id, &unit.name);
+                state.set_remote_unit_data(&id, &unit.name, &unit.data);
+            }
+            let local = state.relation_mut(&id);
+            local.local_app_data = rel.local_app_data.clone();
+            local.local_unit_data = rel.local_unit_data.clone();
+        }
+        let version = snapshot.prometheus_version.as_deref().unwrap_or("3.5.0");
+        Self::start(state, version)
+    }
+
+    /// A scratch directory that lives as long as the simulation.
+    pub fn scratch_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The hook context Juju would give this unit for `event`.
+    pub fn context(&self, event: &Event) -> anyhow::Result<HookContext> {
+        let env = self.juju.state().env_for(event);
+        HookContext::from_vars(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .context("the harness built an invalid hook environment")
+    }
+
+    /// Runs one event as a hook would; buffered hook-tool writes are committed when it
+    /// succeeds and dropped when it fails, like Juju does.
+    pub fn run(&self, event: &Event) -> anyhow::Result<()> {
+        let ctx = self.context(event)?;
+        let result = handle_event(&ctx, &self.juju, &self.access);
+        match &result {
+            Ok(()) => self.juju.commit(),
+            Err(_) => self.juju.rollback(),
+        }
+        result
+    }
+}
