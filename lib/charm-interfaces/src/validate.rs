@@ -397,6 +397,19 @@ pub(crate) fn check_job_fields(job: &OMap) -> Result<(), String> {
             _ => {}
         }
     }
+    let auths: Vec<&str> = [
+        "basic_auth",
+        "authorization",
+        "oauth2",
+        "bearer_token",
+        "bearer_token_file",
+    ]
+    .into_iter()
+    .filter(|k| job.contains_key(k))
+    .collect();
+    if auths.len() > 1 {
+        return Err(format!("only one of {} may be set", auths.join(", ")));
+    }
     if let (Some(i), Some(t)) = (job.get("scrape_interval"), job.get("scrape_timeout")) {
         if let (Some(i), Some(t)) = (
             i.as_str().and_then(duration_ms),

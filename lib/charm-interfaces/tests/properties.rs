@@ -1,0 +1,111 @@
+//! Properties of the scrape consumer over generated relation data.
+
+mod common;
+
+use charm_interfaces::scrape::scrape_jobs;
+use common::{scrape_unit, views, Rel};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+fn job_strategy() -> impl Strategy<Value = Value> {
+    let name = prop::option::of(prop::sample::select(vec!["a", "b", ""]));
+    let path = prop::option::of(prop::sample::select(vec!["/m", "/x"]));
+    let target = prop::sample::select(vec![
+        "*:80",
+        "*:81",
+        "10.0.0.1:9",
+        "[fd00::1]:9",
+        "x.example:1",
+        "203.0.113.1:5",
+    ]);
+    let sc = (
+        prop::collection::vec(target, 0..4),
+        prop::option::of(prop::sample::select(vec!["t1", "t2"])),
+    );
+    (name, path, prop::collection::vec(sc, 0..3)).prop_map(|(name, path, scs)| {
+        let mut job = serde_json::Map::new();
+        if let Some(n) = name {
+            job.insert("job_name".into(), json!(n));
+        }
+        if let Some(p) = path {
+            job.insert("metrics_path".into(), json!(p));
+        }
+        let scs: Vec<Value> = scs
+            .into_iter()
+            .map(|(targets, label)| match label {
+                Some(l) => json!({"targets": targets, "labels": {"tier": l}}),
+                None => json!({"targets": targets}),
+            })
+            .collect();
+        job.insert("static_configs".into(), Value::Array(scs));
+        Value::Object(job)
+    })
+}
+
+fn relation(id: u32, with_meta: bool, jobs: &[Value], units: &[(u8, u8)]) -> Rel {
+    let app = format!("app{id}");
+    let mut rel = Rel::new("metrics-endpoint", id, &app)
+        .app_key("scrape_jobs", &Value::Array(jobs.to_vec()).to_string());
+    if with_meta {
+        let meta = json!({"model": "m", "model_uuid": "12345678-0000-4000-8000-000000000000", "application": app});
+        rel = rel.app_key("scrape_metadata", &meta.to_string());
+    }
+    for (n, addr) in units {
+        let address = ["10.0.0.1", "fd00::1", "x.example", "10.0.0.2"][*addr as usize % 4];
+        let name = format!("{app}/{n}");
+        rel = rel.unit_bag(&name, scrape_unit(&name, address, "", ""));
+    }
+    rel
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn names_unique_deterministic_and_unit_order_free(
+        rels in prop::collection::vec(
+            (any::<bool>(), prop::collection::vec(job_strategy(), 0..4),
+             prop::collection::btree_map(0u8..4, 0u8..4, 0..4)),
+            1..4),
+    ) {
+        let built: Vec<Rel> = rels
+            .iter()
+            .enumerate()
+            .map(|(i, (meta, jobs, units))| {
+                let units: Vec<(u8, u8)> = units.iter().map(|(k, v)| (*k, *v)).collect();
+                relation(i as u32, *meta, jobs, &units)
+            })
+            .collect();
+        let out = scrape_jobs(&views(&built));
+        let mut names: Vec<&str> = out.jobs.iter().map(|j| j["job_name"].as_str().unwrap()).collect();
+        let total = names.len();
+        names.sort_unstable();
+        names.dedup();
+        prop_assert_eq!(names.len(), total, "duplicate job names");
+        prop_assert_eq!(&out, &scrape_jobs(&views(&built)));
+        let reversed: Vec<Rel> = built
+            .iter()
+            .cloned()
+            .map(|mut r| { r.units.reverse(); r })
+            .collect();
+        prop_assert_eq!(&out.jobs, &scrape_jobs(&views(&reversed)).jobs);
+        // Every sanitized job (pass-through ones are verbatim) has targets.
+        for j in out.jobs.iter().filter(|j| j.contains_key("fallback_scrape_protocol")) {
+            let targets: usize = j["static_configs"].as_array().unwrap().iter()
+                .map(|sc| sc["targets"].as_array().map_or(0, Vec::len)).sum();
+            prop_assert!(targets > 0);
+        }
+    }
+
+    #[test]
+    fn arbitrary_databag_text_never_panics(jobs in ".{0,200}", meta in ".{0,80}", rules in ".{0,120}") {
+        let rel = Rel::new("metrics-endpoint", 1, "x")
+            .app_key("scrape_jobs", &jobs)
+            .app_key("scrape_metadata", &meta)
+            .app_key("alert_rules", &rules)
+            .unit_bag("x/0", scrape_unit("x/0", "10.0.0.1", "", ""));
+        let rels = [rel];
+        let _ = scrape_jobs(&views(&rels));
+        let _ = charm_interfaces::alert_rules::scrape_rule_files(&views(&rels));
+    }
+}
