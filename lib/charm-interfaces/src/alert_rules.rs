@@ -275,7 +275,7 @@ fn check_rule(rule: &OVal) -> Result<(), String> {
         return Err(format!("field {k:?} is not allowed in this rule"));
     }
     let expr = expect_str(r.get("expr").ok_or("rule has no expr")?, "expr")?;
-    let expr = strip_placeholder(expr);
+    let expr = fill_placeholder(expr, rule_topology(r).as_ref());
     promql::check(&expr).map_err(|e| format!("expr {expr:?} is not valid PromQL: {e}"))?;
     for d in ["for", "keep_firing_for"] {
         if let Some(v) = r.get(d) {
@@ -297,11 +297,30 @@ fn check_rule(rule: &OVal) -> Result<(), String> {
     Ok(())
 }
 
-fn strip_placeholder(expr: &str) -> String {
+fn rule_topology(rule: &OMap) -> Option<Topology> {
+    rule.get("labels")
+        .and_then(OVal::as_obj)
+        .and_then(Topology::from_labels)
+}
+
+/// `%%juju_topology%%` stands for the topology matchers: filled in when the rule's labels give
+/// the topology, removed (with a following comma) otherwise.
+fn fill_placeholder(expr: &str, topology: Option<&Topology>) -> String {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new("%%juju_topology%%,?").expect("static regex"))
-        .replace_all(expr, "")
-        .into_owned()
+    let re = RE.get_or_init(|| Regex::new("%%juju_topology%%(,?)").expect("static regex"));
+    match topology {
+        Some(t) => {
+            let matchers: Vec<String> = t
+                .alert_matchers()
+                .iter()
+                .map(|(k, v)| format!("{k}={}", serde_json::Value::from(v.as_str())))
+                .collect();
+            let text = matchers.join(",");
+            re.replace_all(expr, |c: &regex::Captures<'_>| format!("{text}{}", &c[1]))
+                .into_owned()
+        }
+        None => re.replace_all(expr, "").into_owned(),
+    }
 }
 
 /// The group with topology matchers injected into each rule that carries topology labels.
@@ -315,11 +334,11 @@ fn inject_group(group: &OVal) -> Result<Value, String> {
     let mut out = Vec::with_capacity(rules.len());
     for rule in rules {
         let OVal::Obj(mut r) = rule else { continue };
-        let expr = strip_placeholder(r.get("expr").and_then(OVal::as_str).unwrap_or(""));
-        let topology = r
-            .get("labels")
-            .and_then(OVal::as_obj)
-            .and_then(Topology::from_labels);
+        let topology = rule_topology(&r);
+        let expr = fill_placeholder(
+            r.get("expr").and_then(OVal::as_str).unwrap_or(""),
+            topology.as_ref(),
+        );
         let expr = match topology {
             Some(t) => promql::inject_matchers(&expr, &t.alert_matchers())?,
             None => expr,

@@ -141,7 +141,7 @@ fn placeholder_and_group_name_identifier() {
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
     assert_eq!(out.files[0].0, "juju_lonely_group_1.rules");
     assert!(
-        out.files[0].1.contains("expr: up == 0") || out.files[0].1.contains("expr: up{} == 0"),
+        out.files[0].1.contains("expr: up{} == 0"),
         "{}",
         out.files[0].1
     );
@@ -165,4 +165,30 @@ fn remote_write_plain_names_never_collide() {
             "juju_m_11112222_agent_2.rules"
         ]
     );
+}
+
+#[test]
+fn placeholder_is_filled_with_topology_matchers() {
+    let labels = json!({"juju_model": "m", "juju_model_uuid": "11112222-0000-4000-8000-000000000000", "juju_application": "app"});
+    let rules = json!({"groups": [{"name": "g", "rules": [
+        {"alert": "A", "expr": "{%%juju_topology%%} == 0", "labels": labels},
+        {"alert": "B", "expr": "rate(x{%%juju_topology%%,job=\"j\"}[5m]) > 1", "labels": labels},
+    ]}]})
+    .to_string();
+    let rels = [Rel::new("metrics-endpoint", 1, "app")
+        .app_key("alert_rules", &rules)
+        .unit("app/0", &[])];
+    let out = scrape_rule_files(&views(&rels));
+    assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out.files[0].1).unwrap();
+    let m = r#"juju_application="app",juju_model="m",juju_model_uuid="11112222-0000-4000-8000-000000000000""#;
+    assert_eq!(
+        doc["groups"][0]["rules"][0]["expr"],
+        format!("{{{m}}} == 0").as_str()
+    );
+    assert_eq!(
+        doc["groups"][0]["rules"][1]["expr"],
+        format!("rate(x{{job=\"j\",{m}}}[5m]) > 1").as_str()
+    );
+    promtool_check_rules(&out.files);
 }
