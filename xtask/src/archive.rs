@@ -4,9 +4,10 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
+use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::PackError;
 
@@ -50,8 +51,24 @@ impl Entry {
     }
 }
 
+/// How entries are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZipSettings {
+    /// Deflate entries (what charmcraft does); `false` stores them as they are, which is much
+    /// faster for the 100+ MB unoptimised binaries of tests.
+    pub compress: bool,
+    /// Modification time recorded on every entry (UTC).
+    pub modified: SystemTime,
+}
+
 /// Writes `entries` to `out` (via a temporary sibling renamed into place) and returns the size.
-pub fn write_zip(out: &Path, entries: &[Entry]) -> Result<u64, PackError> {
+pub fn write_zip(out: &Path, entries: &[Entry], settings: ZipSettings) -> Result<u64, PackError> {
+    let method = if settings.compress {
+        CompressionMethod::Deflated
+    } else {
+        CompressionMethod::Stored
+    };
+    let modified = zip_time(settings.modified);
     let zip_err = |source| PackError::Zip {
         path: out.to_path_buf(),
         source,
@@ -67,7 +84,8 @@ pub fn write_zip(out: &Path, entries: &[Entry]) -> Result<u64, PackError> {
     let result = (|| {
         for entry in entries {
             let options = SimpleFileOptions::default()
-                .compression_method(CompressionMethod::Deflated)
+                .compression_method(method)
+                .last_modified_time(modified)
                 .unix_permissions(entry.mode);
             zip.start_file(entry.name.as_str(), options)
                 .map_err(zip_err)?;
@@ -96,6 +114,30 @@ pub fn write_zip(out: &Path, entries: &[Entry]) -> Result<u64, PackError> {
     Ok(size)
 }
 
+/// A zip timestamp (local time without zone, 2-second resolution, 1980-2107) for `time` in UTC;
+/// out-of-range times give the zip epoch.
+fn zip_time(time: SystemTime) -> DateTime {
+    // "YYYY-MM-DDTHH:MM:SSZ"
+    let text = humantime::format_rfc3339_seconds(time).to_string();
+    let field = |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse().ok());
+    let parts = (
+        field(0..4),
+        field(5..7),
+        field(8..10),
+        field(11..13),
+        field(14..16),
+        field(17..19),
+    );
+    if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = parts {
+        if let Ok(t) =
+            DateTime::from_date_and_time(y, mo as u8, d as u8, h as u8, mi as u8, s as u8)
+        {
+            return t;
+        }
+    }
+    DateTime::default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +152,12 @@ mod tests {
             Entry::file("dispatch", script, 0o755),
             Entry::bytes("manifest.yaml", b"a: 1\n".to_vec(), 0o644),
         ];
-        let size = write_zip(&out, &entries).unwrap();
+        let modified = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_074_767);
+        let settings = ZipSettings {
+            compress: true,
+            modified,
+        };
+        let size = write_zip(&out, &entries, settings).unwrap();
         assert_eq!(size, std::fs::metadata(&out).unwrap().len());
         assert!(!dir.path().join("sub/out.charm.part").exists());
 
@@ -139,8 +186,12 @@ mod tests {
     fn a_missing_input_fails_without_leaving_an_archive() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.charm");
-        let err =
-            write_zip(&out, &[Entry::file("x", dir.path().join("missing"), 0o644)]).unwrap_err();
+        let settings = ZipSettings {
+            compress: false,
+            modified: SystemTime::now(),
+        };
+        let missing = [Entry::file("x", dir.path().join("missing"), 0o644)];
+        let err = write_zip(&out, &missing, settings).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
         assert!(!out.exists());
         assert!(!dir.path().join("out.charm.part").exists());

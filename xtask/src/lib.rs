@@ -14,7 +14,7 @@ mod recipe;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-pub use archive::{Entry, EntrySource};
+pub use archive::{Entry, EntrySource, ZipSettings};
 pub use build::{build_release_binary, MUSL_TARGET};
 pub use elf::{inspect_elf, ElfKind};
 pub use manifest::{render_manifest, PACKER_VERSION};
@@ -85,8 +85,10 @@ pub struct PackOptions {
     pub binary: PathBuf,
     /// The archive to write; `None` = `<project_dir>/<name>_<platform>.charm`.
     pub out: Option<PathBuf>,
-    /// Recorded as `charmcraft-started-at` in manifest.yaml.
+    /// Recorded as `charmcraft-started-at` in manifest.yaml and as every entry's time.
     pub started_at: SystemTime,
+    /// Deflate the entries (default). Tests of large debug binaries turn it off for speed.
+    pub compress: bool,
 }
 
 impl PackOptions {
@@ -97,6 +99,7 @@ impl PackOptions {
             binary: binary.into(),
             out: None,
             started_at: SystemTime::now(),
+            compress: true,
         }
     }
 }
@@ -156,7 +159,11 @@ pub fn pack(options: &PackOptions) -> Result<PackReport, PackError> {
         .out
         .clone()
         .unwrap_or_else(|| options.project_dir.join(recipe.charm_file_name()));
-    let size = archive::write_zip(&out, &entries)?;
+    let settings = ZipSettings {
+        compress: options.compress,
+        modified: options.started_at,
+    };
+    let size = archive::write_zip(&out, &entries, settings)?;
     Ok(PackReport {
         path: out,
         entries: entries.iter().map(|e| (e.name.clone(), e.mode)).collect(),
