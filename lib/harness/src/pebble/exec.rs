@@ -11,7 +11,7 @@
 //! sent nothing for [`STDIN_IDLE`]) and returns exit code, stdout and stderr at once.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use super::changes::{parse_go_duration, ChangeStatus};
 use super::envelope;
-use super::files::host_path;
+use super::files::{host_path, map_arg};
 use super::state::Shared;
 
 /// How long to wait for more stdin before running the handler without an end-of-file.
@@ -375,23 +375,6 @@ pub fn prometheus_version_handler(version: &str) -> ExecHandler {
 /// Container paths that a real tool must see under the fake's file-system root.
 const MAPPED_PREFIXES: [&str; 2] = ["/etc/", "/opt/"];
 
-/// Maps a container path in an argument (`/etc/x` or `--flag=/etc/x`) to the host path.
-fn map_arg(fs_root: &Path, arg: &str) -> String {
-    let (flag, value) = match arg.split_once('=') {
-        Some((flag, value)) if flag.starts_with('-') => (Some(flag), value),
-        _ => (None, arg),
-    };
-    let mapped = if MAPPED_PREFIXES.iter().any(|p| value.starts_with(p)) {
-        host_path(fs_root, value).to_string_lossy().into_owned()
-    } else {
-        value.to_string()
-    };
-    match flag {
-        Some(flag) => format!("{flag}={mapped}"),
-        None => mapped,
-    }
-}
-
 /// Runs the host's real `promtool` with container paths under /etc and /opt mapped into the
 /// fake's file system (arguments and working directory); host paths in its output are mapped
 /// back to container paths.
@@ -400,7 +383,7 @@ pub fn real_promtool_handler(promtool: PathBuf) -> ExecHandler {
         let args: Vec<String> = req
             .args()
             .iter()
-            .map(|a| map_arg(&req.fs_root, a))
+            .map(|a| map_arg(&req.fs_root, a, &MAPPED_PREFIXES))
             .collect();
         let cwd = host_path(&req.fs_root, &req.working_dir);
         let cwd = if cwd.is_dir() {
@@ -448,17 +431,12 @@ mod tests {
 
     #[test]
     fn only_etc_and_opt_paths_are_mapped() {
-        let root = Path::new("/r/fs");
-        assert_eq!(
-            map_arg(root, "/etc/prometheus/p.yml"),
-            "/r/fs/etc/prometheus/p.yml"
-        );
-        assert_eq!(
-            map_arg(root, "--config.file=/opt/x"),
-            "--config.file=/r/fs/opt/x"
-        );
-        assert_eq!(map_arg(root, "/tmp/x"), "/tmp/x");
-        assert_eq!(map_arg(root, "check"), "check");
+        let root = std::path::Path::new("/r/fs");
+        let map = |a: &str| map_arg(root, a, &MAPPED_PREFIXES);
+        assert_eq!(map("/etc/prometheus/p.yml"), "/r/fs/etc/prometheus/p.yml");
+        assert_eq!(map("--config.file=/opt/x"), "--config.file=/r/fs/opt/x");
+        assert_eq!(map("/tmp/x"), "/tmp/x");
+        assert_eq!(map("check"), "check");
     }
 
     #[test]

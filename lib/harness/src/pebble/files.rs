@@ -44,6 +44,24 @@ pub fn host_path(fs_root: &Path, container_path: &str) -> PathBuf {
     out
 }
 
+/// Maps a container path in a command argument (`/etc/x` or `--flag=/etc/x`) to its host
+/// path when it lies under one of `prefixes` (each ending in `/`); other arguments are kept.
+pub fn map_arg(fs_root: &Path, arg: &str, prefixes: &[&str]) -> String {
+    let (flag, value) = match arg.split_once('=') {
+        Some((flag, value)) if flag.starts_with('-') => (Some(flag), value),
+        _ => (None, arg),
+    };
+    let mapped = if prefixes.iter().any(|p| value.starts_with(p)) {
+        host_path(fs_root, value).to_string_lossy().into_owned()
+    } else {
+        value.to_string()
+    };
+    match flag {
+        Some(flag) => format!("{flag}={mapped}"),
+        None => mapped,
+    }
+}
+
 /// A per-path failure, reported as `{"kind":…,"message":…}`.
 #[derive(Debug, Clone)]
 pub struct FileError {

@@ -9,12 +9,13 @@
 //! Modules: [`server`] (routes, recording, faults, the socket), [`state`] (what is remembered),
 //! [`changes`] (changes, tasks, durations), [`services`] (service actions and replan),
 //! [`files`] (`/v1/files`), [`exec`] (`/v1/exec` and task websockets), [`runner`] (how services
-//! run: simulated by default, pluggable).
+//! run: simulated by default, pluggable) and [`process_runner`] (real processes).
 
 pub mod changes;
 mod envelope;
 pub mod exec;
 pub mod files;
+pub mod process_runner;
 mod routes;
 pub mod runner;
 pub mod server;
@@ -30,6 +31,7 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 pub use exec::{ExecHandler, ExecRequest, ExecResult};
+pub use process_runner::ProcessRunner;
 pub use runner::{ServiceRunner, SimulatedRunner};
 pub use state::{CheckStatus, RecordedRequest, ServiceCounters, ServiceCurrent};
 
@@ -154,6 +156,7 @@ impl FakePebble {
 
     /// Current state of a service in the plan (`None` if the plan has no such service).
     pub fn service_status(&self, name: &str) -> Option<ServiceCurrent> {
+        services::reconcile(&self.shared);
         let state = self.shared.lock();
         routes::current_plan(&state)
             .services
@@ -414,6 +417,7 @@ impl Drop for FakePebble {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+        self.shared.runner().shutdown();
     }
 }
 

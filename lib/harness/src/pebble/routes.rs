@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::changes::{format_go_duration, parse_go_duration, timestamp};
 use super::envelope;
-use super::services::{plan_action, run_change, Op};
+use super::services::{plan_action, reconcile, run_change, Op};
 use super::state::{CheckStatus, LabeledLayer, Shared, State as FakeState};
 
 type Params = Query<BTreeMap<String, String>>;
@@ -163,6 +163,7 @@ fn startup_str(startup: Startup) -> &'static str {
 
 /// `GET /v1/services?names=`.
 pub async fn get_services(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
+    reconcile(&shared);
     let state = shared.lock();
     let plan = current_plan(&state);
     let names = names_param(&params);
@@ -197,6 +198,7 @@ pub async fn post_services(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         Ok(b) => b,
         Err(message) => return envelope::bad_request(message),
     };
+    reconcile(&shared);
     let (change_id, planned, failure, delay) = {
         let mut state = shared.lock();
         let plan = current_plan(&state);
@@ -415,6 +417,7 @@ pub async fn post_signals(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     if body.services.is_empty() {
         return envelope::bad_request("must specify one or more services");
     }
+    reconcile(&shared);
     {
         let state = shared.lock();
         let plan = current_plan(&state);

@@ -4,8 +4,9 @@
 //! with, counters) itself and asks a [`ServiceRunner`] only to make the process side happen.
 //! An end-to-end test can plug in a runner that spawns the service's `command` as a real
 //! process (with paths mapped under the fake's file-system root), kills it on stop and
-//! delivers signals; the default [`SimulatedRunner`] does nothing, so services flip between
-//! `active` and `inactive` instantly.
+//! delivers signals — [`ProcessRunner`](super::process_runner::ProcessRunner) does that; the
+//! default [`SimulatedRunner`] does nothing, so services flip between `active` and `inactive`
+//! instantly.
 
 use std::path::Path;
 
@@ -26,6 +27,17 @@ pub trait ServiceRunner: Send + Sync + 'static {
         let _ = (name, signal);
         Ok(())
     }
+
+    /// Whether the process of a started service is still alive; `None` when the runner does
+    /// not know (the fake then trusts its own bookkeeping). A service found dead is reported
+    /// as `error`, and a replan starts it again if it is enabled.
+    fn is_running(&self, name: &str) -> Option<bool> {
+        let _ = name;
+        None
+    }
+
+    /// Stops everything; called when the fake is dropped.
+    fn shutdown(&self) {}
 }
 
 /// Runs nothing: starting succeeds at once, stopping too.

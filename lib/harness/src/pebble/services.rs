@@ -239,6 +239,24 @@ fn start_order(plan: &Plan, names: &BTreeSet<String>) -> Vec<String> {
     order
 }
 
+/// Marks `active` services whose process the runner reports dead as `error` (Pebble's state
+/// for a service that exited and is not being restarted).
+pub fn reconcile(shared: &Shared) {
+    let runner = shared.runner();
+    let mut state = shared.lock();
+    let dead: Vec<String> = state
+        .services
+        .iter()
+        .filter(|(_, rt)| rt.current == ServiceCurrent::Active)
+        .filter(|(name, _)| runner.is_running(name) == Some(false))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let now = SystemTime::now();
+    for name in dead {
+        set_current(&mut state, &name, ServiceCurrent::Error, now);
+    }
+}
+
 /// Runs the tasks of change `change_id` (created from `planned`), updating state and counters.
 /// `failure` (from a test's `fail_change`) fails the first start task, or the first task.
 pub async fn run_change(

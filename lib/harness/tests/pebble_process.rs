@@ -1,0 +1,142 @@
+//! End to end: the fake Pebble running the real Prometheus through the `ProcessRunner`.
+
+mod pebble_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use charm_harness::pebble::ProcessRunner;
+use charm_harness::{FakePebble, ServiceCurrent};
+use pebble::{Layer, Override, PushOptions, Service, Startup};
+use pebble_support::client;
+
+const CONFIG: &str = "global:\n  scrape_interval: 1m\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['localhost:9090']\n";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn prometheus_layer(config: &str) -> Layer {
+    let mut layer = Layer::default();
+    layer.services.insert(
+        "prometheus".into(),
+        Service {
+            r#override: Some(Override::Replace),
+            startup: Some(Startup::Enabled),
+            command: Some(format!(
+                "/bin/prometheus --config.file={config} --storage.tsdb.path=/var/lib/prometheus --web.enable-lifecycle"
+            )),
+            ..Service::default()
+        },
+    );
+    layer
+}
+
+fn start(dir: &std::path::Path, port: u16) -> FakePebble {
+    let runner = ProcessRunner::new()
+        .executable("/bin/prometheus", "/usr/bin/prometheus")
+        .extra_args(
+            "prometheus",
+            &[&format!("--web.listen-address=127.0.0.1:{port}")],
+        )
+        .log_dir(dir.join("logs"));
+    FakePebble::start_with_runner(dir, Arc::new(runner))
+}
+
+fn wait_ready(url: &str) -> bool {
+    let http = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(format!("{url}/-/ready")).send() {
+            if r.status().is_success() {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn real_prometheus_runs_reloads_and_stops_under_the_fake() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let fake = start(dir.path(), port);
+    let c = client(&fake);
+    c.push(
+        "/etc/prometheus/prometheus.yml",
+        CONFIG.as_bytes(),
+        &PushOptions::default(),
+    )
+    .unwrap();
+    c.add_layer(
+        "prometheus-rs-k8s",
+        &prometheus_layer("/etc/prometheus/prometheus.yml"),
+        true,
+    )
+    .unwrap();
+    c.replan(Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        fake.service_status("prometheus"),
+        Some(ServiceCurrent::Active)
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    assert!(wait_ready(&url), "prometheus never became ready");
+    // The TSDB went to the mapped storage directory.
+    assert!(fake.host_path("/var/lib/prometheus").is_dir());
+
+    let http = reqwest::blocking::Client::new();
+    let reload = || {
+        http.post(format!("{url}/-/reload"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(reload(), 200);
+    c.push(
+        "/etc/prometheus/prometheus.yml",
+        b"scrape_configs: [{bogus: 1}]\n",
+        &PushOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(reload(), 500);
+
+    c.send_signal("SIGHUP", &["prometheus"]).unwrap();
+    c.stop_services(&["prometheus"], Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(
+        fake.service_status("prometheus"),
+        Some(ServiceCurrent::Inactive)
+    );
+    assert!(http.get(format!("{url}/-/ready")).send().is_err());
+}
+
+#[test]
+fn a_prometheus_that_cannot_load_its_config_fails_the_replan() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = start(dir.path(), free_port());
+    let c = client(&fake);
+    c.add_layer(
+        "prometheus-rs-k8s",
+        &prometheus_layer("/etc/prometheus/missing.yml"),
+        true,
+    )
+    .unwrap();
+    let err = c.replan(Duration::from_secs(20)).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Start service \"prometheus\""), "{text}");
+    // Prometheus exits non-zero (2 for a missing file in 2.42).
+    assert!(text.contains("exited quickly with code "), "{text}");
+    assert!(!text.contains("exited quickly with code 0"), "{text}");
+    assert_eq!(
+        fake.service_status("prometheus"),
+        Some(ServiceCurrent::Error)
+    );
+    let log = std::fs::read_to_string(dir.path().join("logs/prometheus.log")).unwrap();
+    assert!(log.contains("missing.yml"), "{log}");
+}
