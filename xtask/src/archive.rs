@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -114,6 +115,42 @@ pub fn write_zip(out: &Path, entries: &[Entry], settings: ZipSettings) -> Result
     Ok(size)
 }
 
+/// Extracts a charm archive into `dir` as Juju does: flat entries, Unix modes applied. Returns
+/// the entry names with their modes, in archive order. Entries that would land outside `dir`
+/// are refused.
+pub fn unpack(archive: &Path, dir: &Path) -> Result<Vec<(String, u32)>, PackError> {
+    let zip_err = |source| PackError::Zip {
+        path: archive.to_path_buf(),
+        source,
+    };
+    let file = File::open(archive).map_err(|e| PackError::io(archive, e))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(zip_err)?;
+    let mut entries = Vec::with_capacity(zip.len());
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(zip_err)?;
+        let name = entry.name().map_err(zip_err)?.into_owned();
+        let relative = entry.enclosed_name().ok_or_else(|| PackError::Recipe {
+            path: archive.to_path_buf(),
+            reason: format!("entry {name:?} points outside the charm directory"),
+        })?;
+        let target = dir.join(relative);
+        let mode = entry.unix_mode().unwrap_or(0o644) & 0o7777;
+        if entry.is_dir() {
+            std::fs::create_dir_all(&target).map_err(|e| PackError::io(&target, e))?;
+        } else {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| PackError::io(parent, e))?;
+            }
+            let mut out = File::create(&target).map_err(|e| PackError::io(&target, e))?;
+            std::io::copy(&mut entry, &mut out).map_err(|e| PackError::io(&target, e))?;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| PackError::io(&target, e))?;
+        }
+        entries.push((name, mode));
+    }
+    Ok(entries)
+}
+
 /// A zip timestamp (local time without zone, 2-second resolution, 1980-2107) for `time` in UTC;
 /// out-of-range times give the zip epoch.
 fn zip_time(time: SystemTime) -> DateTime {
@@ -173,6 +210,24 @@ mod tests {
                 text,
             ));
         }
+        let unpacked = dir.path().join("unpacked");
+        let listed = unpack(&out, &unpacked).unwrap();
+        assert_eq!(
+            listed,
+            [
+                ("dispatch".to_string(), 0o755),
+                ("manifest.yaml".to_string(), 0o644)
+            ]
+        );
+        let mode = std::fs::metadata(unpacked.join("dispatch"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(
+            std::fs::read_to_string(unpacked.join("manifest.yaml")).unwrap(),
+            "a: 1\n"
+        );
         assert_eq!(
             seen,
             [

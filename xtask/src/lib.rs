@@ -14,7 +14,7 @@ mod recipe;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-pub use archive::{Entry, EntrySource, ZipSettings};
+pub use archive::{unpack, Entry, EntrySource, ZipSettings};
 pub use build::{build_release_binary, MUSL_TARGET};
 pub use elf::{inspect_elf, ElfKind};
 pub use manifest::{render_manifest, PACKER_VERSION};
