@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use charm_interfaces::alert_rules;
-use charm_interfaces::scrape::{self, Explanation};
-use charm_interfaces::{databag, Databag, RelationView};
+use charm_interfaces::scrape::{self, AppError, Explanation};
+use charm_interfaces::{
+    alert_rules, alertmanager, grafana_source, remote_write, self_metrics, Databag, RelationView,
+};
 use juju_hook::{RelationId, Status};
 
 use crate::apply::{DesiredFile, DesiredWorkload, FileContent, FileRole};
@@ -15,7 +16,7 @@ use crate::layer::{build_layer, InventoryService};
 use crate::model::{ModelSnapshot, RelationSnapshot};
 use crate::prometheus_config::{render, ConfigInput, Topology};
 use crate::version::PrometheusVersion;
-use crate::workload::{CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, RULES_DIR};
+use crate::workload::{CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR};
 
 /// What [`compute`] needs besides the snapshot.
 pub struct DesiredInputs<'a> {
@@ -118,21 +119,49 @@ fn view(rel: &RelationSnapshot) -> RelationView<'_> {
     }
 }
 
+/// The charm's name as other charms see it in topology labels.
+pub const CHARM_NAME: &str = "prometheus-rs-k8s";
+
+fn problems_from(endpoint: &str, errors: &[AppError], into: &mut Vec<RelationProblem>) {
+    into.extend(errors.iter().map(|e| RelationProblem {
+        relation: RelationId::new(endpoint, e.relation_id),
+        app: e.app.clone(),
+        message: e.message.clone(),
+    }));
+}
+
 /// Computes the desired state.
 pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let snapshot = inputs.snapshot;
+    let mut problems = Vec::new();
+
     let metrics = views(snapshot, "metrics-endpoint");
     let scrape = scrape::scrape_jobs(&metrics);
-    let rules = alert_rules::scrape_rule_files(&metrics);
+    let scrape_rules = alert_rules::scrape_rule_files(&metrics);
+    problems_from("metrics-endpoint", &scrape.per_app_errors, &mut problems);
+    problems_from(
+        "metrics-endpoint",
+        &scrape_rules.per_app_errors,
+        &mut problems,
+    );
 
-    let mut problems = Vec::new();
-    for e in scrape.per_app_errors.iter().chain(&rules.per_app_errors) {
-        problems.push(RelationProblem {
-            relation: RelationId::new("metrics-endpoint", e.relation_id),
-            app: e.app.clone(),
-            message: e.message.clone(),
-        });
-    }
+    let senders = views(snapshot, "receive-remote-write");
+    let sender_rules = remote_write::sender_rule_files(&senders);
+    problems_from(
+        "receive-remote-write",
+        &sender_rules.per_app_errors,
+        &mut problems,
+    );
+
+    let alerting = alertmanager::alertmanagers(&views(snapshot, "alertmanager"));
+    problems_from("alertmanager", &alerting.per_app_errors, &mut problems);
+
+    let receivers = remote_write::endpoints(&views(snapshot, "send-remote-write"));
+    problems_from(
+        "send-remote-write",
+        &receivers.per_app_errors,
+        &mut problems,
+    );
 
     let topology = Topology {
         model: snapshot.model.name.clone(),
@@ -142,10 +171,12 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     };
     let mut input = ConfigInput::new(inputs.config, topology, inputs.version);
     input.relation_jobs = scrape.jobs.clone();
+    input.alertmanagers = alerting.alertmanagers;
+    input.remote_write = receivers.endpoints;
     let rendered = render(&input)?;
 
     let mut files = vec![DesiredFile::config(CONFIG_FILE, rendered.yaml)];
-    for (name, content) in &rules.files {
+    for (name, content) in scrape_rules.files.iter().chain(&sender_rules.files) {
         files.push(DesiredFile::config(
             format!("{RULES_DIR}/{name}"),
             content.clone(),
@@ -163,18 +194,6 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     };
     let layer = build_layer(inputs.config, inventory)?;
 
-    let mut writes = Vec::new();
-    if snapshot.leader {
-        let ids: Vec<u32> = metrics.iter().map(|v| v.id).collect();
-        let feedback =
-            scrape::feedback::event_feedback(&ids, &scrape.per_app_errors, &rules.per_app_errors);
-        for rel in snapshot.relations_on("metrics-endpoint") {
-            if let Some(wanted) = feedback.get(&rel.id) {
-                push_write(&mut writes, rel, true, wanted);
-            }
-        }
-    }
-
     Ok(Desired {
         workload: DesiredWorkload {
             files,
@@ -182,11 +201,85 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             stopped_services,
             prometheus_version: Some(inputs.version.to_string()),
         },
-        writes,
+        writes: relation_writes(inputs, &scrape, &scrape_rules, &sender_rules),
         problems,
         explanations: scrape.explanations,
         notes: rendered.notes,
     })
+}
+
+/// The relation data this unit (and, as leader, this application) publishes.
+fn relation_writes(
+    inputs: &DesiredInputs<'_>,
+    scrape: &scrape::ScrapeOutcome,
+    scrape_rules: &alert_rules::RulesOutcome,
+    sender_rules: &alert_rules::RulesOutcome,
+) -> Vec<RelationWrite> {
+    let snapshot = inputs.snapshot;
+    let leader = snapshot.leader;
+    let base_url = format!("http://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
+    let unit_name = snapshot.unit_name();
+    let mut writes = Vec::new();
+
+    // Feedback to providers whose jobs or rules were refused (read by their charm library).
+    if leader {
+        for (endpoint, scrape_errors, rules) in [
+            (
+                "metrics-endpoint",
+                scrape.per_app_errors.as_slice(),
+                scrape_rules,
+            ),
+            ("receive-remote-write", &[][..], sender_rules),
+        ] {
+            let ids: Vec<u32> = snapshot.relations_on(endpoint).map(|r| r.id).collect();
+            let feedback =
+                scrape::feedback::event_feedback(&ids, scrape_errors, &rules.per_app_errors);
+            for rel in snapshot.relations_on(endpoint) {
+                if let Some(wanted) = feedback.get(&rel.id) {
+                    push_write(&mut writes, rel, true, wanted);
+                }
+            }
+        }
+    }
+
+    let (grafana_app, grafana_unit) = grafana_source::desired(&grafana_source::GrafanaSource {
+        model: &snapshot.model.name,
+        model_uuid: &snapshot.model.uuid,
+        application: &snapshot.app_name,
+        fqdn: &snapshot.fqdn,
+        port: PROMETHEUS_PORT,
+        https: false,
+        scrape_interval: inputs.config.scrape_interval.as_str(),
+    });
+    let me = self_metrics::SelfMetrics {
+        model: &snapshot.model.name,
+        model_uuid: &snapshot.model.uuid,
+        application: &snapshot.app_name,
+        unit: &unit_name,
+        charm_name: CHARM_NAME,
+        address: &snapshot.fqdn,
+        fqdn: &snapshot.fqdn,
+        port: PROMETHEUS_PORT,
+    };
+    let remote_write_unit = remote_write::provider_unit_data(&base_url);
+    let per_endpoint: [(&str, Option<Databag>, Databag); 3] = [
+        ("grafana-source", Some(grafana_app), grafana_unit),
+        (
+            "self-metrics-endpoint",
+            Some(self_metrics::app_data(&me)),
+            self_metrics::unit_data(&me),
+        ),
+        ("receive-remote-write", None, remote_write_unit),
+    ];
+    for (endpoint, app_data, unit_data) in &per_endpoint {
+        for rel in snapshot.relations_on(endpoint) {
+            if let (true, Some(app_data)) = (leader, app_data) {
+                push_write(&mut writes, rel, true, app_data);
+            }
+            push_write(&mut writes, rel, false, unit_data);
+        }
+    }
+    writes
 }
 
 /// Adds a write of the keys of `wanted` that differ from what the databag holds.
@@ -201,7 +294,13 @@ fn push_write(
     } else {
         &rel.local_unit_data
     };
-    let data = databag::diff(current, wanted);
+    // Only keys the charm manages: Juju's own keys (ingress-address...) stay untouched, and
+    // "" (delete) for an absent key is no change.
+    let data: Databag = wanted
+        .iter()
+        .filter(|(k, v)| current.get(*k).map_or("", String::as_str) != v.as_str())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     if !data.is_empty() {
         writes.push(RelationWrite {
             relation: rel.relation_id(),
