@@ -418,6 +418,10 @@ fn exact_errors_and_exit_codes() {
         usage("no unit or application specified")
     );
     assert_eq!(
+        fails("status-set", &["active", "a", "b"]),
+        usage("unrecognized args: [\"b\"]")
+    );
+    assert_eq!(
         fails("relation-get", &["-r", &r, "-", "mysql"]),
         usage("expected unit name, got application name \"mysql\"")
     );
@@ -493,8 +497,99 @@ fn defaults_come_from_the_hook_environment() {
     );
     // --format on relation-set is accepted with a deprecation warning.
     let (code, _, err) = run("relation-set", &["--format=json", "c=1"], "");
-    assert_eq!(code, 0);
-    assert!(err.starts_with("WARNING"), "{err}");
+    assert_eq!(
+        (code, err.as_str()),
+        (0, "--format flag deprecated for command \"relation-set\"")
+    );
+}
+
+#[test]
+fn without_a_remote_unit_relation_get_reads_the_remote_app() {
+    let mut state = ModelState::new("prom", 0);
+    let rel = state.add_relation("metrics-endpoint", "ne");
+    state.set_remote_app_data(&rel, &data(&[("k", "app")]));
+    let rig = Rig::new(&state);
+    let rel_text = rel.to_string();
+    let env = [
+        ("JUJU_RELATION_ID", rel_text.as_str()),
+        ("JUJU_REMOTE_UNIT", ""),
+        ("JUJU_REMOTE_APP", "ne"),
+    ];
+    let out = text(&rig.raw("relation-get", &["k"], &env, ""));
+    assert_eq!(out, (0, "app\n".into(), String::new()));
+    let out = text(&rig.raw("relation-get", &["-r", &rel_text, "-", "ne/x"], &[], ""));
+    assert_eq!(
+        out,
+        (
+            2,
+            String::new(),
+            "ERROR invalid unit name \"ne/x\"\n".into()
+        )
+    );
+}
+
+#[test]
+fn relation_ids_print_in_string_order_and_clients_sort_by_number() {
+    let mut state = ModelState::new("prom", 0);
+    let twelve = state.add_relation_with_id("metrics-endpoint", "a", 12);
+    let three = state.add_relation_with_id("metrics-endpoint", "b", 3);
+    let rig = Rig::with_env(&state);
+    let out = text(&rig.raw(
+        "relation-ids",
+        &["metrics-endpoint", "--format=json"],
+        &[],
+        "",
+    ));
+    assert_eq!(out.1, "[\"metrics-endpoint:12\",\"metrics-endpoint:3\"]\n");
+    let expected = vec![three, twelve];
+    assert_eq!(
+        rig.client().relation_ids("metrics-endpoint").unwrap(),
+        expected
+    );
+    assert_eq!(
+        FakeHookTools::new(state)
+            .relation_ids("metrics-endpoint")
+            .unwrap(),
+        expected
+    );
+}
+
+#[test]
+fn state_store_semantics() {
+    let rig = Rig::with_env(&ModelState::new("prom", 0));
+    let out = text(&rig.raw("state-get", &["--format=json"], &[], ""));
+    assert_eq!(
+        out,
+        (0, "null\n".into(), String::new()),
+        "an empty store prints null"
+    );
+    assert!(rig.client().state_get().unwrap().is_empty());
+    let kv: BTreeMap<String, String> = [
+        ("a".to_string(), String::new()),
+        ("b".to_string(), "1".to_string()),
+    ]
+    .into();
+    rig.client().state_set(&kv).unwrap();
+    assert_eq!(text(&rig.raw("state-delete", &["b"], &[], "")).0, 0);
+    assert_eq!(text(&rig.raw("state-delete", &[], &[], "")).0, 0);
+    assert_eq!(rig.client().state_get().unwrap(), data(&[("a", "")]));
+    rig.file.commit_pending().unwrap();
+    assert_eq!(rig.state().stored, data(&[("a", "")]));
+    assert_eq!(
+        text(&rig.raw("state-get", &["--format=json", "-"], &[], "")).1,
+        "{\"a\":\"\"}\n"
+    );
+    // action-set without pairs does nothing, even outside an action.
+    assert_eq!(text(&rig.raw("action-set", &[], &[], "")).0, 0);
+    let out = text(&rig.raw("action-set", &["novalue"], &[], ""));
+    assert_eq!(
+        out,
+        (
+            2,
+            String::new(),
+            "ERROR argument \"novalue\" must be of the form key...=value\n".into()
+        )
+    );
 }
 
 #[test]

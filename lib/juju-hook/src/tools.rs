@@ -331,7 +331,8 @@ pub trait HookTools {
     fn config_get(&self) -> Result<Map<String, Value>, HookToolError>;
     /// `is-leader --format=json`.
     fn is_leader(&self) -> Result<bool, HookToolError>;
-    /// `relation-ids <endpoint> --format=json`: live relations on an endpoint, sorted.
+    /// `relation-ids <endpoint> --format=json`: live relations on an endpoint, sorted by
+    /// number (Juju itself prints them sorted as strings).
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationId>, HookToolError>;
     /// `relation-list -r <id> --format=json`: remote units in the relation.
     fn relation_list(&self, relation: &RelationId) -> Result<Vec<String>, HookToolError>;
@@ -379,6 +380,7 @@ pub trait HookTools {
     fn action_log(&self, message: &str) -> Result<(), HookToolError>;
     /// `state-get --format=json`: the unit's controller-side key/value store.
     fn state_get(&self) -> Result<BTreeMap<String, String>, HookToolError>;
-    /// `state-set --file -`: merge keys into the store (empty value deletes).
+    /// `state-set --file -`: merge keys into the store. Unlike relation data, an empty value
+    /// is stored as an empty string (Juju's `state-delete` removes keys).
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError>;
 }

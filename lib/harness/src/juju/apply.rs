@@ -33,8 +33,8 @@ fn find_relation<'a>(state: &'a ModelState, r: &RelRef) -> Result<&'a Relation, 
         })
 }
 
-/// Checks an `action-set` key: dot-separated segments of lowercase letters, digits and
-/// inner hyphens; not one of the keys Juju reserves.
+/// Checks an `action-set` key as Juju does, per dot-separated segment: lowercase letters,
+/// digits and inner hyphens, and none of the segments Juju reserves.
 fn check_action_key(key: &str) -> Result<(), ToolFailure> {
     let ok_segment = |s: &str| {
         let b = s.as_bytes();
@@ -44,15 +44,17 @@ fn check_action_key(key: &str) -> Result<(), ToolFailure> {
             && edge(b[b.len() - 1])
             && b.iter().all(|&c| edge(c) || c == b'-')
     };
-    if !key.split('.').all(ok_segment) {
-        return Err(ToolFailure::usage(format!(
-            "key {key:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"
-        )));
-    }
-    if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&key) {
-        return Err(ToolFailure::usage(format!(
-            "cannot set reserved action key {key:?}"
-        )));
+    for segment in key.split('.') {
+        if !ok_segment(segment) {
+            return Err(ToolFailure::usage(format!(
+                "key {segment:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"
+            )));
+        }
+        if ["stdout", "stdout-encoding", "stderr", "stderr-encoding"].contains(&segment) {
+            return Err(ToolFailure::usage(format!(
+                "cannot set reserved action key {segment:?}"
+            )));
+        }
     }
     Ok(())
 }
@@ -229,16 +231,15 @@ pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolF
         }
         Call::IsLeader => Ok(Some(Value::Bool(state.leader))),
         Call::RelationIds { endpoint } => {
-            let mut ids: Vec<&Relation> = state
+            let ids: Vec<&Relation> = state
                 .relations
                 .iter()
                 .filter(|r| !r.broken && r.endpoint == *endpoint)
                 .collect();
-            ids.sort_by_key(|r| r.id);
-            Ok(Some(json!(ids
-                .iter()
-                .map(|r| r.relation_id().to_string())
-                .collect::<Vec<_>>())))
+            // Juju sorts the printed ids as strings (`ep:12` before `ep:3`).
+            let mut ids: Vec<String> = ids.iter().map(|r| r.relation_id().to_string()).collect();
+            ids.sort();
+            Ok(Some(json!(ids)))
         }
         Call::RelationList { relation, app } => {
             let rel = find_relation(state, relation)?;
@@ -357,6 +358,9 @@ pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolF
             for (k, _) in pairs {
                 check_action_key(k)?;
             }
+            if pairs.is_empty() {
+                return Ok(None);
+            }
             if state.action.is_none() {
                 return Err(no_action());
             }
@@ -392,6 +396,8 @@ pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolF
                 };
             }
             match key {
+                // Juju prints an empty store as `null` in JSON.
+                None if view.is_empty() => Ok(Some(Value::Null)),
                 None => Ok(Some(json!(view))),
                 Some(k) => match view.get(k) {
                     Some(v) => Ok(Some(Value::String(v.clone()))),
@@ -408,14 +414,16 @@ pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolF
                     )));
                 }
             }
+            // Unlike relation-set, an empty value is stored, not a deletion.
             for (k, v) in data {
-                let v = (!v.is_empty()).then(|| v.clone());
-                state.pending.stored.insert(k.clone(), v);
+                state.pending.stored.insert(k.clone(), Some(v.clone()));
             }
             Ok(None)
         }
         Call::StateDelete { key } => {
-            state.pending.stored.insert(key.clone(), None);
+            if !key.is_empty() {
+                state.pending.stored.insert(key.clone(), None);
+            }
             Ok(None)
         }
     }
@@ -429,7 +437,9 @@ mod tests {
     fn action_keys() {
         assert!(check_action_key("result").is_ok());
         assert!(check_action_key("a.b-c.d9").is_ok());
-        for bad in ["Result", "-a", "a-", "a..b", "", "stdout", "a_b"] {
+        for bad in [
+            "Result", "-a", "a-", "a..b", "", "stdout", "a_b", "x.stderr",
+        ] {
             assert_eq!(check_action_key(bad).unwrap_err().code, 2, "{bad}");
         }
     }

@@ -95,9 +95,12 @@ impl HookTools for FakeHookTools {
     }
 
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationId>, HookToolError> {
-        self.call_json(Call::RelationIds {
+        // Juju prints them sorted as strings; the trait promises numeric order.
+        let mut ids: Vec<RelationId> = self.call_json(Call::RelationIds {
             endpoint: endpoint.to_string(),
-        })
+        })?;
+        ids.sort();
+        Ok(ids)
     }
 
     fn relation_list(&self, relation: &RelationId) -> Result<Vec<String>, HookToolError> {

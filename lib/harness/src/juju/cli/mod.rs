@@ -113,7 +113,7 @@ pub fn run_tool(
                 .unwrap_or_default(),
             stderr: parsed
                 .warning
-                .map(|w| format!("WARNING {w}\n"))
+                // Juju writes the bare text, without a newline.
                 .unwrap_or_default(),
             code: 0,
         },

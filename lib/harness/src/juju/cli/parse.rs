@@ -116,6 +116,57 @@ fn settings_file(
         .collect()
 }
 
+fn is_app_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && !s.ends_with('-')
+}
+
+fn is_unit_name(s: &str) -> bool {
+    s.rsplit_once('/').is_some_and(|(app, n)| {
+        is_app_name(app) && !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// Whose databag `relation-get` reads, as Juju decides it: a given unit (or, with `--app`,
+/// an application or a unit standing for its application); else the hook's remote unit;
+/// else the hook's remote application, switching to `--app`.
+fn relation_get_member(
+    given: Option<&String>,
+    app: bool,
+    env: Env,
+) -> Result<(String, bool), ToolFailure> {
+    let var = |name: &str| env(name).filter(|s| !s.is_empty());
+    if let Some(name) = given {
+        if app {
+            let app_name = match name.rsplit_once('/') {
+                Some((a, _)) if is_unit_name(name) => a.to_string(),
+                _ => name.clone(),
+            };
+            return Ok((app_name, true));
+        }
+        if !is_unit_name(name) {
+            return Err(ToolFailure::usage(if is_app_name(name) {
+                format!("expected unit name, got application name {name:?}")
+            } else {
+                format!("invalid unit name {name:?}")
+            }));
+        }
+        return Ok((name.clone(), false));
+    }
+    if !app {
+        if let Some(unit) = var("JUJU_REMOTE_UNIT") {
+            return Ok((unit, false));
+        }
+    }
+    var("JUJU_REMOTE_APP")
+        .map(|a| (a, true))
+        .ok_or_else(|| ToolFailure::usage("no unit or application specified"))
+}
+
 fn parse_port(text: Option<String>) -> Result<Port, ToolFailure> {
     let text = text.ok_or_else(|| ToolFailure::usage("no port or range specified"))?;
     let number_part = text.split('/').next().unwrap_or_default();
@@ -189,26 +240,13 @@ pub(super) fn parse(
                 None | Some("-") => None,
                 Some(k) => Some(k.to_string()),
             };
-            let default_member = || {
-                let unit = env("JUJU_REMOTE_UNIT").filter(|s| !s.is_empty());
-                if a.app {
-                    unit.or_else(|| env("JUJU_REMOTE_APP").filter(|s| !s.is_empty()))
-                } else {
-                    unit
-                }
-            };
-            let member = a
-                .args
-                .get(1)
-                .cloned()
-                .or_else(default_member)
-                .ok_or_else(|| ToolFailure::usage("no unit or application specified"))?;
+            let (member, app) = relation_get_member(a.args.get(1), a.app, env)?;
             Parsed::new(
                 Call::RelationGet {
                     relation,
                     key,
                     member,
-                    app: a.app,
+                    app,
                 },
                 a.format,
             )
@@ -235,12 +273,15 @@ pub(super) fn parse(
         "status-set" => {
             let a: StatusSetArgs = clap_parse(args)?;
             let (status, message) = match a.args.as_slice() {
-                [s] => (s.clone(), String::new()),
-                [s, m] => (s.clone(), m.clone()),
-                _ => {
+                [] => {
                     return Err(ToolFailure::usage(
                         "invalid args, require <status> [message]",
                     ))
+                }
+                [s] => (s.clone(), String::new()),
+                [s, m, rest @ ..] => {
+                    no_extra(rest)?;
+                    (s.clone(), m.clone())
                 }
             };
             Parsed::new(
@@ -347,10 +388,19 @@ pub(super) fn parse(
         }
         "action-set" => {
             let a: MessageArgs = clap_parse(args)?;
-            if a.args.is_empty() {
-                return Err(ToolFailure::usage("no key=value pairs specified"));
-            }
-            let pairs = key_values(&a.args)?;
+            let pairs = a
+                .args
+                .iter()
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| {
+                            ToolFailure::usage(format!(
+                                "argument {p:?} must be of the form key...=value"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             Parsed::new(Call::ActionSet { pairs }, Format::Smart)
         }
         "action-fail" => {
@@ -381,7 +431,7 @@ pub(super) fn parse(
             let a: StateGetArgs = clap_parse(args)?;
             Parsed::new(
                 Call::StateGet {
-                    key: a.key,
+                    key: a.key.filter(|k| k != "-"),
                     strict: a.strict,
                 },
                 a.format,
@@ -396,9 +446,13 @@ pub(super) fn parse(
         }
         "state-delete" => {
             let a: MessageArgs = clap_parse(args)?;
+            // Without a key Juju does nothing.
             let key = match a.args.as_slice() {
-                [k] => k.clone(),
-                _ => return Err(ToolFailure::usage("specify a key")),
+                [] => String::new(),
+                [k, rest @ ..] => {
+                    no_extra(rest)?;
+                    k.clone()
+                }
             };
             Parsed::new(Call::StateDelete { key }, Format::Smart)
         }
