@@ -257,3 +257,14 @@ fn write_without_multipart_and_short_boundaries_are_rejected() {
     let (status, _) = raw(&fake, "GET", "/v1/files?action=bogus", None);
     assert_eq!(status, 400);
 }
+
+#[test]
+fn large_files_round_trip() {
+    let (_dir, fake) = fake();
+    let c = client(&fake);
+    let content: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    c.push("/opt/big.bin", &content, &PushOptions::default())
+        .unwrap();
+    assert_eq!(fake.read_file("/opt/big.bin").unwrap(), content);
+    assert_eq!(c.pull("/opt/big.bin").unwrap(), content);
+}

@@ -6,6 +6,25 @@
 //! `/etc/prometheus/x` is `<root>/fs/etc/prometheus/x`), so tests can run real tools on what the
 //! charm pushed.
 //!
+//! ```no_run
+//! use std::time::Duration;
+//! use charm_harness::{ExecResult, FakePebble};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let fake = FakePebble::start(dir.path())
+//!     .with_prometheus_version("3.5.0")
+//!     .with_real_promtool();
+//! fake.on_exec("sh", |_req| ExecResult::success("hi\n"));
+//!
+//! // ... run the charm against fake.socket_path() ...
+//! let client = pebble::Client::new(fake.socket_path());
+//! client.replan(Duration::from_secs(5)).unwrap();
+//!
+//! assert_eq!(fake.restarts("prometheus"), 0);
+//! let config = fake.read_file("/etc/prometheus/prometheus.yml");
+//! # let _ = config;
+//! ```
+//!
 //! Modules: [`server`] (routes, recording, faults, the socket), [`state`] (what is remembered),
 //! [`changes`] (changes, tasks, durations), [`services`] (service actions and replan),
 //! [`files`] (`/v1/files`), [`exec`] (`/v1/exec` and task websockets), [`runner`] (how services
@@ -426,5 +445,15 @@ impl std::fmt::Debug for FakePebble {
         f.debug_struct("FakePebble")
             .field("socket_path", &self.socket_path)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fake_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::FakePebble>();
+        assert_send_sync::<crate::prometheus_web::FakePrometheusWeb>();
     }
 }

@@ -5,7 +5,8 @@
 //! in arguments and the working directory are mapped under the fake's file-system root when
 //! they lie under one of the mapped prefixes (`/etc/`, `/opt/`, `/var/lib/` by default), and
 //! the executable is looked up in a table of container path → host path (e.g.
-//! `/bin/prometheus` → `/usr/bin/prometheus`). As in Pebble, a start succeeds once the process
+//! `/bin/prometheus` → `/usr/bin/prometheus`). Listen addresses can be rewritten too
+//! (`0.0.0.0:9090` → `127.0.0.1:<free port>`), so several fakes run side by side. As in Pebble, a start succeeds once the process
 //! has stayed up for the okay delay (1 s), and a stop sends SIGTERM, then SIGKILL after 5 s.
 
 use std::collections::BTreeMap;
@@ -31,6 +32,7 @@ pub struct ProcessRunner {
     executables: BTreeMap<String, PathBuf>,
     prefixes: Vec<String>,
     extra_args: BTreeMap<String, Vec<String>>,
+    addresses: BTreeMap<String, String>,
     okay_delay: Duration,
     log_dir: Option<PathBuf>,
     children: Mutex<BTreeMap<String, Child>>,
@@ -49,6 +51,7 @@ impl ProcessRunner {
             executables: BTreeMap::new(),
             prefixes: DEFAULT_PREFIXES.iter().map(|p| p.to_string()).collect(),
             extra_args: BTreeMap::new(),
+            addresses: BTreeMap::new(),
             okay_delay: OKAY_DELAY,
             log_dir: None,
             children: Mutex::new(BTreeMap::new()),
@@ -75,6 +78,13 @@ impl ProcessRunner {
             name.to_string(),
             args.iter().map(|a| a.to_string()).collect(),
         );
+        self
+    }
+
+    /// Rewrites the address `from` (e.g. `0.0.0.0:9090`) to `to` (e.g. `127.0.0.1:41234`)
+    /// wherever an argument holds it, as `--flag=<from>` or on its own.
+    pub fn address(mut self, from: &str, to: impl Into<String>) -> Self {
+        self.addresses.insert(from.to_string(), to.into());
         self
     }
 
@@ -125,9 +135,26 @@ impl ProcessRunner {
             None => map_arg(fs_root, &words[0], &prefixes),
         };
         let mut line = vec![executable];
-        line.extend(words[1..].iter().map(|w| map_arg(fs_root, w, &prefixes)));
+        line.extend(
+            words[1..]
+                .iter()
+                .map(|w| self.map_address(&map_arg(fs_root, w, &prefixes))),
+        );
         line.extend(self.extra_args.get(name).cloned().unwrap_or_default());
         Ok(line)
+    }
+
+    /// `arg` with a mapped address replaced, if it is one (`--listen=a:1` or `a:1`).
+    fn map_address(&self, arg: &str) -> String {
+        let (flag, value) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') => (Some(flag), value),
+            _ => (None, arg),
+        };
+        match (self.addresses.get(value), flag) {
+            (Some(to), Some(flag)) => format!("{flag}={to}"),
+            (Some(to), None) => to.clone(),
+            (None, _) => arg.to_string(),
+        }
     }
 
     fn output(&self, name: &str) -> Result<(Stdio, Stdio), String> {
@@ -279,6 +306,34 @@ mod tests {
                 "--web.page-title=a b",
                 "--storage.tsdb.path=/r/fs/var/lib/prometheus",
                 "--web.listen-address=127.0.0.1:1",
+            ]
+        );
+    }
+
+    #[test]
+    fn listen_addresses_are_rewritten_only_where_they_match_whole() {
+        let runner = ProcessRunner::new()
+            .address("0.0.0.0:9090", "127.0.0.1:41000")
+            .address("127.0.0.1:9099", "127.0.0.1:41001");
+        let service = Service {
+            command: Some(
+                "/opt/x/x poll --web.listen-address=0.0.0.0:9090 127.0.0.1:9099 --url=http://0.0.0.0:9090/a --listen=127.0.0.1:9099"
+                    .into(),
+            ),
+            ..Service::default()
+        };
+        let line = runner
+            .command_line("x", &service, Path::new("/r/fs"))
+            .unwrap();
+        assert_eq!(
+            line,
+            [
+                "/r/fs/opt/x/x",
+                "poll",
+                "--web.listen-address=127.0.0.1:41000",
+                "127.0.0.1:41001",
+                "--url=http://0.0.0.0:9090/a",
+                "--listen=127.0.0.1:41001",
             ]
         );
     }
