@@ -378,6 +378,17 @@ fn network_and_goal_state() {
     ));
     let goal = tools.goal_state().unwrap();
     assert_eq!(goal.planned_units(), vec!["prometheus-rs-k8s/0"]);
+    tools.state().set_planned_units(3);
+    tools
+        .state()
+        .goal_units
+        .get_mut("prometheus-rs-k8s/2")
+        .unwrap()
+        .status = "dying".into();
+    assert_eq!(
+        tools.goal_state().unwrap().planned_units(),
+        vec!["prometheus-rs-k8s/0", "prometheus-rs-k8s/1"]
+    );
     assert!(goal.relations["metrics-endpoint"].contains_key("ne/0"));
     assert!(goal.relations["metrics-endpoint"].contains_key("ne"));
 }

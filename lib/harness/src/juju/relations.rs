@@ -2,11 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use juju_hook::{Event, RelationData, RelationEvent, RelationEventKind, RelationId};
+use juju_hook::{
+    Event, GoalStateEntry, RelationData, RelationEvent, RelationEventKind, RelationId,
+};
 use serde_json::{Map, Value};
 
 use super::records::{merge_databag, unit_sort_key, ActionRun, EndpointRole, Relation};
-use super::state::ModelState;
+use super::state::{ModelState, GOAL_SINCE};
 
 impl ModelState {
     /// The Juju-managed keys every unit databag holds.
@@ -81,6 +83,10 @@ impl ModelState {
 
     /// A remote unit joins (or rejoins) a relation; its databag starts with Juju's keys.
     pub fn add_remote_unit(&mut self, relation: &RelationId, unit: &str) -> &mut Self {
+        assert!(
+            unit != self.unit_name(),
+            "{unit} is this unit: it is never its own remote unit"
+        );
         let n = unit_sort_key(unit).1 % 240;
         let address = format!("10.1.{}.{}", 100 + relation.id % 150, 10 + n);
         let rel = self.relation_mut(relation);
@@ -155,6 +161,20 @@ impl ModelState {
                 .then(|| remote_unit.map(str::to_string))
                 .flatten(),
         })
+    }
+
+    /// `goal-state` plans units `<app>/0` .. `<app>/<count - 1>`, all active.
+    pub fn set_planned_units(&mut self, count: u32) -> &mut Self {
+        self.goal_units = (0..count)
+            .map(|n| {
+                let entry = GoalStateEntry {
+                    status: "active".into(),
+                    since: Some(GOAL_SINCE.into()),
+                };
+                (format!("{}/{n}", self.app_name), entry)
+            })
+            .collect();
+        self
     }
 
     /// Starts running action `name` with `params` and returns its event.
