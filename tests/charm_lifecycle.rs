@@ -1,0 +1,543 @@
+//! The charm's lifecycle against the harness: first deployment, hooks that change nothing,
+//! changes applied by reload or by restart, invalid config, an unreachable or restarted
+//! container, failed reloads and configurations promtool rejects.
+
+mod common;
+
+use charm_harness::ReloadResponse;
+use common::*;
+use juju_hook::{Event, Port, Status, StatusKind};
+use serde_json::{json, Value};
+
+/// Bytes of the live prometheus.yml, to prove it was not touched.
+fn live_config_bytes(c: &Charm) -> Vec<u8> {
+    c.sim.pebble.read_file(CONFIG_FILE).expect("prometheus.yml")
+}
+
+/// The `prometheus` service's command in the plan.
+fn prometheus_command(c: &Charm) -> String {
+    c.sim.pebble.plan().services["prometheus"]
+        .command
+        .clone()
+        .expect("prometheus has a command")
+}
+
+/// Runs the host's promtool on the live configuration as the workload would.
+fn promtool_accepts_live_config(c: &Charm) -> bool {
+    std::process::Command::new("/usr/bin/promtool")
+        .args(["check", "config"])
+        .arg(c.sim.pebble.host_path(CONFIG_FILE))
+        .output()
+        .expect("promtool runs")
+        .status
+        .success()
+}
+
+#[test]
+fn first_deployment_reaches_active_with_prometheus_started_once() {
+    let c = Charm::leader();
+    c.deploy();
+
+    c.assert_active();
+    // Files: configuration and the record of what was applied.
+    let config = c.config_yaml();
+    assert!(config.contains("job_name: prometheus"), "{config}");
+    assert!(config.contains("- rules/*.rules"), "{config}");
+    assert!(promtool_accepts_live_config(&c));
+    let manifest: Value =
+        serde_json::from_str(&c.file(MANIFEST_FILE).expect("manifest written")).unwrap();
+    assert_eq!(manifest["prometheus_version"], "2.42.0");
+    assert!(manifest["files"].get(CONFIG_FILE).is_some(), "{manifest}");
+
+    // Plan: the prometheus service and its ready-level check, no poller.
+    let plan = c.sim.pebble.plan();
+    assert_eq!(
+        plan.services.keys().collect::<Vec<_>>(),
+        ["prometheus"],
+        "no inventory-sd without inventory_url"
+    );
+    assert_eq!(plan.checks.keys().collect::<Vec<_>>(), ["prometheus-ready"]);
+    assert_eq!(
+        c.sim
+            .pebble
+            .layers()
+            .iter()
+            .map(|(l, _)| l.as_str())
+            .collect::<Vec<_>>(),
+        ["prometheus-rs-k8s"]
+    );
+    assert_eq!(
+        c.sim.pebble.service_status("prometheus"),
+        Some(charm_harness::ServiceCurrent::Active)
+    );
+
+    // Started exactly once, never restarted, never reloaded (nothing ran before the start).
+    let n = c.counters();
+    assert_eq!(
+        (n.prometheus_starts, n.prometheus_restarts),
+        (1, 0),
+        "{n:?}"
+    );
+    assert_eq!(n.reloads, 0);
+
+    // Juju side: port committed, workload version from `prometheus --version`.
+    let state = c.sim.juju.state();
+    assert_eq!(
+        state.opened_ports.iter().copied().collect::<Vec<_>>(),
+        [Port::tcp(9090)]
+    );
+    assert_eq!(state.workload_version.as_deref(), Some("2.42.0"));
+    assert!(state.pending.is_empty(), "every hook committed");
+    drop(state);
+
+    insta::assert_snapshot!("first_deploy_prometheus_yml", config);
+    insta::assert_snapshot!("first_deploy_plan", c.sim.pebble.plan_yaml());
+}
+
+#[test]
+fn hooks_that_change_nothing_neither_write_nor_restart_nor_reload() {
+    let c = Charm::leader();
+    c.deploy();
+    let before = c.counters();
+    let config = live_config_bytes(&c);
+
+    for event in [Event::ConfigChanged, Event::UpdateStatus, Event::Start] {
+        c.reset_records();
+        c.ok(&event);
+        let requests = c.requests();
+        assert_eq!(
+            mutating(&requests),
+            Vec::<&charm_harness::RecordedRequest>::new()
+        );
+        assert_eq!(
+            count(&requests, "POST", "/v1/exec"),
+            0,
+            "no promtool, no --version"
+        );
+        assert_eq!(c.counters(), before, "{}", event.name());
+        c.assert_active();
+
+        // Measured for a no-change hook of a leader without relations: 10 hook-tool calls
+        // (config-get, is-leader, 6 × relation-ids, opened-ports, status-set) and 3 Pebble
+        // requests (manifest read, plan, services).
+        let calls = c.tool_calls();
+        assert!(calls <= 10, "{}: {calls} hook-tool calls", event.name());
+        assert!(requests.len() <= 3, "{}: {requests:#?}", event.name());
+    }
+    assert_eq!(live_config_bytes(&c), config);
+}
+
+#[test]
+fn interval_changes_reload_prometheus_without_restarting_it() {
+    let c = Charm::leader();
+    c.deploy();
+    for (option, value, line) in [
+        ("evaluation_interval", "30s", "evaluation_interval: 30s"),
+        ("scrape_interval", "2m", "scrape_interval: 2m"),
+        ("scrape_timeout", "20s", "scrape_timeout: 20s"),
+    ] {
+        let before = c.counters();
+        let command = prometheus_command(&c);
+        c.reset_records();
+        c.configure(option, value);
+
+        let after = c.counters();
+        assert_eq!(after.reloads, before.reloads + 1, "{option}: one reload");
+        assert_eq!(
+            (after.prometheus_starts, after.prometheus_restarts),
+            (before.prometheus_starts, before.prometheus_restarts),
+            "{option}: no restart"
+        );
+        let requests = c.requests();
+        assert_eq!(
+            count(&requests, "POST", "/v1/layers"),
+            0,
+            "{option}: layer untouched"
+        );
+        assert_eq!(service_actions(&requests, "replan"), 0);
+        assert_eq!(prometheus_command(&c), command);
+        assert_eq!(
+            written_paths(&requests),
+            [
+                "/etc/prometheus/.candidate/prometheus.yml",
+                CONFIG_FILE,
+                MANIFEST_FILE
+            ],
+            "{option}: staged, validated, pushed, recorded"
+        );
+        assert!(c.config_yaml().contains(line), "{option}");
+        c.assert_active();
+    }
+}
+
+#[test]
+fn restart_options_restart_prometheus_without_reloading_it() {
+    let c = Charm::leader();
+    c.deploy();
+    for (option, value, flag) in [
+        ("log_level", json!("debug"), "--log.level=debug"),
+        (
+            "metrics_retention_time",
+            json!("30d"),
+            "--storage.tsdb.retention.time=30d",
+        ),
+        (
+            "maximum_retention_size",
+            json!("50GB"),
+            "--storage.tsdb.retention.size=50GB",
+        ),
+        (
+            "metrics_wal_compression",
+            json!(false),
+            "--no-storage.tsdb.wal-compression",
+        ),
+    ] {
+        let before = c.counters();
+        let config = live_config_bytes(&c);
+        c.reset_records();
+        c.configure(option, value);
+
+        let after = c.counters();
+        assert_eq!(
+            after.prometheus_restarts,
+            before.prometheus_restarts + 1,
+            "{option}: one restart"
+        );
+        assert_eq!(after.reloads, before.reloads, "{option}: no reload");
+        assert!(prometheus_command(&c).contains(flag), "{option}");
+        let started_with = c.sim.pebble.services_started_with("prometheus").unwrap();
+        assert!(started_with.command.unwrap().contains(flag), "{option}");
+        let requests = c.requests();
+        assert_eq!(count(&requests, "POST", "/v1/layers"), 1, "{option}");
+        assert_eq!(
+            written_paths(&requests),
+            Vec::<String>::new(),
+            "{option}: no file"
+        );
+        assert_eq!(live_config_bytes(&c), config, "{option}");
+        c.assert_active();
+    }
+}
+
+/// Every option of config.yaml with a value the charm must refuse, and the exact status.
+fn invalid_options() -> Vec<(&'static str, Value, &'static str)> {
+    vec![
+        (
+            "log_level",
+            json!("verbose"),
+            r#"invalid config: log_level="verbose": must be one of debug, info, warn, error"#,
+        ),
+        (
+            "scrape_interval",
+            json!("1 minute"),
+            r#"invalid config: scrape_interval="1 minute": must be a Prometheus duration such as 15s, 1m or 1h30m"#,
+        ),
+        (
+            "scrape_timeout",
+            json!("2m"),
+            r#"invalid config: scrape_timeout="2m": must not exceed scrape_interval (1m)"#,
+        ),
+        (
+            "evaluation_interval",
+            json!("0s"),
+            r#"invalid config: evaluation_interval="0s": must be greater than zero"#,
+        ),
+        (
+            "metrics_retention_time",
+            json!("15 days"),
+            r#"invalid config: metrics_retention_time="15 days": must be a Prometheus duration such as 15d or 4w, or 0"#,
+        ),
+        (
+            "maximum_retention_size",
+            json!("50 gigs"),
+            r#"invalid config: maximum_retention_size="50 gigs": must be a whole number with a unit B, KB, MB, GB, TB, PB or EB, e.g. 50GB"#,
+        ),
+        (
+            "metrics_wal_compression",
+            json!("yes"),
+            r#"invalid config: metrics_wal_compression="yes": must be a boolean"#,
+        ),
+        (
+            "inventory_url",
+            json!("ftp://inventory/hosts"),
+            r#"invalid config: inventory_url="ftp://inventory/hosts": scheme must be http or https"#,
+        ),
+        (
+            "inventory_poll_interval",
+            json!("soon"),
+            r#"invalid config: inventory_poll_interval="soon": must be a duration such as 30s or 2m"#,
+        ),
+        (
+            "inventory_timeout",
+            json!("30s"),
+            r#"invalid config: inventory_timeout="30s": must be shorter than inventory_poll_interval (30s)"#,
+        ),
+        (
+            "inventory_target_port",
+            json!(70000),
+            "invalid config: inventory_target_port=70000: must be between 1 and 65535",
+        ),
+        (
+            "inventory_metrics_path",
+            json!("metrics"),
+            r#"invalid config: inventory_metrics_path="metrics": must start with "/""#,
+        ),
+        (
+            "inventory_job_name",
+            json!("prometheus"),
+            r#"invalid config: inventory_job_name="prometheus": must differ from the charm's own scrape jobs (prometheus, inventory-sd)"#,
+        ),
+        (
+            "inventory_labels",
+            json!("site"),
+            r#"invalid config: inventory_labels="site": "site" is not name=value (use comma-separated name=value pairs)"#,
+        ),
+    ]
+}
+
+#[test]
+fn every_invalid_option_blocks_naming_it_and_leaves_the_workload_alone() {
+    let c = Charm::leader();
+    c.deploy();
+    let config = live_config_bytes(&c);
+    let before = c.counters();
+
+    let cases = invalid_options();
+    let declared: Vec<String> = c.sim.juju.state().config_options.keys().cloned().collect();
+    let mut tested: Vec<String> = cases.iter().map(|(o, _, _)| o.to_string()).collect();
+    tested.sort();
+    assert_eq!(tested, declared, "one invalid value per config.yaml option");
+
+    for (option, value, message) in cases {
+        c.reset_records();
+        // Written straight into the model: Juju refuses a non-boolean for a boolean option,
+        // but the charm must not trust that.
+        c.sim.juju.state().config.insert(option.into(), value);
+        c.ok(&Event::ConfigChanged);
+
+        assert_eq!(c.status(), Status::blocked(message), "{option}");
+        assert_eq!(c.requests(), [], "{option}: Pebble not even asked");
+        assert_eq!(live_config_bytes(&c), config, "{option}");
+        assert_eq!(c.counters(), before, "{option}");
+
+        // Back to the default: Active again, and still nothing to apply.
+        c.sim.juju.state().config.remove(option);
+        c.ok(&Event::ConfigChanged);
+        c.assert_active();
+        assert_eq!(
+            mutating(&c.requests()),
+            Vec::<&charm_harness::RecordedRequest>::new()
+        );
+    }
+    assert_eq!(c.counters(), before);
+}
+
+#[test]
+fn several_invalid_options_are_counted_in_one_message() {
+    let c = Charm::leader();
+    c.deploy();
+    c.set_config("log_level", "loud");
+    c.set_config("scrape_interval", "often");
+    c.set_config("inventory_labels", "__x=1");
+    c.ok(&Event::ConfigChanged);
+    assert_eq!(
+        c.status(),
+        Status::blocked(
+            r#"invalid config: log_level="loud": must be one of debug, info, warn, error (and 2 more: scrape_interval, inventory_labels)"#
+        )
+    );
+}
+
+#[test]
+fn unreachable_pebble_waits_then_pebble_ready_converges() {
+    let c = Charm::leader();
+    c.sim.pebble.set_unreachable(true);
+    for event in [Event::Install, Event::LeaderElected, Event::ConfigChanged] {
+        c.ok(&event); // exit 0: Juju must not retry, pebble-ready will come
+        assert_eq!(
+            c.status(),
+            Status::waiting("waiting for Pebble in the prometheus container")
+        );
+    }
+    assert!(c.file(CONFIG_FILE).is_none());
+    assert!(c.sim.juju.state().opened_ports.is_empty());
+    assert_eq!(c.counters(), Counters::default());
+
+    c.sim.pebble.set_unreachable(false);
+    c.ok(&pebble_ready());
+    c.assert_active();
+    assert!(c.file(CONFIG_FILE).is_some());
+    assert_eq!(c.counters().prometheus_starts, 1);
+    assert_eq!(
+        c.sim.juju.state().workload_version.as_deref(),
+        Some("2.42.0")
+    );
+
+    // Going away again later: Waiting, nothing lost.
+    c.sim.pebble.set_unreachable(true);
+    c.ok(&Event::UpdateStatus);
+    assert_eq!(c.status().kind, StatusKind::Waiting);
+    c.sim.pebble.set_unreachable(false);
+    c.ok(&Event::UpdateStatus);
+    c.assert_active();
+    assert_eq!(c.counters().prometheus_starts, 1);
+}
+
+#[test]
+fn failed_reload_blocks_and_the_next_event_retries_it() {
+    let c = Charm::leader();
+    c.deploy();
+    c.sim.web.set_reload_response(ReloadResponse::Status(
+        500,
+        "failed to reload config: out of cheese".into(),
+    ));
+    c.configure("evaluation_interval", "30s");
+    let blocked = Status::blocked(
+        "Prometheus reload failed: HTTP 500: failed to reload config: out of cheese",
+    );
+    assert_eq!(c.status(), blocked);
+    assert_eq!(c.counters().reloads, 1);
+    let manifest = c.file(MANIFEST_FILE).unwrap();
+
+    // Still failing: retried, still Blocked, and not recorded as applied.
+    c.ok(&Event::UpdateStatus);
+    assert_eq!(c.counters().reloads, 2);
+    assert_eq!(c.status(), blocked);
+    assert_eq!(c.file(MANIFEST_FILE).unwrap(), manifest);
+
+    // Prometheus accepts it now: the next event reloads and reaches Active.
+    c.sim.web.set_reload_response(ReloadResponse::Ok);
+    c.ok(&Event::UpdateStatus);
+    assert_eq!(c.counters().reloads, 3);
+    c.assert_active();
+    assert_ne!(
+        c.file(MANIFEST_FILE).unwrap(),
+        manifest,
+        "recorded once it worked"
+    );
+
+    // And then it is settled.
+    c.ok(&Event::UpdateStatus);
+    assert_eq!(c.counters().reloads, 3);
+    assert_eq!(c.counters().prometheus_restarts, 0);
+}
+
+#[test]
+fn config_rejected_by_promtool_blocks_and_leaves_the_live_config_untouched() {
+    let c = Charm::leader();
+    c.deploy();
+    let config = live_config_bytes(&c);
+    // A timeout longer than the global 1m interval the job inherits: the relation data
+    // checks pass it (the job sets no interval of its own), Prometheus does not.
+    let rel = add_scrape_app(
+        &mut c.sim.juju.state(),
+        "slow-app",
+        7,
+        json!([{"metrics_path": "/metrics", "scrape_timeout": "2m",
+                "static_configs": [{"targets": ["*:8080"]}]}]),
+        None,
+    );
+    let before = c.counters();
+    c.reset_records();
+    c.ok(&c.relation_event(
+        &rel,
+        juju_hook::RelationEventKind::Changed,
+        Some("slow-app/0"),
+    ));
+
+    let status = c.status();
+    assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
+    assert!(
+        status
+            .message
+            .starts_with("generated configuration rejected by promtool: "),
+        "{status:?}"
+    );
+    assert!(
+        status
+            .message
+            .contains("scrape timeout greater than scrape interval"),
+        "promtool's own words: {status:?}"
+    );
+    assert!(
+        !status.message.contains(".candidate"),
+        "paths shown as live ones: {status:?}"
+    );
+    assert_eq!(live_config_bytes(&c), config);
+    let candidate = c
+        .file("/etc/prometheus/.candidate/prometheus.yml")
+        .expect("staged");
+    assert!(candidate.contains("scrape_timeout: 2m"), "{candidate}");
+    let requests = c.requests();
+    assert_eq!(
+        written_paths(&requests),
+        ["/etc/prometheus/.candidate/prometheus.yml"],
+        "only the candidate was written"
+    );
+    assert_eq!(c.counters(), before, "no restart, no reload");
+
+    // The relation is fixed: the next event applies it.
+    let mut data = c
+        .sim
+        .juju
+        .state()
+        .relation(&rel)
+        .unwrap()
+        .remote_app_data
+        .clone();
+    data.insert(
+        "scrape_jobs".into(),
+        json!([{"metrics_path": "/metrics", "scrape_timeout": "20s",
+                "static_configs": [{"targets": ["*:8080"]}]}])
+        .to_string(),
+    );
+    c.sim.juju.state().set_remote_app_data(&rel, &data);
+    c.ok(&c.relation_event(&rel, juju_hook::RelationEventKind::Changed, None));
+    c.assert_active();
+    assert!(c.config_yaml().contains("scrape_timeout: 20s"));
+    assert_eq!(c.counters().reloads, before.reloads + 1);
+}
+
+#[test]
+fn container_restart_reapplies_everything() {
+    let c = Charm::leader();
+    c.deploy();
+    c.configure("evaluation_interval", "30s");
+    let config = live_config_bytes(&c);
+    let before = c.counters();
+
+    // A new container from the image: plan, services and files are gone.
+    c.sim.pebble.restart_container(true);
+    assert!(c.file(CONFIG_FILE).is_none());
+    assert!(c.sim.pebble.plan().services.is_empty());
+    c.ok(&pebble_ready());
+
+    c.assert_active();
+    assert_eq!(live_config_bytes(&c), config);
+    assert!(c.file(MANIFEST_FILE).is_some());
+    assert_eq!(
+        c.sim.pebble.service_status("prometheus"),
+        Some(charm_harness::ServiceCurrent::Active)
+    );
+    let after = c.counters();
+    assert_eq!(after.prometheus_starts, before.prometheus_starts + 1);
+    assert_eq!(
+        after.reloads, before.reloads,
+        "started with the new files, no reload"
+    );
+    assert_eq!(
+        c.sim.juju.state().workload_version.as_deref(),
+        Some("2.42.0")
+    );
+
+    // Pebble restarting alone (files kept): the layer comes back, nothing is pushed.
+    c.sim.pebble.restart_container(false);
+    c.reset_records();
+    c.ok(&pebble_ready());
+    c.assert_active();
+    let requests = c.requests();
+    assert_eq!(written_paths(&requests), Vec::<String>::new());
+    assert_eq!(count(&requests, "POST", "/v1/layers"), 1);
+    assert_eq!(c.counters().prometheus_starts, before.prometheus_starts + 2);
+    assert_eq!(c.counters().reloads, before.reloads);
+}
