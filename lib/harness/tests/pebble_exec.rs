@@ -219,3 +219,35 @@ fn real_promtool_rejects_an_invalid_config() {
         "{stderr}"
     );
 }
+
+#[test]
+fn any_host_command_can_stand_in_for_a_container_executable() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakePebble::start(dir.path());
+    fake.on_exec_host("cat", "/bin/cat");
+    fake.write_file("/etc/motd", "hello from the container\n");
+    let c = client(&fake);
+    let out = c
+        .exec(&["cat", "/etc/motd"], &ExecOptions::default())
+        .unwrap();
+    assert_eq!(out.exit_code, 0);
+    assert_eq!(out.stdout, b"hello from the container\n");
+
+    let opts = ExecOptions {
+        stdin: Some(b"piped".to_vec()),
+        ..ExecOptions::default()
+    };
+    let out = c.exec(&["/usr/bin/cat"], &opts).unwrap();
+    assert_eq!(out.stdout, b"piped");
+
+    let out = c
+        .exec(&["cat", "/etc/missing"], &ExecOptions::default())
+        .unwrap();
+    assert_eq!(out.exit_code, 1);
+    // The error names the container path, not the host one.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.ends_with(": /etc/missing: No such file or directory\n"),
+        "{stderr}"
+    );
+}

@@ -302,6 +302,17 @@ impl FakePebble {
         self
     }
 
+    /// Answers exec of `executable` (basename) by running the host's `host_executable` on the
+    /// fake's file system (see [`exec::real_command_handler`]).
+    pub fn on_exec_host(&self, executable: &str, host_executable: impl Into<PathBuf>) -> &Self {
+        let handler = exec::real_command_handler(host_executable.into());
+        self.shared
+            .lock()
+            .exec_handlers
+            .insert(executable.to_string(), handler);
+        self
+    }
+
     // -- faults ----------------------------------------------------------------------------
 
     /// `true` removes the socket and drops every connection (the container is not up, or
