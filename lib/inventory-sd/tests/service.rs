@@ -83,15 +83,25 @@ async fn metrics_endpoint_exposes_every_metric() {
     let out = cfg.output.clone();
     let svc = inventory_sd::start(cfg).await.unwrap();
     wait_for("first poll", || out.exists()).await;
-    let resp = reqwest::get(format!("http://{}/metrics", svc.local_addr()))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/openmetrics-text"));
-    let text = resp.text().await.unwrap();
+    // The counters are updated just after the file is written: read until the poll is counted.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let resp = reqwest::get(format!("http://{}/metrics", svc.local_addr()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        let text = resp.text().await.unwrap();
+        if text.contains("inventory_sd_polls_total{result=\"success\"} 1")
+            || tokio::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     for line in [
         "inventory_sd_polls_total{result=\"success\"} 1",
         "inventory_sd_polls_total{result=\"http_error\"} 0",
