@@ -251,3 +251,28 @@ fn any_host_command_can_stand_in_for_a_container_executable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_command_past_its_timeout_fails_the_exec_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakePebble::start(dir.path());
+    fake.on_exec("slow", |_| {
+        std::thread::sleep(Duration::from_secs(2));
+        ExecResult::success("late\n")
+    });
+    let opts = ExecOptions {
+        timeout: Some(Duration::from_millis(300)),
+        ..ExecOptions::default()
+    };
+    let err = client(&fake).exec(&["slow"], &opts).unwrap_err();
+    match &err {
+        pebble::Error::ChangeFailed { kind, err, .. } => {
+            assert_eq!(kind, "exec");
+            assert_eq!(
+                err,
+                "cannot perform the following tasks:\n- Execute command \"slow\" (timed out after 300ms: context deadline exceeded)"
+            );
+        }
+        other => panic!("expected ChangeFailed, got {other:?}"),
+    }
+}

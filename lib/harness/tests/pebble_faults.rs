@@ -103,3 +103,22 @@ fn container_restart_forgets_layers_services_and_changes() {
         b"data"
     );
 }
+
+#[test]
+fn image_layers_come_first_and_survive_a_container_restart() {
+    let (_dir, fake) = fake();
+    let image: pebble::Layer = pebble::Layer::from_yaml(
+        "services:\n  base:\n    override: replace\n    command: sleep 1\n    startup: disabled\n",
+    )
+    .unwrap();
+    fake.add_image_layer("000-image", &image);
+    add_demo_layer(&fake);
+    let labels: Vec<String> = fake.layers().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(labels, ["000-image", "demo"]);
+    assert!(fake.plan().services.contains_key("base"));
+
+    fake.restart_container(false);
+    let labels: Vec<String> = fake.layers().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(labels, ["000-image"]);
+    assert_eq!(fake.service_status("base"), Some(ServiceCurrent::Inactive));
+}

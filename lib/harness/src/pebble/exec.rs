@@ -23,7 +23,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::changes::{parse_go_duration, ChangeStatus};
+use super::changes::{format_go_duration, parse_go_duration, ChangeStatus};
 use super::envelope;
 use super::files::{host_path, map_arg};
 use super::state::Shared;
@@ -276,10 +276,33 @@ async fn run_session(
 ) {
     let mut request = session.request.clone();
     request.stdin = read_stdin(&mut stdio).await;
+    let timeout = request.timeout;
     let handler = session.handler.clone();
-    let result = tokio::task::spawn_blocking(move || handler(&request))
-        .await
-        .unwrap_or_else(|e| ExecResult::failure(1, format!("exec handler panicked: {e}")));
+    let job = tokio::task::spawn_blocking(move || handler(&request));
+    // Like Pebble, a command running past its timeout fails the change (the handler's thread
+    // is left to finish on its own).
+    let outcome = match timeout {
+        Some(limit) => tokio::time::timeout(limit, job).await.map_err(|_| limit),
+        None => Ok(job.await),
+    };
+    let result = match outcome {
+        Ok(joined) => {
+            joined.unwrap_or_else(|e| ExecResult::failure(1, format!("exec handler panicked: {e}")))
+        }
+        Err(limit) => {
+            if let Some(ws) = stderr.as_mut() {
+                let _ = ws.send(Message::Text(END.into())).await;
+            }
+            let _ = stdio.send(Message::Text(END.into())).await;
+            let message = format!(
+                "timed out after {}: context deadline exceeded",
+                format_go_duration(limit)
+            );
+            finish(&shared, session.change_id, Err(message));
+            let _ = control.send(Message::Close(None)).await;
+            return;
+        }
+    };
     if !result.stdout.is_empty() {
         let _ = stdio.send(Message::Binary(result.stdout.into())).await;
     }

@@ -163,6 +163,30 @@ impl FakePebble {
         ::pebble::plan_to_yaml(&self.plan())
     }
 
+    /// Adds a layer as if the image shipped it in `$PEBBLE/layers`: it sits before every
+    /// API-added layer and survives [`FakePebble::restart_container`].
+    ///
+    /// # Panics
+    /// If the layer is invalid or does not combine with the current plan.
+    pub fn add_image_layer(&self, label: &str, layer: &Layer) {
+        let mut state = self.shared.lock();
+        let entry = state::LabeledLayer {
+            label: label.to_string(),
+            layer: layer.clone(),
+        };
+        let mut layers = state.layers.clone();
+        layers.insert(state.image_layers.len(), entry.clone());
+        let pairs: Vec<(String, Layer)> = layers
+            .iter()
+            .map(|l| (l.label.clone(), l.layer.clone()))
+            .collect();
+        if let Err(e) = ::pebble::combine_layers(&pairs) {
+            panic!("image layer {label:?} is invalid: {e}");
+        }
+        state.layers = layers;
+        state.image_layers.push(entry);
+    }
+
     /// The layers, in order, as `(label, layer)`.
     pub fn layers(&self) -> Vec<(String, Layer)> {
         self.shared

@@ -134,8 +134,10 @@ pub struct LabeledLayer {
 pub struct State {
     /// Changes on each simulated Pebble start.
     pub boot_id: String,
-    /// Layers in order.
+    /// Layers in order: the image's layers first, then those added through the API.
     pub layers: Vec<LabeledLayer>,
+    /// Layers the image ships (`$PEBBLE/layers`); they come back after a container restart.
+    pub image_layers: Vec<LabeledLayer>,
     /// Runtime of services that were ever started this boot.
     pub services: BTreeMap<String, ServiceRuntime>,
     /// Per-service counters.
@@ -169,6 +171,7 @@ impl State {
         State {
             boot_id: new_boot_id(),
             layers: Vec::new(),
+            image_layers: Vec::new(),
             services: BTreeMap::new(),
             counters: BTreeMap::new(),
             changes: ChangeStore::default(),
@@ -259,10 +262,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Sets a fresh boot id (used by a simulated container restart).
+/// A fresh Pebble boot: new boot id, only the image's layers, no services or changes.
 pub(crate) fn reboot(state: &mut State) {
     state.boot_id = new_boot_id();
-    state.layers.clear();
+    state.layers = state.image_layers.clone();
     state.services.clear();
     state.changes = ChangeStore::default();
     state.exec_sessions.clear();
