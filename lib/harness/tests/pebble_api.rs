@@ -47,6 +47,9 @@ fn add_layer_answers_true_and_plan_prints_like_pebble() {
     assert_eq!(fake.plan_yaml(), recorded);
     assert_eq!(fake.layers().len(), 1);
     assert_eq!(fake.layers()[0].0, "demo");
+    let (status, body) = raw_json(&fake, "GET", "/v1/plan", None);
+    assert_eq!(status, 400);
+    assert_eq!(body["result"]["message"], "invalid format \"\"");
 
     // The real client parses it back to the same plan the fake holds.
     assert_eq!(client(&fake).get_plan().unwrap(), fake.plan());

@@ -209,8 +209,15 @@ pub async fn post_exec(State(shared): State<Arc<Shared>>, body: Bytes) -> Respon
 
 async fn connect_deadline(shared: Arc<Shared>, session: Arc<ExecSession>) {
     tokio::time::sleep(CONNECT_TIMEOUT).await;
-    let started = session.sockets.lock().map(|s| s.started).unwrap_or(true);
-    if !started {
+    // Drop the sockets that did connect, closing their connections.
+    let abandoned = session.sockets.lock().ok().and_then(|mut s| {
+        (!s.started).then(|| {
+            s.started = true;
+            (s.control.take(), s.stdio.take(), s.stderr.take())
+        })
+    });
+    if abandoned.is_some() {
+        drop(abandoned);
         finish(
             &shared,
             session.change_id,

@@ -79,7 +79,7 @@ pub async fn health(State(shared): State<Arc<Shared>>, Query(params): Params) ->
 
 /// `GET /v1/plan?format=yaml`.
 pub async fn get_plan(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
-    let format = params.get("format").map(String::as_str).unwrap_or("yaml");
+    let format = params.get("format").map(String::as_str).unwrap_or_default();
     if format != "yaml" {
         return envelope::bad_request(format!("invalid format \"{format}\""));
     }
