@@ -28,6 +28,8 @@ enum Command {
     Poll(inventory_sd::Args),
     /// Print what the charm would apply for a model snapshot, without a cluster.
     Render(RenderArgs),
+    /// Drive the charm through a deployment on this machine with the real Prometheus, no Juju.
+    Demo(prometheus_rs_k8s::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
             inventory_sd::run_cli(&args)
         }
         Command::Render(args) => render_cmd::run(&args),
+        Command::Demo(args) => prometheus_rs_k8s::demo::run(&args),
     }
 }
 
