@@ -71,7 +71,8 @@ impl FakePebble {
     /// Starts a fake Pebble rooted at `root` (created if missing) with simulated services.
     ///
     /// # Panics
-    /// If the directory, runtime or socket cannot be set up (a broken test environment).
+    /// If the directory, runtime or socket cannot be set up (a broken test environment; note
+    /// that a Unix socket path must stay under 108 bytes, so keep `root` short).
     pub fn start(root: &Path) -> FakePebble {
         Self::start_with_runner(root, Arc::new(SimulatedRunner))
     }
