@@ -175,6 +175,9 @@ pub enum ApplyError {
     /// promtool rejected the rendered configuration; Prometheus keeps the old one.
     #[error("generated configuration rejected by promtool: {0}")]
     InvalidConfig(String),
+    /// `promtool check rules` rejected these rule files (live path, promtool's reason).
+    #[error("rule files rejected by promtool: {}", .0.iter().map(|(p, m)| format!("{p}: {m}")).collect::<Vec<_>>().join("; "))]
+    InvalidRules(Vec<(String, String)>),
     /// promtool could not be run.
     #[error("cannot validate configuration: {0}")]
     Validation(String),
@@ -359,9 +362,72 @@ fn validate_candidate(
         } else {
             &output.stderr
         });
+        let rule_files: Vec<&str> = staged
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| p.ends_with(".rules"))
+            .collect();
+        let bad_rules = find_bad_rule_files(client, &rule_files)?;
+        if !bad_rules.is_empty() {
+            return Err(ApplyError::InvalidRules(bad_rules));
+        }
         return Err(ApplyError::InvalidConfig(summarise_promtool(&text)));
     }
     Ok(())
+}
+
+/// Which staged rule files `promtool check rules` rejects, as live paths with the reason:
+/// lets the charm leave out one application's rules instead of refusing the whole update.
+fn find_bad_rule_files(
+    client: &Client,
+    staged: &[&str],
+) -> Result<Vec<(String, String)>, ApplyError> {
+    if staged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut command = vec![PROMTOOL_BINARY, "check", "rules"];
+    command.extend_from_slice(staged);
+    let output = client
+        .exec(
+            &command,
+            &ExecOptions {
+                timeout: Some(Duration::from_secs(60)),
+                ..ExecOptions::default()
+            },
+        )
+        .map_err(|e| ApplyError::Validation(e.to_string()))?;
+    if output.exit_code == 0 {
+        return Ok(Vec::new());
+    }
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    Ok(parse_check_rules(&text, staged)
+        .into_iter()
+        .map(|(path, reason)| {
+            (
+                path.replace(CANDIDATE_DIR, CONFIG_DIR),
+                reason.replace(CANDIDATE_DIR, CONFIG_DIR),
+            )
+        })
+        .collect())
+}
+
+/// Parses `promtool check rules` output for the given files: promtool prints each failure as a
+/// line starting with the file's path (on stderr, so the `Checking` lines on stdout cannot be
+/// used to attribute it).
+pub fn parse_check_rules(output: &str, files: &[&str]) -> Vec<(String, String)> {
+    files
+        .iter()
+        .filter_map(|file| {
+            let prefix = format!("{file}:");
+            let reasons: Vec<&str> = output
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix(prefix.as_str()))
+                .map(str::trim)
+                .collect();
+            (!reasons.is_empty()).then(|| (file.to_string(), reasons.join("; ")))
+        })
+        .collect()
 }
 
 /// The most telling line of promtool's output, with the candidate path made live.
@@ -444,5 +510,32 @@ pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyE
         }
         Err(e) if e.is_connect() || e.is_timeout() => Err(ApplyError::NotReady(e.to_string())),
         Err(e) => Err(ApplyError::ReloadFailed(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_rules_failures_are_attributed_by_path() {
+        // What promtool 2.42 prints (stdout then stderr) for one good and one bad file.
+        let output = "Checking /c/rules/good.rules\n  SUCCESS: 1 rules found\n\n\
+                      Checking /c/rules/bad.rules\n\n  FAILED:\n\
+                      /c/rules/bad.rules: 5:11: group \"b\", rule 1, \"Y\": could not parse expression\n";
+        let failed = parse_check_rules(output, &["/c/rules/good.rules", "/c/rules/bad.rules"]);
+        assert_eq!(
+            failed,
+            vec![(
+                "/c/rules/bad.rules".to_string(),
+                "5:11: group \"b\", rule 1, \"Y\": could not parse expression".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn reload_timeout_grows_with_the_configuration() {
+        assert_eq!(reload_timeout(0), Duration::from_secs(5));
+        assert!(reload_timeout(10 * 1024 * 1024) > Duration::from_secs(100));
     }
 }

@@ -2,6 +2,7 @@
 //! relation data to write, and the problems to show. Pure: no Juju or Pebble calls, so hooks
 //! and `render` share it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use charm_interfaces::scrape::{self, AppError, Explanation};
@@ -30,6 +31,8 @@ pub struct DesiredInputs<'a> {
     pub inventory_in_plan: bool,
     /// This binary in the charm container, pushed for the poller when the inventory is on.
     pub charm_binary: Option<&'a Path>,
+    /// Rule files promtool rejected in this hook (live path → reason): left out and reported.
+    pub rejected_rules: &'a BTreeMap<String, String>,
 }
 
 /// Keys to write into one databag (only those that differ from what is there).
@@ -137,7 +140,11 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
 
     let metrics = views(snapshot, "metrics-endpoint");
     let scrape = scrape::scrape_jobs(&metrics);
-    let scrape_rules = alert_rules::scrape_rule_files(&metrics);
+    let scrape_rules = rules_per_relation(
+        &metrics,
+        inputs.rejected_rules,
+        alert_rules::scrape_rule_files,
+    );
     problems_from("metrics-endpoint", &scrape.per_app_errors, &mut problems);
     problems_from(
         "metrics-endpoint",
@@ -146,7 +153,11 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     );
 
     let senders = views(snapshot, "receive-remote-write");
-    let sender_rules = remote_write::sender_rule_files(&senders);
+    let sender_rules = rules_per_relation(
+        &senders,
+        inputs.rejected_rules,
+        remote_write::sender_rule_files,
+    );
     problems_from(
         "receive-remote-write",
         &sender_rules.per_app_errors,
@@ -206,6 +217,31 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         explanations: scrape.explanations,
         notes: rendered.notes,
     })
+}
+
+/// Rule files relation by relation, so a file promtool rejected is traced to its application:
+/// that file is left out and the application gets an error; every other file is kept.
+fn rules_per_relation(
+    views: &[RelationView<'_>],
+    rejected: &BTreeMap<String, String>,
+    rule_files: fn(&[RelationView<'_>]) -> alert_rules::RulesOutcome,
+) -> alert_rules::RulesOutcome {
+    let mut out = alert_rules::RulesOutcome::default();
+    for view in views {
+        let one = rule_files(std::slice::from_ref(view));
+        out.per_app_errors.extend(one.per_app_errors);
+        for (name, content) in one.files {
+            match rejected.get(&format!("{RULES_DIR}/{name}")) {
+                Some(reason) => out.per_app_errors.push(AppError {
+                    relation_id: view.id,
+                    app: view.app.to_string(),
+                    message: format!("alert rules rejected by promtool: {reason}"),
+                }),
+                None => out.files.push((name, content)),
+            }
+        }
+    }
+    out
 }
 
 /// The relation data this unit (and, as leader, this application) publishes.

@@ -1,6 +1,7 @@
 //! The one reconcile every event runs: read the model, compute the desired state, write
 //! relation data, apply the workload through Pebble, set the status.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use juju_hook::{Event, HookContext, HookTools, Port, Status, WorkloadEventKind};
@@ -74,36 +75,49 @@ pub fn reconcile(
         .as_ref()
         .map(|c| workload_version(&client, tools, c, fresh_container));
 
-    let desired = desired::compute(&DesiredInputs {
-        snapshot: &snapshot,
-        config: &config,
-        version: PrometheusVersion::detected_or_assumed(version.flatten().as_deref()),
-        inventory_in_plan: current.as_ref().is_some_and(|c| {
-            c.plan
-                .services
-                .contains_key(crate::workload::INVENTORY_SERVICE)
-        }),
-        charm_binary: access.charm_binary.as_deref(),
-    })?;
+    let version = PrometheusVersion::detected_or_assumed(version.flatten().as_deref());
+    let inventory_in_plan = current.as_ref().is_some_and(|c| {
+        c.plan
+            .services
+            .contains_key(crate::workload::INVENTORY_SERVICE)
+    });
+    if current.is_some() {
+        ensure_port(tools)?;
+    }
+    let mut rejected_rules = BTreeMap::new();
+    let (desired, result) = loop {
+        let desired = desired::compute(&DesiredInputs {
+            snapshot: &snapshot,
+            config: &config,
+            version,
+            inventory_in_plan,
+            charm_binary: access.charm_binary.as_deref(),
+            rejected_rules: &rejected_rules,
+        })?;
+        let Some(current) = &current else {
+            break (desired, None);
+        };
+        match apply::apply(&client, &access.prometheus_url, &desired.workload, current) {
+            // Leave out the rule files promtool rejected and try once more without them.
+            Err(ApplyError::InvalidRules(bad)) if rejected_rules.is_empty() => {
+                warn!("promtool rejected rule files: {bad:?}");
+                rejected_rules.extend(bad);
+            }
+            other => break (desired, Some(other)),
+        }
+    };
     write_relation_data(tools, &desired)?;
 
-    let Some(current) = current else {
-        let status = Status::waiting("waiting for Pebble in the prometheus container");
-        tools.status_set(&status, false)?;
-        return Ok(ReconcileOutcome {
-            status,
-            report: None,
-        });
-    };
-
-    ensure_port(tools)?;
-    let result = apply::apply(&client, &access.prometheus_url, &desired.workload, &current);
     let (status, report) = match result {
-        Ok(report) => {
+        None => (
+            Status::waiting("waiting for Pebble in the prometheus container"),
+            None,
+        ),
+        Some(Ok(report)) => {
             log_report(&report);
             (desired.status(), Some(report))
         }
-        Err(e) => {
+        Some(Err(e)) => {
             warn!("apply failed: {e}");
             (status_for(&e), None)
         }
@@ -123,6 +137,7 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         version: PrometheusVersion::detected_or_assumed(snapshot.prometheus_version.as_deref()),
         inventory_in_plan: false,
         charm_binary: None,
+        rejected_rules: &BTreeMap::new(),
     })?)
 }
 
