@@ -283,7 +283,10 @@ impl Client {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Error {
-        if e.is_connect() {
+        // A request with a streamed body (a multipart push) can fail while sending rather than
+        // while connecting when the socket is gone: probe the socket to tell the two apart.
+        let socket_down = || std::os::unix::net::UnixStream::connect(&self.socket).is_err();
+        if e.is_connect() || (!e.is_timeout() && socket_down()) {
             Error::Connect {
                 socket: self.socket.clone(),
                 reason: error_chain(&e),
