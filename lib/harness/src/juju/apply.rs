@@ -1,6 +1,8 @@
 //! Juju's semantics for one hook-tool call on a [`ModelState`]: the single implementation
 //! behind both [`super::FakeHookTools`] and the `fake-hook-tool` executable.
 
+use std::collections::BTreeMap;
+
 use juju_hook::{RelationData, Status, StatusKind};
 use serde_json::{json, Map, Value};
 
@@ -205,17 +207,133 @@ fn network_get(
     }))
 }
 
+/// Buffers a databag merge; the application databag is the leader's to write.
+fn relation_set(
+    state: &mut ModelState,
+    relation: &RelRef,
+    app: bool,
+    data: &RelationData,
+) -> Result<Option<Value>, ToolFailure> {
+    let id = find_relation(state, relation)?.id;
+    if app && !state.leader {
+        return Err(ToolFailure::runtime("cannot write relation settings"));
+    }
+    let pending = if app {
+        &mut state.pending.app_data
+    } else {
+        &mut state.pending.unit_data
+    };
+    let overlay = pending.entry(id).or_default();
+    for (k, v) in data {
+        overlay.insert(k.clone(), v.clone());
+    }
+    Ok(None)
+}
+
+/// Sets unit or (leader only) application status, at once.
+fn status_set(
+    state: &mut ModelState,
+    application: bool,
+    status: &str,
+    message: &str,
+) -> Result<Option<Value>, ToolFailure> {
+    let kind: StatusKind =
+        serde_json::from_value(Value::String(status.to_string())).map_err(|_| {
+            ToolFailure::usage(format!(
+                "invalid status {status:?}, expected one of [maintenance blocked waiting active]"
+            ))
+        })?;
+    if application && !state.leader {
+        return Err(not_leader());
+    }
+    let status = Status {
+        kind,
+        message: message.to_string(),
+    };
+    if application {
+        state.app_status = Some(status.clone());
+    } else {
+        state.unit_status = Some(status.clone());
+    }
+    state.status_history.push(StatusChange {
+        application,
+        status,
+    });
+    Ok(None)
+}
+
+/// Buffers action results under their dotted keys.
+fn action_set(
+    state: &mut ModelState,
+    pairs: &[(String, String)],
+) -> Result<Option<Value>, ToolFailure> {
+    for (k, _) in pairs {
+        check_action_key(k)?;
+    }
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    if state.action.is_none() {
+        return Err(no_action());
+    }
+    for (k, v) in pairs {
+        insert_dotted(
+            &mut state.pending.action_results,
+            k,
+            Value::String(v.clone()),
+        );
+    }
+    Ok(None)
+}
+
+/// Reads the unit's key/value store, pending writes included.
+fn state_get(
+    state: &ModelState,
+    key: Option<&str>,
+    strict: bool,
+) -> Result<Option<Value>, ToolFailure> {
+    let mut view = state.stored.clone();
+    for (k, v) in &state.pending.stored {
+        match v {
+            Some(v) => view.insert(k.clone(), v.clone()),
+            None => view.remove(k),
+        };
+    }
+    match key {
+        // Juju prints an empty store as `null` in JSON.
+        None if view.is_empty() => Ok(Some(Value::Null)),
+        None => Ok(Some(json!(view))),
+        Some(k) => match view.get(k) {
+            Some(v) => Ok(Some(Value::String(v.clone()))),
+            None if strict => Err(ToolFailure::runtime(format!("{k:?} not found"))),
+            None => Ok(Some(Value::String(String::new()))),
+        },
+    }
+}
+
+/// Buffers key/value store writes within Juju's size limits.
+fn state_set(
+    state: &mut ModelState,
+    data: &BTreeMap<String, String>,
+) -> Result<Option<Value>, ToolFailure> {
+    for (k, v) in data {
+        if k.len() > 256 || v.len() > 64 * 1024 {
+            return Err(ToolFailure::runtime(format!(
+                "key {k:?}: key is limited to 256 bytes and value to 65536 bytes"
+            )));
+        }
+    }
+    // Unlike relation-set, an empty value is stored, not a deletion.
+    for (k, v) in data {
+        state.pending.stored.insert(k.clone(), Some(v.clone()));
+    }
+    Ok(None)
+}
+
 /// Applies `call` to `state` with Juju's semantics. `Ok(None)` = the tool prints nothing;
 /// `Ok(Some(v))` = it prints `v` in the requested format. The caller counts the call
 /// ([`ModelState::record_call`]).
 pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolFailure> {
-    let unit_status_kind = |s: &str| -> Result<StatusKind, ToolFailure> {
-        serde_json::from_value(Value::String(s.to_string())).map_err(|_| {
-            ToolFailure::usage(format!(
-                "invalid status {s:?}, expected one of [maintenance blocked waiting active]"
-            ))
-        })
-    };
     match call {
         Call::ConfigGet { key, all } => {
             let mut config = state.effective_config();
@@ -259,46 +377,12 @@ pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolF
             relation,
             app,
             data,
-        } => {
-            let id = find_relation(state, relation)?.id;
-            if *app && !state.leader {
-                return Err(ToolFailure::runtime("cannot write relation settings"));
-            }
-            let pending = if *app {
-                &mut state.pending.app_data
-            } else {
-                &mut state.pending.unit_data
-            };
-            let overlay = pending.entry(id).or_default();
-            for (k, v) in data {
-                overlay.insert(k.clone(), v.clone());
-            }
-            Ok(None)
-        }
+        } => relation_set(state, relation, *app, data),
         Call::StatusSet {
             application,
             status,
             message,
-        } => {
-            let kind = unit_status_kind(status)?;
-            if *application && !state.leader {
-                return Err(not_leader());
-            }
-            let status = Status {
-                kind,
-                message: message.clone(),
-            };
-            if *application {
-                state.app_status = Some(status.clone());
-            } else {
-                state.unit_status = Some(status.clone());
-            }
-            state.status_history.push(StatusChange {
-                application: *application,
-                status,
-            });
-            Ok(None)
-        }
+        } => status_set(state, *application, status, message),
         Call::StatusGet { application } => {
             if !*application {
                 return Ok(Some(status_json(&state.unit_status)));
@@ -354,25 +438,7 @@ pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolF
                     .unwrap_or(Value::Null),
             }))
         }
-        Call::ActionSet { pairs } => {
-            for (k, _) in pairs {
-                check_action_key(k)?;
-            }
-            if pairs.is_empty() {
-                return Ok(None);
-            }
-            if state.action.is_none() {
-                return Err(no_action());
-            }
-            for (k, v) in pairs {
-                insert_dotted(
-                    &mut state.pending.action_results,
-                    k,
-                    Value::String(v.clone()),
-                );
-            }
-            Ok(None)
-        }
+        Call::ActionSet { pairs } => action_set(state, pairs),
         Call::ActionFail { message } => {
             if state.action.is_none() {
                 return Err(no_action());
@@ -387,39 +453,8 @@ pub fn apply(state: &mut ModelState, call: &Call) -> Result<Option<Value>, ToolF
             action.logs.push(message.clone());
             Ok(None)
         }
-        Call::StateGet { key, strict } => {
-            let mut view = state.stored.clone();
-            for (k, v) in &state.pending.stored {
-                match v {
-                    Some(v) => view.insert(k.clone(), v.clone()),
-                    None => view.remove(k),
-                };
-            }
-            match key {
-                // Juju prints an empty store as `null` in JSON.
-                None if view.is_empty() => Ok(Some(Value::Null)),
-                None => Ok(Some(json!(view))),
-                Some(k) => match view.get(k) {
-                    Some(v) => Ok(Some(Value::String(v.clone()))),
-                    None if *strict => Err(ToolFailure::runtime(format!("{k:?} not found"))),
-                    None => Ok(Some(Value::String(String::new()))),
-                },
-            }
-        }
-        Call::StateSet { data } => {
-            for (k, v) in data {
-                if k.len() > 256 || v.len() > 64 * 1024 {
-                    return Err(ToolFailure::runtime(format!(
-                        "key {k:?}: key is limited to 256 bytes and value to 65536 bytes"
-                    )));
-                }
-            }
-            // Unlike relation-set, an empty value is stored, not a deletion.
-            for (k, v) in data {
-                state.pending.stored.insert(k.clone(), Some(v.clone()));
-            }
-            Ok(None)
-        }
+        Call::StateGet { key, strict } => state_get(state, key.as_deref(), *strict),
+        Call::StateSet { data } => state_set(state, data),
         Call::StateDelete { key } => {
             if !key.is_empty() {
                 state.pending.stored.insert(key.clone(), None);
