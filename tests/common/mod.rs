@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod process;
+
 use std::path::Path;
 
 use charm_harness::pebble::exec::real_promtool_handler;
