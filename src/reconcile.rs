@@ -199,7 +199,8 @@ fn status_for(error: &ApplyError) -> Status {
         ApplyError::Pebble(e) if e.is_connect() => {
             Status::waiting("waiting for Pebble in the prometheus container")
         }
-        other => Status::blocked(other.to_string()),
+        // `juju status` shows one line; Pebble change errors list their tasks on several.
+        other => Status::blocked(other.to_string().replace('\n', " ")),
     }
 }
 
