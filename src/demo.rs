@@ -64,6 +64,9 @@ pub struct Target {
     /// The last scrape error, empty when fine.
     #[serde(rename = "lastError", default)]
     pub last_error: String,
+    /// The URL scraped.
+    #[serde(rename = "scrapeUrl", default)]
+    pub scrape_url: String,
 }
 
 /// The charm in-process against the harness, with Pebble services run as real processes:

@@ -13,7 +13,7 @@ use juju_hook::{RelationId, Status};
 
 use crate::apply::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 use crate::config::CharmConfig;
-use crate::layer::{build_layer, InventoryService};
+use crate::layer::{build_layer, InventoryService, INVENTORY_URL_FILE};
 use crate::model::{ModelSnapshot, RelationSnapshot};
 use crate::prometheus_config::{render, ConfigInput, Topology};
 use crate::version::PrometheusVersion;
@@ -194,10 +194,11 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         ));
     }
     let inventory = InventoryService::from_config(inputs.config, inputs.inventory_in_plan);
-    if matches!(inventory, InventoryService::On(_)) {
+    if let InventoryService::On(inv) = &inventory {
         if let Some(file) = inputs.charm_binary.and_then(poller_binary) {
             files.push(file);
         }
+        files.push(inventory_url_file(&inv.url));
     }
     let stopped_services = match inventory {
         InventoryService::OffButPresent => vec![INVENTORY_SERVICE.to_string()],
@@ -343,6 +344,16 @@ fn push_write(
             app,
             data,
         });
+    }
+}
+
+/// The inventory URL for the poller, readable only by it (it may carry credentials).
+fn inventory_url_file(url: &str) -> DesiredFile {
+    DesiredFile {
+        path: INVENTORY_URL_FILE.to_string(),
+        content: FileContent::Bytes(format!("{url}\n").into_bytes()),
+        permissions: 0o600,
+        role: FileRole::PollerInput,
     }
 }
 
