@@ -25,6 +25,9 @@ pub enum FileRole {
     PrometheusConfig,
     /// The poller's executable: a change restarts the poller service.
     PollerBinary,
+    /// A file the poller reads once at start (its URL file). Triggers nothing itself: the
+    /// layer carries its hash, so a change restarts the poller through replan.
+    PollerInput,
 }
 
 /// Where a desired file's bytes come from.
@@ -219,7 +222,7 @@ pub fn apply(
         .filter(|p| !desired_paths.contains(p.as_str()))
         .collect();
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
-        || stale.iter().any(|p| p.starts_with(CONFIG_DIR));
+        || stale.iter().any(|p| p.starts_with(&format!("{CONFIG_DIR}/")));
     let binary_changed = changed.iter().any(|f| f.role == FileRole::PollerBinary);
 
     if config_changed {

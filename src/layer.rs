@@ -27,6 +27,12 @@ pub const INVENTORY_READY_CHECK: &str = "inventory-sd-ready";
 pub const CHARM_BINARY_IN_WORKLOAD: &str = "/opt/prometheus-rs-k8s/prometheus-rs-k8s";
 /// The file_sd file the poller writes.
 pub const INVENTORY_FILE: &str = "/etc/prometheus/file_sd/inventory.json";
+/// The file holding the inventory URL, readable only by the poller (mode 0600): the URL may
+/// carry credentials, so it never appears on a command line, in the plan or in the environment.
+pub const INVENTORY_URL_FILE: &str = "/etc/prometheus-rs-k8s/inventory-url";
+/// Environment variable of the poller service holding the SHA-256 of the URL: a new URL changes
+/// the service definition, so Pebble's replan restarts the poller (and only it).
+pub const INVENTORY_URL_HASH_ENV: &str = "INVENTORY_URL_SHA256";
 /// The poller's metrics and health listener.
 pub const POLLER_LISTEN: &str = "127.0.0.1:9099";
 
@@ -132,7 +138,7 @@ pub fn inventory_args(inv: &InventoryConfig) -> Vec<String> {
     let mut args = vec![
         CHARM_BINARY_IN_WORKLOAD.to_owned(),
         "poll".to_owned(),
-        format!("--inventory-url={}", inv.url),
+        format!("--inventory-url-file={INVENTORY_URL_FILE}"),
         format!("--interval={}", format_simple(inv.poll_interval)),
         format!("--timeout={}", format_simple(inv.timeout)),
         format!("--target-port={}", inv.target_port),
@@ -144,6 +150,12 @@ pub fn inventory_args(inv: &InventoryConfig) -> Vec<String> {
         args.push(format!("--labels={}", labels.join(",")));
     }
     args
+}
+
+/// Hex SHA-256 of the inventory URL, for [`INVENTORY_URL_HASH_ENV`].
+pub fn inventory_url_hash(url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(url.as_bytes()))
 }
 
 /// Arguments of a present-but-disabled poller: never started, so only the fixed parts.
@@ -208,14 +220,17 @@ pub fn build_layer(config: &CharmConfig, inventory: InventoryService) -> Result<
         InventoryService::On(inv) => Some((inventory_args(inv), Startup::Enabled)),
     };
     if let Some((args, startup)) = poller {
-        layer.services.insert(
-            INVENTORY_SERVICE.into(),
-            service(
-                "Inventory poller writing file_sd targets",
-                join(INVENTORY_SERVICE, &args)?,
-                startup,
-            ),
+        let mut poller = service(
+            "Inventory poller writing file_sd targets",
+            join(INVENTORY_SERVICE, &args)?,
+            startup,
         );
+        if let InventoryService::On(inv) = &inventory {
+            poller
+                .environment
+                .insert(INVENTORY_URL_HASH_ENV.into(), inventory_url_hash(&inv.url));
+        }
+        layer.services.insert(INVENTORY_SERVICE.into(), poller);
         layer.checks.insert(
             INVENTORY_READY_CHECK.into(),
             ready_check(INVENTORY_READY_URL, startup),

@@ -53,7 +53,9 @@ fn inventory_url_adds_the_poller_service_and_a_file_sd_job_by_reload() {
     assert_eq!(poller.startup, Some(Startup::Enabled));
     let command = poller.command.as_deref().unwrap();
     assert!(
-        command.starts_with(&format!("{POLLER_BINARY} poll --inventory-url={URL} ")),
+        command.starts_with(&format!(
+            "{POLLER_BINARY} poll --inventory-url-file=/etc/prometheus-rs-k8s/inventory-url "
+        )),
         "{command}"
     );
     assert!(

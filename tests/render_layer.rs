@@ -192,7 +192,7 @@ fn inventory_on() {
         [
             "/opt/prometheus-rs-k8s/prometheus-rs-k8s",
             "poll",
-            "--inventory-url=http://inventory:1337/inventory",
+            "--inventory-url-file=/etc/prometheus-rs-k8s/inventory-url",
             "--interval=30s",
             "--timeout=10s",
             "--target-port=9100",
@@ -212,6 +212,14 @@ fn inventory_on() {
     assert_eq!(
         layer.checks[INVENTORY_READY_CHECK].level,
         Some(CheckLevel::Ready)
+    );
+    // The URL (it may hold credentials) is in a file, never in the plan: only its hash is,
+    // so that a new URL restarts the poller.
+    let plan_text = yaml(&layer);
+    assert!(!plan_text.contains("inventory:1337"), "{plan_text}");
+    assert_eq!(
+        layer.services[INVENTORY_SERVICE].environment["INVENTORY_URL_SHA256"],
+        prometheus_rs_k8s::layer::inventory_url_hash("http://inventory:1337/inventory")
     );
     // The inventory does not change Prometheus' own service.
     assert_eq!(
@@ -244,9 +252,6 @@ fn arguments_with_shell_specials_survive_pebble_splitting() {
         "inventory_poll_interval": "1m 30s",
     }));
     let args = argv(&layer_for(&c), INVENTORY_SERVICE);
-    assert!(
-        args.contains(&"--inventory-url=http://inventory:1337/hosts?site=lab&kind=$x".to_owned())
-    );
     assert!(args.contains(&"--labels=quote=it's \"x\",site=lab one".to_owned()));
     assert!(args.contains(&"--interval=90s".to_owned()));
 }
@@ -342,8 +347,19 @@ fn the_poller_accepts_the_rendered_arguments() {
         "inventory_target_port": 9200,
         "inventory_labels": "site=lab one, tier=edge",
     }));
-    let args = argv(&layer_for(&c), INVENTORY_SERVICE);
+    let mut args = argv(&layer_for(&c), INVENTORY_SERVICE);
     assert_eq!(args[1], "poll");
+    // The URL travels in the file the charm pushes (its content as the charm writes it).
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = dir.path().join("inventory-url");
+    let url = &c.inventory.as_ref().unwrap().url;
+    std::fs::write(&url_file, format!("{url}\n")).unwrap();
+    let flag = args
+        .iter_mut()
+        .find(|a| a.starts_with("--inventory-url-file="))
+        .expect("the URL file flag");
+    *flag = format!("--inventory-url-file={}", url_file.display());
+    assert!(!args.iter().any(|a| a.contains("user:pw")), "{args:?}");
     let cli = PollCli::try_parse_from(&args[1..]).expect("clap accepts the arguments");
     let poller = inventory_sd::PollerConfig::from_args(&cli.args).expect("poller accepts");
     assert_eq!(

@@ -16,9 +16,21 @@ pub const DEFAULT_OUTPUT: &str = "/etc/prometheus/file_sd/inventory.json";
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// URL answering the inventory (a JSON array of hosts, or http_sd target groups).
-    /// Only `http://` is supported: TLS is not built into this binary.
-    #[arg(long, env = "INVENTORY_SD_INVENTORY_URL", hide_env_values = true)]
-    pub inventory_url: SecretString,
+    /// Only `http://` is supported: TLS is not built into this binary. A URL given here is
+    /// visible in the process list: prefer `--inventory-url-file` when it holds credentials.
+    #[arg(
+        long,
+        env = "INVENTORY_SD_INVENTORY_URL",
+        hide_env_values = true,
+        required_unless_present = "inventory_url_file",
+        conflicts_with = "inventory_url_file"
+    )]
+    pub inventory_url: Option<SecretString>,
+
+    /// File holding the inventory URL (surrounding whitespace ignored), so that credentials
+    /// stay out of the command line and the environment. Read once at start.
+    #[arg(long, env = "INVENTORY_SD_INVENTORY_URL_FILE")]
+    pub inventory_url_file: Option<PathBuf>,
 
     /// Time between the starts of two polls (e.g. `30s`, `1m`).
     #[arg(long, env = "INVENTORY_SD_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -136,6 +148,17 @@ pub enum ConfigError {
         /// Why it is refused.
         reason: String,
     },
+    /// `--inventory-url-file` could not be read or holds no URL.
+    #[error("cannot read the inventory URL from --inventory-url-file {path}: {reason}")]
+    UrlFile {
+        /// The file.
+        path: String,
+        /// Why (never the file's content).
+        reason: String,
+    },
+    /// Neither `--inventory-url` nor `--inventory-url-file` was given.
+    #[error("one of --inventory-url or --inventory-url-file is required")]
+    NoUrl,
     /// `https://` was asked but the binary has no TLS.
     #[error(
         "--inventory-url {url} uses https, but TLS is not built into this binary: \
@@ -164,7 +187,7 @@ pub enum ConfigError {
 impl PollerConfig {
     /// Validates command-line arguments into a configuration.
     pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
-        let inventory_url = InventoryUrl::parse(&args.inventory_url.0)?;
+        let inventory_url = InventoryUrl::parse(&args.url()?.0)?;
         let labels = parse_label_list(&args.labels)?;
         let stale_after = args
             .stale_after
@@ -258,6 +281,35 @@ impl PollerConfig {
         }
         Ok(())
     }
+}
+
+impl Args {
+    /// The inventory URL, from the flag or read from `--inventory-url-file`.
+    pub fn url(&self) -> Result<SecretString, ConfigError> {
+        match (&self.inventory_url, &self.inventory_url_file) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, Some(path)) => read_url_file(path),
+            (None, None) => Err(ConfigError::NoUrl),
+        }
+    }
+}
+
+/// Reads a URL file: the whole content, trimmed. An error never quotes the content.
+pub fn read_url_file(path: &std::path::Path) -> Result<SecretString, ConfigError> {
+    let fail = |reason: String| ConfigError::UrlFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| fail("not UTF-8".into()))?;
+    let url = text.trim();
+    if url.is_empty() {
+        return Err(fail("the file is empty".into()));
+    }
+    if url.contains(['\n', '\r']) {
+        return Err(fail("the file holds more than one line".into()));
+    }
+    Ok(SecretString(url.to_owned()))
 }
 
 /// `max(3 x interval, 2 minutes)`.
@@ -373,5 +425,38 @@ mod tests {
         let c = PollerConfig::from_args(&cli.args).unwrap();
         let dbg = format!("{c:?} {:?}", cli.args.inventory_url);
         assert!(!dbg.contains("secretpw"), "{dbg}");
+    }
+    #[test]
+    fn the_url_can_come_from_a_file_and_errors_never_quote_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inventory-url");
+        std::fs::write(&file, "http://ops:s3cret@inv:1337/hosts\n").unwrap();
+        let flag = format!("--inventory-url-file={}", file.display());
+        let c = parse(&[&flag]).unwrap();
+        assert_eq!(c.inventory_url.expose().as_str(), "http://ops:s3cret@inv:1337/hosts");
+
+        std::fs::write(&file, "http://a/\nhttp://b/").unwrap();
+        let e = parse(&[&flag]).unwrap_err().to_string();
+        assert!(e.contains("more than one line"), "{e}");
+        std::fs::write(&file, "  \n").unwrap();
+        let e = parse(&[&flag]).unwrap_err().to_string();
+        assert!(e.contains("empty"), "{e}");
+        std::fs::write(&file, "https://ops:s3cret@inv/x").unwrap();
+        let e = parse(&[&flag]).unwrap_err().to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+        let missing = format!("--inventory-url-file={}", dir.path().join("nope").display());
+        let e = parse(&[&missing]).unwrap_err();
+        assert!(matches!(e, ConfigError::UrlFile { .. }), "{e}");
+    }
+
+    #[test]
+    fn exactly_one_source_of_the_url() {
+        assert!(Cli::try_parse_from(["poll"]).is_err());
+        assert!(Cli::try_parse_from([
+            "poll",
+            "--inventory-url=http://i/",
+            "--inventory-url-file=/x"
+        ])
+        .is_err());
     }
 }
