@@ -311,3 +311,51 @@ fn an_invalid_rule_group_is_left_out_and_reported_to_its_app() {
     assert!(c.file(&file).unwrap().contains("NodeExporterTargetDown"));
     assert_eq!(c.event_feedback(&node_exporter()), Some(clean_feedback()));
 }
+#[test]
+fn a_no_change_hook_with_relations_reads_each_databag_once_and_writes_nothing() {
+    let c = Charm::two_apps(true);
+    c.deploy();
+    c.reset_records();
+    c.ok(&Event::UpdateStatus);
+    c.assert_active();
+
+    let requests = c.requests();
+    assert_eq!(mutating(&requests), Vec::<&RecordedRequest>::new());
+    // Measured: 25 hook-tool calls = config-get, is-leader, 6 × relation-ids, 3 ×
+    // relation-list, 12 × relation-get (per metrics-endpoint relation: 2 units, the remote
+    // app, our app databag; grafana-source: 1 unit, the remote app, our unit and app
+    // databags), opened-ports, status-set; and 3 Pebble reads (manifest, plan, services).
+    let calls = c.sim.juju.state().calls.clone();
+    assert!(c.tool_calls() <= 25, "{calls:?}");
+    assert!(calls["relation-get"] <= 12, "{calls:?}");
+    assert_eq!(calls.get("relation-set"), None, "{calls:?}");
+    assert!(requests.len() <= 3, "{requests:#?}");
+}
+
+#[test]
+fn relation_changes_while_the_container_is_down_are_applied_when_it_is_back() {
+    let c = Charm::two_apps(true);
+    c.deploy();
+    let web_rules = rule_file_of(&c, "web").expect("web-api rules");
+    let before = c.counters();
+
+    c.sim.pebble.set_unreachable(true);
+    c.sim.juju.state().remove_relation(&web_api());
+    c.ok(&c.relation_event(&web_api(), RelationEventKind::Broken, None));
+    assert_eq!(c.status().kind, StatusKind::Waiting);
+
+    // Pebble restarted with the container (files kept on the pod's disk).
+    c.sim.pebble.set_unreachable(false);
+    c.sim.pebble.restart_container(false);
+    c.ok(&pebble_ready());
+    c.assert_active();
+    assert_eq!(jobs_of(&c, "web-api"), Vec::<String>::new());
+    assert!(
+        !c.dir_entries(RULES_DIR).contains(&web_rules),
+        "stale rule file removed"
+    );
+    assert!(rule_file_of(&c, "node").is_some());
+    let after = c.counters();
+    assert_eq!(after.prometheus_starts, before.prometheus_starts + 1);
+    assert_eq!(after.reloads, before.reloads, "started on the new files");
+}

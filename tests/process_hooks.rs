@@ -96,6 +96,34 @@ fn assert_active(c: &ProcessCharm) {
     assert_eq!(c.status(), Status::active(""));
 }
 
+/// What must hold after every step of a healthy deployment: Active, the plan of one
+/// Prometheus started once and never restarted, a live configuration the real promtool
+/// accepts, nothing left buffered, and clean feedback on every live metrics relation.
+#[track_caller]
+fn assert_settled(c: &ProcessCharm, relations: &[&RelationId]) {
+    assert_active(c);
+    let plan = c.pebble.plan();
+    assert_eq!(plan.services.keys().collect::<Vec<_>>(), ["prometheus"]);
+    assert_eq!(plan.checks.keys().collect::<Vec<_>>(), ["prometheus-ready"]);
+    assert_eq!(c.pebble.starts("prometheus"), 1);
+    assert_eq!(c.pebble.restarts("prometheus"), 0);
+    let check = std::process::Command::new("/usr/bin/promtool")
+        .args(["check", "config"])
+        .arg(c.pebble.host_path(CONFIG_FILE))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    let state = c.state();
+    assert!(state.pending.is_empty());
+    for rel in relations {
+        assert_eq!(
+            event_feedback(c, rel),
+            serde_json::json!({"errors": "", "scrape_job_errors": "", "valid": true}),
+            "{rel}"
+        );
+    }
+}
+
 #[test]
 fn a_full_deployment_through_the_compiled_binary() {
     let c = ProcessCharm::start(&leader_state());
@@ -127,18 +155,18 @@ fn a_full_deployment_through_the_compiled_binary() {
     );
     assert_eq!(state.workload_version.as_deref(), Some("2.42.0"));
     c.ok(&Event::Start);
-    assert_active(&c);
+    assert_settled(&c, &[]);
 
     // First scrape target: created (no data yet), then its units join.
     let node = create_relation(&c, "node-exporter");
     c.ok(&event(&c, &node, RelationEventKind::Created, None));
-    assert_active(&c);
+    assert_settled(&c, &[&node]);
     assert_eq!(jobs_of(&c, "node-exporter"), Vec::<String>::new());
     for unit in ["node-exporter/0", "node-exporter/1"] {
         join_unit(&c, &node, unit);
         c.ok(&event(&c, &node, RelationEventKind::Joined, Some(unit)));
         c.ok(&event(&c, &node, RelationEventKind::Changed, Some(unit)));
-        assert_active(&c);
+        assert_settled(&c, &[&node]);
     }
     let node_jobs = jobs_of(&c, "node-exporter");
     assert!(!node_jobs.is_empty(), "{:?}", job_names(&c));
@@ -183,7 +211,7 @@ fn a_full_deployment_through_the_compiled_binary() {
     // A config change applied by reload.
     c.update(|s| s.set_config("evaluation_interval", "30s").unwrap());
     c.ok(&Event::ConfigChanged);
-    assert_active(&c);
+    assert_settled(&c, &[&node, &web]);
     assert!(c
         .file(CONFIG_FILE)
         .unwrap()
@@ -194,7 +222,7 @@ fn a_full_deployment_through_the_compiled_binary() {
     // update-status changes nothing.
     let requests = c.pebble.request_count();
     c.ok(&Event::UpdateStatus);
-    assert_active(&c);
+    assert_settled(&c, &[&node, &web]);
     assert_eq!(c.web.reload_count(), reloads + 1);
     assert_eq!(
         mutating(&c.pebble.requests()[requests..]),
@@ -211,7 +239,7 @@ fn a_full_deployment_through_the_compiled_binary() {
         RelationEventKind::Departed,
         Some("node-exporter/1"),
     ));
-    assert_active(&c);
+    assert_settled(&c, &[&node, &web]);
     let config = c.file(CONFIG_FILE).unwrap();
     assert!(config.contains("10.1.0.10:9100"), "{config}");
     assert!(!config.contains("10.1.0.11:9100"), "{config}");
@@ -229,7 +257,7 @@ fn a_full_deployment_through_the_compiled_binary() {
         s.remove_relation(&web);
     });
     c.ok(&event(&c, &web, RelationEventKind::Broken, None));
-    assert_active(&c);
+    assert_settled(&c, &[&node]);
     assert_eq!(jobs_of(&c, "web-api"), Vec::<String>::new());
     assert_eq!(jobs_of(&c, "node-exporter"), node_jobs_left);
     assert_eq!(rule_files(&c).len(), 1, "{:?}", rule_files(&c));
