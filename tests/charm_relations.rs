@@ -359,3 +359,63 @@ fn relation_changes_while_the_container_is_down_are_applied_when_it_is_back() {
     assert_eq!(after.prometheus_starts, before.prometheus_starts + 1);
     assert_eq!(after.reloads, before.reloads, "started on the new files");
 }
+#[test]
+fn a_rule_file_promtool_rejects_is_left_out_and_reported_to_its_app() {
+    let c = Charm::two_apps(true);
+    c.deploy();
+    let original = remote_app_key(&c, &web_api(), "alert_rules");
+    let before = c.counters();
+    // Valid PromQL, so the relation data checks pass it; the Go template is broken, which
+    // only promtool sees.
+    let mut rules = original.clone();
+    rules["groups"][0]["rules"][0]["annotations"]["summary"] = json!("{{ $labels.instance ");
+    set_remote_app_key(&c, &web_api(), "alert_rules", &rules);
+    c.ok(&c.relation_event(&web_api(), RelationEventKind::Changed, None));
+
+    let status = c.status();
+    assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
+    assert!(
+        status
+            .message
+            .starts_with("metrics-endpoint:11 (web-api): alert rules rejected by promtool: "),
+        "{status:?}"
+    );
+    assert!(
+        status.message.contains("unclosed action"),
+        "promtool's words: {status:?}"
+    );
+    assert_eq!(
+        rule_file_of(&c, "web"),
+        None,
+        "{:?}",
+        c.dir_entries(RULES_DIR)
+    );
+    assert!(
+        rule_file_of(&c, "node").is_some(),
+        "the other app's rules stay"
+    );
+    assert!(!jobs_of(&c, "web-api").is_empty(), "its scrape jobs stay");
+    let feedback = c.event_feedback(&web_api()).expect("event written");
+    assert_eq!(feedback["valid"], false, "{feedback}");
+    assert!(
+        feedback["errors"]
+            .as_str()
+            .unwrap()
+            .contains("unclosed action"),
+        "{feedback}"
+    );
+    assert_eq!(c.event_feedback(&node_exporter()), Some(clean_feedback()));
+    let after = c.counters();
+    assert_eq!(
+        after.reloads,
+        before.reloads + 1,
+        "the rest applied by reload"
+    );
+    assert_eq!(after.prometheus_starts, before.prometheus_starts);
+
+    set_remote_app_key(&c, &web_api(), "alert_rules", &original);
+    c.ok(&c.relation_event(&web_api(), RelationEventKind::Changed, None));
+    c.assert_active();
+    assert!(rule_file_of(&c, "web").is_some());
+    assert_eq!(c.event_feedback(&web_api()), Some(clean_feedback()));
+}
