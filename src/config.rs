@@ -25,6 +25,7 @@ mod defaults {
     pub const METRICS_RETENTION_TIME: &str = "15d";
     pub const MAXIMUM_RETENTION_SIZE: &str = "";
     pub const METRICS_WAL_COMPRESSION: bool = true;
+    pub const SCRAPE_SHARDING: bool = false;
     pub const INVENTORY_URL: &str = "";
     pub const INVENTORY_POLL_INTERVAL: &str = "30s";
     pub const INVENTORY_TIMEOUT: &str = "10s";
@@ -54,6 +55,8 @@ pub struct CharmConfig {
     pub maximum_retention_size: Option<RetentionSize>,
     /// Explicit `--[no-]storage.tsdb.wal-compression`.
     pub metrics_wal_compression: bool,
+    /// Split relation and inventory targets across the application's units (hashmod).
+    pub scrape_sharding: bool,
     /// The inventory poller and its scrape job; `None` when `inventory_url` is empty.
     pub inventory: Option<InventoryConfig>,
 }
@@ -125,6 +128,7 @@ impl CharmConfig {
         );
         let metrics_wal_compression =
             r.boolean("metrics_wal_compression", defaults::METRICS_WAL_COMPRESSION);
+        let scrape_sharding = r.boolean("scrape_sharding", defaults::SCRAPE_SHARDING);
 
         let url = r.string("inventory_url", defaults::INVENTORY_URL, |s| match s {
             "" => Ok(None),
@@ -218,6 +222,7 @@ impl CharmConfig {
             metrics_retention_time: metrics_retention_time.expect("validated"),
             maximum_retention_size: maximum_retention_size.expect("validated"),
             metrics_wal_compression: metrics_wal_compression.expect("validated"),
+            scrape_sharding: scrape_sharding.expect("validated"),
             inventory,
         })
     }

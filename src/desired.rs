@@ -16,6 +16,7 @@ use crate::config::CharmConfig;
 use crate::layer::{build_layer, InventoryService, INVENTORY_URL_FILE};
 use crate::model::{ModelSnapshot, RelationSnapshot};
 use crate::prometheus_config::{render, ConfigInput, Topology};
+use crate::sharding;
 use crate::version::PrometheusVersion;
 use crate::workload::{CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR};
 
@@ -184,6 +185,15 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     input.relation_jobs = scrape.jobs.clone();
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
+    if inputs.config.scrape_sharding {
+        let planned = snapshot.planned_unit_numbers.as_deref().unwrap_or(&[]);
+        input.shard = sharding::shard_for(snapshot.unit_id, planned);
+    }
+    // Series leave this Prometheus (remote write) or are split across units: label them.
+    if inputs.config.scrape_sharding || !input.remote_write.is_empty() {
+        input.global.external_labels =
+            sharding::external_labels(&input.topology, inputs.config.scrape_sharding);
+    }
     let rendered = render(&input)?;
 
     let mut files = vec![DesiredFile::config(CONFIG_FILE, rendered.yaml)];

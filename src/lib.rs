@@ -16,6 +16,7 @@ pub mod model_reader;
 pub mod prometheus_config;
 pub mod reconcile;
 pub mod render_cmd;
+pub mod sharding;
 pub mod simulate;
 pub mod version;
 pub mod workload;

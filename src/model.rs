@@ -92,6 +92,10 @@ pub struct ModelSnapshot {
     /// Number of planned units of this application (from goal-state), if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub planned_units: Option<u32>,
+    /// Unit numbers of this application's planned units (from goal-state), read only when
+    /// `scrape_sharding` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_unit_numbers: Option<Vec<u32>>,
     /// Capacity of the database volume (e.g. `1Gi`), if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pvc_capacity: Option<String>,

@@ -63,7 +63,8 @@ pub fn unit_fqdn(ctx: &HookContext) -> String {
 ///
 /// Calls: `config-get`, `is-leader`, one `relation-ids` per endpoint, then per relation one
 /// `relation-list`, one `relation-get` per remote unit and for the remote app (only when it has
-/// units), and this unit's/app's own databags only on endpoints where the charm writes.
+/// units), and this unit's/app's own databags only on endpoints where the charm writes; plus
+/// `goal-state` only when `scrape_sharding` is on.
 pub fn read_snapshot(
     ctx: &HookContext,
     tools: &dyn HookTools,
@@ -96,6 +97,12 @@ pub fn read_snapshot(
         }
     }
 
+    let planned = if sharding_on(&config) {
+        Some(planned_unit_numbers(ctx, tools)?)
+    } else {
+        None
+    };
+
     Ok(ModelSnapshot {
         description: None,
         config,
@@ -109,9 +116,34 @@ pub fn read_snapshot(
         fqdn: unit_fqdn(ctx),
         relations,
         prometheus_version: None,
-        planned_units: None,
+        planned_units: planned
+            .as_ref()
+            .map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX)),
+        planned_unit_numbers: planned,
         pvc_capacity: None,
     })
+}
+
+/// Whether the `scrape_sharding` option is on (the config is validated later; anything but
+/// `true` is off here).
+fn sharding_on(config: &serde_json::Map<String, serde_json::Value>) -> bool {
+    config.get("scrape_sharding") == Some(&serde_json::Value::Bool(true))
+}
+
+/// Unit numbers of this application's planned (not dying) units, from `goal-state`.
+fn planned_unit_numbers(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+) -> Result<Vec<u32>, HookToolError> {
+    let goal = tools.goal_state()?;
+    let prefix = format!("{}/", ctx.app_name);
+    let mut numbers: Vec<u32> = goal
+        .planned_units()
+        .into_iter()
+        .filter_map(|name| name.strip_prefix(&prefix)?.parse().ok())
+        .collect();
+    numbers.sort_unstable();
+    Ok(numbers)
 }
 
 fn read_relation(

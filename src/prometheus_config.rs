@@ -9,13 +9,14 @@ mod own_jobs;
 mod relation_jobs;
 mod yaml;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{CharmConfig, InventoryConfig, PromDuration};
 use crate::model::ModelSnapshot;
+use crate::sharding::{self, Shard};
 use crate::version::PrometheusVersion;
 
 pub use yaml::to_canonical_yaml;
@@ -83,6 +84,9 @@ pub struct GlobalSettings {
     pub scrape_timeout: String,
     /// Rule evaluation interval.
     pub evaluation_interval: String,
+    /// Labels added to series and alerts leaving this Prometheus (see [`sharding`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_labels: BTreeMap<String, String>,
 }
 
 impl GlobalSettings {
@@ -93,6 +97,7 @@ impl GlobalSettings {
             scrape_interval: s(&config.scrape_interval),
             scrape_timeout: s(&config.scrape_timeout),
             evaluation_interval: s(&config.evaluation_interval),
+            external_labels: BTreeMap::new(),
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct ConfigInput {
     pub inventory: Option<InventoryJob>,
     /// Detected (or assumed) Prometheus version.
     pub version: PrometheusVersion,
+    /// This unit's share of the relation and inventory targets, when sharding.
+    pub shard: Option<Shard>,
 }
 
 impl ConfigInput {
@@ -147,6 +154,7 @@ impl ConfigInput {
             remote_write: Vec::new(),
             inventory: config.inventory.as_ref().map(InventoryJob::from_config),
             version,
+            shard: None,
         }
     }
 }
@@ -184,6 +192,8 @@ struct PrometheusYml {
 
 #[derive(Serialize)]
 struct Alerting {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    alert_relabel_configs: Vec<Value>,
     alertmanagers: Vec<Value>,
 }
 
@@ -211,11 +221,25 @@ pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
     for job in &mut jobs {
         apply_version(job, input.version);
     }
+    if let Some(shard) = input.shard {
+        sharding::shard_jobs(&mut jobs, shard, &[SELF_JOB_NAME, POLLER_JOB_NAME]);
+    }
+    // Replicas' alerts differ only by the replica label: drop it so Alertmanager dedupes them.
+    let alert_relabel_configs = if input
+        .global
+        .external_labels
+        .contains_key(sharding::REPLICA_LABEL)
+    {
+        vec![serde_json::json!({"action": "labeldrop", "regex": sharding::REPLICA_LABEL})]
+    } else {
+        Vec::new()
+    };
 
     let file = PrometheusYml {
         global: input.global.clone(),
         rule_files: vec![RULE_FILES_GLOB.to_owned()],
         alerting: (!input.alertmanagers.is_empty()).then(|| Alerting {
+            alert_relabel_configs,
             alertmanagers: input.alertmanagers.clone(),
         }),
         scrape_configs: jobs,
