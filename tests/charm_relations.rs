@@ -419,3 +419,18 @@ fn a_rule_file_promtool_rejects_is_left_out_and_reported_to_its_app() {
     assert!(rule_file_of(&c, "web").is_some());
     assert_eq!(c.event_feedback(&web_api()), Some(clean_feedback()));
 }
+
+#[test]
+fn a_unit_elected_leader_writes_the_feedback_without_touching_the_workload() {
+    let c = Charm::two_apps(false);
+    c.deploy();
+    assert_eq!(c.event_feedback(&node_exporter()), None);
+    c.sim.juju.state().set_leader(true);
+    c.reset_records();
+    c.ok(&Event::LeaderElected);
+
+    c.assert_active();
+    assert_eq!(c.event_feedback(&node_exporter()), Some(clean_feedback()));
+    assert_eq!(c.event_feedback(&web_api()), Some(clean_feedback()));
+    assert_eq!(mutating(&c.requests()), Vec::<&RecordedRequest>::new());
+}

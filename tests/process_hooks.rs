@@ -353,3 +353,65 @@ fn validate_configuration_action_reports_promtool_verdict() {
         "an action sets no status"
     );
 }
+
+#[test]
+fn invalid_config_blocks_with_exit_zero_and_leaves_pebble_alone() {
+    let c = ProcessCharm::start(&leader_state());
+    c.ok(&Event::Install);
+    c.ok(&pebble_ready());
+    let requests = c.pebble.request_count();
+    c.update(|s| s.set_config("log_level", "chatty").unwrap());
+    c.ok(&Event::ConfigChanged);
+    assert_eq!(
+        c.status(),
+        Status::blocked(
+            r#"invalid config: log_level="chatty": must be one of debug, info, warn, error"#
+        )
+    );
+    assert_eq!(c.pebble.request_count(), requests, "Pebble not asked");
+}
+
+#[test]
+fn the_poller_binary_named_by_the_environment_is_pushed_and_run() {
+    // The debug charm binary is far larger than a release one: push a small stand-in.
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("poller");
+    std::fs::write(&binary, b"#!/bin/sh\nexec sleep 3600\n").unwrap();
+    let binary_env = binary.display().to_string();
+    let c = ProcessCharm::start_with_env(
+        &leader_state(),
+        &[("CHARM_POLLER_BINARY", binary_env.as_str())],
+    );
+    c.ok(&Event::Install);
+    c.ok(&pebble_ready());
+    assert!(c.pebble.read_file(POLLER_BINARY).is_none());
+
+    c.update(|s| {
+        s.set_config("inventory_url", "http://inventory:1337/hosts")
+            .unwrap()
+    });
+    c.ok(&Event::ConfigChanged);
+    assert_active(&c);
+    assert_eq!(
+        c.pebble.read_file(POLLER_BINARY).unwrap(),
+        std::fs::read(&binary).unwrap()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(c.pebble.host_path(POLLER_BINARY))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    let plan = c.pebble.plan();
+    let command = plan.services["inventory-sd"].command.clone().unwrap();
+    assert!(
+        command.starts_with(&format!("{POLLER_BINARY} poll ")),
+        "{command}"
+    );
+    assert_eq!(
+        c.pebble.service_status("inventory-sd"),
+        Some(charm_harness::ServiceCurrent::Active)
+    );
+    assert_eq!(c.pebble.starts("prometheus"), 1, "Prometheus only reloaded");
+    assert_eq!(c.web.reload_count(), 1);
+}

@@ -78,6 +78,11 @@ pub struct ProcessCharm {
 impl ProcessCharm {
     /// Sets everything up around `state`.
     pub fn start(state: &ModelState) -> ProcessCharm {
+        Self::start_with_env(state, &[])
+    }
+
+    /// Like [`ProcessCharm::start`], with more variables in every hook's environment.
+    pub fn start_with_env(state: &ModelState, env: &[(&str, &str)]) -> ProcessCharm {
         let dir = tempfile::tempdir().expect("temp dir");
         let pebble = FakePebble::start(&dir.path().join("container"))
             .with_prometheus_version(super::PROMETHEUS_VERSION)
@@ -96,6 +101,9 @@ impl ProcessCharm {
         )
         .with_env("CHARM_PROMETHEUS_URL", web.url())
         .with_env("CHARM_POLLER_URL", "http://127.0.0.1:9");
+        let runner = env
+            .iter()
+            .fold(runner, |runner, (k, v)| runner.with_env(*k, *v));
         ProcessCharm {
             runner,
             pebble,
