@@ -67,7 +67,11 @@ fn shard_rule(job: &Value) -> Option<(u64, u64)> {
     assert_eq!(hash["source_labels"][0].as_str(), Some("__address__"));
     assert_eq!(hash["target_label"].as_str(), Some(HASH_LABEL));
     let keep = rules.last().unwrap();
-    assert_eq!(keep["action"].as_str(), Some("keep"), "keep is the last rule");
+    assert_eq!(
+        keep["action"].as_str(),
+        Some("keep"),
+        "keep is the last rule"
+    );
     assert_eq!(keep["source_labels"][0].as_str(), Some(HASH_LABEL));
     let regex: u64 = keep["regex"].as_str().unwrap().parse().unwrap();
     Some((hash["modulus"].as_u64().unwrap(), regex))
@@ -165,7 +169,11 @@ fn peer_departure_rerenders_with_the_new_unit_count() {
         m.add_remote_unit(&peers, &format!("{APP}/0"));
         m.add_remote_unit(&peers, &format!("{APP}/1"));
         plan(&mut m, &[0, 2]);
-        m.relation_event(&peers, RelationEventKind::Departed, Some(&format!("{APP}/1")))
+        m.relation_event(
+            &peers,
+            RelationEventKind::Departed,
+            Some(&format!("{APP}/1")),
+        )
     };
     charm.ok(&departed);
     charm.assert_active();
@@ -193,7 +201,9 @@ fn goal_state_is_read_only_when_sharding_is_on() {
     let charm = Charm::with_state(state);
     charm.deploy();
     assert_eq!(charm.sim.juju.state().call_count("goal-state"), 0);
-    assert!(charm.config_value()["global"].get("external_labels").is_none());
+    assert!(charm.config_value()["global"]
+        .get("external_labels")
+        .is_none());
 
     charm.configure("scrape_sharding", true);
     assert_eq!(charm.sim.juju.state().call_count("goal-state"), 1);
