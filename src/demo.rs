@@ -388,7 +388,9 @@ impl Demo {
             wait_for(Duration::from_secs(20), || {
                 let t = self.live.targets().ok()?;
                 let (inv, app, all) = counts(&t);
-                ((inv, app) == expect && all == inv + app).then_some(t)
+                // Settled: what was expected, and every target scraped at least once.
+                let scraped = !t.is_empty() && t.iter().all(|t| t.health != "unknown");
+                ((inv, app) == expect && all == inv + app && scraped).then_some(t)
             })
             .or_else(|| self.live.targets().ok())
         } else {
@@ -457,6 +459,8 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let mut model = charm_model_state()?;
     model.model_name = "demo".into();
     model.address = "127.0.0.1".into();
+    // As if deployed with `--config scrape_interval=5s`, so targets show up quickly.
+    set(&mut model, &[("scrape_interval", "5s"), ("scrape_timeout", "3s")]);
     let exe = std::env::current_exe()?;
     let live = LiveDeployment::start(model, &exe, Ports::PreferInPod)?;
     let sensors = live.sample_inventory(args.sensors)?;
@@ -479,10 +483,7 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         m.set_leader(true);
         vec![Event::LeaderElected]
     });
-    d.step("config: scrape_interval=5s", (0, 0), |m| {
-        set(m, &[("scrape_interval", "5s"), ("scrape_timeout", "3s")]);
-        vec![Event::ConfigChanged]
-    });
+    d.step("config-changed", (0, 0), |_| vec![Event::ConfigChanged]);
     d.step("prometheus container ready", (0, 0), |_| vec![pebble_ready]);
     let metrics = RelationId::new("metrics-endpoint", 1);
     d.step(

@@ -58,6 +58,9 @@ fn deploy(live: &LiveDeployment) {
     .unwrap();
     let status = live.model().unit_status.clone().unwrap();
     assert_eq!(status.to_string(), "active", "{status:?}");
+    // Detected from the real binary: 2.x, so the rendered config has no 3.x-only keys.
+    let version = live.model().workload_version.clone();
+    assert_eq!(version, Some(demo::host_prometheus_version().unwrap()));
     live.wait_ready(DEADLINE).unwrap();
 }
 
@@ -68,7 +71,7 @@ fn config_changed(live: &LiveDeployment, key: &str, value: &str) {
     assert_eq!(status.to_string(), "active", "{status:?}");
 }
 
-/// Instances of `job` that Prometheus scrapes successfully, once they are exactly `want`.
+/// Waits until the targets of `job` are exactly `want`, all scraped successfully.
 fn wait_up(live: &LiveDeployment, job: &str, want: &BTreeSet<String>) {
     let seen = demo::wait_for(DEADLINE, || {
         let q = format!("up{{job=\"{job}\"}} == 1");
@@ -78,11 +81,14 @@ fn wait_up(live: &LiveDeployment, job: &str, want: &BTreeSet<String>) {
             .map(|(l, _)| l["instance"].clone())
             .collect();
         let targets = live.targets().ok()?;
-        let active: BTreeSet<String> = (targets.iter())
-            .filter(|t| t.labels["job"] == job && t.health == "up")
+        let in_job: Vec<_> = (targets.iter())
+            .filter(|t| t.labels["job"] == job)
+            .collect();
+        let active: BTreeSet<String> = (in_job.iter())
             .map(|t| t.labels["instance"].clone())
             .collect();
-        (&active == want && up.is_superset(want)).then_some(())
+        let all_up = in_job.iter().all(|t| t.health == "up");
+        (&active == want && all_up && &up == want).then_some(())
     });
     let targets: Vec<String> = (live.targets().unwrap().iter())
         .map(|t| format!("{} {} {}", t.labels["job"], t.labels["instance"], t.health))
@@ -241,4 +247,8 @@ fn prometheus_yml_changes_are_reloaded_and_relation_jobs_scraped() {
         (!rows.is_empty()).then_some(rows)
     });
     assert!(scraped.is_some(), "no samples from the related unit");
+
+    drop(endpoint);
+    drop(live);
+    assert!(process_gone(pid), "Prometheus stops with the fake Pebble");
 }
