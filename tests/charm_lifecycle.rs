@@ -89,6 +89,16 @@ fn first_deployment_reaches_active_with_prometheus_started_once() {
     assert_eq!(state.workload_version.as_deref(), Some("2.42.0"));
     assert!(state.pending.is_empty(), "every hook committed");
     drop(state);
+    let asked_version = c.requests().iter().any(|r| {
+        r.path == "/v1/exec"
+            && r.body_json
+                .as_ref()
+                .is_some_and(|b| b["command"] == json!(["/bin/prometheus", "--version"]))
+    });
+    assert!(
+        asked_version,
+        "the version comes from the workload's binary"
+    );
 
     insta::assert_snapshot!("first_deploy_prometheus_yml", config);
     insta::assert_snapshot!("first_deploy_plan", c.sim.pebble.plan_yaml());
