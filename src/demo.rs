@@ -460,7 +460,10 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     model.model_name = "demo".into();
     model.address = "127.0.0.1".into();
     // As if deployed with `--config scrape_interval=5s`, so targets show up quickly.
-    set(&mut model, &[("scrape_interval", "5s"), ("scrape_timeout", "3s")]);
+    set(
+        &mut model,
+        &[("scrape_interval", "5s"), ("scrape_timeout", "3s")],
+    );
     let exe = std::env::current_exe()?;
     let live = LiveDeployment::start(model, &exe, Ports::PreferInPod)?;
     let sensors = live.sample_inventory(args.sensors)?;
@@ -556,4 +559,42 @@ fn relate_sample_app(m: &mut ModelState, id: &RelationId, port: u16) -> Vec<Even
         events.push(m.relation_event(&id, RelationEventKind::Changed, Some(&unit)));
     }
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(pids: [Option<u32>; 2], reload: f64, file: &str) -> Observed {
+        Observed {
+            manifest: BTreeMap::from([("/etc/prometheus/prometheus.yml".into(), file.into())]),
+            pids,
+            reload: Some(reload),
+            databags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_step_is_told_as_restart_reload_or_nothing() {
+        let before = observed([Some(10), Some(20)], 1.0, "a");
+        let same = observed([Some(10), Some(20)], 1.0, "a");
+        assert_eq!(
+            same.actions_since(&before),
+            ["nothing: the workload was already as wanted"]
+        );
+        let reloaded = observed([Some(10), Some(20)], 2.0, "b");
+        assert_eq!(
+            reloaded.actions_since(&before),
+            [
+                "pushed /etc/prometheus/prometheus.yml",
+                "reloaded Prometheus (same process)"
+            ]
+        );
+        // A restarted Prometheus reloads as it starts: that is not told as a reload.
+        let restarted = observed([Some(11), None], 2.0, "a");
+        assert_eq!(
+            restarted.actions_since(&before),
+            ["restarted prometheus (10 → 11)", "stopped inventory-sd"]
+        );
+    }
 }
