@@ -136,6 +136,30 @@ impl CurrentWorkload {
         let plan = client.get_plan()?;
         Ok(CurrentWorkload { manifest, plan })
     }
+
+    /// Checks the managed configuration files in the container against the manifest and
+    /// forgets those that were changed or removed behind the charm's back, so this apply
+    /// restores them. Costs one pull per file: the charm does it on update-status only.
+    pub fn forget_drifted_files(&mut self, client: &Client) -> Result<Vec<String>, pebble::Error> {
+        let mut drifted = Vec::new();
+        for (path, identity) in &self.manifest.files {
+            if !path.starts_with(CONFIG_DIR) {
+                continue;
+            }
+            let actual = match client.pull(path) {
+                Ok(bytes) => Some(hex::encode(Sha256::digest(&bytes))),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e),
+            };
+            if actual.as_ref() != Some(identity) {
+                drifted.push(path.clone());
+            }
+        }
+        for path in &drifted {
+            self.manifest.files.remove(path);
+        }
+        Ok(drifted)
+    }
 }
 
 /// What one apply did, for statuses, logs and tests.
@@ -222,7 +246,9 @@ pub fn apply(
         .filter(|p| !desired_paths.contains(p.as_str()))
         .collect();
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
-        || stale.iter().any(|p| p.starts_with(&format!("{CONFIG_DIR}/")));
+        || stale
+            .iter()
+            .any(|p| p.starts_with(&format!("{CONFIG_DIR}/")));
     let binary_changed = changed.iter().any(|f| f.role == FileRole::PollerBinary);
 
     if config_changed {
@@ -358,7 +384,7 @@ fn validate_candidate(
                 ..ExecOptions::default()
             },
         )
-        .map_err(|e| ApplyError::Validation(e.to_string()))?;
+        .map_err(|e| exec_error(client, e))?;
     if output.exit_code != 0 {
         let text = String::from_utf8_lossy(if output.stderr.is_empty() {
             &output.stdout
@@ -377,6 +403,21 @@ fn validate_candidate(
         return Err(ApplyError::InvalidConfig(summarise_promtool(&text)));
     }
     Ok(())
+}
+
+/// A promtool run that failed to complete. If Pebble is gone now (the container went away
+/// while the command ran, which breaks the exec websocket), it is Pebble being unreachable,
+/// not a validation problem: the charm waits for pebble-ready instead of blocking.
+fn exec_error(client: &Client, e: pebble::Error) -> ApplyError {
+    let gone = e.is_connect() || client.system_info().is_err_and(|probe| probe.is_connect());
+    if gone {
+        ApplyError::Pebble(pebble::Error::Connect {
+            socket: client.socket_path().to_path_buf(),
+            reason: e.to_string(),
+        })
+    } else {
+        ApplyError::Validation(e.to_string())
+    }
 }
 
 /// Which staged rule files `promtool check rules` rejects, as live paths with the reason:
@@ -398,7 +439,7 @@ fn find_bad_rule_files(
                 ..ExecOptions::default()
             },
         )
-        .map_err(|e| ApplyError::Validation(e.to_string()))?;
+        .map_err(|e| exec_error(client, e))?;
     if output.exit_code == 0 {
         return Ok(Vec::new());
     }

@@ -51,11 +51,20 @@ pub fn reconcile(
     };
 
     let client = Client::new(&access.pebble_socket);
-    let current = match CurrentWorkload::read(&client) {
+    let current = match CurrentWorkload::read(&client).and_then(|mut current| {
+        // update-status, every few minutes, also repairs files edited in the container.
+        if ctx.event == Event::UpdateStatus {
+            let drifted = current.forget_drifted_files(&client)?;
+            if !drifted.is_empty() {
+                warn!("restoring files changed in the workload: {drifted:?}");
+            }
+        }
+        Ok(current)
+    }) {
         Ok(current) => Some(current),
         Err(e) if e.is_connect() => None,
         Err(e) => {
-            let status = Status::waiting(format!("Pebble API error: {e}"));
+            let status = Status::waiting(e.to_string());
             tools.status_set(&status, false)?;
             return Ok(ReconcileOutcome {
                 status,
