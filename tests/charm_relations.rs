@@ -316,7 +316,7 @@ fn a_no_change_hook_with_relations_reads_each_databag_once_and_writes_nothing() 
     let c = Charm::two_apps(true);
     c.deploy();
     c.reset_records();
-    c.ok(&Event::UpdateStatus);
+    c.ok(&Event::ConfigChanged);
     c.assert_active();
 
     let requests = c.requests();
@@ -325,6 +325,7 @@ fn a_no_change_hook_with_relations_reads_each_databag_once_and_writes_nothing() 
     // relation-list, 12 × relation-get (per metrics-endpoint relation: 2 units, the remote
     // app, our app databag; grafana-source: 1 unit, the remote app, our unit and app
     // databags), opened-ports, status-set; and 3 Pebble reads (manifest, plan, services).
+    // (update-status also reads back the managed files: tested in charm_lifecycle.)
     let calls = c.sim.juju.state().calls.clone();
     assert!(c.tool_calls() <= 25, "{calls:?}");
     assert!(calls["relation-get"] <= 12, "{calls:?}");
