@@ -258,39 +258,8 @@ pub fn services_summary(verb: &str, names: &[String]) -> String {
     }
 }
 
-/// Parses a Go duration string (`10s`, `4.000s`, `1m30s`, `500ms`).
-pub fn parse_go_duration(text: &str) -> Option<Duration> {
-    let mut rest = text.trim();
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * scale;
-    }
-    Some(Duration::from_secs_f64(total))
-}
+/// Parses a Go duration string (`10s`, `4.000s`, `1m30s`, `500ms`): Pebble's own rules.
+pub use pebble::merge::parse_go_duration;
 
 /// Formats a duration as Go's `Duration.String` does for the values a client sends
 /// (`4s`, `1.5s`, `500ms`, `1m30s`).
