@@ -6,6 +6,18 @@ use serde_json::Value;
 
 /// Longest value (in characters) a message quotes before eliding the rest.
 const MAX_QUOTED_CHARS: usize = 60;
+/// Longest reason shown: a reason may quote part of the value (a label pair), and a
+/// megabyte value must not become a megabyte status.
+const MAX_REASON_CHARS: usize = 200;
+
+/// `text` cut to `max` characters, with `…` when something was cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(max).collect();
+    format!("{head}…")
+}
 
 /// One invalid option: its name, the value given and why it is rejected.
 ///
@@ -36,13 +48,12 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown = match &self.value {
-            Value::String(s) if s.chars().count() > MAX_QUOTED_CHARS => {
-                let head: String = s.chars().take(MAX_QUOTED_CHARS).collect();
-                Value::String(format!("{head}…"))
-            }
-            other => other.clone(),
+            Value::String(s) => Value::String(shorten(s, MAX_QUOTED_CHARS)).to_string(),
+            // Juju types options, but a broken model may hand over anything: keep it short.
+            other => shorten(&other.to_string(), MAX_QUOTED_CHARS),
         };
-        write!(f, "{}={}: {}", self.option, shown, self.reason)
+        let reason = shorten(&self.reason, MAX_REASON_CHARS);
+        write!(f, "{}={}: {}", self.option, shown, reason)
     }
 }
 

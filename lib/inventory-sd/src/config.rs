@@ -433,7 +433,10 @@ mod tests {
         std::fs::write(&file, "http://ops:s3cret@inv:1337/hosts\n").unwrap();
         let flag = format!("--inventory-url-file={}", file.display());
         let c = parse(&[&flag]).unwrap();
-        assert_eq!(c.inventory_url.expose().as_str(), "http://ops:s3cret@inv:1337/hosts");
+        assert_eq!(
+            c.inventory_url.expose().as_str(),
+            "http://ops:s3cret@inv:1337/hosts"
+        );
 
         std::fs::write(&file, "http://a/\nhttp://b/").unwrap();
         let e = parse(&[&flag]).unwrap_err().to_string();
