@@ -255,14 +255,14 @@ fn check_path_results(result: Value) -> Result<(), Error> {
 }
 
 /// One part of a multipart body.
-struct MultipartPart {
-    name: Option<String>,
-    filename: Option<String>,
-    data: Vec<u8>,
+pub(crate) struct MultipartPart {
+    pub(crate) name: Option<String>,
+    pub(crate) filename: Option<String>,
+    pub(crate) data: Vec<u8>,
 }
 
 /// Parses a complete multipart body with `multer`.
-fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<MultipartPart>, Error> {
+pub(crate) fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<MultipartPart>, Error> {
     let protocol = |e: multer::Error| Error::Protocol(format!("multipart answer: {e}"));
     let boundary = multer::parse_boundary(content_type).map_err(protocol)?;
     let mut multipart = multer::Multipart::with_reader(body, boundary);

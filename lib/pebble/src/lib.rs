@@ -3,6 +3,7 @@
 //! * [`layer`]: the typed layer and plan schema (YAML in and out).
 //! * [`merge`]: Pebble's rules for combining layers into a plan, with its validation messages.
 //! * [`plan_yaml`]: the plan YAML byte for byte as `GET /v1/plan` prints it.
+//! * [`parse`]: the client's decoders of Pebble's answers, on bytes (tests, fuzzing).
 //! * [`Client`]: a blocking client for the HTTP API over Pebble's Unix socket
 //!   ([`client`] transport, services and changes; [`files`]; [`exec`]), with
 //!   [`types`] for what it returns and [`Error`] for how it fails.
@@ -13,6 +14,7 @@ pub mod exec;
 pub mod files;
 pub mod layer;
 pub mod merge;
+pub mod parse;
 pub mod plan_yaml;
 pub mod types;
 

@@ -84,7 +84,21 @@ fn scalar(value: &Value, indent: usize) -> String {
         if text.starts_with('|') {
             // Block scalar: header line, then content indented by 2; re-indent to ours.
             let mut lines = text.lines();
-            let mut out = format!("{}\n", lines.next().unwrap_or("|"));
+            // An explicit indentation indicator (`|2-`, for content starting with a blank or
+            // a line break) counts from the key: ours is INDENT, not serde_yaml_ng's 2.
+            let header: String = lines
+                .next()
+                .unwrap_or("|")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_digit() {
+                        char::from_digit(INDENT as u32, 10).unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let mut out = format!("{header}\n");
             for line in lines {
                 let content = line.strip_prefix("  ").unwrap_or(line);
                 if !content.is_empty() {
