@@ -262,7 +262,10 @@ pub(crate) struct MultipartPart {
 }
 
 /// Parses a complete multipart body with `multer`.
-pub(crate) fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<MultipartPart>, Error> {
+pub(crate) fn parse_multipart(
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<MultipartPart>, Error> {
     let protocol = |e: multer::Error| Error::Protocol(format!("multipart answer: {e}"));
     let boundary = multer::parse_boundary(content_type).map_err(protocol)?;
     let mut multipart = multer::Multipart::with_reader(body, boundary);
