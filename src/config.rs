@@ -14,6 +14,7 @@ pub use duration::{format_simple, parse_flexible, DurationError, PromDuration};
 pub use error::{ConfigError, ConfigErrors};
 pub use values::{LogLevel, RetentionSize};
 
+use crate::k8s::Quantity;
 use crate::prometheus_config::{POLLER_JOB_NAME, SELF_JOB_NAME};
 
 /// Defaults, identical to config.yaml (Juju normally fills them in; absent keys get them too).
@@ -26,6 +27,8 @@ mod defaults {
     pub const MAXIMUM_RETENTION_SIZE: &str = "";
     pub const METRICS_WAL_COMPRESSION: bool = true;
     pub const SCRAPE_SHARDING: bool = false;
+    pub const CPU: &str = "";
+    pub const MEMORY: &str = "";
     pub const INVENTORY_URL: &str = "";
     pub const INVENTORY_POLL_INTERVAL: &str = "30s";
     pub const INVENTORY_TIMEOUT: &str = "10s";
@@ -51,12 +54,18 @@ pub struct CharmConfig {
     pub evaluation_interval: PromDuration,
     /// `--storage.tsdb.retention.time` (`0` allowed: no time limit).
     pub metrics_retention_time: PromDuration,
-    /// `--storage.tsdb.retention.size`, if set.
+    /// `--storage.tsdb.retention.size`, if set as a size.
     pub maximum_retention_size: Option<RetentionSize>,
+    /// `maximum_retention_size` given as `N%` of the database volume (1..=100).
+    pub maximum_retention_percent: Option<u8>,
     /// Explicit `--[no-]storage.tsdb.wal-compression`.
     pub metrics_wal_compression: bool,
     /// Split relation and inventory targets across the application's units (hashmod).
     pub scrape_sharding: bool,
+    /// CPU limit (and request) of the prometheus container.
+    pub cpu: Option<Quantity>,
+    /// Memory limit (and request) of the prometheus container.
+    pub memory: Option<Quantity>,
     /// The inventory poller and its scrape job; `None` when `inventory_url` is empty.
     pub inventory: Option<InventoryConfig>,
 }
@@ -122,13 +131,20 @@ impl CharmConfig {
             "maximum_retention_size",
             defaults::MAXIMUM_RETENTION_SIZE,
             |s| match s {
-                "" => Ok(None),
-                s => RetentionSize::parse(s).map(Some),
+                "" => Ok((None, None)),
+                s if s.ends_with('%') => parse_percent(s).map(|p| (None, Some(p))),
+                s => RetentionSize::parse(s).map(|r| (Some(r), None)),
             },
         );
         let metrics_wal_compression =
             r.boolean("metrics_wal_compression", defaults::METRICS_WAL_COMPRESSION);
         let scrape_sharding = r.boolean("scrape_sharding", defaults::SCRAPE_SHARDING);
+        let quantity = |s: &str| match s {
+            "" => Ok(None),
+            s => Quantity::parse(s).map(Some),
+        };
+        let cpu = r.string("cpu", defaults::CPU, quantity);
+        let memory = r.string("memory", defaults::MEMORY, quantity);
 
         let url = r.string("inventory_url", defaults::INVENTORY_URL, |s| match s {
             "" => Ok(None),
@@ -220,9 +236,12 @@ impl CharmConfig {
             scrape_timeout: scrape_timeout.expect("validated"),
             evaluation_interval: evaluation_interval.expect("validated"),
             metrics_retention_time: metrics_retention_time.expect("validated"),
-            maximum_retention_size: maximum_retention_size.expect("validated"),
+            maximum_retention_size: maximum_retention_size.clone().expect("validated").0,
+            maximum_retention_percent: maximum_retention_size.expect("validated").1,
             metrics_wal_compression: metrics_wal_compression.expect("validated"),
             scrape_sharding: scrape_sharding.expect("validated"),
+            cpu: cpu.expect("validated"),
+            memory: memory.expect("validated"),
             inventory,
         })
     }
@@ -240,6 +259,14 @@ fn interval(s: &str) -> Result<PromDuration, String> {
         return Err("must be greater than zero".into());
     }
     Ok(d)
+}
+
+/// A percentage of the database volume, `1%` to `100%`.
+fn parse_percent(s: &str) -> Result<u8, String> {
+    s.strip_suffix('%')
+        .and_then(|n| n.parse::<u8>().ok())
+        .filter(|n| (1..=100).contains(n))
+        .ok_or_else(|| "a percentage must be a whole number from 1% to 100%".to_owned())
 }
 
 /// A retention time: a Prometheus duration or `0`.

@@ -214,7 +214,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         InventoryService::OffButPresent => vec![INVENTORY_SERVICE.to_string()],
         _ => Vec::new(),
     };
-    let layer = build_layer(inputs.config, inventory)?;
+    let layer = build_layer(&with_computed_retention(inputs), inventory)?;
 
     Ok(Desired {
         workload: DesiredWorkload {
@@ -228,6 +228,19 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         explanations: scrape.explanations,
         notes: rendered.notes,
     })
+}
+
+/// The config with a percentage `maximum_retention_size` turned into a size of the database
+/// volume, once its capacity is known (without it: no size limit).
+fn with_computed_retention(inputs: &DesiredInputs<'_>) -> CharmConfig {
+    let mut config = inputs.config.clone();
+    if let (Some(percent), Some(capacity)) = (
+        config.maximum_retention_percent,
+        &inputs.snapshot.pvc_capacity,
+    ) {
+        config.maximum_retention_size = crate::k8s::retention_from_percent(capacity, percent);
+    }
+    config
 }
 
 /// Rule files relation by relation, so a file promtool rejected is traced to its application:

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod desired;
 pub mod dispatch;
+pub mod k8s;
 pub mod layer;
 pub mod model;
 pub mod model_reader;

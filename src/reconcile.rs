@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use juju_hook::{Event, HookContext, HookTools, Port, Status, WorkloadEventKind};
+use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind, WorkloadEventKind};
 use pebble::{Client, ExecOptions};
 use tracing::{info, warn};
 
 use crate::apply::{self, ApplyError, ApplyReport, CurrentWorkload};
 use crate::config::CharmConfig;
 use crate::desired::{self, Desired, DesiredInputs};
+use crate::k8s;
 use crate::model::ModelSnapshot;
 use crate::model_reader;
 use crate::version::PrometheusVersion;
@@ -34,7 +35,7 @@ pub fn reconcile(
     tools: &dyn HookTools,
     access: &WorkloadAccess,
 ) -> anyhow::Result<ReconcileOutcome> {
-    let snapshot = model_reader::read_snapshot(ctx, tools)?;
+    let mut snapshot = model_reader::read_snapshot(ctx, tools)?;
     let config = match CharmConfig::from_options(&snapshot.config) {
         Ok(config) => config,
         Err(errors) => {
@@ -49,6 +50,21 @@ pub fn reconcile(
             });
         }
     };
+
+    // Kubernetes only when an option needs it (limits, percentage retention).
+    let k8s = k8s::Wanted::from_config(&config).map(|wanted| {
+        let workload = k8s::Workload {
+            namespace: ctx.model_name.clone(),
+            app: ctx.app_name.clone(),
+            unit_number: ctx.unit_number,
+        };
+        let outcome = k8s::sync_in_cluster(&workload, &wanted);
+        if outcome.patched {
+            info!("patched the StatefulSet's resources: Kubernetes restarts the pod");
+        }
+        snapshot.pvc_capacity.clone_from(&outcome.pvc_capacity);
+        outcome
+    });
 
     let client = Client::new(&access.pebble_socket);
     let current = match CurrentWorkload::read(&client).and_then(|mut current| {
@@ -124,7 +140,14 @@ pub fn reconcile(
         ),
         Some(Ok(report)) => {
             log_report(&report);
-            (desired.status(), Some(report))
+            let status = match k8s.and_then(|k| k.problem) {
+                // The workload runs; what Kubernetes refused still needs the operator.
+                Some(problem) if desired.status().kind == StatusKind::Active => {
+                    Status::blocked(problem)
+                }
+                _ => desired.status(),
+            };
+            (status, Some(report))
         }
         Some(Err(e)) => {
             warn!("apply failed: {e}");

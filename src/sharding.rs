@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn hashmod_matches_prometheus() {
         // md5("") = d41d8cd98f00b204e9800998ecf8427e: last 8 bytes e9800998ecf8427e.
-        assert_eq!(hashmod("", u64::MAX), 0xe980_0998_ecf8_427e % u64::MAX);
+        assert_eq!(hashmod("", 1_000_003), 0xe980_0998_ecf8_427e % 1_000_003);
         // md5("abc") = 900150983cd24fb0d6963f7d28e17f72.
         assert_eq!(hashmod("abc", 1 << 40), 0xd696_3f7d_28e1_7f72 % (1 << 40));
         assert_eq!(hashmod("abc", 1), 0);

@@ -70,7 +70,7 @@ impl Receiver {
         Receiver {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            dir: dir,
+            dir,
         }
     }
 

@@ -1,0 +1,317 @@
+//! What the charm asks of Kubernetes itself: CPU and memory limits of the `prometheus`
+//! container on the application's StatefulSet, and the database volume's capacity for a
+//! percentage `maximum_retention_size`.
+//!
+//! The API is used only when `cpu`, `memory` or a percentage retention is set; otherwise no
+//! client is even built. The client is configured in-cluster only (service account token and
+//! `KUBERNETES_SERVICE_HOST`/`PORT`, which Juju passes to hooks), never from a kubeconfig.
+//! Without `juju trust <app> --scope=cluster` the service account may not patch StatefulSets
+//! or read PersistentVolumeClaims: the API answers 403, the unit is Blocked with the fix, and
+//! everything else keeps working. Limits are patched only when they differ from the spec
+//! (which restarts the pod); emptying an option leaves the last limit in place.
+
+mod quantity;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+pub use quantity::Quantity;
+
+use crate::config::{CharmConfig, RetentionSize};
+use crate::layer::PROMETHEUS_SERVICE;
+
+/// The workload container whose resources are set.
+pub const CONTAINER: &str = PROMETHEUS_SERVICE;
+/// The storage whose volume holds the TSDB (metadata.yaml).
+pub const DATABASE_STORAGE: &str = "database";
+/// Longest a hook waits for the Kubernetes API.
+pub const API_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where this unit lives in Kubernetes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// Namespace = the Juju model name.
+    pub namespace: String,
+    /// StatefulSet = the application name.
+    pub app: String,
+    /// This unit's number (the pod is `<app>-<n>`).
+    pub unit_number: u32,
+}
+
+impl Workload {
+    /// This unit's pod name.
+    pub fn pod(&self) -> String {
+        format!("{}-{}", self.app, self.unit_number)
+    }
+}
+
+/// What the config asks of Kubernetes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Wanted {
+    /// CPU limit and request of the container.
+    pub cpu: Option<Quantity>,
+    /// Memory limit and request of the container.
+    pub memory: Option<Quantity>,
+    /// Read the database volume's capacity (percentage retention).
+    pub pvc_capacity: bool,
+}
+
+impl Wanted {
+    /// From the config; `None` when nothing needs the API.
+    pub fn from_config(config: &CharmConfig) -> Option<Wanted> {
+        let wanted = Wanted {
+            cpu: config.cpu.clone(),
+            memory: config.memory.clone(),
+            pvc_capacity: config.maximum_retention_percent.is_some(),
+        };
+        (wanted != Wanted::default()).then_some(wanted)
+    }
+}
+
+/// What talking to Kubernetes gave.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// The StatefulSet was patched (the pod will be restarted by Kubernetes).
+    pub patched: bool,
+    /// Capacity of the database volume, when asked for and found (e.g. `10Gi`).
+    pub pvc_capacity: Option<String>,
+    /// What went wrong, for a Blocked status.
+    pub problem: Option<String>,
+}
+
+/// Why one API step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum K8sError {
+    /// No in-cluster configuration (not in a pod, or no service account token).
+    #[error("no in-cluster Kubernetes configuration: {0}")]
+    Config(String),
+    /// The API refused or failed a request.
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    /// The API did not answer within [`API_TIMEOUT`].
+    #[error("the Kubernetes API did not answer within {API_TIMEOUT:?}")]
+    Timeout,
+    /// The object is not shaped as expected.
+    #[error("{0}")]
+    Missing(String),
+}
+
+impl K8sError {
+    /// Whether the API answered 403 (the application is not trusted).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, K8sError::Api(kube::Error::Api(status)) if status.code == 403)
+    }
+
+    /// The API's own message for a refused request, else the whole error.
+    fn reason(&self) -> String {
+        match self {
+            K8sError::Api(kube::Error::Api(status)) => status.message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The status message for a failed step: the trust hint when refused.
+fn problem(what: &str, app: &str, error: &K8sError) -> String {
+    if error.is_forbidden() {
+        format!(
+            "{what} need \"juju trust {app} --scope=cluster\": {}",
+            error.reason()
+        )
+    } else {
+        format!("{what}: {}", error.reason())
+    }
+}
+
+/// Applies `wanted` through `client` and reads what is asked; never fails: problems end up in
+/// [`Outcome::problem`] (the first one).
+pub async fn sync(client: &Client, workload: &Workload, wanted: &Wanted) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut problems = Vec::new();
+    if wanted.cpu.is_some() || wanted.memory.is_some() {
+        match apply_limits(client, workload, wanted).await {
+            Ok(patched) => outcome.patched = patched,
+            Err(e) => problems.push(problem("cpu/memory limits", &workload.app, &e)),
+        }
+    }
+    if wanted.pvc_capacity {
+        match pvc_capacity(client, workload).await {
+            Ok(capacity) => outcome.pvc_capacity = Some(capacity),
+            Err(e) => problems.push(problem(
+                "a percentage maximum_retention_size and the volume size",
+                &workload.app,
+                &e,
+            )),
+        }
+    }
+    outcome.problem = problems.into_iter().next();
+    outcome
+}
+
+/// Builds the in-cluster client and runs [`sync`] on a runtime of its own, bounded by
+/// [`API_TIMEOUT`].
+pub fn sync_in_cluster(workload: &Workload, wanted: &Wanted) -> Outcome {
+    let failed = |e: K8sError| Outcome {
+        problem: Some(problem("Kubernetes resources", &workload.app, &e)),
+        ..Outcome::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return failed(K8sError::Config(e.to_string())),
+    };
+    runtime.block_on(async {
+        let config = match kube::Config::incluster() {
+            Ok(config) => config,
+            Err(e) => return failed(K8sError::Config(e.to_string())),
+        };
+        let client = match Client::try_from(config) {
+            Ok(client) => client,
+            Err(e) => return failed(e.into()),
+        };
+        tokio::time::timeout(API_TIMEOUT, sync(&client, workload, wanted))
+            .await
+            .unwrap_or_else(|_| failed(K8sError::Timeout))
+    })
+}
+
+/// Reads the StatefulSet and patches the container's limits and requests if they differ.
+/// Returns whether it patched.
+pub async fn apply_limits(
+    client: &Client,
+    workload: &Workload,
+    wanted: &Wanted,
+) -> Result<bool, K8sError> {
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), &workload.namespace);
+    let sts = api.get(&workload.app).await?;
+    let container = sts
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.containers.into_iter().find(|c| c.name == CONTAINER))
+        .ok_or_else(|| {
+            K8sError::Missing(format!(
+                "StatefulSet {} has no container {CONTAINER}",
+                workload.app
+            ))
+        })?;
+    let resources = container.resources.unwrap_or_default();
+    let limits = resources.limits.unwrap_or_default();
+    let requests = resources.requests.unwrap_or_default();
+
+    let mut wanted_values = BTreeMap::new();
+    for (name, value) in [("cpu", &wanted.cpu), ("memory", &wanted.memory)] {
+        if let Some(q) = value {
+            wanted_values.insert(name, q);
+        }
+    }
+    let current = |map: &BTreeMap<String, ApiQuantity>, name: &str| {
+        map.get(name).map(|q| q.0.clone()).unwrap_or_default()
+    };
+    let up_to_date = wanted_values.iter().all(|(name, q)| {
+        q.same_as(&current(&limits, name)) && q.same_as(&current(&requests, name))
+    });
+    if up_to_date {
+        return Ok(false);
+    }
+    let values: BTreeMap<&str, &str> = wanted_values
+        .iter()
+        .map(|(name, q)| (*name, q.as_str()))
+        .collect();
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{
+        "name": CONTAINER,
+        "resources": {"limits": values, "requests": values},
+    }]}}}});
+    api.patch(
+        &workload.app,
+        &PatchParams::default(),
+        &Patch::Strategic(&patch),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The capacity of this unit's database volume: the pod's claim named
+/// `<app>-database-<suffix>-<pod>` (Juju's volume claim template), then the claim's
+/// `status.capacity.storage` (or its request while unbound).
+pub async fn pvc_capacity(client: &Client, workload: &Workload) -> Result<String, K8sError> {
+    let pod_name = workload.pod();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &workload.namespace);
+    let pod = pods.get(&pod_name).await?;
+    let prefix = format!("{}-{DATABASE_STORAGE}-", workload.app);
+    let suffix = format!("-{pod_name}");
+    let claim = pod
+        .spec
+        .and_then(|s| s.volumes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| v.persistent_volume_claim.map(|c| c.claim_name))
+        .find(|c| c.starts_with(&prefix) && c.ends_with(&suffix))
+        .ok_or_else(|| {
+            K8sError::Missing(format!(
+                "pod {pod_name} has no {DATABASE_STORAGE} volume claim"
+            ))
+        })?;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &workload.namespace);
+    let pvc = claims.get(&claim).await?;
+    let from_status = pvc
+        .status
+        .and_then(|s| s.capacity)
+        .and_then(|c| c.get("storage").cloned());
+    let from_request = || {
+        pvc.spec
+            .and_then(|s| s.resources)
+            .and_then(|r| r.requests)
+            .and_then(|r| r.get("storage").cloned())
+    };
+    from_status
+        .or_else(from_request)
+        .map(|q| q.0)
+        .ok_or_else(|| K8sError::Missing(format!("claim {claim} has no storage size")))
+}
+
+/// `percent` of a volume `capacity` as a retention size in whole MB (1024² bytes), `None`
+/// when the capacity is not a quantity or the share is under 1 MB.
+pub fn retention_from_percent(capacity: &str, percent: u8) -> Option<RetentionSize> {
+    let bytes = Quantity::parse(capacity).ok()?.millis() / 1000;
+    let mb = bytes * u128::from(percent) / 100 / (1 << 20);
+    (mb > 0)
+        .then(|| RetentionSize::parse(&format!("{mb}MB")).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_of_capacity_in_megabytes() {
+        assert_eq!(
+            retention_from_percent("10Gi", 80).unwrap().as_str(),
+            "8192MB"
+        );
+        assert_eq!(retention_from_percent("1G", 50).unwrap().as_str(), "476MB");
+        assert_eq!(retention_from_percent("1Mi", 50), None);
+        assert_eq!(retention_from_percent("junk", 50), None);
+    }
+
+    #[test]
+    fn forbidden_names_the_trust_command() {
+        let status =
+            kube::core::Status::failure("statefulsets is forbidden", "Forbidden").with_code(403);
+        let e = K8sError::Api(kube::Error::Api(Box::new(status)));
+        assert!(e.is_forbidden());
+        assert_eq!(
+            problem("cpu/memory limits", "prom", &e),
+            "cpu/memory limits need \"juju trust prom --scope=cluster\": statefulsets is forbidden"
+        );
+    }
+}
