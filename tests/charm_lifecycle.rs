@@ -279,6 +279,16 @@ fn invalid_options() -> Vec<(&'static str, Value, &'static str)> {
             r#"invalid config: scrape_sharding="yes": must be a boolean"#,
         ),
         (
+            "cpu",
+            json!("lots"),
+            r#"invalid config: cpu="lots": must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi"#,
+        ),
+        (
+            "memory",
+            json!("0"),
+            r#"invalid config: memory="0": must be greater than zero (leave empty for no limit)"#,
+        ),
+        (
             "inventory_url",
             json!("ftp://inventory/hosts"),
             r#"invalid config: inventory_url="ftp://inventory/hosts": scheme must be http or https"#,

@@ -40,7 +40,7 @@ fn defaults_match_config_yaml() {
     );
     assert_eq!(
         from_yaml.len(),
-        14,
+        17,
         "config.yaml options changed: update CharmConfig"
     );
 
@@ -178,9 +178,23 @@ fn metrics_retention_time() {
 #[test]
 fn maximum_retention_size() {
     assert_eq!(
-        message("maximum_retention_size", json!("80%")),
-        r#"maximum_retention_size="80%": must be a whole number with a unit B, KB, MB, GB, TB, PB or EB, e.g. 50GB"#
+        message("maximum_retention_size", json!("80GiB")),
+        r#"maximum_retention_size="80GiB": must be a whole number with a unit B, KB, MB, GB, TB, PB or EB, e.g. 50GB"#
     );
+    // A share of the database volume, resolved once its capacity is known.
+    let c = CharmConfig::from_options(&options(json!({"maximum_retention_size": "80%"}))).unwrap();
+    assert_eq!(
+        (c.maximum_retention_size, c.maximum_retention_percent),
+        (None, Some(80))
+    );
+    for bad in ["0%", "101%", "12.5%", "%"] {
+        assert_eq!(
+            message("maximum_retention_size", json!(bad)),
+            format!(
+                r#"maximum_retention_size="{bad}": a percentage must be a whole number from 1% to 100%"#
+            )
+        );
+    }
     assert_eq!(
         message("maximum_retention_size", json!("0GB")),
         r#"maximum_retention_size="0GB": must be greater than zero (leave empty for no size limit)"#
@@ -189,6 +203,22 @@ fn maximum_retention_size() {
         message("maximum_retention_size", json!("9EB")),
         r#"maximum_retention_size="9EB": is too large"#
     );
+}
+
+#[test]
+fn cpu_and_memory_are_kubernetes_quantities() {
+    let c = CharmConfig::from_options(&options(json!({"cpu": "500m", "memory": "2Gi"}))).unwrap();
+    assert_eq!(c.cpu.unwrap().as_str(), "500m");
+    assert_eq!(c.memory.unwrap().millis(), 2000 << 30);
+    assert_eq!(CharmConfig::default().cpu, None);
+    for option in ["cpu", "memory"] {
+        assert_eq!(
+            message(option, json!("2 GB")),
+            format!(
+                r#"{option}="2 GB": must be a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi"#
+            )
+        );
+    }
 }
 
 #[test]
