@@ -91,6 +91,16 @@ impl Simulation {
             local.local_app_data = rel.local_app_data.clone();
             local.local_unit_data = rel.local_unit_data.clone();
         }
+        // goal-state plans the snapshot's units (scrape sharding reads them).
+        for n in snapshot.planned_unit_numbers.iter().flatten() {
+            let entry = juju_hook::GoalStateEntry {
+                status: "active".into(),
+                since: None,
+            };
+            state
+                .goal_units
+                .insert(format!("{}/{n}", snapshot.app_name), entry);
+        }
         let version = snapshot.prometheus_version.as_deref().unwrap_or("3.5.0");
         Self::start(state, version)
     }

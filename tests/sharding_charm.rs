@@ -249,3 +249,29 @@ fn sharded_config_snapshot() {
     let uuid = charm.sim.juju.state().model_uuid.clone();
     insta::assert_snapshot!(yaml.replace(&uuid, "<model-uuid>"));
 }
+
+#[test]
+fn render_of_a_snapshot_uses_its_planned_units() {
+    let snapshot: prometheus_rs_k8s::model::ModelSnapshot = serde_json::from_value(json!({
+        "leader": false,
+        "model": {"name": "cos", "uuid": "00000000-0000-4000-8000-000000000000"},
+        "app_name": "prom", "unit_id": 4, "fqdn": "prom-4.prom-endpoints.cos.svc.cluster.local",
+        "config": {"scrape_sharding": true, "inventory_url": "http://inventory:1337/hosts"},
+        "planned_unit_numbers": [0, 4, 9],
+    }))
+    .unwrap();
+    let out = prometheus_rs_k8s::render_cmd::render_snapshot(&snapshot).unwrap();
+    let yaml: Value =
+        serde_yaml_ng::from_str(&out.files["/etc/prometheus/prometheus.yml"]).unwrap();
+    let inventory = yaml["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_name"].as_str() == Some("inventory"))
+        .unwrap();
+    assert_eq!(
+        shard_rule(inventory),
+        Some((3, 1)),
+        "unit 4 is the second of 0, 4, 9"
+    );
+}
