@@ -227,6 +227,13 @@ fn replicas_sending_remote_write_are_labelled_for_deduplication() {
         json!({"url": "http://mimir-0.mimir:8080/api/v1/push"}).to_string(),
     )]);
     state.set_remote_unit_data(&rel, "mimir/0", &data);
+    let am = state.add_relation("alertmanager", "alertmanager");
+    state.add_remote_unit(&am, "alertmanager/0");
+    let am_data = juju_hook::RelationData::from([(
+        "public_address".to_string(),
+        "alertmanager-0.alertmanager:9093".to_string(),
+    )]);
+    state.set_remote_unit_data(&am, "alertmanager/0", &am_data);
     let charm = Charm::with_state(state);
     charm.deploy();
     charm.assert_active();
@@ -237,6 +244,11 @@ fn replicas_sending_remote_write_are_labelled_for_deduplication() {
     assert_eq!(
         labels["cluster"].as_str(),
         Some(format!("{uuid}/{APP}").as_str())
+    );
+    // Alertmanager gets one alert for all replicas: the replica label is dropped from alerts.
+    assert_eq!(
+        config["alerting"]["alert_relabel_configs"][0],
+        serde_yaml_ng::from_str::<Value>("{action: labeldrop, regex: __replica__}").unwrap()
     );
     assert!(!charm.config_yaml().contains("hashmod"));
     assert_eq!(charm.sim.juju.state().call_count("goal-state"), 0);
