@@ -3,19 +3,22 @@
 //! host's Prometheus 2.42 and the charm's poller), scrape a shared inventory of loopback
 //! metrics endpoints and remote-write to a third Prometheus started as a receiver. Through the
 //! receiver's query API every target's `up` series arrives exactly once, and the two units'
-//! active targets are disjoint and together complete.
+//! active targets are disjoint and together complete. Scaled down to one unit, the remaining
+//! unit takes over every target and each target is still one series at the receiver.
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use juju_hook::{Event, RelationData, WorkloadEventKind};
 use prometheus_rs_k8s::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::Value;
 
+/// The application (the charm's name in the harness model).
+const APP: &str = "prometheus-rs-k8s";
 /// Number of inventory hosts (each a real loopback `/metrics` endpoint).
 const TARGETS: usize = 12;
 /// Scrapes every second, remote write batches within 5 s: well within this.
@@ -118,6 +121,8 @@ fn unit(n: u32, inventory_url: Option<&str>, receiver: &Receiver) -> LiveDeploym
     if let Some(url) = inventory_url {
         state.set_config("inventory_url", url).unwrap();
     }
+    let peers = state.add_relation("prometheus-peers", APP);
+    state.add_remote_unit(&peers, &format!("{APP}/{}", 1 - n));
     let rel = state.add_relation("send-remote-write", "receiver");
     state.add_remote_unit(&rel, "receiver/0");
     let write_url = format!("{}/api/v1/write", receiver.url);
@@ -236,4 +241,50 @@ fn two_shards_scrape_disjoint_halves_and_the_receiver_gets_every_target_once() {
     // No replica label on shards: a target keeps its series identity whichever unit scrapes it.
     let replicas = receiver.query("count(up{__replica__!=\"\"})").unwrap();
     assert!(replicas.is_empty(), "{replicas:?}");
+
+    // Scale down to one unit: unit 1 departs, unit 0 takes over every target, and at the
+    // receiver each target is still one series.
+    drop(unit1);
+    let stopped = Instant::now();
+    let departed = {
+        let mut m = unit0.model();
+        m.set_planned_units(1);
+        let peers = m
+            .relations
+            .iter()
+            .find(|r| r.endpoint == "prometheus-peers")
+            .map(|r| juju_hook::RelationId::new("prometheus-peers", r.id))
+            .unwrap();
+        m.relation_event(
+            &peers,
+            juju_hook::RelationEventKind::Departed,
+            Some(&format!("{APP}/1")),
+        )
+    };
+    unit0.run(&departed).unwrap();
+    let status = unit0.model().unit_status.clone().unwrap();
+    assert_eq!(status.to_string(), "active", "{status:?}");
+    assert!(
+        demo::wait_for(DEADLINE, || (active_inventory(&unit0) == all).then_some(())).is_some(),
+        "unit 0 alone never scraped every target: {:?}",
+        active_inventory(&unit0)
+    );
+    let taken_over: BTreeSet<String> = b.iter().cloned().collect();
+    // Past the window, unit 1's last samples no longer count.
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(stopped.elapsed()));
+    let fresh = demo::wait_for(DEADLINE, || {
+        // Samples of unit 1's former targets younger than 2 s can only come from unit 0 now.
+        let q = format!("count by (instance) (count_over_time(up{{job=\"{INVENTORY_JOB}\"}}[2s]))");
+        let rows = receiver.query(&q)?;
+        let seen: BTreeSet<String> = rows
+            .iter()
+            .map(|(m, _)| m["instance"].as_str().unwrap_or_default().to_string())
+            .collect();
+        taken_over.is_subset(&seen).then_some(rows)
+    });
+    let rows = fresh.expect("unit 1's former targets reach the receiver from unit 0");
+    assert!(rows.iter().all(|(_, count)| *count == 1.0), "{rows:?}");
+    let rows = receiver.query(&query).unwrap();
+    assert_eq!(rows.len(), TARGETS, "{rows:?}");
+    assert!(rows.iter().all(|(_, count)| *count == 1.0), "{rows:?}");
 }
