@@ -118,7 +118,8 @@ impl K8sError {
     }
 }
 
-/// The status message for a failed step: the trust hint when refused.
+/// The status message for a failed step: the trust hint when refused. `what` names the
+/// settings in the plural ("cpu/memory limits need ...").
 fn problem(what: &str, app: &str, error: &K8sError) -> String {
     if error.is_forbidden() {
         format!(
@@ -145,7 +146,7 @@ pub async fn sync(client: &Client, workload: &Workload, wanted: &Wanted) -> Outc
         match pvc_capacity(client, workload).await {
             Ok(capacity) => outcome.pvc_capacity = Some(capacity),
             Err(e) => problems.push(problem(
-                "a percentage maximum_retention_size and the volume size",
+                "percentage retention sizes",
                 &workload.app,
                 &e,
             )),
