@@ -145,11 +145,7 @@ pub async fn sync(client: &Client, workload: &Workload, wanted: &Wanted) -> Outc
     if wanted.pvc_capacity {
         match pvc_capacity(client, workload).await {
             Ok(capacity) => outcome.pvc_capacity = Some(capacity),
-            Err(e) => problems.push(problem(
-                "percentage retention sizes",
-                &workload.app,
-                &e,
-            )),
+            Err(e) => problems.push(problem("percentage retention sizes", &workload.app, &e)),
         }
     }
     outcome.problem = problems.into_iter().next();
