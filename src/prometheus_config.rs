@@ -222,7 +222,12 @@ pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
         apply_version(job, input.version);
     }
     if let Some(shard) = input.shard {
-        sharding::shard_jobs(&mut jobs, shard, &[SELF_JOB_NAME, POLLER_JOB_NAME]);
+        sharding::shard_jobs(
+            &mut jobs,
+            shard,
+            &[SELF_JOB_NAME, POLLER_JOB_NAME],
+            input.version,
+        );
     }
     // Replicas' alerts differ only by the replica label: drop it so Alertmanager dedupes them.
     let alert_relabel_configs = if input

@@ -25,6 +25,7 @@ use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
 use crate::prometheus_config::Topology;
+use crate::version::PrometheusVersion;
 
 /// Label the hash is written to (dropped by Prometheus after relabelling: `__tmp_` prefix).
 pub const HASH_LABEL: &str = "__tmp_hash";
@@ -32,6 +33,13 @@ pub const HASH_LABEL: &str = "__tmp_hash";
 pub const REPLICA_LABEL: &str = "__replica__";
 /// Mimir's HA-tracker cluster label.
 pub const CLUSTER_LABEL: &str = "cluster";
+/// Targets dropped by the shard rules that a sharded job keeps in memory for the targets page.
+///
+/// Every unit discovers every target and drops the others' shares; without a bound Prometheus
+/// keeps all of them (a 100k-target inventory on 5 units: 80k dropped targets per unit).
+pub const KEEP_DROPPED_TARGETS: u64 = 100;
+/// First Prometheus release that knows `keep_dropped_targets` (older ones reject the key).
+pub const KEEP_DROPPED_TARGETS_SINCE: PrometheusVersion = PrometheusVersion::new(2, 47, 0);
 
 /// This unit's share of the targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +94,10 @@ pub fn relabel_rules(shard: Shard) -> [Value; 2] {
     ]
 }
 
-/// Appends the shard's rules to every job in `jobs` whose `job_name` is not in `exempt`.
-pub fn shard_jobs(jobs: &mut [Value], shard: Shard, exempt: &[&str]) {
+/// Appends the shard's rules to every job in `jobs` whose `job_name` is not in `exempt`, and
+/// bounds the dropped targets kept ([`KEEP_DROPPED_TARGETS`]) where `version` supports it and
+/// the job sets no bound of its own.
+pub fn shard_jobs(jobs: &mut [Value], shard: Shard, exempt: &[&str], version: PrometheusVersion) {
     for job in jobs {
         let Some(map) = job.as_object_mut() else {
             continue;
@@ -105,6 +115,10 @@ pub fn shard_jobs(jobs: &mut [Value], shard: Shard, exempt: &[&str]) {
         }
         if let Value::Array(rules) = rules {
             rules.extend(relabel_rules(shard));
+        }
+        if version >= KEEP_DROPPED_TARGETS_SINCE {
+            map.entry("keep_dropped_targets")
+                .or_insert(json!(KEEP_DROPPED_TARGETS));
         }
     }
 }
@@ -188,8 +202,14 @@ mod tests {
             json!({"job_name": "a", "relabel_configs": [{"action": "labeldrop", "regex": "x"}]}),
             json!({"job_name": "b"}),
         ];
-        shard_jobs(&mut jobs, Shard { index: 1, count: 3 }, &["prometheus"]);
+        shard_jobs(
+            &mut jobs,
+            Shard { index: 1, count: 3 },
+            &["prometheus"],
+            PrometheusVersion::new(2, 42, 0),
+        );
         assert!(jobs[0].get("relabel_configs").is_none());
+        assert!(jobs.iter().all(|j| j.get("keep_dropped_targets").is_none()));
         let a = jobs[1]["relabel_configs"].as_array().unwrap();
         assert_eq!(a.len(), 3);
         assert_eq!(a[0]["action"], "labeldrop");
@@ -198,6 +218,28 @@ mod tests {
         assert_eq!(a[2]["regex"], "1");
         assert_eq!(a[2]["source_labels"], json!([HASH_LABEL]));
         assert_eq!(jobs[2]["relabel_configs"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn dropped_targets_are_bounded_where_prometheus_knows_how() {
+        let mut jobs = vec![
+            json!({"job_name": "prometheus"}),
+            json!({"job_name": "a"}),
+            json!({"job_name": "b", "keep_dropped_targets": 7}),
+        ];
+        let shard = Shard { index: 0, count: 2 };
+        shard_jobs(
+            &mut jobs,
+            shard,
+            &["prometheus"],
+            PrometheusVersion::new(3, 0, 0),
+        );
+        assert!(jobs[0].get("keep_dropped_targets").is_none());
+        assert_eq!(jobs[1]["keep_dropped_targets"], KEEP_DROPPED_TARGETS);
+        assert_eq!(
+            jobs[2]["keep_dropped_targets"], 7,
+            "the job's own bound wins"
+        );
     }
 
     #[test]
