@@ -10,9 +10,31 @@ use crate::{PackError, BINARY_NAME};
 /// workload image whatever their libc.
 pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
+/// C compilers for the musl target that the `cc` crate looks for (the TLS code of the
+/// Kubernetes client has C and assembly parts), unless `CC_x86_64_unknown_linux_musl` names one.
+const MUSL_COMPILERS: [&str; 2] = ["x86_64-linux-musl-gcc", "musl-gcc"];
+
+/// Whether a C compiler for the musl target can be found, given `PATH` and the `cc` crate's
+/// per-target override variable.
+pub fn musl_compiler_available(path: Option<&std::ffi::OsStr>, cc_override: bool) -> bool {
+    cc_override
+        || path.is_some_and(|p| {
+            std::env::split_paths(p).any(|dir| MUSL_COMPILERS.iter().any(|c| dir.join(c).is_file()))
+        })
+}
+
 /// Runs `cargo build --release --locked --target x86_64-unknown-linux-musl -p prometheus-rs-k8s`
 /// in `workspace` and returns the path of the binary cargo reports.
 pub fn build_release_binary(workspace: &Path) -> Result<PathBuf, PackError> {
+    let path = std::env::var_os("PATH");
+    let cc_override = std::env::var_os("CC_x86_64_unknown_linux_musl").is_some();
+    if !musl_compiler_available(path.as_deref(), cc_override) {
+        return Err(PackError::Build(
+            "no C compiler for the musl target (musl-gcc): install it with \
+             `apt-get install musl-tools`, or pass --binary"
+                .into(),
+        ));
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)
         .current_dir(workspace)
@@ -50,6 +72,17 @@ fn executable_of(line: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn musl_compiler_is_found_on_path_or_named_by_the_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::env::join_paths([dir.path()]).unwrap();
+        assert!(!musl_compiler_available(Some(&path), false));
+        assert!(!musl_compiler_available(None, false));
+        assert!(musl_compiler_available(None, true));
+        std::fs::write(dir.path().join("musl-gcc"), "").unwrap();
+        assert!(musl_compiler_available(Some(&path), false));
+    }
 
     #[test]
     fn picks_the_charm_binary_from_cargo_messages() {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub use archive::{unpack, Entry, EntrySource, ZipSettings};
-pub use build::{build_release_binary, MUSL_TARGET};
+pub use build::{build_release_binary, musl_compiler_available, MUSL_TARGET};
 pub use elf::{inspect_elf, ElfKind};
 pub use manifest::{render_manifest, PACKER_VERSION};
 pub use recipe::{Recipe, RunBase};
