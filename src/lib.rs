@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod apply;
 pub mod config;
+pub mod databag_cache;
 pub mod demo;
 pub mod desired;
 pub mod dispatch;

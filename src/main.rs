@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use juju_hook::{HookContext, HookTools, LogLevel, ProcessHookTools};
+use prometheus_rs_k8s::databag_cache::CachedHookTools;
 use prometheus_rs_k8s::dispatch::handle_event;
 use prometheus_rs_k8s::render_cmd::{self, RenderArgs};
 use prometheus_rs_k8s::workload::WorkloadAccess;
@@ -60,13 +61,18 @@ fn run_hook() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let tools = ProcessHookTools::new();
-    match handle_event(&ctx, &tools, &WorkloadAccess::from_env()) {
+    let process_tools = ProcessHookTools::new();
+    // Relation databags come from the cache when nothing says they changed (saved only if
+    // the hook succeeds); see `databag_cache`.
+    let tools = CachedHookTools::open(&ctx, &process_tools);
+    let result = handle_event(&ctx, &tools, &WorkloadAccess::from_env());
+    tools.finish(result.is_ok());
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = format!("{} failed: {e:#}", ctx.event.name());
             eprintln!("{message}");
-            let _ = tools.juju_log(LogLevel::Error, &message);
+            let _ = process_tools.juju_log(LogLevel::Error, &message);
             ExitCode::FAILURE
         }
     }

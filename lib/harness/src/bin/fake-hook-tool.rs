@@ -11,6 +11,21 @@ use std::process::ExitCode;
 
 use charm_harness::juju::{run_tool, StateFile, STATE_ENV};
 
+/// Tools that never change the model (only their call is counted).
+const READ_ONLY: &[&str] = &[
+    "action-get",
+    "config-get",
+    "goal-state",
+    "is-leader",
+    "network-get",
+    "opened-ports",
+    "relation-get",
+    "relation-ids",
+    "relation-list",
+    "state-get",
+    "status-get",
+];
+
 fn main() -> ExitCode {
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_default();
@@ -27,8 +42,14 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     let env = |name: &str| std::env::var(name).ok();
-    let outcome = StateFile::new(path)
-        .update(|state| run_tool(state, &tool, &rest, &mut std::io::stdin(), &env));
+    let file = StateFile::new(path);
+    let run = |state: &mut _| run_tool(state, &tool, &rest, &mut std::io::stdin(), &env);
+    // Tools that only read need not rewrite the whole state (see `StateFile::read_only`).
+    let outcome = if READ_ONLY.contains(&tool.as_str()) {
+        file.read_only(run)
+    } else {
+        file.update(run)
+    };
     match outcome {
         Ok(out) => {
             // Nothing sensible is left to do if the parent closed our pipes.

@@ -2,7 +2,7 @@
 //! a charm binary spawns, plus the helpers to run a charm the way Juju does.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,9 +58,24 @@ impl StateFile {
         Ok(lock)
     }
 
+    /// `<path>.calls`: one line per hook-tool call made by [`StateFile::read_only`] since the
+    /// state was last written, so a read-only tool does not rewrite the whole state.
+    fn calls_path(&self) -> PathBuf {
+        let mut path = self.path.clone().into_os_string();
+        path.push(".calls");
+        PathBuf::from(path)
+    }
+
     fn read_unlocked(&self) -> Result<ModelState, ModelError> {
         let text = std::fs::read(&self.path).map_err(|e| self.error("cannot read", e))?;
-        serde_json::from_slice(&text).map_err(|e| self.error("invalid JSON", e))
+        let mut state: ModelState =
+            serde_json::from_slice(&text).map_err(|e| self.error("invalid JSON", e))?;
+        match std::fs::read_to_string(self.calls_path()) {
+            Ok(calls) => calls.lines().for_each(|tool| state.record_call(tool)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.error("cannot read the call log", e)),
+        }
+        Ok(state)
     }
 
     fn write_unlocked(&self, state: &ModelState) -> Result<(), ModelError> {
@@ -69,7 +84,14 @@ impl StateFile {
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(format!(".tmp{}", std::process::id()));
         std::fs::write(&tmp, text).map_err(|e| self.error("cannot write", e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| self.error("cannot replace", e))
+        std::fs::rename(&tmp, &self.path).map_err(|e| self.error("cannot replace", e))?;
+        // The state now holds every call counted in the call log.
+        match std::fs::remove_file(self.calls_path()) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(self.error("cannot clear the call log", e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Reads the state.
@@ -90,6 +112,35 @@ impl StateFile {
         let mut state = self.read_unlocked()?;
         let result = change(&mut state);
         self.write_unlocked(&state)?;
+        Ok(result)
+    }
+
+    /// Runs `call` on the state under the lock without saving the state: for hook tools that
+    /// only read. Calls it counts (in [`ModelState::calls`]) are appended to a small call log
+    /// that every read merges, so the counts stay exact while a read-only tool costs one
+    /// parse of the state instead of a parse and a rewrite. Any other change is dropped.
+    pub fn read_only<R>(&self, call: impl FnOnce(&mut ModelState) -> R) -> Result<R, ModelError> {
+        let _lock = self.lock()?;
+        let mut state = self.read_unlocked()?;
+        let before = state.calls.clone();
+        let result = call(&mut state);
+        let mut log = String::new();
+        for (tool, count) in &state.calls {
+            let new = count.saturating_sub(before.get(tool).copied().unwrap_or(0));
+            for _ in 0..new {
+                log.push_str(tool);
+                log.push('\n');
+            }
+        }
+        if !log.is_empty() {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.calls_path())
+                .map_err(|e| self.error("cannot open the call log", e))?;
+            file.write_all(log.as_bytes())
+                .map_err(|e| self.error("cannot append to the call log", e))?;
+        }
         Ok(result)
     }
 
@@ -142,4 +193,39 @@ pub fn hook_command(
         }
     }
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_calls_are_counted_without_saving_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let file =
+            StateFile::create(dir.path().join("model.json"), &ModelState::new("p", 0)).unwrap();
+        let saved = std::fs::read(file.path()).unwrap();
+        for _ in 0..2 {
+            file.read_only(|s| {
+                s.record_call("is-leader");
+                s.leader = true;
+            })
+            .unwrap();
+        }
+        assert_eq!(
+            std::fs::read(file.path()).unwrap(),
+            saved,
+            "state not rewritten"
+        );
+        let state = file.load().unwrap();
+        assert_eq!(state.call_count("is-leader"), 2);
+        assert!(!state.leader, "a read-only call cannot change the model");
+
+        // A write folds the log into the state; clearing the counts clears the log too.
+        file.update(|s| s.record_call("status-set")).unwrap();
+        let state = file.load().unwrap();
+        assert_eq!((state.call_count("is-leader"), state.total_calls()), (2, 3));
+        file.update(|s| s.calls.clear()).unwrap();
+        assert_eq!(file.load().unwrap().total_calls(), 0);
+    }
 }

@@ -1,0 +1,96 @@
+//! Rendering cost for 10,000 scrape jobs: `desired::compute` for 2,000 related applications of
+//! 5 units with a wildcard job each (one job per unit), and `prometheus_config::render` of the
+//! 10,000 jobs it produced. Short measurement times: `cargo bench --bench render`.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use juju_hook::Event;
+use prometheus_rs_k8s::reconcile::desired_for;
+use prometheus_rs_k8s::simulate::Simulation;
+use prometheus_rs_k8s::{render, CharmConfig, ConfigInput, PrometheusVersion, Topology};
+use serde_json::{Map, Value};
+
+fn jobs(n: usize) -> Vec<Map<String, Value>> {
+    (0..n)
+        .map(|i| {
+            let job = serde_json::json!({
+                "job_name": format!("juju_workloads_f4b3a2c1_exporter-{}_{}_prometheus_scrape", i / 5, i),
+                "metrics_path": "/metrics",
+                "static_configs": [{
+                    "targets": [format!("10.{}.{}.{}:9100", 1 + i / 62500, (i / 250) % 250, i % 250)],
+                    "labels": {
+                        "juju_model": "workloads",
+                        "juju_model_uuid": "f4b3a2c1-0d9e-4f8a-b7c6-5d4e3f2a1b0c",
+                        "juju_application": format!("exporter-{}", i / 5),
+                        "juju_unit": format!("exporter-{}/{}", i / 5, i % 5),
+                        "juju_charm": "node-exporter-k8s",
+                    },
+                }],
+            });
+            match job {
+                Value::Object(map) => map,
+                _ => unreachable!("a JSON object"),
+            }
+        })
+        .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let snapshot = support::snapshot(2000, 5);
+    let desired = desired_for(&snapshot).expect("the snapshot renders");
+    let yml = desired
+        .workload
+        .files
+        .iter()
+        .find(|f| f.path == prometheus_rs_k8s::workload::CONFIG_FILE)
+        .map(|f| match &f.content {
+            prometheus_rs_k8s::apply::FileContent::Bytes(b) => b.len(),
+            prometheus_rs_k8s::apply::FileContent::Local { .. } => 0,
+        })
+        .unwrap_or(0);
+    eprintln!("desired::compute 2000x5: prometheus.yml of {yml} bytes");
+
+    let mut group = c.benchmark_group("render");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("desired_compute_2000x5", |b| {
+        b.iter(|| desired_for(&snapshot).expect("renders"))
+    });
+
+    let small = support::snapshot(200, 5);
+    group.bench_function("desired_compute_200x5", |b| {
+        b.iter(|| desired_for(&small).expect("renders"))
+    });
+    // The whole config-changed hook in-process (in-memory hook tools, fake Pebble on its
+    // socket): the charm's own cost per hook, without process spawns.
+    let sim = Simulation::from_snapshot(&small).expect("simulation");
+    sim.pebble.on_exec_host("promtool", "/usr/bin/promtool");
+    for event in [Event::Install, Event::ConfigChanged] {
+        sim.run(&event).expect("deploys");
+    }
+    group.bench_function("config_changed_in_process_200x5", |b| {
+        b.iter(|| sim.run(&Event::ConfigChanged).expect("runs"))
+    });
+
+    let config = CharmConfig::from_options(&Map::new()).expect("defaults are valid");
+    let topology = Topology::from_model(&snapshot);
+    let mut input = ConfigInput::new(
+        &config,
+        topology,
+        PrometheusVersion::detected_or_assumed(Some("prometheus, version 2.42.0")),
+    );
+    input.relation_jobs = jobs(10_000);
+    group.bench_function("prometheus_config_render_10000_jobs", |b| {
+        b.iter(|| render(&input).expect("renders"))
+    });
+    group.finish();
+}
+
+criterion_group!(render_benches, benches);
+criterion_main!(render_benches);

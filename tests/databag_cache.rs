@@ -1,0 +1,532 @@
+//! The databag cache changes how many hook tools a hook runs, never what the charm does: the
+//! same events give the same prometheus.yml and relation data with and without it; a failed
+//! hook leaves no cache; a cache of another unit, model or charm version is ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use charm_harness::ModelState;
+use juju_hook::{
+    Event, GoalState, HookToolError, HookTools, LogLevel, NetworkInfo, Port, RelationData,
+    RelationEventKind, RelationId, Status, WorkloadEventKind,
+};
+use prometheus_rs_k8s::databag_cache::{CacheFile, CachedHookTools, CACHE_FILE};
+use prometheus_rs_k8s::dispatch::handle_event;
+use prometheus_rs_k8s::simulate::{charm_model_state, Simulation};
+use serde_json::{Map, Value};
+
+const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";
+
+fn app_data(app: &str, path: &str) -> RelationData {
+    let metadata = serde_json::json!({
+        "model": "workloads", "model_uuid": "f4b3a2c1-0d9e-4f8a-b7c6-5d4e3f2a1b0c",
+        "application": app, "unit": format!("{app}/0"), "charm_name": "node-exporter-k8s",
+    });
+    let jobs = serde_json::json!([{"metrics_path": path,
+        "static_configs": [{"targets": ["*:9100"]}]}]);
+    RelationData::from([
+        ("scrape_metadata".to_string(), metadata.to_string()),
+        ("scrape_jobs".to_string(), jobs.to_string()),
+    ])
+}
+
+fn unit_data(unit: &str, address: &str) -> RelationData {
+    RelationData::from([
+        (
+            "prometheus_scrape_unit_address".to_string(),
+            address.to_string(),
+        ),
+        ("prometheus_scrape_unit_name".to_string(), unit.to_string()),
+    ])
+}
+
+/// Relates `app` with `units` units (addresses 10.0.<i>.<n>).
+fn relate(state: &mut ModelState, app: &str, i: u8, units: u8) -> RelationId {
+    let id = state.add_relation("metrics-endpoint", app);
+    state.set_remote_app_data(&id, &app_data(app, "/metrics"));
+    for n in 0..units {
+        let unit = format!("{app}/{n}");
+        state.set_remote_unit_data(&id, &unit, &unit_data(&unit, &format!("10.0.{i}.{n}")));
+    }
+    id
+}
+
+/// A leader unit related to two applications of two units, its charm dir in `dir`.
+fn model(dir: &Path) -> ModelState {
+    let mut state = charm_model_state().expect("charm metadata loads");
+    state.set_leader(true);
+    state.charm_dir = dir.to_path_buf();
+    relate(&mut state, "alpha", 1, 2);
+    relate(&mut state, "beta", 2, 2);
+    state
+}
+
+/// A unit of the charm, run with or without the databag cache.
+struct Unit {
+    sim: Simulation,
+    cache: Option<PathBuf>,
+    _dir: tempfile::TempDir,
+}
+
+impl Unit {
+    fn new(cached: bool) -> Unit {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = Simulation::start(model(dir.path()), "2.42.0").unwrap();
+        sim.pebble.on_exec_host("promtool", "/usr/bin/promtool");
+        Unit {
+            sim,
+            cache: cached.then(|| dir.path().join(CACHE_FILE)),
+            _dir: dir,
+        }
+    }
+
+    /// Runs `event` as `main` does: cache opened first, saved after the outcome is known.
+    fn run_with(&self, event: &Event, wrap: impl Fn(&dyn HookTools) -> Result<(), String>) -> bool {
+        let ctx = self.sim.context(event).unwrap();
+        self.sim.juju.state().calls.clear();
+        let tools = CachedHookTools::open_at(&ctx, &self.sim.juju, self.cache.clone());
+        let result = handle_event(&ctx, &tools, &self.sim.access)
+            .map_err(|e| e.to_string())
+            .and_then(|()| wrap(&tools));
+        let ok = result.is_ok();
+        if ok {
+            self.sim.juju.commit();
+        } else {
+            self.sim.juju.rollback();
+        }
+        tools.finish(ok);
+        ok
+    }
+
+    #[track_caller]
+    fn ok(&self, event: &Event) {
+        assert!(self.run_with(event, |_| Ok(())), "{} failed", event.name());
+    }
+
+    fn change(&self, f: impl FnOnce(&mut ModelState)) {
+        f(&mut self.sim.juju.state());
+    }
+
+    fn relation_event(
+        &self,
+        id: &RelationId,
+        kind: RelationEventKind,
+        unit: Option<&str>,
+    ) -> Event {
+        self.sim.juju.state().relation_event(id, kind, unit)
+    }
+
+    fn config(&self) -> String {
+        String::from_utf8(
+            self.sim
+                .pebble
+                .read_file(CONFIG_FILE)
+                .expect("prometheus.yml"),
+        )
+        .unwrap()
+    }
+
+    fn local_app_data(&self) -> Vec<(String, RelationData)> {
+        let state = self.sim.juju.state();
+        state
+            .relations
+            .iter()
+            .filter(|r| !r.broken)
+            .map(|r| (format!("{}:{}", r.endpoint, r.id), r.local_app_data.clone()))
+            .collect()
+    }
+
+    fn calls(&self, tool: &str) -> u64 {
+        self.sim.juju.state().call_count(tool)
+    }
+
+    fn deploy(&self) {
+        for event in [
+            Event::Install,
+            Event::LeaderElected,
+            Event::ConfigChanged,
+            pebble_ready(),
+            Event::Start,
+        ] {
+            self.ok(&event);
+        }
+    }
+}
+
+fn pebble_ready() -> Event {
+    Event::Workload {
+        container: "prometheus".into(),
+        kind: WorkloadEventKind::PebbleReady,
+    }
+}
+
+fn ids(unit: &Unit) -> Vec<RelationId> {
+    let state = unit.sim.juju.state();
+    state
+        .relations
+        .iter()
+        .map(|r| RelationId::new(r.endpoint.clone(), r.id))
+        .collect()
+}
+
+#[test]
+fn the_same_events_render_the_same_config_with_and_without_the_cache() {
+    let cached = Unit::new(true);
+    let plain = Unit::new(false);
+    let both = [&cached, &plain];
+    let same = |step: &str| {
+        assert_eq!(
+            cached.config(),
+            plain.config(),
+            "prometheus.yml after {step}"
+        );
+        assert_eq!(
+            cached.local_app_data(),
+            plain.local_app_data(),
+            "app data after {step}"
+        );
+    };
+    for u in both {
+        u.deploy();
+    }
+    same("deploy");
+    let rel = ids(&cached);
+    let (alpha, beta) = (&rel[0], &rel[1]);
+
+    // Nothing changed: the cached unit reads no databag at all.
+    for u in both {
+        u.ok(&Event::ConfigChanged);
+    }
+    same("config-changed");
+    assert_eq!(cached.calls("relation-get"), 0);
+    assert_eq!(cached.calls("relation-list"), 0);
+    assert!(plain.calls("relation-get") >= 6);
+
+    // A remote unit moves: relation-changed on its relation.
+    for u in both {
+        u.change(|s| {
+            s.set_remote_unit_data(alpha, "alpha/1", &unit_data("alpha/1", "10.9.9.9"));
+        });
+        u.ok(&u.relation_event(alpha, RelationEventKind::Changed, Some("alpha/1")));
+    }
+    same("alpha/1 changed");
+    assert!(cached.config().contains("10.9.9.9"));
+    assert_eq!(cached.calls("relation-list"), 1, "only alpha is re-read");
+
+    // A unit joins beta.
+    for u in both {
+        u.change(|s| {
+            s.set_remote_unit_data(beta, "beta/2", &unit_data("beta/2", "10.0.2.2"));
+        });
+        u.ok(&u.relation_event(beta, RelationEventKind::Joined, Some("beta/2")));
+        u.ok(&u.relation_event(beta, RelationEventKind::Changed, Some("beta/2")));
+    }
+    same("beta/2 joined");
+    assert!(cached.config().contains("10.0.2.2"));
+
+    // beta's application data changes (relation-changed without a remote unit).
+    for u in both {
+        u.change(|s| {
+            s.set_remote_app_data(beta, &app_data("beta", "/custom"));
+        });
+        u.ok(&u.relation_event(beta, RelationEventKind::Changed, None));
+    }
+    same("beta app data changed");
+    assert!(cached.config().contains("/custom"));
+
+    // A new application is related.
+    for u in both {
+        let gamma = u.sim.juju.state().add_relation("metrics-endpoint", "gamma");
+        u.ok(&u.relation_event(&gamma, RelationEventKind::Created, None));
+        u.change(|s| {
+            s.set_remote_app_data(&gamma, &app_data("gamma", "/metrics"));
+            s.set_remote_unit_data(&gamma, "gamma/0", &unit_data("gamma/0", "10.0.3.0"));
+        });
+        u.ok(&u.relation_event(&gamma, RelationEventKind::Joined, Some("gamma/0")));
+        u.ok(&u.relation_event(&gamma, RelationEventKind::Changed, Some("gamma/0")));
+        // Other hooks in between use the cache for alpha and beta, and gamma's fresh data.
+        u.ok(&Event::ConfigChanged);
+    }
+    same("gamma related");
+    assert!(cached.config().contains("10.0.3.0"));
+    assert_eq!(cached.calls("relation-get"), 0);
+
+    // alpha/0 leaves.
+    for u in both {
+        let departed = u.relation_event(alpha, RelationEventKind::Departed, Some("alpha/0"));
+        u.change(|s| {
+            s.remove_remote_unit(alpha, "alpha/0");
+        });
+        u.ok(&departed);
+        u.ok(&Event::ConfigChanged);
+    }
+    same("alpha/0 departed");
+    assert!(!cached.config().contains("10.0.1.0"));
+
+    // beta is removed altogether.
+    for u in both {
+        let departing: Vec<Event> = ["beta/0", "beta/1", "beta/2"]
+            .iter()
+            .map(|unit| u.relation_event(beta, RelationEventKind::Departed, Some(unit)))
+            .collect();
+        let broken = u.relation_event(beta, RelationEventKind::Broken, None);
+        for (event, unit) in departing.iter().zip(["beta/0", "beta/1", "beta/2"]) {
+            u.change(|s| {
+                s.remove_remote_unit(beta, unit);
+            });
+            u.ok(event);
+        }
+        u.change(|s| {
+            s.remove_relation(beta);
+        });
+        u.ok(&broken);
+        u.ok(&Event::ConfigChanged);
+    }
+    same("beta removed");
+    assert!(!cached.config().contains("/custom"));
+    let file = cache_file(&cached);
+    assert!(
+        !file.relations.contains_key(&beta.to_string()),
+        "a relation relation-ids no longer lists is dropped: {:?}",
+        file.relations.keys()
+    );
+
+    for u in both {
+        u.ok(&Event::UpdateStatus);
+    }
+    same("update-status");
+}
+
+#[test]
+fn full_refresh_events_bound_staleness() {
+    // Juju always runs a relation hook after a remote change; if one were lost, a change made
+    // without it stays invisible only until the next full re-read.
+    let unit = Unit::new(true);
+    unit.deploy();
+    let alpha = ids(&unit)[0].clone();
+    unit.change(|s| {
+        s.set_remote_unit_data(&alpha, "alpha/0", &unit_data("alpha/0", "10.7.7.7"));
+    });
+    unit.ok(&Event::ConfigChanged);
+    assert!(!unit.config().contains("10.7.7.7"), "served from the cache");
+    unit.ok(&Event::UpdateStatus);
+    assert!(
+        unit.config().contains("10.7.7.7"),
+        "update-status re-reads everything"
+    );
+    assert!(unit.calls("relation-get") >= 6);
+}
+
+#[test]
+fn a_failed_hook_leaves_no_cache_and_the_next_hook_reads_everything() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let path = unit.cache.clone().unwrap();
+    assert!(path.exists(), "a successful hook saves the cache");
+    let before = std::fs::read(&path).unwrap();
+
+    let alpha = ids(&unit)[0].clone();
+    unit.change(|s| {
+        s.set_remote_unit_data(&alpha, "alpha/0", &unit_data("alpha/0", "10.8.8.8"));
+    });
+    let event = unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0"));
+    // The hook fails after having read everything (a status-set refused, say).
+    let failed = unit.run_with(&event, |tools| {
+        tools
+            .status_set(&Status::active(""), true)
+            .map_err(|e| e.to_string())?;
+        Err("status-set failed".into())
+    });
+    assert!(!failed);
+    assert!(!path.exists(), "the failed hook left a cache: {before:?}");
+
+    // Skipped (juju resolve --no-retry): the next hook is not about alpha, yet sees its change.
+    unit.ok(&Event::ConfigChanged);
+    assert!(unit.config().contains("10.8.8.8"));
+    assert!(unit.calls("relation-get") >= 6, "everything was read again");
+    assert!(path.exists());
+}
+
+#[test]
+fn a_failing_hook_tool_makes_the_hook_fail_without_a_cache() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let ctx = unit.sim.context(&Event::ConfigChanged).unwrap();
+    let failing = FailingStatus(&unit.sim.juju);
+    let tools = CachedHookTools::open_at(&ctx, &failing, unit.cache.clone());
+    let result = handle_event(&ctx, &tools, &unit.sim.access);
+    assert!(result.is_err(), "status-set failing fails the hook");
+    unit.sim.juju.rollback();
+    tools.finish(result.is_ok());
+    assert!(!unit.cache.as_ref().unwrap().exists());
+}
+
+fn cache_file(unit: &Unit) -> CacheFile {
+    let bytes = std::fs::read(unit.cache.as_ref().unwrap()).expect("a cache was saved");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// A change to a cache file's JSON.
+type OwnerEdit = fn(&mut Value);
+
+/// Plants a wrong address for alpha/0 in the cache, after changing its owner with `edit`.
+fn plant(unit: &Unit, edit: impl FnOnce(&mut Value)) {
+    let path = unit.cache.clone().unwrap();
+    let mut json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let alpha = ids(unit)[0].to_string();
+    json["relations"][&alpha]["unit_data"]["alpha/0"]["prometheus_scrape_unit_address"] =
+        Value::from("192.0.2.1");
+    edit(&mut json);
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+}
+
+#[test]
+fn the_cache_is_used_when_it_is_this_units() {
+    // Control for the test below: a planted value shows the cache is read.
+    let unit = Unit::new(true);
+    unit.deploy();
+    plant(&unit, |_| {});
+    unit.ok(&Event::ConfigChanged);
+    assert!(unit.config().contains("192.0.2.1"));
+}
+
+#[test]
+fn a_cache_of_another_unit_model_or_charm_version_is_ignored() {
+    let edits: [(&str, OwnerEdit); 4] = [
+        ("unit", |j| j["owner"]["unit"] = "other-app/0".into()),
+        ("model", |j| {
+            j["owner"]["model_uuid"] = "00000000-0000-4000-8000-000000000000".into()
+        }),
+        ("charm version", |j| {
+            j["owner"]["charm_version"] = "0.0.0-other".into()
+        }),
+        ("format", |j| j["owner"]["format"] = 999.into()),
+    ];
+    for (what, edit) in edits {
+        let unit = Unit::new(true);
+        unit.deploy();
+        plant(&unit, edit);
+        unit.ok(&Event::ConfigChanged);
+        assert!(
+            !unit.config().contains("192.0.2.1"),
+            "a cache of another {what} was used"
+        );
+        assert!(
+            unit.calls("relation-get") >= 6,
+            "{what}: everything was read"
+        );
+        assert!(cache_file(&unit).owner.unit.ends_with("/0"));
+    }
+}
+
+#[test]
+fn a_change_of_leadership_drops_the_cache() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    plant(&unit, |j| j["leader"] = false.into());
+    unit.ok(&Event::ConfigChanged);
+    assert!(!unit.config().contains("192.0.2.1"));
+    assert!(unit.calls("relation-get") >= 6);
+}
+
+#[test]
+fn own_databag_writes_are_kept_in_the_cache_so_no_rewrite_follows() {
+    let cached = Unit::new(true);
+    cached.deploy();
+    cached.ok(&Event::ConfigChanged);
+    assert_eq!(
+        cached.calls("relation-set"),
+        0,
+        "nothing changed, nothing written"
+    );
+    // The leader's writes made during deploy are in the cache as Juju committed them.
+    let file = cache_file(&cached);
+    let app = cached.sim.juju.state().app_name.clone();
+    for (id, committed) in cached.local_app_data() {
+        let bag = file.relations[&id].app_data.get(&app);
+        assert_eq!(bag, Some(&committed), "{id}");
+    }
+}
+
+/// Hook tools whose `status-set` fails, as a broken agent connection would.
+struct FailingStatus<'a>(&'a dyn HookTools);
+
+impl HookTools for FailingStatus<'_> {
+    fn config_get(&self) -> Result<Map<String, Value>, HookToolError> {
+        self.0.config_get()
+    }
+    fn is_leader(&self) -> Result<bool, HookToolError> {
+        self.0.is_leader()
+    }
+    fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationId>, HookToolError> {
+        self.0.relation_ids(endpoint)
+    }
+    fn relation_list(&self, relation: &RelationId) -> Result<Vec<String>, HookToolError> {
+        self.0.relation_list(relation)
+    }
+    fn relation_remote_app(&self, relation: &RelationId) -> Result<String, HookToolError> {
+        self.0.relation_remote_app(relation)
+    }
+    fn relation_get(
+        &self,
+        relation: &RelationId,
+        member: &str,
+        app: bool,
+    ) -> Result<RelationData, HookToolError> {
+        self.0.relation_get(relation, member, app)
+    }
+    fn relation_set(
+        &self,
+        relation: &RelationId,
+        app: bool,
+        data: &RelationData,
+    ) -> Result<(), HookToolError> {
+        self.0.relation_set(relation, app, data)
+    }
+    fn status_set(&self, _: &Status, _: bool) -> Result<(), HookToolError> {
+        Err(HookToolError::Failed {
+            tool: "status-set".into(),
+            code: 1,
+            stderr: "connection refused".into(),
+        })
+    }
+    fn application_version_set(&self, version: &str) -> Result<(), HookToolError> {
+        self.0.application_version_set(version)
+    }
+    fn juju_log(&self, level: LogLevel, message: &str) -> Result<(), HookToolError> {
+        self.0.juju_log(level, message)
+    }
+    fn open_port(&self, port: Port) -> Result<(), HookToolError> {
+        self.0.open_port(port)
+    }
+    fn close_port(&self, port: Port) -> Result<(), HookToolError> {
+        self.0.close_port(port)
+    }
+    fn opened_ports(&self) -> Result<Vec<Port>, HookToolError> {
+        self.0.opened_ports()
+    }
+    fn network_get(&self, binding: &str) -> Result<NetworkInfo, HookToolError> {
+        self.0.network_get(binding)
+    }
+    fn goal_state(&self) -> Result<GoalState, HookToolError> {
+        self.0.goal_state()
+    }
+    fn action_get(&self) -> Result<Map<String, Value>, HookToolError> {
+        self.0.action_get()
+    }
+    fn action_set(&self, results: &BTreeMap<String, String>) -> Result<(), HookToolError> {
+        self.0.action_set(results)
+    }
+    fn action_fail(&self, message: &str) -> Result<(), HookToolError> {
+        self.0.action_fail(message)
+    }
+    fn action_log(&self, message: &str) -> Result<(), HookToolError> {
+        self.0.action_log(message)
+    }
+    fn state_get(&self) -> Result<BTreeMap<String, String>, HookToolError> {
+        self.0.state_get()
+    }
+    fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError> {
+        self.0.state_set(data)
+    }
+}
