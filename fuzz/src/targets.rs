@@ -105,8 +105,17 @@ pub fn config_options(data: &[u8]) {
     let config = match CharmConfig::from_options(&options) {
         Ok(c) => c,
         Err(errors) => {
+            // Each error names an option that was given, or the default whose relation to a
+            // given option fails (timeouts must stay below their intervals).
+            let partner = |o: &str| match o {
+                "inventory_timeout" => Some("inventory_poll_interval"),
+                "scrape_timeout" => Some("scrape_interval"),
+                _ => None,
+            };
             for e in errors.errors() {
-                assert!(options.contains_key(&e.option), "{e}");
+                let given = options.contains_key(&e.option)
+                    || partner(&e.option).is_some_and(|p| options.contains_key(p));
+                assert!(given, "{e}");
             }
             let status = errors.status_message();
             assert!(!status.contains('\n'), "{status:?}");
