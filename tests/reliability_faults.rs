@@ -225,3 +225,68 @@ fn a_pebble_that_drops_away_and_back_between_every_hook_converges_once() {
         "one per reachable change"
     );
 }
+
+#[test]
+fn socket_gone_while_prometheus_reloads_waits_and_the_retry_reloads_once_more() {
+    let c = Charm::leader();
+    c.deploy();
+    let manifest = c.file(MANIFEST_FILE).unwrap();
+    let before = c.counters();
+    // Prometheus takes a second to reload; the container's socket goes away meanwhile, so the
+    // charm cannot record what it applied.
+    c.sim
+        .web
+        .set_reload_response(ReloadResponse::Delay(Duration::from_millis(1000)));
+    c.set_config("evaluation_interval", "50s");
+    let (pebble, web) = (&c.sim.pebble, &c.sim.web);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while web.reload_count() == before.reloads && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            pebble.set_unreachable(true);
+        });
+        c.ok(&Event::ConfigChanged);
+    });
+    assert_eq!(
+        c.status(),
+        Status::waiting("waiting for Pebble in the prometheus container")
+    );
+    assert_eq!(c.counters().reloads, before.reloads + 1);
+    assert!(
+        c.config_yaml().contains("evaluation_interval: 50s"),
+        "applied"
+    );
+    assert_eq!(c.file(MANIFEST_FILE).unwrap(), manifest, "but not recorded");
+
+    // Back: the unrecorded change is pushed and reloaded once more (harmless), then recorded.
+    c.sim.web.set_reload_response(ReloadResponse::Ok);
+    c.sim.pebble.set_unreachable(false);
+    c.ok(&pebble_ready());
+    c.assert_active();
+    assert_eq!(c.counters().reloads, before.reloads + 2);
+    assert_ne!(c.file(MANIFEST_FILE).unwrap(), manifest);
+    c.ok(&Event::UpdateStatus);
+    assert_eq!(c.counters().reloads, before.reloads + 2, "settled");
+    assert_eq!(c.counters().prometheus_restarts, before.prometheus_restarts);
+}
+
+#[test]
+fn a_deleted_inventory_url_file_is_restored_by_update_status_without_restarts() {
+    const URL_FILE: &str = "/etc/prometheus-rs-k8s/inventory-url";
+    let c = Charm::leader();
+    c.deploy();
+    c.configure("inventory_url", "http://inventory:1337/inventory");
+    let before = c.counters();
+    std::fs::remove_file(c.sim.pebble.host_path(URL_FILE)).unwrap();
+
+    c.ok(&Event::UpdateStatus);
+    c.assert_active();
+    assert_eq!(
+        c.file(URL_FILE).as_deref(),
+        Some("http://inventory:1337/inventory\n")
+    );
+    // The poller read it at start and still has it: nothing restarts or reloads.
+    assert_eq!(c.counters(), before);
+}
