@@ -15,7 +15,7 @@ use crate::k8s;
 use crate::model::ModelSnapshot;
 use crate::model_reader;
 use crate::version::PrometheusVersion;
-use crate::workload::{WorkloadAccess, PROMETHEUS_BINARY, PROMETHEUS_PORT};
+use crate::workload::{WorkloadAccess, INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT};
 
 /// What a reconcile did, for logs and tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,106 +41,44 @@ pub fn reconcile(
         Err(errors) => {
             // Leave the workload and relation data as they are: Prometheus keeps running its
             // last good configuration until the operator fixes the option.
-            let status = Status::blocked(errors.status_message());
             warn!("invalid config: {errors}");
-            tools.status_set(&status, false)?;
-            return Ok(ReconcileOutcome {
-                status,
-                report: None,
-            });
+            return finish(tools, Status::blocked(errors.status_message()), None);
         }
     };
-
-    // Kubernetes only when an option needs it (limits, percentage retention).
-    let k8s = k8s::Wanted::from_config(&config).map(|wanted| {
-        let workload = k8s::Workload {
-            namespace: ctx.model_name.clone(),
-            app: ctx.app_name.clone(),
-            unit_number: ctx.unit_number,
-        };
-        let outcome = k8s::sync_in_cluster(&workload, &wanted);
-        if outcome.patched {
-            info!("patched the StatefulSet's resources: Kubernetes restarts the pod");
-        }
-        snapshot.pvc_capacity.clone_from(&outcome.pvc_capacity);
-        outcome
-    });
+    let k8s_problem = sync_kubernetes(ctx, &config, &mut snapshot);
 
     let client = Client::new(&access.pebble_socket);
-    let current = match CurrentWorkload::read(&client).and_then(|mut current| {
-        // update-status, every few minutes, also repairs files edited in the container.
-        if ctx.event == Event::UpdateStatus {
-            let drifted = current.forget_drifted_files(&client)?;
-            if !drifted.is_empty() {
-                warn!("restoring files changed in the workload: {drifted:?}");
-            }
-        }
-        Ok(current)
-    }) {
-        Ok(current) => Some(current),
-        Err(e) if e.is_connect() => None,
-        Err(e) => {
-            let status = Status::waiting(e.to_string());
-            tools.status_set(&status, false)?;
-            return Ok(ReconcileOutcome {
-                status,
-                report: None,
-            });
-        }
+    let current = match read_workload(ctx, &client) {
+        Ok(current) => current,
+        Err(e) => return finish(tools, Status::waiting(e.to_string()), None),
     };
-
-    let fresh_container = matches!(
-        ctx.event,
-        Event::Workload {
-            kind: WorkloadEventKind::PebbleReady,
-            ..
-        } | Event::UpgradeCharm
-    );
     let version = current
         .as_ref()
-        .map(|c| workload_version(&client, tools, c, fresh_container));
-
-    let version = PrometheusVersion::detected_or_assumed(version.flatten().as_deref());
-    let inventory_in_plan = current.as_ref().is_some_and(|c| {
-        c.plan
-            .services
-            .contains_key(crate::workload::INVENTORY_SERVICE)
-    });
+        .and_then(|c| workload_version(&client, tools, c, is_fresh_container(ctx)));
     if current.is_some() {
         ensure_port(tools)?;
     }
-    let mut rejected_rules = BTreeMap::new();
-    let (desired, result) = loop {
-        let desired = desired::compute(&DesiredInputs {
-            snapshot: &snapshot,
-            config: &config,
-            version,
-            inventory_in_plan,
-            charm_binary: access.charm_binary.as_deref(),
-            rejected_rules: &rejected_rules,
-        })?;
-        let Some(current) = &current else {
-            break (desired, None);
-        };
-        match apply::apply(&client, &access.prometheus_url, &desired.workload, current) {
-            // Leave out the rule files promtool rejected and try once more without them.
-            Err(ApplyError::InvalidRules(bad)) if rejected_rules.is_empty() => {
-                warn!("promtool rejected rule files: {bad:?}");
-                rejected_rules.extend(bad);
-            }
-            other => break (desired, Some(other)),
-        }
+
+    let inputs = Inputs {
+        snapshot: &snapshot,
+        config: &config,
+        version: PrometheusVersion::detected_or_assumed(version.as_deref()),
+        inventory_in_plan: current
+            .as_ref()
+            .is_some_and(|c| c.plan.services.contains_key(INVENTORY_SERVICE)),
+        charm_binary: access.charm_binary.as_deref(),
     };
+    let (desired, applied) = converge(&inputs, &client, access, current.as_ref())?;
     write_relation_data(tools, &desired)?;
 
-    let (status, report) = match result {
+    let (status, report) = match applied {
         None => (
             Status::waiting("waiting for Pebble in the prometheus container"),
             None,
         ),
         Some(Ok(report)) => {
             log_report(&report);
-            let status = match k8s.and_then(|k| k.problem) {
+            let status = match k8s_problem {
                 // The workload runs; what Kubernetes refused still needs the operator.
                 Some(problem) if desired.status().kind == StatusKind::Active => {
                     Status::blocked(problem)
@@ -154,8 +92,112 @@ pub fn reconcile(
             (status_for(&e), None)
         }
     };
+    finish(tools, status, report)
+}
+
+/// Sets the final status (one `status-set` per hook) and reports what happened.
+fn finish(
+    tools: &dyn HookTools,
+    status: Status,
+    report: Option<ApplyReport>,
+) -> anyhow::Result<ReconcileOutcome> {
     tools.status_set(&status, false)?;
     Ok(ReconcileOutcome { status, report })
+}
+
+/// Kubernetes only when an option needs it (limits, percentage retention). Returns what
+/// Kubernetes refused, for the status; fills in the volume capacity it found.
+fn sync_kubernetes(
+    ctx: &HookContext,
+    config: &CharmConfig,
+    snapshot: &mut ModelSnapshot,
+) -> Option<String> {
+    let wanted = k8s::Wanted::from_config(config)?;
+    let workload = k8s::Workload {
+        namespace: ctx.model_name.clone(),
+        app: ctx.app_name.clone(),
+        unit_number: ctx.unit_number,
+    };
+    let outcome = k8s::sync_in_cluster(&workload, &wanted);
+    if outcome.patched {
+        info!("patched the StatefulSet's resources: Kubernetes restarts the pod");
+    }
+    snapshot.pvc_capacity.clone_from(&outcome.pvc_capacity);
+    outcome.problem
+}
+
+/// What the workload has now; `None` when its Pebble is not up (yet). On update-status, every
+/// few minutes, managed files edited in the container are noticed so they get restored.
+fn read_workload(
+    ctx: &HookContext,
+    client: &Client,
+) -> Result<Option<CurrentWorkload>, pebble::Error> {
+    let result = CurrentWorkload::read(client).and_then(|mut current| {
+        if ctx.event == Event::UpdateStatus {
+            let drifted = current.forget_drifted_files(client)?;
+            if !drifted.is_empty() {
+                warn!("restoring files changed in the workload: {drifted:?}");
+            }
+        }
+        Ok(current)
+    });
+    match result {
+        Ok(current) => Ok(Some(current)),
+        Err(e) if e.is_connect() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A new container (or image): the version must be detected again.
+fn is_fresh_container(ctx: &HookContext) -> bool {
+    matches!(
+        ctx.event,
+        Event::Workload {
+            kind: WorkloadEventKind::PebbleReady,
+            ..
+        } | Event::UpgradeCharm
+    )
+}
+
+/// What the desired state is computed from in a hook.
+struct Inputs<'a> {
+    snapshot: &'a ModelSnapshot,
+    config: &'a CharmConfig,
+    version: PrometheusVersion,
+    inventory_in_plan: bool,
+    charm_binary: Option<&'a std::path::Path>,
+}
+
+/// Computes the desired state and applies it when the workload is reachable. Rule files that
+/// promtool rejects are left out (and reported to their application) and the rest is applied
+/// in a second attempt; nothing went live in the first, validation comes before any push.
+fn converge(
+    inputs: &Inputs<'_>,
+    client: &Client,
+    access: &WorkloadAccess,
+    current: Option<&CurrentWorkload>,
+) -> anyhow::Result<(Desired, Option<Result<ApplyReport, ApplyError>>)> {
+    let mut rejected_rules = BTreeMap::new();
+    loop {
+        let desired = desired::compute(&DesiredInputs {
+            snapshot: inputs.snapshot,
+            config: inputs.config,
+            version: inputs.version,
+            inventory_in_plan: inputs.inventory_in_plan,
+            charm_binary: inputs.charm_binary,
+            rejected_rules: &rejected_rules,
+        })?;
+        let Some(current) = current else {
+            return Ok((desired, None));
+        };
+        match apply::apply(client, &access.prometheus_url, &desired.workload, current) {
+            Err(ApplyError::InvalidRules(bad)) if rejected_rules.is_empty() => {
+                warn!("promtool rejected rule files: {bad:?}");
+                rejected_rules.extend(bad);
+            }
+            other => return Ok((desired, Some(other))),
+        }
+    }
 }
 
 /// Computes the desired state for a snapshot, without touching anything: the path `render`
