@@ -104,7 +104,10 @@ fn deploy(apps: usize, units: usize) -> (Unit, Vec<juju_hook::RelationId>) {
     }
     for event in events {
         let s = run(&unit, &event, &[]);
-        if matches!(event, Event::Workload { .. } | Event::ConfigChanged) {
+        if matches!(
+            event,
+            Event::Install | Event::Workload { .. } | Event::ConfigChanged
+        ) {
             emit(
                 apps,
                 units,
@@ -295,6 +298,38 @@ fn tool_cost(unit: &Unit, apps: usize, units: usize, runs: usize) {
     println!("{row}");
 }
 
+/// relation-changed after a remote unit's address really changed: prometheus.yml is
+/// validated (the host's promtool through Pebble exec), pushed and Prometheus reloaded.
+fn measure_change(unit: &Unit, apps: usize, units: usize, runs: usize, id: &juju_hook::RelationId) {
+    let app = support::app_name(0);
+    let name = format!("{app}/0");
+    let samples: Vec<Sample> = (0..=runs)
+        .map(|i| {
+            let event = unit
+                .runner
+                .update(|s| {
+                    let mut data = support::unit_data(&app, 0, 0);
+                    data.insert(
+                        "prometheus_scrape_unit_address".into(),
+                        format!("10.200.{}.{}", i / 250, i % 250),
+                    );
+                    s.set_remote_unit_data(id, &name, &data);
+                    s.relation_event(id, RelationEventKind::Changed, Some(&name))
+                })
+                .expect("model updated");
+            run(unit, &event, &[])
+        })
+        .skip(1)
+        .collect();
+    emit(
+        apps,
+        units,
+        "metrics-endpoint-relation-changed (address changed)",
+        "on",
+        &samples,
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects sizes by name.
     let filter: Vec<String> = std::env::args()
@@ -328,6 +363,9 @@ fn main() {
             )
         });
         tool_cost(&unit, apps, units, runs);
+        if let Some(id) = ids.first() {
+            measure_change(&unit, apps, units, runs, id);
+        }
         let total = apps * units;
         for cache in [true, false] {
             if !cache && total > uncached_max {

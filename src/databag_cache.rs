@@ -6,7 +6,7 @@
 //! from `$JUJU_CHARM_DIR/.databag-cache.json` when the relation is cached, and go to Juju
 //! otherwise; everything else (config, leadership, `relation-ids`, writes, status) always
 //! goes to Juju. With 200 related applications of 5 units, config-changed costs about ten
-//! hook-tool calls instead of about 1,400.
+//! hook-tool calls instead of 1,610.
 //!
 //! # Why the cache is never wrong for long
 //!
