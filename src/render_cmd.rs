@@ -14,7 +14,13 @@ use charm_interfaces::scrape::Explanation;
 use juju_hook::{Event, Status};
 use serde::Serialize;
 
+use crate::config::{format_simple, CharmConfig};
+use crate::desired::RelationProblem;
 use crate::model::{Databag, ModelSnapshot};
+use crate::prometheus_config::{
+    FILE_SD_GLOB, INVENTORY_TARGET_LIMIT, POLLER_JOB_NAME, POLLER_TARGET, SELF_JOB_NAME,
+    SELF_TARGET,
+};
 use crate::reconcile::desired_for;
 use crate::simulate::Simulation;
 use crate::workload::{CONFIG_FILE, RULES_DIR};
@@ -53,8 +59,90 @@ pub struct RenderOutput {
     pub relation_data: BTreeMap<String, WrittenData>,
     /// The unit status at the end of the hook.
     pub status: Status,
-    /// Why each scrape job exists or was dropped.
-    pub explanations: Vec<Explanation>,
+    /// Where every job, rule file and rename came from.
+    pub explain: Explain,
+}
+
+/// A scrape job the charm defines itself (not from a relation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnJobExplanation {
+    /// Job name in prometheus.yml.
+    pub job: String,
+    /// What produced it: the self-scrape, the inventory (URL redacted) or its poller.
+    pub source: String,
+    /// How it is shaped.
+    pub reasons: Vec<String>,
+}
+
+/// Why prometheus.yml and the rule files hold what they hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Explain {
+    /// The charm's own jobs, in prometheus.yml order.
+    pub own_jobs: Vec<OwnJobExplanation>,
+    /// Relation jobs, produced or dropped, and the rules that shaped them.
+    pub relation_jobs: Vec<Explanation>,
+    /// Related applications' data refused (dropped jobs, rule groups, rule files...).
+    pub problems: Vec<RelationProblem>,
+    /// Renamed (or otherwise rewritten) relation jobs.
+    pub notes: Vec<String>,
+}
+
+/// The charm's own jobs for `config` (see `prometheus_config::render` for their order).
+fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplanation> {
+    let mut jobs = vec![OwnJobExplanation {
+        job: SELF_JOB_NAME.into(),
+        source: format!("self-scrape of {}", snapshot.unit_name()),
+        reasons: vec![format!(
+            "Prometheus' own metrics at {SELF_TARGET}, labelled with this unit's Juju topology; \
+             instance is <model>_<model uuid>_<application>_<unit>"
+        )],
+    }];
+    if let Some(inv) = &config.inventory {
+        let url = redacted_url(&inv.url);
+        let labels = if inv.labels.is_empty() {
+            "none".to_string()
+        } else {
+            let pairs: Vec<String> = inv.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            pairs.join(",")
+        };
+        let mut reasons = vec![
+            format!(
+                "targets from {url} via file_sd, port {}, labels {labels}",
+                inv.target_port
+            ),
+            format!(
+                "read from {FILE_SD_GLOB}, which the inventory-sd poller rewrites every {} \
+                 (timeout {}); metrics path {}, at most {INVENTORY_TARGET_LIMIT} targets",
+                format_simple(inv.poll_interval),
+                format_simple(inv.timeout),
+                inv.metrics_path
+            ),
+        ];
+        if config.scrape_sharding {
+            reasons.push("scrape_sharding: this unit keeps its share of the targets".into());
+        }
+        jobs.push(OwnJobExplanation {
+            job: inv.job_name.clone(),
+            source: format!("inventory {url}"),
+            reasons,
+        });
+        jobs.push(OwnJobExplanation {
+            job: POLLER_JOB_NAME.into(),
+            source: "inventory poller".into(),
+            reasons: vec![format!(
+                "the poller's own metrics (polls, latency, target count) at {POLLER_TARGET}"
+            )],
+        });
+    }
+    jobs
+}
+
+/// The URL with credentials and query values hidden, as the poller logs it.
+fn redacted_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => inventory_sd::redact::redact(&parsed),
+        Err(_) => "<unparsable URL>".into(),
+    }
 }
 
 /// Reads and checks a snapshot file; unknown fields are an error that names them.
@@ -115,22 +203,35 @@ pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput>
         .unwrap_or_else(|| Status::maintenance(""));
     drop(state);
 
-    let explanations = desired_for(snapshot)
-        .map(|d| d.explanations)
-        .unwrap_or_default();
+    let mut explain = Explain::default();
+    if let Ok(config) = CharmConfig::from_options(&snapshot.config) {
+        explain.own_jobs = own_jobs(snapshot, &config);
+    }
+    if let Ok(desired) = desired_for(snapshot) {
+        explain.relation_jobs = desired.explanations;
+        explain.problems = desired.problems;
+        explain.notes = desired.notes;
+    }
     Ok(RenderOutput {
         files,
         layer_yaml: sim.pebble.plan_yaml(),
         relation_data,
         status,
-        explanations,
+        explain,
     })
 }
 
-/// Human-readable explanation lines.
-pub fn explain_text(explanations: &[Explanation]) -> String {
+/// Human-readable explanation: every scrape job with what produced it and the rules that
+/// shaped it, then every dropped job, refused rule group or file and renamed job with why.
+pub fn explain_text(explain: &Explain) -> String {
     let mut out = String::new();
-    for e in explanations {
+    for job in &explain.own_jobs {
+        let _ = writeln!(out, "job {} <- {}", job.job, job.source);
+        for reason in &job.reasons {
+            let _ = writeln!(out, "    {reason}");
+        }
+    }
+    for e in &explain.relation_jobs {
         let state = if e.produced { "job" } else { "dropped" };
         let unit = e
             .unit
@@ -145,6 +246,13 @@ pub fn explain_text(explanations: &[Explanation]) -> String {
         for reason in &e.reasons {
             let _ = writeln!(out, "    {reason}");
         }
+    }
+    for p in &explain.problems {
+        let _ = writeln!(out, "refused {} app {}", p.relation, p.app);
+        let _ = writeln!(out, "    {}", p.message);
+    }
+    for note in &explain.notes {
+        let _ = writeln!(out, "note: {note}");
     }
     out
 }
@@ -165,7 +273,7 @@ fn run_inner(args: &RenderArgs) -> anyhow::Result<()> {
     let output = render_snapshot(&snapshot)?;
     let relation_json = serde_json::to_string_pretty(&output.relation_data)?;
     let status = format!("{}\n", output.status);
-    let explain = args.explain.then(|| explain_text(&output.explanations));
+    let explain = args.explain.then(|| explain_text(&output.explain));
 
     match &args.out {
         Some(dir) => {
