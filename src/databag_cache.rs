@@ -150,6 +150,8 @@ pub struct CachedHookTools<'a> {
     owner: CacheOwner,
     unit_name: String,
     app_name: String,
+    /// In `-relation-departed`: the relation and the unit leaving it, never cached as a member.
+    departing: Option<(String, String)>,
     state: RefCell<State>,
 }
 
@@ -184,12 +186,20 @@ impl<'a> CachedHookTools<'a> {
                 state.relations.remove(&r.relation.to_string());
             }
         }
+        let departing = match &ctx.event {
+            Event::Relation(r) => r
+                .departing_unit
+                .clone()
+                .map(|unit| (r.relation.to_string(), unit)),
+            _ => None,
+        };
         Self {
             inner,
             path,
             owner,
             unit_name: ctx.unit_name.clone(),
             app_name: ctx.app_name.clone(),
+            departing,
             state: RefCell::new(state),
         }
     }
@@ -314,7 +324,13 @@ impl HookTools for CachedHookTools<'_> {
         if let Some(units) = self.cached(relation, |r| r.units.clone()) {
             return Ok(units);
         }
-        let units = self.inner.relation_list(relation)?;
+        let mut units = self.inner.relation_list(relation)?;
+        // Juju no longer lists a departing unit; make sure a cached list never does either.
+        if let Some((id, unit)) = &self.departing {
+            if *id == relation.to_string() {
+                units.retain(|u| u != unit);
+            }
+        }
         self.remember(relation, |r| r.units = Some(units.clone()));
         Ok(units)
     }

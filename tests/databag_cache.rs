@@ -298,6 +298,20 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
 }
 
 #[test]
+fn a_departing_unit_is_never_cached_as_a_member() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let alpha = ids(&unit)[0].clone();
+    // The fake still lists alpha/0 while its -departed hook runs.
+    unit.ok(&unit.relation_event(&alpha, RelationEventKind::Departed, Some("alpha/0")));
+    let cached = &cache_file(&unit).relations[&alpha.to_string()];
+    assert_eq!(cached.units.as_deref(), Some(&["alpha/1".to_string()][..]));
+    assert!(!cached.unit_data.contains_key("alpha/0"));
+    unit.ok(&Event::ConfigChanged);
+    assert!(!unit.config().contains("10.0.1.0:"), "alpha/0 stays out");
+}
+
+#[test]
 fn full_refresh_events_bound_staleness() {
     // Juju always runs a relation hook after a remote change; if one were lost, a change made
     // without it stays invisible only until the next full re-read.
