@@ -2,11 +2,14 @@
 //! Pebble running the host's Prometheus 2.42 and the charm's own poller as real processes on
 //! loopback, the real promtool validating, and the results read from Prometheus' HTTP API.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
 use charm_harness::ModelState;
+use common::have_prometheus;
 use juju_hook::{Event, RelationData, RelationEventKind, WorkloadEventKind};
 use prometheus_rs_k8s::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use prometheus_rs_k8s::simulate::charm_model_state;
@@ -14,21 +17,6 @@ use prometheus_rs_k8s::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
 
 /// Prometheus applies file_sd and relation changes within ~5-10 s; scrapes run every 2 s.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Whether the host Prometheus is there: without it, fail on CI, skip elsewhere.
-fn have_prometheus() -> bool {
-    if demo::host_has_prometheus() {
-        return true;
-    }
-    let message = format!(
-        "{} or {} is missing (sudo apt-get install --no-install-recommends prometheus)",
-        demo::HOST_PROMETHEUS,
-        demo::HOST_PROMTOOL
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-    eprintln!("SKIPPED: {message}");
-    false
-}
 
 fn model(options: &[(&str, &str)]) -> ModelState {
     let mut state = charm_model_state().unwrap();

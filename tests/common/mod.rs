@@ -237,6 +237,23 @@ pub struct Counters {
     pub reloads: usize,
 }
 
+/// Whether the host's Prometheus and promtool are there, for tests that run them: without
+/// them such a test fails on CI (`CI=true`) and is skipped elsewhere.
+pub fn have_prometheus() -> bool {
+    use prometheus_rs_k8s::demo;
+    if demo::host_has_prometheus() {
+        return true;
+    }
+    let message = format!(
+        "{} or {} is missing (sudo apt-get install --no-install-recommends prometheus)",
+        demo::HOST_PROMETHEUS,
+        demo::HOST_PROMTOOL
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    eprintln!("SKIPPED: {message}");
+    false
+}
+
 /// `prometheus-pebble-ready`.
 pub fn pebble_ready() -> Event {
     Event::Workload {
