@@ -85,6 +85,8 @@ pub struct Explain {
     pub problems: Vec<RelationProblem>,
     /// Renamed (or otherwise rewritten) relation jobs.
     pub notes: Vec<String>,
+    /// With `scrape_sharding`: which share of relation and inventory targets this unit keeps.
+    pub sharding: Option<String>,
 }
 
 /// The charm's own jobs for `config` (see `prometheus_config::render` for their order).
@@ -119,7 +121,7 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
             ),
         ];
         if config.scrape_sharding {
-            reasons.push("scrape_sharding: this unit keeps its share of the targets".into());
+            reasons.push(sharding_text(snapshot));
         }
         jobs.push(OwnJobExplanation {
             job: inv.job_name.clone(),
@@ -135,6 +137,21 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
         });
     }
     jobs
+}
+
+/// Which targets of a sharded job this unit keeps.
+fn sharding_text(snapshot: &ModelSnapshot) -> String {
+    let planned = snapshot.planned_unit_numbers.as_deref().unwrap_or(&[]);
+    match crate::sharding::shard_for(snapshot.unit_id, planned) {
+        Some(shard) => format!(
+            "scrape_sharding: this unit keeps share {} of {} of the targets (hashmod of the address)",
+            shard.index + 1,
+            shard.count
+        ),
+        None => "scrape_sharding: every target (fewer than two planned units, or this unit \
+                 is leaving)"
+            .into(),
+    }
 }
 
 /// The URL with credentials and query values hidden, as the poller logs it.
@@ -206,6 +223,7 @@ pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput>
     let mut explain = Explain::default();
     if let Ok(config) = CharmConfig::from_options(&snapshot.config) {
         explain.own_jobs = own_jobs(snapshot, &config);
+        explain.sharding = config.scrape_sharding.then(|| sharding_text(snapshot));
     }
     if let Ok(desired) = desired_for(snapshot) {
         explain.relation_jobs = desired.explanations;
@@ -245,6 +263,9 @@ pub fn explain_text(explain: &Explain) -> String {
         );
         for reason in &e.reasons {
             let _ = writeln!(out, "    {reason}");
+        }
+        if let (true, Some(sharding)) = (e.produced, &explain.sharding) {
+            let _ = writeln!(out, "    {sharding}");
         }
     }
     for p in &explain.problems {

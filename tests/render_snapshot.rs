@@ -322,3 +322,39 @@ fn out_dir_holds_every_output_as_rendered_in_memory() {
 fn explain_text_of_the_fixture() {
     insta::assert_snapshot!(explain_text(&fixture_render().explain));
 }
+
+#[test]
+fn sharded_jobs_say_which_share_this_unit_keeps() {
+    let mut value = fixture_json();
+    value["unit_id"] = json!(4);
+    value["planned_unit_numbers"] = json!([0, 4, 9]);
+    value["config"]["scrape_sharding"] = json!(true);
+    value["config"]["inventory_url"] = json!("http://inv.example:1337/hosts");
+    let text = explain_text(&render(value).explain);
+    let share = "    scrape_sharding: this unit keeps share 2 of 3 of the targets";
+    // Entries: a header line and its indented reasons.
+    let mut sharded = Vec::new();
+    let mut whole = Vec::new();
+    for entry in text.split("\njob ").skip(1) {
+        let header = entry.lines().next().unwrap();
+        if entry.lines().any(|l| l.starts_with(share)) {
+            sharded.push(header);
+        } else {
+            whole.push(header);
+        }
+    }
+    assert_eq!(
+        whole,
+        ["inventory-sd <- inventory poller"],
+        "only the poller is whole after the self-scrape:\n{text}"
+    );
+    assert!(text.starts_with("job prometheus <- self-scrape of prometheus-k8s/4\n    Prometheus"));
+    assert!(!text
+        .split("\njob ")
+        .next()
+        .unwrap()
+        .contains("scrape_sharding"));
+    // The inventory job and the three relation jobs keep a share.
+    assert_eq!(sharded.len(), 4, "{text}");
+    assert!(sharded[0].starts_with("inventory <- "));
+}
