@@ -6,6 +6,8 @@
 //! active targets are disjoint and together complete. Scaled down to one unit, the remaining
 //! unit takes over every target and each target is still one series at the receiver.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -17,27 +19,14 @@ use prometheus_rs_k8s::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::Value;
 
+use common::have_prometheus;
+
 /// The application (the charm's name in the harness model).
 const APP: &str = "prometheus-rs-k8s";
 /// Number of inventory hosts (each a real loopback `/metrics` endpoint).
 const TARGETS: usize = 12;
 /// Scrapes every second, remote write batches within 5 s: well within this.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Whether the host Prometheus is there: without it, fail on CI, skip elsewhere.
-fn have_prometheus() -> bool {
-    if demo::host_has_prometheus() {
-        return true;
-    }
-    let message = format!(
-        "{} or {} is missing (sudo apt-get install --no-install-recommends prometheus)",
-        demo::HOST_PROMETHEUS,
-        demo::HOST_PROMTOOL
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-    eprintln!("SKIPPED: {message}");
-    false
-}
 
 /// A Prometheus accepting remote write, with nothing to scrape; killed when dropped.
 struct Receiver {
