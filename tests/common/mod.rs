@@ -16,8 +16,12 @@ use serde_json::Value;
 
 /// The Prometheus version the fake workload reports (Debian's, which the host promtool is).
 pub const PROMETHEUS_VERSION: &str = "2.42.0";
-/// The shared fixture: two scrape-target applications recorded from the real charm library.
-pub const TWO_APPS_FIXTURE: &str = "/work/shared/fixtures/prometheus_scrape/two-apps.json";
+/// Two scrape-target applications recorded from the real charm library (see
+/// `tests/fixtures/README.md`).
+pub const TWO_APPS_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/prometheus_scrape/two-apps.json"
+);
 /// Live configuration file in the workload container.
 pub const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";
 /// What the charm records as applied.

@@ -96,33 +96,8 @@ fn actions_report_results_after_the_hook() {
 #[test]
 fn fixture_of_real_relation_data_loads() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/prometheus_scrape/two-apps.json");
-    let tmp = tempfile::tempdir().unwrap();
-    if path.exists() {
-        check_fixture(&path);
-    } else {
-        // The shared fixtures live outside the repository; use a sample of their shape.
-        check_fixture(&write_sample(tmp.path()));
-    }
-}
-
-fn write_sample(dir: &Path) -> PathBuf {
-    let path = dir.join("fixture.json");
-    let sample = json!({
-        "leader": true,
-        "model": {"name": "cos", "uuid": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
-        "app_name": "prometheus-k8s",
-        "unit_id": 0,
-        "config": {"log_level": "info"},
-        "relations": [
-            {"endpoint": "metrics-endpoint", "id": 10, "app": "node-exporter",
-             "app_data": {"scrape_jobs": "[]"},
-             "units": [{"name": "node-exporter/0", "data": {"prometheus_scrape_unit_name": "node-exporter/0"}},
-                       {"name": "node-exporter/1", "data": {}}]}
-        ]
-    });
-    std::fs::write(&path, sample.to_string()).unwrap();
-    path
+        .join("../../tests/fixtures/prometheus_scrape/two-apps.json");
+    check_fixture(&path);
 }
 
 fn check_fixture(path: &Path) {

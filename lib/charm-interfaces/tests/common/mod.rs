@@ -78,7 +78,7 @@ pub fn views(rels: &[Rel]) -> Vec<RelationView<'_>> {
 /// The shared fixture written by the real Canonical library.
 pub fn fixture_relations() -> Vec<Rel> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/prometheus_scrape/two-apps.json");
+        .join("../../tests/fixtures/prometheus_scrape/two-apps.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).unwrap();
     doc["relations"]
