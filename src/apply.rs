@@ -229,21 +229,26 @@ pub fn apply(
 ) -> Result<ApplyReport, ApplyError> {
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
-    let mut applied = Manifest {
-        files: BTreeMap::new(),
+    // Each file's identity once: hashing a large prometheus.yml is the costly part of a check.
+    let identities: Vec<(&DesiredFile, String)> =
+        desired.files.iter().map(|f| (f, f.identity())).collect();
+    let applied = Manifest {
+        files: identities
+            .iter()
+            .map(|(f, id)| (f.path.clone(), id.clone()))
+            .collect(),
         prometheus_version: desired.prometheus_version.clone(),
     };
 
-    let changed: Vec<&DesiredFile> = desired
-        .files
+    let changed: Vec<&DesiredFile> = identities
         .iter()
-        .filter(|f| manifest.files.get(&f.path) != Some(&f.identity()))
+        .filter(|(f, id)| manifest.files.get(&f.path) != Some(id))
+        .map(|(f, _)| *f)
         .collect();
-    let desired_paths: BTreeSet<&str> = desired.files.iter().map(|f| f.path.as_str()).collect();
     let stale: Vec<&String> = manifest
         .files
         .keys()
-        .filter(|p| !desired_paths.contains(p.as_str()))
+        .filter(|p| !applied.files.contains_key(*p))
         .collect();
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
         || stale
@@ -254,29 +259,7 @@ pub fn apply(
     if config_changed {
         validate_candidate(client, desired, &mut report)?;
     }
-
-    if !changed.is_empty() {
-        let mut batch = Vec::with_capacity(changed.len());
-        for file in &changed {
-            batch.push((file.path.clone(), file.bytes()?));
-        }
-        // One multipart request per permission set; in practice config files share 0644.
-        for perms in changed
-            .iter()
-            .map(|f| f.permissions)
-            .collect::<BTreeSet<_>>()
-        {
-            let files: Vec<(String, Vec<u8>)> = batch
-                .iter()
-                .zip(&changed)
-                .filter(|(_, f)| f.permissions == perms)
-                .map(|(b, _)| b.clone())
-                .collect();
-            report.bytes_pushed += files.iter().map(|(_, b)| b.len()).sum::<usize>();
-            client.push_many(&files, &push_options(perms))?;
-        }
-        report.pushed = changed.iter().map(|f| f.path.clone()).collect();
-    }
+    push_changed(client, &changed, &mut report)?;
     for path in &stale {
         client.remove_path(path, false).or_else(ignore_not_found)?;
         report.removed.push((*path).clone());
@@ -317,14 +300,34 @@ pub fn apply(
         report.reloaded = true;
     }
 
-    for file in &desired.files {
-        applied.files.insert(file.path.clone(), file.identity());
-    }
     if &applied != manifest {
         let bytes = serde_json::to_vec_pretty(&applied).expect("manifest serialises");
         client.push(MANIFEST_FILE, &bytes, &push_options(0o600))?;
     }
     Ok(report)
+}
+
+/// Pushes the changed files: one multipart request per permission set (config files share
+/// 0644, the poller's binary is 0755, its URL file 0600).
+fn push_changed(
+    client: &Client,
+    changed: &[&DesiredFile],
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
+    for perms in changed
+        .iter()
+        .map(|f| f.permissions)
+        .collect::<BTreeSet<_>>()
+    {
+        let mut files = Vec::new();
+        for file in changed.iter().filter(|f| f.permissions == perms) {
+            files.push((file.path.clone(), file.bytes()?));
+        }
+        report.bytes_pushed += files.iter().map(|(_, b)| b.len()).sum::<usize>();
+        client.push_many(&files, &push_options(perms))?;
+    }
+    report.pushed = changed.iter().map(|f| f.path.clone()).collect();
+    Ok(())
 }
 
 /// Reload timeout that grows with the configuration: Prometheus re-reads every file and
