@@ -280,14 +280,15 @@ pub fn mutating(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
         .collect()
 }
 
-/// `POST /v1/files` requests with this action (`write`, `remove`, `make-dirs`).
-pub fn file_requests<'a>(
+/// `POST <path>` requests whose JSON body has this `action`.
+fn posts_with_action<'a>(
     requests: &'a [RecordedRequest],
+    path: &str,
     action: &str,
 ) -> Vec<&'a RecordedRequest> {
     requests
         .iter()
-        .filter(|r| r.method == "POST" && r.path == "/v1/files")
+        .filter(|r| r.method == "POST" && r.path == path)
         .filter(|r| {
             r.body_json
                 .as_ref()
@@ -296,6 +297,14 @@ pub fn file_requests<'a>(
                 == Some(action)
         })
         .collect()
+}
+
+/// `POST /v1/files` requests with this action (`write`, `remove`, `make-dirs`).
+pub fn file_requests<'a>(
+    requests: &'a [RecordedRequest],
+    action: &str,
+) -> Vec<&'a RecordedRequest> {
+    posts_with_action(requests, "/v1/files", action)
 }
 
 /// Container paths written by `POST /v1/files` write requests.
@@ -324,17 +333,7 @@ pub fn count(requests: &[RecordedRequest], method: &str, path: &str) -> usize {
 
 /// `POST /v1/services` requests with this action (`replan`, `restart`, `stop`...).
 pub fn service_actions(requests: &[RecordedRequest], action: &str) -> usize {
-    requests
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == "/v1/services")
-        .filter(|r| {
-            r.body_json
-                .as_ref()
-                .and_then(|b| b.get("action"))
-                .and_then(Value::as_str)
-                == Some(action)
-        })
-        .count()
+    posts_with_action(requests, "/v1/services", action).len()
 }
 
 /// Juju topology a scrape-target charm writes as `scrape_metadata`.
