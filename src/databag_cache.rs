@@ -1,12 +1,24 @@
-//! A cache of relation databags in the charm container, so a hook that is not about a
-//! relation does not re-read every databag through one hook-tool process each.
+//! A cache of what hook tools answered, kept in the charm container between successful hooks,
+//! so a hook that is not about a relation does not ask Juju again, one process per question,
+//! for what cannot have changed.
 //!
-//! [`CachedHookTools`] wraps the real hook tools. Reads of relation membership
-//! (`relation-list`), remote application names and databags (`relation-get`) are answered
-//! from `$JUJU_CHARM_DIR/.databag-cache.json` when the relation is cached, and go to Juju
-//! otherwise; everything else (config, leadership, `relation-ids`, writes, status) always
-//! goes to Juju. With 200 related applications of 5 units, config-changed costs about ten
-//! hook-tool calls instead of 1,610.
+//! [`CachedHookTools`] wraps the real hook tools and keeps what they answered in
+//! `$JUJU_CHARM_DIR/.databag-cache.json`:
+//!
+//! * **Relation databags and membership**: `relation-list`, `relation-list --app` and
+//!   `relation-get` of a cached relation are answered from the file.
+//! * **Relation ids per endpoint**: `relation-ids <endpoint>` is answered from the file, except
+//!   for the endpoint of the hook's own relation, which always asks Juju.
+//! * **This unit's workload status**: a `status-set` of the unit status Juju already shows (as
+//!   the last successful hook left it, or as this hook set it) is not sent again. Application
+//!   status, which another leader may have set meanwhile, is always sent.
+//! * **Opened ports**: `opened-ports` is answered from the file, which holds what Juju will
+//!   have committed: what it listed, plus this hook's `open-port`, minus its `close-port`.
+//!
+//! Config and leadership always go to Juju, as do writes (`relation-set`, ports, status when
+//! it differs). A config-changed of an unchanged model makes two hook-tool calls
+//! (`config-get`, `is-leader`) whatever the number of relations; without the cache, 200
+//! related applications of 5 units cost about 1,610.
 //!
 //! # Why the cache is never wrong for long
 //!
@@ -16,33 +28,51 @@
 //!   and `-broken` around the relation's life. A relation hook drops the cached copy of *its*
 //!   relation (`JUJU_RELATION_ID`) before the charm reads anything, so that relation is read
 //!   afresh; the others cannot have changed without a hook of their own still queued.
+//! * **Relation ids change only in a hook on that endpoint.** A relation appears in
+//!   `relation-ids <endpoint>` with that endpoint's `-relation-created` and leaves it with its
+//!   `-relation-broken`. A relation hook drops the cached list of its own endpoint, so that
+//!   hook asks Juju; every other list stays what Juju last said. In `-relation-broken` the
+//!   broken relation is never saved in the list, even if Juju still lists it (older Juju
+//!   did). Ids do not depend on leadership: a change of leader keeps them.
 //! * **This unit's own databags change only by this unit's writes** (and the application
 //!   databag only by the leader's). Successful `relation-set` calls are merged into the cached
 //!   copy, which is saved only when the hook succeeds, i.e. exactly when Juju commits them. A
-//!   change of leadership (seen in `is-leader`) drops the whole cache: another leader may
+//!   change of leadership (seen in `is-leader`) drops every cached databag: another leader may
 //!   have written the application databag meanwhile.
+//! * **Only the charm and a failed hook set the unit's workload status.** Juju itself changes
+//!   it only to `error` when a hook fails, and a failed hook leaves no cache, so the next hook
+//!   sends its status again. `status-set` takes effect at once, even in a hook that later
+//!   fails; that is harmless, as such a hook saves nothing. Every status sent in a hook
+//!   replaces the remembered one, so the last one sent is what the next hook compares with.
+//! * **Ports change only by this unit's `open-port`/`close-port`**, which Juju commits exactly
+//!   when the hook exits 0, i.e. when the file is saved. Within a hook, `opened-ports` answers
+//!   like Juju does: what was committed before the hook, without its own pending changes.
+//!   Ports are per unit, so a change of leader keeps them.
 //! * **A failed or killed hook leaves no cache.** The file is removed when a hook starts and
 //!   written again only after it succeeded, so after an error (retried, or skipped with
-//!   `juju resolve --no-retry`), a crash or a timeout, the next hook reads everything.
+//!   `juju resolve --no-retry`), a crash or a timeout, the next hook asks Juju everything.
 //! * **Full re-reads bound any staleness**: install, upgrade-charm, leader-elected,
 //!   update-status (every 5 minutes by default) and `<container>-pebble-ready` ignore the
-//!   cache. Relations that `relation-ids` no longer lists are dropped, and relations it lists
-//!   that are not cached are read in full.
+//!   cache: they read every relation, list every endpoint, ask for the opened ports and
+//!   always set the status. So even a change made behind the charm's back (a hook tool run
+//!   with `juju exec`) lasts at most until the next update-status. Relations that
+//!   `relation-ids` no longer lists are dropped, and relations it lists that are not cached
+//!   are read in full.
 //! * **Pod churn**: Kubernetes may recreate the pod at any time; the new pod's charm directory
 //!   is fresh, so there is no cache and the first hooks (config-changed, start, pebble-ready)
-//!   read everything. A cache written by another unit, model or version of the charm (a
-//!   copied directory, a refresh) is ignored.
+//!   ask everything. A cache written by another unit, model or version of the charm (a copied
+//!   directory, a refresh), or in another layout ([`CacheOwner::format`]), is ignored.
 //!
 //! Setting `PROMETHEUS_RS_K8S_DATABAG_CACHE=off` disables the cache (and removes the file).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use juju_hook::{
     Event, GoalState, HookContext, HookToolError, HookTools, LogLevel, NetworkInfo, Port,
-    RelationData, RelationId, Status, WorkloadEventKind,
+    RelationData, RelationEventKind, RelationId, Status, WorkloadEventKind,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -53,7 +83,7 @@ pub const CACHE_FILE: &str = ".databag-cache.json";
 /// Environment variable that disables the cache when set to `off`.
 pub const DISABLE_ENV: &str = "PROMETHEUS_RS_K8S_DATABAG_CACHE";
 /// Bumped whenever the file's layout or meaning changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Whose cache a file is: a file with another owner is ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +136,15 @@ pub struct CacheFile {
     pub leader: bool,
     /// Relations by id as Juju prints it (`metrics-endpoint:3`).
     pub relations: BTreeMap<String, CachedRelation>,
+    /// `relation-ids` by endpoint, for the endpoints that were listed.
+    #[serde(default)]
+    pub relation_ids: BTreeMap<String, Vec<RelationId>>,
+    /// The unit's workload status as the last hook left it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_status: Option<Status>,
+    /// The ports Juju has opened for this unit, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_ports: Option<BTreeSet<Port>>,
 }
 
 /// Whether an event re-reads every relation instead of trusting the cache.
@@ -136,8 +175,40 @@ pub fn enabled_by_env() -> bool {
 struct State {
     leader: Option<bool>,
     relations: BTreeMap<String, CachedRelation>,
-    /// Endpoint → relation ids `relation-ids` listed in this hook.
-    listed: BTreeMap<String, Vec<String>>,
+    /// Endpoint → relation ids, loaded from the cache or answered by Juju in this hook.
+    relation_ids: BTreeMap<String, Vec<RelationId>>,
+    /// The unit status Juju holds (cached, or sent in this hook), when known.
+    unit_status: Option<Status>,
+    ports: PortMemory,
+}
+
+/// What is known of this unit's opened ports.
+#[derive(Default)]
+struct PortMemory {
+    /// What Juju had committed when the hook started (cached or asked); `None` = unknown.
+    committed: Option<BTreeSet<Port>>,
+    /// `open-port` (true) and `close-port` (false) calls Juju accepted in this hook, in order.
+    changes: Vec<(Port, bool)>,
+    /// A call failed: what Juju will commit is unknown.
+    lost: bool,
+}
+
+impl PortMemory {
+    /// The ports Juju will hold once this hook commits, when known.
+    fn after_commit(self) -> Option<BTreeSet<Port>> {
+        if self.lost {
+            return None;
+        }
+        let mut ports = self.committed?;
+        for (port, open) in self.changes {
+            if open {
+                ports.insert(port);
+            } else {
+                ports.remove(&port);
+            }
+        }
+        Some(ports)
+    }
 }
 
 /// Hook tools that answer relation reads from the databag cache (see the module docs).
@@ -152,6 +223,8 @@ pub struct CachedHookTools<'a> {
     app_name: String,
     /// In `-relation-departed`: the relation and the unit leaving it, never cached as a member.
     departing: Option<(String, String)>,
+    /// In `-relation-broken`: the relation, never saved as listed.
+    broken: Option<RelationId>,
     state: RefCell<State>,
 }
 
@@ -162,8 +235,9 @@ impl<'a> CachedHookTools<'a> {
         Self::open_at(ctx, inner, enabled_by_env().then(|| cache_path(ctx)))
     }
 
-    /// Like [`open`](Self::open) with the cache file at `path`, or no cache at all (`None`:
-    /// every call goes to `inner`, and nothing is saved).
+    /// Like [`open`](Self::open) with the cache file at `path`, or no cache file at all
+    /// (`None`: nothing is loaded or saved; answers are only reused within this hook, where
+    /// Juju's own answers do not change either).
     pub fn open_at(ctx: &HookContext, inner: &'a dyn HookTools, path: Option<PathBuf>) -> Self {
         let owner = CacheOwner::for_context(ctx);
         let loaded = match &path {
@@ -177,22 +251,35 @@ impl<'a> CachedHookTools<'a> {
         let mut state = State {
             leader: None,
             relations: BTreeMap::new(),
-            listed: BTreeMap::new(),
+            relation_ids: BTreeMap::new(),
+            unit_status: None,
+            ports: PortMemory::default(),
         };
         if let Some(file) = loaded.filter(|_| !is_full_refresh(&ctx.event)) {
             state.leader = Some(file.leader);
             state.relations = file.relations;
+            state.relation_ids = file.relation_ids;
+            state.unit_status = file.unit_status;
+            state.ports.committed = file.opened_ports;
             if let Event::Relation(r) = &ctx.event {
+                // The hook's relation may have changed, and so may its endpoint's ids
+                // (-created, -broken): ask Juju for both.
                 state.relations.remove(&r.relation.to_string());
+                state.relation_ids.remove(&r.relation.endpoint);
             }
         }
-        let departing = match &ctx.event {
-            Event::Relation(r) => r
-                .departing_unit
-                .clone()
-                .map(|unit| (r.relation.to_string(), unit)),
+        let relation_event = match &ctx.event {
+            Event::Relation(r) => Some(r),
             _ => None,
         };
+        let departing = relation_event.and_then(|r| {
+            r.departing_unit
+                .clone()
+                .map(|unit| (r.relation.to_string(), unit))
+        });
+        let broken = relation_event
+            .filter(|r| r.kind == RelationEventKind::Broken)
+            .map(|r| r.relation.clone());
         Self {
             inner,
             path,
@@ -200,12 +287,13 @@ impl<'a> CachedHookTools<'a> {
             unit_name: ctx.unit_name.clone(),
             app_name: ctx.app_name.clone(),
             departing,
+            broken,
             state: RefCell::new(state),
         }
     }
 
     /// Ends the hook: when it succeeded, saves what is known now for the next hook (dropping
-    /// relations that `relation-ids` no longer listed); when it failed, saves nothing.
+    /// relations that `relation-ids` no longer lists); when it failed, saves nothing.
     pub fn finish(self, success: bool) {
         let Some(path) = self.path else { return };
         if !success {
@@ -221,14 +309,17 @@ impl<'a> CachedHookTools<'a> {
         relations.retain(|id, _| {
             let endpoint = id.rsplit_once(':').map_or(id.as_str(), |(e, _)| e);
             state
-                .listed
+                .relation_ids
                 .get(endpoint)
-                .is_none_or(|ids| ids.iter().any(|listed| listed == id))
+                .is_none_or(|ids| ids.iter().any(|listed| listed.to_string() == *id))
         });
         let file = CacheFile {
             owner: self.owner,
             leader,
             relations,
+            relation_ids: state.relation_ids,
+            unit_status: state.unit_status,
+            opened_ports: state.ports.after_commit(),
         };
         if let Err(e) = store(&path, &file) {
             warn!("cannot save the databag cache {}: {e}", path.display());
@@ -247,6 +338,21 @@ impl<'a> CachedHookTools<'a> {
     fn remember(&self, relation: &RelationId, put: impl FnOnce(&mut CachedRelation)) {
         let mut state = self.state.borrow_mut();
         put(state.relations.entry(relation.to_string()).or_default());
+    }
+
+    /// `open-port` (`open`) or `close-port`, remembered once Juju accepted it.
+    fn change_port(&self, port: Port, open: bool) -> Result<(), HookToolError> {
+        let result = if open {
+            self.inner.open_port(port)
+        } else {
+            self.inner.close_port(port)
+        };
+        let ports = &mut self.state.borrow_mut().ports;
+        match result {
+            Ok(()) => ports.changes.push((port, open)),
+            Err(_) => ports.lost = true,
+        }
+        result
     }
 }
 
@@ -304,7 +410,8 @@ impl HookTools for CachedHookTools<'_> {
         let leader = self.inner.is_leader()?;
         let mut state = self.state.borrow_mut();
         if state.leader.is_some_and(|cached| cached != leader) {
-            debug!("leadership changed: not using the databag cache");
+            // Relation ids, this unit's status and its ports do not depend on leadership: kept.
+            debug!("leadership changed: not using the cached databags");
             state.relations.clear();
         }
         state.leader = Some(leader);
@@ -312,11 +419,17 @@ impl HookTools for CachedHookTools<'_> {
     }
 
     fn relation_ids(&self, endpoint: &str) -> Result<Vec<RelationId>, HookToolError> {
+        if let Some(ids) = self.state.borrow().relation_ids.get(endpoint) {
+            return Ok(ids.clone());
+        }
         let ids = self.inner.relation_ids(endpoint)?;
-        self.state.borrow_mut().listed.insert(
-            endpoint.to_string(),
-            ids.iter().map(ToString::to_string).collect(),
-        );
+        let mut listed = ids.clone();
+        // A relation being broken is gone once this hook ends, even if Juju still lists it.
+        listed.retain(|id| Some(id) != self.broken.as_ref());
+        self.state
+            .borrow_mut()
+            .relation_ids
+            .insert(endpoint.to_string(), listed);
         Ok(ids)
     }
 
@@ -394,7 +507,18 @@ impl HookTools for CachedHookTools<'_> {
     }
 
     fn status_set(&self, status: &Status, application: bool) -> Result<(), HookToolError> {
-        self.inner.status_set(status, application)
+        if application {
+            return self.inner.status_set(status, true);
+        }
+        let mut state = self.state.borrow_mut();
+        if state.unit_status.as_ref() == Some(status) {
+            debug!("unit status unchanged ({status}): not set again");
+            return Ok(());
+        }
+        let result = self.inner.status_set(status, false);
+        // After a failed call, whether Juju took the status is unknown: forget it.
+        state.unit_status = result.is_ok().then(|| status.clone());
+        result
     }
 
     fn application_version_set(&self, version: &str) -> Result<(), HookToolError> {
@@ -406,15 +530,24 @@ impl HookTools for CachedHookTools<'_> {
     }
 
     fn open_port(&self, port: Port) -> Result<(), HookToolError> {
-        self.inner.open_port(port)
+        self.change_port(port, true)
     }
 
     fn close_port(&self, port: Port) -> Result<(), HookToolError> {
-        self.inner.close_port(port)
+        self.change_port(port, false)
     }
 
     fn opened_ports(&self) -> Result<Vec<Port>, HookToolError> {
-        self.inner.opened_ports()
+        {
+            let state = self.state.borrow();
+            if let Some(ports) = &state.ports.committed {
+                // Like Juju: what was committed before this hook, not its pending changes.
+                return Ok(ports.iter().copied().collect());
+            }
+        }
+        let ports = self.inner.opened_ports()?;
+        self.state.borrow_mut().ports.committed = Some(ports.iter().copied().collect());
+        Ok(ports)
     }
 
     fn network_get(&self, binding: &str) -> Result<NetworkInfo, HookToolError> {
@@ -447,5 +580,45 @@ impl HookTools for CachedHookTools<'_> {
 
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError> {
         self.inner.state_set(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_after_commit_apply_the_hooks_changes_in_order() {
+        let memory = PortMemory {
+            committed: Some(BTreeSet::from([Port::tcp(9090)])),
+            changes: vec![
+                (Port::tcp(8080), true),
+                (Port::tcp(9090), false),
+                (Port::tcp(8080), false),
+                (Port::tcp(9090), true),
+                (Port::tcp(7070), true),
+            ],
+            lost: false,
+        };
+        assert_eq!(
+            memory.after_commit(),
+            Some(BTreeSet::from([Port::tcp(7070), Port::tcp(9090)]))
+        );
+    }
+
+    #[test]
+    fn ports_are_unknown_after_a_failed_change_or_without_a_starting_point() {
+        let failed = PortMemory {
+            committed: Some(BTreeSet::new()),
+            changes: vec![(Port::tcp(9090), true)],
+            lost: true,
+        };
+        assert_eq!(failed.after_commit(), None);
+        let unasked = PortMemory {
+            committed: None,
+            changes: vec![(Port::tcp(9090), true)],
+            lost: false,
+        };
+        assert_eq!(unasked.after_commit(), None);
     }
 }

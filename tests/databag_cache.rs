@@ -1,14 +1,15 @@
 //! The databag cache changes how many hook tools a hook runs, never what the charm does: the
-//! same events give the same prometheus.yml and relation data with and without it; a failed
-//! hook leaves no cache; a cache of another unit, model or charm version is ignored.
+//! same events give the same prometheus.yml, relation data, status and ports with and without
+//! it; a failed hook leaves no cache; a cache of another unit, model or charm version is
+//! ignored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use charm_harness::ModelState;
 use juju_hook::{
     Event, GoalState, HookToolError, HookTools, LogLevel, NetworkInfo, Port, RelationData,
-    RelationEventKind, RelationId, Status, WorkloadEventKind,
+    RelationEventKind, RelationId, Status, StatusKind, WorkloadEventKind,
 };
 use prometheus_rs_k8s::databag_cache::{CacheFile, CachedHookTools, CACHE_FILE};
 use prometheus_rs_k8s::dispatch::handle_event;
@@ -140,6 +141,23 @@ impl Unit {
         self.sim.juju.state().call_count(tool)
     }
 
+    /// Every hook tool the last hook ran, with its count.
+    fn all_calls(&self) -> BTreeMap<String, u64> {
+        self.sim.juju.state().calls.clone()
+    }
+
+    fn status(&self) -> Option<Status> {
+        self.sim.juju.state().unit_status.clone()
+    }
+
+    fn ports(&self) -> BTreeSet<Port> {
+        self.sim.juju.state().opened_ports.clone()
+    }
+
+    fn set_config(&self, key: &str, value: impl Into<Value>) {
+        self.change(|s| s.set_config(key, value).unwrap());
+    }
+
     fn deploy(&self) {
         for event in [
             Event::Install,
@@ -185,6 +203,8 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
             plain.local_app_data(),
             "app data after {step}"
         );
+        assert_eq!(cached.status(), plain.status(), "status after {step}");
+        assert_eq!(cached.ports(), plain.ports(), "ports after {step}");
     };
     for u in both {
         u.deploy();
@@ -201,6 +221,11 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
     assert_eq!(cached.calls("relation-get"), 0);
     assert_eq!(cached.calls("relation-list"), 0);
     assert!(plain.calls("relation-get") >= 6);
+    // Nor relation ids, ports or status: only config and leadership are asked.
+    let expected = BTreeMap::from([("config-get".to_string(), 1), ("is-leader".to_string(), 1)]);
+    assert_eq!(cached.all_calls(), expected);
+    assert_eq!(plain.calls("relation-ids"), 6);
+    assert_eq!(plain.calls("status-set"), 1);
 
     // A remote unit moves: relation-changed on its relation.
     for u in both {
@@ -250,6 +275,7 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
     same("gamma related");
     assert!(cached.config().contains("10.0.3.0"));
     assert_eq!(cached.calls("relation-get"), 0);
+    assert_eq!(cached.calls("relation-ids"), 0);
 
     // alpha/0 leaves.
     for u in both {
@@ -284,12 +310,15 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
     }
     same("beta removed");
     assert!(!cached.config().contains("/custom"));
+    assert_eq!(cached.calls("relation-ids"), 0, "answered from the cache");
     let file = cache_file(&cached);
     assert!(
         !file.relations.contains_key(&beta.to_string()),
         "a relation relation-ids no longer lists is dropped: {:?}",
         file.relations.keys()
     );
+
+    assert!(!file.relation_ids["metrics-endpoint"].contains(beta));
 
     for u in both {
         u.ok(&Event::UpdateStatus);
@@ -358,6 +387,13 @@ fn a_failed_hook_leaves_no_cache_and_the_next_hook_reads_everything() {
     unit.ok(&Event::ConfigChanged);
     assert!(unit.config().contains("10.8.8.8"));
     assert!(unit.calls("relation-get") >= 6, "everything was read again");
+    assert_eq!(
+        unit.calls("relation-ids"),
+        6,
+        "every endpoint was listed again"
+    );
+    assert_eq!(unit.calls("opened-ports"), 1, "ports were asked again");
+    assert_eq!(unit.calls("status-set"), 1, "the status was set again");
     assert!(path.exists());
 }
 
@@ -365,6 +401,8 @@ fn a_failed_hook_leaves_no_cache_and_the_next_hook_reads_everything() {
 fn a_failing_hook_tool_makes_the_hook_fail_without_a_cache() {
     let unit = Unit::new(true);
     unit.deploy();
+    // An unchanged status is not sent at all: make it change.
+    unit.set_config("log_level", "verbose");
     let ctx = unit.sim.context(&Event::ConfigChanged).unwrap();
     let failing = FailingStatus(&unit.sim.juju);
     let tools = CachedHookTools::open_at(&ctx, &failing, unit.cache.clone());
@@ -441,6 +479,10 @@ fn a_change_of_leadership_drops_the_cache() {
     unit.ok(&Event::ConfigChanged);
     assert!(!unit.config().contains("192.0.2.1"));
     assert!(unit.calls("relation-get") >= 6);
+    // Relation ids, ports and the unit's status do not depend on leadership.
+    assert_eq!(unit.calls("relation-ids"), 0);
+    assert_eq!(unit.calls("opened-ports"), 0);
+    assert_eq!(unit.calls("status-set"), 0);
 }
 
 #[test]
@@ -460,6 +502,209 @@ fn own_databag_writes_are_kept_in_the_cache_so_no_rewrite_follows() {
         let bag = file.relations[&id].app_data.get(&app);
         assert_eq!(bag, Some(&committed), "{id}");
     }
+}
+
+#[test]
+fn a_relation_hook_asks_juju_for_the_ids_of_its_own_endpoint_only() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let alpha = ids(&unit)[0].clone();
+    unit.ok(&unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0")));
+    assert_eq!(unit.calls("relation-ids"), 1);
+    // The other endpoints' lists were kept, its own one was saved again.
+    let file = cache_file(&unit);
+    assert_eq!(file.relation_ids.len(), 6, "{:?}", file.relation_ids);
+    assert_eq!(file.relation_ids["metrics-endpoint"], ids(&unit));
+}
+
+#[test]
+fn a_new_relation_is_seen_by_the_next_hook_that_lists_its_endpoint_from_the_cache() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let gamma = unit
+        .sim
+        .juju
+        .state()
+        .add_relation("metrics-endpoint", "gamma");
+    // The fake shows gamma's unit already in -relation-created: what matters here is that
+    // the next hook, not about gamma, lists it from the cache and so renders it.
+    unit.change(|s| {
+        s.set_remote_app_data(&gamma, &app_data("gamma", "/metrics"));
+        s.set_remote_unit_data(&gamma, "gamma/0", &unit_data("gamma/0", "10.0.3.0"));
+    });
+    unit.ok(&unit.relation_event(&gamma, RelationEventKind::Created, None));
+    assert_eq!(unit.calls("relation-ids"), 1);
+    assert!(cache_file(&unit).relation_ids["metrics-endpoint"].contains(&gamma));
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("relation-ids"), 0);
+    assert!(unit.config().contains("10.0.3.0"), "{}", unit.config());
+    assert!(cache_file(&unit).relations.contains_key(&gamma.to_string()));
+}
+
+#[test]
+fn a_broken_relation_is_never_saved_as_listed_even_when_juju_still_lists_it() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let beta = ids(&unit)[1].clone();
+    // Older Juju still listed the relation in its own -relation-broken: the fake does too
+    // while the relation is not removed from its model.
+    unit.ok(&unit.relation_event(&beta, RelationEventKind::Broken, None));
+    assert_eq!(unit.calls("relation-ids"), 1);
+    assert!(unit
+        .sim
+        .juju
+        .relation_ids("metrics-endpoint")
+        .unwrap()
+        .contains(&beta));
+    let file = cache_file(&unit);
+    assert_eq!(
+        file.relation_ids["metrics-endpoint"],
+        [ids(&unit)[0].clone()]
+    );
+    assert!(!file.relations.contains_key(&beta.to_string()));
+
+    unit.change(|s| {
+        s.remove_relation(&beta);
+    });
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("relation-ids"), 0);
+    assert!(!unit.config().contains("10.0.2."), "beta stays out");
+    assert!(unit.config().contains("10.0.1.0"), "alpha stays in");
+}
+
+#[test]
+fn the_unit_status_is_sent_only_when_it_changes_and_always_on_full_refreshes() {
+    let cached = Unit::new(true);
+    let plain = Unit::new(false);
+    let both = [&cached, &plain];
+    for u in both {
+        u.deploy();
+    }
+    let active = cached.status().expect("deploy set a status");
+    assert_eq!(cache_file(&cached).unit_status.as_ref(), Some(&active));
+
+    // (event, whether the cached unit sends its status, what the option is set to first)
+    let steps: [(Event, bool, Option<&str>); 8] = [
+        (Event::ConfigChanged, false, None),
+        (Event::ConfigChanged, true, Some("verbose")),
+        (Event::ConfigChanged, false, None),
+        (Event::UpdateStatus, true, None),
+        (Event::ConfigChanged, false, None),
+        (Event::ConfigChanged, true, Some("info")),
+        (pebble_ready(), true, None),
+        (Event::LeaderElected, true, None),
+    ];
+    for (i, (event, sent, log_level)) in steps.iter().enumerate() {
+        for u in both {
+            if let Some(level) = log_level {
+                u.set_config("log_level", *level);
+            }
+            u.ok(event);
+        }
+        let step = format!("step {i}: {}", event.name());
+        if *log_level == Some("verbose") {
+            let status = cached.status().unwrap();
+            assert_eq!(status.kind, StatusKind::Blocked, "{step}: {status:?}");
+        }
+        assert_eq!(cached.calls("status-set"), u64::from(*sent), "{step}");
+        assert_eq!(plain.calls("status-set"), 1, "{step}");
+        assert_eq!(cached.status(), plain.status(), "{step}");
+        assert_eq!(
+            cache_file(&cached).unit_status,
+            cached.status(),
+            "{step}: the cache remembers what Juju shows"
+        );
+    }
+    assert_eq!(cached.status(), Some(active));
+}
+
+#[test]
+fn the_last_status_sent_in_a_hook_is_the_one_remembered() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let active = unit.status().unwrap();
+    let busy = Status::maintenance("busy");
+    // The hook sets maintenance, then the status it ends with.
+    let ok = unit.run_with(&Event::ConfigChanged, |tools| {
+        tools.status_set(&busy, false).map_err(|e| e.to_string())?;
+        tools.status_set(&active, false).map_err(|e| e.to_string())
+    });
+    assert!(ok);
+    assert_eq!(
+        unit.calls("status-set"),
+        2,
+        "maintenance, then back to active"
+    );
+    assert_eq!(unit.status().as_ref(), Some(&active));
+    assert_eq!(cache_file(&unit).unit_status, Some(active.clone()));
+    // Application status is never taken from the cache.
+    let ok = unit.run_with(&Event::ConfigChanged, |tools| {
+        tools.status_set(&active, true).map_err(|e| e.to_string())?;
+        tools.status_set(&active, true).map_err(|e| e.to_string())
+    });
+    assert!(ok);
+    assert_eq!(
+        unit.calls("status-set"),
+        2,
+        "both application statuses sent"
+    );
+    assert_eq!(unit.sim.juju.state().app_status.as_ref(), Some(&active));
+}
+
+#[test]
+fn opened_ports_come_from_the_cache_until_a_full_refresh() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let prometheus = BTreeSet::from([Port::tcp(9090)]);
+    assert_eq!(unit.ports(), prometheus);
+    assert_eq!(cache_file(&unit).opened_ports, Some(prometheus.clone()));
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("opened-ports"), 0);
+    assert_eq!(unit.calls("open-port"), 0);
+
+    // A port closed behind the charm's back (`juju exec`) stays unnoticed until update-status.
+    unit.change(|s| s.opened_ports.clear());
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("open-port"), 0, "served from the cache");
+    assert!(unit.ports().is_empty());
+    unit.ok(&Event::UpdateStatus);
+    assert_eq!(unit.calls("opened-ports"), 1);
+    assert_eq!(unit.calls("open-port"), 1);
+    assert_eq!(unit.ports(), prometheus);
+}
+
+#[test]
+fn the_ports_saved_are_those_juju_commits() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let seen = std::cell::RefCell::new(Vec::new());
+    // Open 8080 and close 9090, then look: like Juju, the hook's own changes are pending.
+    let ok = unit.run_with(&Event::ConfigChanged, |tools| {
+        tools
+            .open_port(Port::tcp(8080))
+            .map_err(|e| e.to_string())?;
+        tools
+            .close_port(Port::tcp(9090))
+            .map_err(|e| e.to_string())?;
+        *seen.borrow_mut() = tools.opened_ports().map_err(|e| e.to_string())?;
+        Ok(())
+    });
+    assert!(ok);
+    assert_eq!(*seen.borrow(), [Port::tcp(9090)]);
+    assert_eq!(unit.calls("opened-ports"), 0);
+    let committed = BTreeSet::from([Port::tcp(8080)]);
+    assert_eq!(unit.ports(), committed);
+    assert_eq!(cache_file(&unit).opened_ports, Some(committed));
+
+    // The next hook knows 9090 is closed without asking, and opens it again.
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("opened-ports"), 0);
+    assert_eq!(unit.calls("open-port"), 1);
+    assert_eq!(
+        unit.ports(),
+        BTreeSet::from([Port::tcp(8080), Port::tcp(9090)])
+    );
+    assert_eq!(cache_file(&unit).opened_ports, Some(unit.ports()));
 }
 
 /// Hook tools whose `status-set` fails, as a broken agent connection would.
