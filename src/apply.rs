@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use juju_hook::Status;
 use pebble::{Client, ExecOptions, Layer, Plan, PushOptions};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -107,6 +108,31 @@ pub struct Manifest {
     /// The detected Prometheus version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus_version: Option<String>,
+    /// What the apply was for: lets a later hook with the same inputs skip the work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_for: Option<AppliedFor>,
+}
+
+/// The hook an apply belonged to, as far as a later hook needs to recognise the same
+/// situation: same inputs and an untouched plan mean the same result (see
+/// [`crate::unchanged_inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedFor {
+    /// Fingerprint of the hook's inputs, with this unit's databags as they are once the hook's
+    /// relation writes are committed.
+    pub inputs: String,
+    /// The status the hook ends with when the apply succeeds.
+    pub status: Status,
+    /// Digest of Pebble's plan right after the apply (filled in by [`apply`]).
+    #[serde(default)]
+    pub plan: String,
+}
+
+/// A digest of a Pebble plan, to notice that it changed.
+pub fn plan_digest(plan: &Plan) -> String {
+    let mut hasher = Sha256::new();
+    serde_json::to_writer(&mut hasher, plan).expect("a plan serialises");
+    hex::encode(hasher.finalize())
 }
 
 impl Manifest {
@@ -220,24 +246,27 @@ pub enum ApplyError {
 }
 
 /// Applies `desired` against the workload reached through `client`, with Prometheus' web API at
-/// `prometheus_url`. `manifest` is what [`Manifest::load`] returned at the start of the hook.
+/// `prometheus_url`. `current` is what [`CurrentWorkload::read`] returned at the start of the
+/// hook; `applied_for` is recorded in the manifest once everything succeeded.
 pub fn apply(
     client: &Client,
     prometheus_url: &str,
     desired: &DesiredWorkload,
     current: &CurrentWorkload,
+    applied_for: AppliedFor,
 ) -> Result<ApplyReport, ApplyError> {
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
     // Each file's identity once: hashing a large prometheus.yml is the costly part of a check.
     let identities: Vec<(&DesiredFile, String)> =
         desired.files.iter().map(|f| (f, f.identity())).collect();
-    let applied = Manifest {
+    let mut applied = Manifest {
         files: identities
             .iter()
             .map(|(f, id)| (f.path.clone(), id.clone()))
             .collect(),
         prometheus_version: desired.prometheus_version.clone(),
+        applied_for: None,
     };
 
     let changed: Vec<&DesiredFile> = identities
@@ -300,6 +329,16 @@ pub fn apply(
         report.reloaded = true;
     }
 
+    // The plan changes only when the layer was added: then read what Pebble made of it.
+    let plan = if report.layer_changed {
+        plan_digest(&client.get_plan()?)
+    } else {
+        plan_digest(&current.plan)
+    };
+    applied.applied_for = Some(AppliedFor {
+        plan,
+        ..applied_for
+    });
     if &applied != manifest {
         let bytes = serde_json::to_vec_pretty(&applied).expect("manifest serialises");
         client.push(MANIFEST_FILE, &bytes, &push_options(0o600))?;

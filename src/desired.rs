@@ -380,9 +380,22 @@ fn inventory_url_file(url: &str) -> DesiredFile {
     }
 }
 
-/// The charm's own binary as a file for the workload, identified by size and modification
-/// time so that a hook does not hash megabytes to find it unchanged.
+/// The charm's own binary as a file for the workload.
 fn poller_binary(path: &Path) -> Option<DesiredFile> {
+    Some(DesiredFile {
+        path: POLLER_BINARY.to_string(),
+        content: FileContent::Local {
+            path: path.to_path_buf(),
+            identity: local_file_identity(path)?,
+        },
+        permissions: 0o755,
+        role: FileRole::PollerBinary,
+    })
+}
+
+/// A local file's identity by size and modification time, so that a hook does not hash
+/// megabytes to find the charm's binary unchanged; `None` when it cannot be read.
+pub fn local_file_identity(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     let mtime = meta
         .modified()
@@ -390,13 +403,5 @@ fn poller_binary(path: &Path) -> Option<DesiredFile> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    Some(DesiredFile {
-        path: POLLER_BINARY.to_string(),
-        content: FileContent::Local {
-            path: path.to_path_buf(),
-            identity: format!("size={} mtime={mtime}", meta.len()),
-        },
-        permissions: 0o755,
-        role: FileRole::PollerBinary,
-    })
+    Some(format!("size={} mtime={mtime}", meta.len()))
 }

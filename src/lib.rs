@@ -20,6 +20,7 @@ pub mod reconcile;
 pub mod render_cmd;
 pub mod sharding;
 pub mod simulate;
+pub mod unchanged_inputs;
 pub mod version;
 pub mod workload;
 

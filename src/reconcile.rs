@@ -8,12 +8,13 @@ use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind, Workloa
 use pebble::{Client, ExecOptions};
 use tracing::{info, warn};
 
-use crate::apply::{self, ApplyError, ApplyReport, CurrentWorkload};
+use crate::apply::{self, AppliedFor, ApplyError, ApplyReport, CurrentWorkload};
 use crate::config::CharmConfig;
 use crate::desired::{self, Desired, DesiredInputs};
 use crate::k8s;
 use crate::model::ModelSnapshot;
 use crate::model_reader;
+use crate::unchanged_inputs::{self, HookInputs};
 use crate::version::PrometheusVersion;
 use crate::workload::{WorkloadAccess, INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT};
 
@@ -24,6 +25,8 @@ pub struct ReconcileOutcome {
     pub status: Status,
     /// What was applied to the workload (`None` when it was not reachable or config invalid).
     pub report: Option<ApplyReport>,
+    /// The inputs were those of the last successful apply: nothing was computed or applied.
+    pub inputs_unchanged: bool,
 }
 
 /// Runs the reconcile for one hook.
@@ -67,7 +70,22 @@ pub fn reconcile(
             .as_ref()
             .is_some_and(|c| c.plan.services.contains_key(INVENTORY_SERVICE)),
         charm_binary: access.charm_binary.as_deref(),
+        kubernetes_problem: k8s_problem.as_deref(),
     };
+    if let Some(current) = &current {
+        let fingerprint = unchanged_inputs::fingerprint(&inputs.hook_inputs(&snapshot));
+        if let Some(status) =
+            unchanged_inputs::last_status_if_unchanged(&ctx.event, &client, current, &fingerprint)
+        {
+            info!("inputs unchanged since the last apply: the workload is up to date");
+            tools.status_set(&status, false)?;
+            return Ok(ReconcileOutcome {
+                status,
+                report: Some(ApplyReport::default()),
+                inputs_unchanged: true,
+            });
+        }
+    }
     let (desired, applied) = converge(&inputs, &client, access, current.as_ref())?;
     write_relation_data(tools, &desired)?;
 
@@ -78,14 +96,10 @@ pub fn reconcile(
         ),
         Some(Ok(report)) => {
             log_report(&report);
-            let status = match k8s_problem {
-                // The workload runs; what Kubernetes refused still needs the operator.
-                Some(problem) if desired.status().kind == StatusKind::Active => {
-                    Status::blocked(problem)
-                }
-                _ => desired.status(),
-            };
-            (status, Some(report))
+            (
+                status_once_applied(&desired, inputs.kubernetes_problem),
+                Some(report),
+            )
         }
         Some(Err(e)) => {
             warn!("apply failed: {e}");
@@ -95,6 +109,15 @@ pub fn reconcile(
     finish(tools, status, report)
 }
 
+/// The status of a hook whose apply succeeded.
+fn status_once_applied(desired: &Desired, kubernetes_problem: Option<&str>) -> Status {
+    match kubernetes_problem {
+        // The workload runs; what Kubernetes refused still needs the operator.
+        Some(problem) if desired.status().kind == StatusKind::Active => Status::blocked(problem),
+        _ => desired.status(),
+    }
+}
+
 /// Sets the final status (one `status-set` per hook) and reports what happened.
 fn finish(
     tools: &dyn HookTools,
@@ -102,7 +125,11 @@ fn finish(
     report: Option<ApplyReport>,
 ) -> anyhow::Result<ReconcileOutcome> {
     tools.status_set(&status, false)?;
-    Ok(ReconcileOutcome { status, report })
+    Ok(ReconcileOutcome {
+        status,
+        report,
+        inputs_unchanged: false,
+    })
 }
 
 /// Kubernetes only when an option needs it (limits, percentage retention). Returns what
@@ -166,6 +193,20 @@ struct Inputs<'a> {
     version: PrometheusVersion,
     inventory_in_plan: bool,
     charm_binary: Option<&'a std::path::Path>,
+    kubernetes_problem: Option<&'a str>,
+}
+
+impl Inputs<'_> {
+    /// What the fingerprint covers, with `snapshot` standing for this hook's model (as read,
+    /// or as it will be after the hook's writes).
+    fn hook_inputs<'s>(&'s self, snapshot: &'s ModelSnapshot) -> HookInputs<'s> {
+        HookInputs {
+            snapshot,
+            prometheus_version: self.version.to_string(),
+            charm_binary: self.charm_binary.and_then(desired::local_file_identity),
+            kubernetes_problem: self.kubernetes_problem,
+        }
+    }
 }
 
 /// Computes the desired state and applies it when the workload is reachable. Rule files that
@@ -190,7 +231,20 @@ fn converge(
         let Some(current) = current else {
             return Ok((desired, None));
         };
-        match apply::apply(client, &access.prometheus_url, &desired.workload, current) {
+        let after = unchanged_inputs::after_writes(inputs.snapshot, &desired.writes);
+        let applied_for = AppliedFor {
+            inputs: unchanged_inputs::fingerprint(&inputs.hook_inputs(&after)),
+            status: status_once_applied(&desired, inputs.kubernetes_problem),
+            plan: String::new(),
+        };
+        let result = apply::apply(
+            client,
+            &access.prometheus_url,
+            &desired.workload,
+            current,
+            applied_for,
+        );
+        match result {
             Err(ApplyError::InvalidRules(bad)) if rejected_rules.is_empty() => {
                 warn!("promtool rejected rule files: {bad:?}");
                 rejected_rules.extend(bad);

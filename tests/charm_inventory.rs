@@ -138,8 +138,8 @@ fn poller_only_options_restart_only_the_poller() {
         );
         assert_eq!(
             written_paths(&c.requests()),
-            Vec::<String>::new(),
-            "{option}"
+            vec![MANIFEST_FILE.to_string()],
+            "{option}: only the charm's record of what it applied"
         );
         c.assert_active();
     }

@@ -433,5 +433,11 @@ fn a_unit_elected_leader_writes_the_feedback_without_touching_the_workload() {
     c.assert_active();
     assert_eq!(c.event_feedback(&node_exporter()), Some(clean_feedback()));
     assert_eq!(c.event_feedback(&web_api()), Some(clean_feedback()));
-    assert_eq!(mutating(&c.requests()), Vec::<&RecordedRequest>::new());
+    let requests = c.requests();
+    assert_eq!(workload_changes(&requests), Vec::<&RecordedRequest>::new());
+    assert_eq!(
+        written_paths(&requests),
+        [MANIFEST_FILE],
+        "the record of the new inputs"
+    );
 }

@@ -280,6 +280,15 @@ pub fn mutating(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
         .collect()
 }
 
+/// Mutating requests other than pushes of the charm's own record of what it applied (which
+/// changes whenever a hook's inputs do, even when the workload does not).
+pub fn workload_changes(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
+    mutating(requests)
+        .into_iter()
+        .filter(|r| written_paths(std::slice::from_ref(*r)) != [MANIFEST_FILE])
+        .collect()
+}
+
 /// `POST <path>` requests whose JSON body has this `action`.
 fn posts_with_action<'a>(
     requests: &'a [RecordedRequest],

@@ -1,0 +1,213 @@
+//! A hook whose inputs are those of the last successful apply skips computing the desired
+//! state, and ends exactly as the full computation would: same status, no Pebble change. Any
+//! change of input, of the plan or of the services, and any event that re-checks everything,
+//! takes the full path.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use juju_hook::{Event, RelationEventKind, RelationId, Status, StatusKind};
+use pebble::{Client, Layer};
+use prometheus_rs_k8s::reconcile::{reconcile, ReconcileOutcome};
+use serde_json::Value;
+
+/// Runs `event` through the reconcile as a hook that exits 0 (writes committed).
+fn reconciled(c: &Charm, event: &Event) -> ReconcileOutcome {
+    let ctx = c.sim.context(event).unwrap();
+    let outcome = reconcile(&ctx, &c.sim.juju, &c.sim.access).expect("hook succeeds");
+    c.sim.juju.commit();
+    outcome
+}
+
+fn pebble(c: &Charm) -> Client {
+    Client::new(&c.sim.access.pebble_socket)
+}
+
+fn grafana_relation(c: &Charm) -> RelationId {
+    let state = c.sim.juju.state();
+    let rel = state
+        .relations
+        .iter()
+        .find(|r| r.endpoint == "grafana-source")
+        .expect("the fixture has a grafana-source relation");
+    RelationId::new(rel.endpoint.clone(), rel.id)
+}
+
+fn deployed() -> Charm {
+    let c = Charm::two_apps(true);
+    c.deploy();
+    c.assert_active();
+    c
+}
+
+#[test]
+fn an_unchanged_hook_ends_as_the_last_apply_without_touching_anything() {
+    let c = deployed();
+    let config = c.config_yaml();
+    let before = c.counters();
+    c.reset_records();
+
+    let outcome = reconciled(&c, &Event::ConfigChanged);
+    assert!(outcome.inputs_unchanged);
+    assert_eq!(outcome.status, Status::active(""));
+    assert_eq!(c.status(), Status::active(""));
+    let requests = c.requests();
+    assert_eq!(
+        mutating(&requests),
+        Vec::<&charm_harness::RecordedRequest>::new()
+    );
+    assert_eq!(
+        requests.len(),
+        3,
+        "manifest, plan and services: {requests:#?}"
+    );
+    assert_eq!(c.counters(), before);
+    assert_eq!(c.config_yaml(), config);
+
+    // A relation event whose data did not change is recognised too.
+    let event = c.relation_event(&metrics_relation(10), RelationEventKind::Changed, None);
+    assert!(reconciled(&c, &event).inputs_unchanged);
+}
+
+#[test]
+fn the_status_of_refused_relation_data_survives_unchanged_hooks() {
+    let c = deployed();
+    let rel = metrics_relation(10);
+    {
+        let mut state = c.sim.juju.state();
+        let mut data = state.relation(&rel).unwrap().remote_app_data.clone();
+        data.insert("scrape_jobs".into(), "not json".into());
+        state.set_remote_app_data(&rel, &data);
+    }
+    let first = reconciled(
+        &c,
+        &c.relation_event(&rel, RelationEventKind::Changed, None),
+    );
+    assert!(!first.inputs_unchanged);
+    assert_eq!(first.status.kind, StatusKind::Blocked);
+    assert!(
+        first.status.message.contains("metrics-endpoint:10"),
+        "{first:?}"
+    );
+
+    let again = reconciled(&c, &Event::ConfigChanged);
+    assert!(again.inputs_unchanged);
+    assert_eq!(again.status, first.status);
+    assert_eq!(c.status(), first.status);
+}
+
+#[test]
+fn every_change_of_input_takes_the_full_path() {
+    let c = deployed();
+    let before = c.counters();
+
+    c.set_config("evaluation_interval", "2m");
+    let outcome = reconciled(&c, &Event::ConfigChanged);
+    assert!(!outcome.inputs_unchanged);
+    assert!(c.config_yaml().contains("evaluation_interval: 2m"));
+    assert_eq!(c.counters().reloads, before.reloads + 1);
+    assert!(reconciled(&c, &Event::ConfigChanged).inputs_unchanged);
+
+    let rel = metrics_relation(10);
+    {
+        let mut state = c.sim.juju.state();
+        let relation = state.relation(&rel).unwrap();
+        let (unit, data) = relation.remote_units.iter().next().unwrap();
+        let (unit, mut data) = (unit.clone(), data.clone());
+        data.insert("prometheus_scrape_unit_address".into(), "10.99.0.1".into());
+        state.set_remote_unit_data(&rel, &unit, &data);
+    }
+    // Even a hook about something else sees it (the harness has no databag cache).
+    assert!(!reconciled(&c, &Event::ConfigChanged).inputs_unchanged);
+    assert!(c.config_yaml().contains("10.99.0.1"));
+}
+
+#[test]
+fn events_that_recheck_everything_never_skip() {
+    let c = deployed();
+    for event in [
+        Event::UpdateStatus,
+        Event::UpgradeCharm,
+        Event::LeaderElected,
+        pebble_ready(),
+    ] {
+        let outcome = reconciled(&c, &event);
+        assert!(!outcome.inputs_unchanged, "{}", event.name());
+        assert_eq!(
+            outcome.report.map(|r| r.is_noop()),
+            Some(true),
+            "{}",
+            event.name()
+        );
+    }
+}
+
+#[test]
+fn a_stopped_service_is_started_again_by_the_next_hook() {
+    let c = deployed();
+    pebble(&c)
+        .stop_services(&["prometheus"], Duration::from_secs(5))
+        .unwrap();
+    let outcome = reconciled(&c, &Event::ConfigChanged);
+    assert!(!outcome.inputs_unchanged);
+    assert_eq!(
+        outcome.report.unwrap().restarted,
+        vec!["prometheus".to_string()]
+    );
+    c.assert_active();
+    assert!(reconciled(&c, &Event::ConfigChanged).inputs_unchanged);
+}
+
+#[test]
+fn a_plan_changed_behind_the_charm_is_restored_by_the_next_hook() {
+    let c = deployed();
+    let client = pebble(&c);
+    let mut layer: Layer = client.get_plan().unwrap();
+    let service = layer.services.get_mut("prometheus").unwrap();
+    service.command = Some("/bin/prometheus --version".into());
+    // Replacing the charm's own layer, as `pebble add --combine prometheus-rs-k8s` would.
+    client.add_layer("prometheus-rs-k8s", &layer, true).unwrap();
+
+    let outcome = reconciled(&c, &Event::ConfigChanged);
+    assert!(!outcome.inputs_unchanged);
+    assert!(outcome.report.unwrap().layer_changed);
+    let command = client.get_plan().unwrap().services["prometheus"]
+        .command
+        .clone()
+        .unwrap();
+    assert!(command.contains("--config.file"), "{command}");
+    assert!(reconciled(&c, &Event::ConfigChanged).inputs_unchanged);
+}
+
+#[test]
+fn relation_writes_dropped_with_a_failed_hook_are_written_by_the_next_one() {
+    let c = deployed();
+    let grafana = grafana_relation(&c);
+    let written = |c: &Charm| -> Value {
+        let data = c.local_app_data(&grafana);
+        serde_json::from_str(&data["grafana_source_data"]).unwrap()
+    };
+    assert_eq!(written(&c)["extra_fields"]["timeInterval"], "1m");
+
+    // The hook applies the workload and writes, then fails: Juju drops its writes, while the
+    // workload (and the record of what was applied) stays.
+    c.set_config("scrape_interval", "30s");
+    let ctx = c.sim.context(&Event::ConfigChanged).unwrap();
+    reconcile(&ctx, &c.sim.juju, &c.sim.access).unwrap();
+    c.sim.juju.rollback();
+    assert_eq!(
+        written(&c)["extra_fields"]["timeInterval"],
+        "1m",
+        "dropped with the hook"
+    );
+
+    let retry = reconciled(&c, &Event::ConfigChanged);
+    assert!(
+        !retry.inputs_unchanged,
+        "the databag differs from what was recorded"
+    );
+    assert_eq!(written(&c)["extra_fields"]["timeInterval"], "30s");
+    assert!(reconciled(&c, &Event::ConfigChanged).inputs_unchanged);
+}
