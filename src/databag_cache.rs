@@ -71,8 +71,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use juju_hook::{
-    Event, GoalState, HookContext, HookToolError, HookTools, LogLevel, NetworkInfo, Port,
-    RelationData, RelationEventKind, RelationId, Status, WorkloadEventKind,
+    merge_relation_set, Event, GoalState, HookContext, HookToolError, HookTools, LogLevel,
+    NetworkInfo, Port, RelationData, RelationEventKind, RelationId, Status, WorkloadEventKind,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -390,17 +390,6 @@ fn store(path: &Path, file: &CacheFile) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Merges a `relation-set` into a databag: an empty value deletes the key.
-fn merge(bag: &mut RelationData, data: &RelationData) {
-    for (key, value) in data {
-        if value.is_empty() {
-            bag.remove(key);
-        } else {
-            bag.insert(key.clone(), value.clone());
-        }
-    }
-}
-
 impl HookTools for CachedHookTools<'_> {
     fn config_get(&self) -> Result<Map<String, Value>, HookToolError> {
         self.inner.config_get()
@@ -500,7 +489,7 @@ impl HookTools for CachedHookTools<'_> {
                 &mut r.unit_data
             };
             if let Some(bag) = bags.get_mut(member) {
-                merge(bag, data);
+                merge_relation_set(bag, data);
             }
         }
         Ok(())

@@ -23,7 +23,7 @@
 
 use std::borrow::Cow;
 
-use juju_hook::{Event, Status};
+use juju_hook::{merge_relation_set, Event, Status};
 use pebble::{Client, Startup};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::apply::{plan_digest, CurrentWorkload};
 use crate::databag_cache::is_full_refresh;
 use crate::desired::RelationWrite;
-use crate::model::{Databag, ModelSnapshot};
+use crate::model::ModelSnapshot;
 
 /// Bumped whenever what the fingerprint covers changes.
 const FORMAT: u32 = 1;
@@ -92,20 +92,9 @@ pub fn after_writes<'a>(
         } else {
             &mut rel.local_unit_data
         };
-        merge(bag, &write.data);
+        merge_relation_set(bag, &write.data);
     }
     Cow::Owned(after)
-}
-
-/// `relation-set` semantics: an empty value deletes the key.
-fn merge(bag: &mut Databag, data: &Databag) {
-    for (key, value) in data {
-        if value.is_empty() {
-            bag.remove(key);
-        } else {
-            bag.insert(key.clone(), value.clone());
-        }
-    }
 }
 
 /// The status the last apply ended with, when this hook's inputs are the same and the workload
@@ -134,7 +123,7 @@ pub fn last_status_if_unchanged(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModelInfo, RelationSnapshot};
+    use crate::model::{Databag, ModelInfo, RelationSnapshot};
     use juju_hook::RelationId;
 
     fn snapshot() -> ModelSnapshot {

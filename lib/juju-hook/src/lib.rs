@@ -18,6 +18,6 @@ pub use event::{
 };
 pub use process::ProcessHookTools;
 pub use tools::{
-    GoalState, GoalStateEntry, HookTools, LogLevel, NetworkInfo, Port, Protocol, RelationData,
-    RelationId, Status, StatusKind,
+    merge_relation_set, GoalState, GoalStateEntry, HookTools, LogLevel, NetworkInfo, Port,
+    Protocol, RelationData, RelationId, Status, StatusKind,
 };

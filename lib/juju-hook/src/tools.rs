@@ -12,6 +12,18 @@ use crate::HookToolError;
 /// A relation databag: Juju relation data values are always strings.
 pub type RelationData = BTreeMap<String, String>;
 
+/// What a databag holds after `relation-set` of `written` is committed: an empty value
+/// deletes the key, anything else sets it.
+pub fn merge_relation_set(into: &mut RelationData, written: &RelationData) {
+    for (key, value) in written {
+        if value.is_empty() {
+            into.remove(key);
+        } else {
+            into.insert(key.clone(), value.clone());
+        }
+    }
+}
+
 /// A relation id as Juju prints it: `<endpoint>:<number>`, e.g. `metrics-endpoint:3`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -383,4 +395,33 @@ pub trait HookTools {
     /// `state-set --file -`: merge keys into the store. Unlike relation data, an empty value
     /// is stored as an empty string (Juju's `state-delete` removes keys).
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relation_set_overwrites_adds_and_deletes_with_an_empty_value() {
+        let mut bag = RelationData::from([
+            ("kept".to_string(), "1".to_string()),
+            ("changed".to_string(), "old".to_string()),
+            ("deleted".to_string(), "x".to_string()),
+        ]);
+        let written = RelationData::from([
+            ("changed".to_string(), "new".to_string()),
+            ("deleted".to_string(), String::new()),
+            ("added".to_string(), "2".to_string()),
+            ("never-there".to_string(), String::new()),
+        ]);
+        merge_relation_set(&mut bag, &written);
+        assert_eq!(
+            bag,
+            RelationData::from([
+                ("added".to_string(), "2".to_string()),
+                ("changed".to_string(), "new".to_string()),
+                ("kept".to_string(), "1".to_string()),
+            ])
+        );
+    }
 }

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use juju_hook::{RelationData, Status, StatusKind};
+use juju_hook::{merge_relation_set, RelationData, Status, StatusKind};
 use serde_json::{json, Map, Value};
 
 use super::call::{Call, RelRef, ToolFailure};
-use super::records::{merge_databag, LogLine, PortChange, Relation, StatusChange};
+use super::records::{LogLine, PortChange, Relation, StatusChange};
 use super::state::{ModelState, GOAL_SINCE};
 
 fn not_leader() -> ToolFailure {
@@ -91,7 +91,7 @@ fn status_json(status: &Option<Status>) -> Value {
 fn local_unit_view(state: &ModelState, rel: &Relation) -> RelationData {
     let mut data = rel.local_unit_data.clone();
     if let Some(p) = state.pending.unit_data.get(&rel.id) {
-        merge_databag(&mut data, p);
+        merge_relation_set(&mut data, p);
     }
     data
 }
@@ -99,7 +99,7 @@ fn local_unit_view(state: &ModelState, rel: &Relation) -> RelationData {
 fn local_app_view(state: &ModelState, rel: &Relation) -> RelationData {
     let mut data = rel.local_app_data.clone();
     if let Some(p) = state.pending.app_data.get(&rel.id) {
-        merge_databag(&mut data, p);
+        merge_relation_set(&mut data, p);
     }
     data
 }

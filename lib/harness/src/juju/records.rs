@@ -173,17 +173,6 @@ impl Pending {
     }
 }
 
-/// Applies a relation-set style overlay: `""` deletes, anything else overwrites.
-pub(crate) fn merge_databag(into: &mut RelationData, overlay: &RelationData) {
-    for (k, v) in overlay {
-        if v.is_empty() {
-            into.remove(k);
-        } else {
-            into.insert(k.clone(), v.clone());
-        }
-    }
-}
-
 /// Merges `overlay` into `into`, recursing into objects present on both sides.
 pub(crate) fn merge_json(into: &mut Map<String, Value>, overlay: &Map<String, Value>) {
     for (k, v) in overlay {

@@ -3,11 +3,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use juju_hook::{
-    Event, GoalStateEntry, RelationData, RelationEvent, RelationEventKind, RelationId,
+    merge_relation_set, Event, GoalStateEntry, RelationData, RelationEvent, RelationEventKind,
+    RelationId,
 };
 use serde_json::{Map, Value};
 
-use super::records::{merge_databag, unit_sort_key, ActionRun, EndpointRole, Relation};
+use super::records::{unit_sort_key, ActionRun, EndpointRole, Relation};
 use super::state::{ModelState, GOAL_SINCE};
 
 impl ModelState {
@@ -100,7 +101,7 @@ impl ModelState {
     /// Merges keys into the remote application's databag (`""` deletes), as if the remote
     /// leader ran `relation-set --app`.
     pub fn set_remote_app_data(&mut self, relation: &RelationId, data: &RelationData) -> &mut Self {
-        merge_databag(&mut self.relation_mut(relation).remote_app_data, data);
+        merge_relation_set(&mut self.relation_mut(relation).remote_app_data, data);
         self
     }
 
@@ -115,7 +116,7 @@ impl ModelState {
             self.add_remote_unit(relation, unit);
         }
         let rel = self.relation_mut(relation);
-        merge_databag(rel.remote_units.get_mut(unit).expect("added above"), data);
+        merge_relation_set(rel.remote_units.get_mut(unit).expect("added above"), data);
         self
     }
 

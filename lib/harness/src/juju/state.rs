@@ -6,14 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use juju_hook::{GoalStateEntry, Port, Status};
+use juju_hook::{merge_relation_set, GoalStateEntry, Port, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::records::{
-    merge_databag, merge_json, ActionRun, ConfigOption, Endpoint, EndpointRole, LogLine, Pending,
-    Relation, StatusChange,
+    merge_json, ActionRun, ConfigOption, Endpoint, EndpointRole, LogLine, Pending, Relation,
+    StatusChange,
 };
 
 /// Something a test asked of the model does not fit it (a bug in the test, not the charm).
@@ -277,10 +277,10 @@ impl ModelState {
         let pending = std::mem::take(&mut self.pending);
         for rel in self.relations.iter_mut().filter(|r| !r.broken) {
             if let Some(data) = pending.unit_data.get(&rel.id) {
-                merge_databag(&mut rel.local_unit_data, data);
+                merge_relation_set(&mut rel.local_unit_data, data);
             }
             if let Some(data) = pending.app_data.get(&rel.id) {
-                merge_databag(&mut rel.local_app_data, data);
+                merge_relation_set(&mut rel.local_app_data, data);
             }
         }
         for change in &pending.ports {
