@@ -296,7 +296,8 @@ fn a_failing_hook_tool_fails_the_hook_and_nothing_is_committed() {
     assert!(state.pending.is_empty());
     c.repair_tool("relation-get");
 
-    // A tool failing after relation-set: Juju drops the hook's buffered relation data.
+    // A tool failing after relation-set: Juju drops the hook's buffered relation data. (The
+    // failed hook above left no databag cache, so this one sends its status again.)
     c.break_tool("status-set", "status-set: controller unavailable");
     let out = c.run(&changed);
     assert_eq!(out.code, Some(1), "{out:?}");

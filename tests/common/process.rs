@@ -84,6 +84,12 @@ impl ProcessCharm {
     /// Like [`ProcessCharm::start`], with more variables in every hook's environment.
     pub fn start_with_env(state: &ModelState, env: &[(&str, &str)]) -> ProcessCharm {
         let dir = tempfile::tempdir().expect("temp dir");
+        // A charm directory of its own, as Juju gives each unit: the charm keeps its databag
+        // cache there between hooks.
+        let mut state = state.clone();
+        state.charm_dir = dir.path().join("charm");
+        std::fs::create_dir_all(&state.charm_dir).expect("charm dir");
+        let state = &state;
         let pebble = FakePebble::start(&dir.path().join("container"))
             .with_prometheus_version(super::PROMETHEUS_VERSION)
             .with_real_promtool();
