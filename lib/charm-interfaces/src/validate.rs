@@ -313,7 +313,55 @@ pub(crate) fn is_known_scrape_key(k: &str) -> bool {
 }
 
 /// Check the allow-listed fields of one job. Other keys are not looked at.
+/// Longest text a scrape job may carry in one field: names, paths, targets and label values
+/// are far shorter; a larger one is hostile or broken, and would be copied into prometheus.yml
+/// and every reload.
+pub(crate) const MAX_JOB_TEXT: usize = 4 * 1024;
+/// Longest inline PEM a `tls_config` may carry (`ca`, `cert`, `key`): room for a long chain.
+pub(crate) const MAX_JOB_PEM: usize = 64 * 1024;
+
+/// Refuses any text in `value` (found under `path`) longer than its field allows.
+fn check_text_sizes(value: &OVal, path: &str) -> Result<(), String> {
+    match value {
+        OVal::Str(text) => {
+            let field = path.rsplit('.').next().unwrap_or(path);
+            let limit = if matches!(field, "ca" | "cert" | "key") {
+                MAX_JOB_PEM
+            } else {
+                MAX_JOB_TEXT
+            };
+            if text.len() > limit {
+                return Err(format!(
+                    "{path} is {} bytes long, more than the {limit} allowed",
+                    text.len()
+                ));
+            }
+        }
+        OVal::Arr(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_text_sizes(item, &format!("{path}[{i}]"))?;
+            }
+        }
+        OVal::Obj(map) => {
+            for (key, item) in map.iter() {
+                if key.len() > MAX_JOB_TEXT {
+                    return Err(format!(
+                        "a key in {path} is {} bytes long, more than the {MAX_JOB_TEXT} allowed",
+                        key.len()
+                    ));
+                }
+                check_text_sizes(item, &format!("{path}.{key}"))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 pub(crate) fn check_job_fields(job: &OMap) -> Result<(), String> {
+    for (k, v) in job.iter() {
+        check_text_sizes(v, k)?;
+    }
     for (k, v) in job.iter() {
         let what = k.as_str();
         match what {

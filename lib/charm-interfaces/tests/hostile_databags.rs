@@ -232,3 +232,77 @@ fn service_discovery_and_address_relabels_are_refused_by_name() {
         .iter()
         .any(|e| e.message.contains("dns_sd_configs")));
 }
+
+/// The longest string anywhere in a job.
+fn longest_text(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(longest_text).max().unwrap_or(0),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| k.len().max(longest_text(v)))
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[test]
+fn oversized_text_drops_that_job_only_and_never_reaches_the_config() {
+    let big = "x".repeat(1 << 20);
+    let good = json!({"job_name": "fine", "static_configs": [{"targets": ["*:80"]}]});
+    let cases = [
+        (
+            "job_name",
+            json!({"job_name": big, "static_configs": [{"targets": ["*:80"]}]}),
+        ),
+        (
+            "labels.k",
+            json!({"job_name": "l", "static_configs": [{"targets": ["*:80"], "labels": {"k": big}}]}),
+        ),
+        (
+            "targets[0]",
+            json!({"job_name": "t", "static_configs": [{"targets": [format!("{big}:80")]}]}),
+        ),
+        (
+            "metrics_path",
+            json!({"job_name": "p", "metrics_path": format!("/{big}"), "static_configs": [{"targets": ["*:80"]}]}),
+        ),
+        (
+            "replacement",
+            json!({"job_name": "r", "static_configs": [{"targets": ["*:80"]}], "relabel_configs": [{"target_label": "x", "replacement": big}]}),
+        ),
+    ];
+    for (field, bad) in cases {
+        for meta in [Some(META), None] {
+            let jobs = json!([good, bad]).to_string();
+            let rels = [evil(9, &jobs, meta)];
+            let out = scrape_jobs(&views(&rels));
+            assert_errors_sourced(&out.per_app_errors, 9, "evil");
+            assert!(
+                out.per_app_errors
+                    .iter()
+                    .any(|e| e.message.contains(field) && e.message.contains("bytes long")),
+                "{field}: {:?}",
+                out.per_app_errors
+            );
+            assert_eq!(out.jobs.len(), 1, "{field}: only the good job is kept");
+            for job in &out.jobs {
+                let longest = longest_text(&Value::Object(job.clone()));
+                assert!(longest <= 4096, "{field}: {longest} bytes reached a job");
+            }
+        }
+    }
+
+    // An inline CA chain of 10 KiB is fine (up to 64 KiB): certificates are long.
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        "A".repeat(10 << 10)
+    );
+    let jobs = json!([{"job_name": "tls", "scheme": "https", "tls_config": {"ca": pem},
+        "static_configs": [{"targets": ["*:443"]}]}]);
+    let rels = [evil(9, &jobs.to_string(), Some(META))];
+    let out = scrape_jobs(&views(&rels));
+    assert_eq!(out.jobs.len(), 1, "{:?}", out.per_app_errors);
+    assert_eq!(out.jobs[0]["tls_config"]["ca"], pem.as_str());
+}

@@ -251,6 +251,11 @@ fn job_label(job: &OVal, i: usize) -> String {
         .and_then(|j| j.get("job_name"))
         .and_then(OVal::as_str)
     {
+        // Messages end up in `juju status` and the provider's databag: keep names short.
+        Some(n) if n.chars().count() > 64 => {
+            let head: String = n.chars().take(64).collect();
+            format!("{head:?}… (#{i})")
+        }
         Some(n) => format!("{n:?} (#{i})"),
         None => format!("#{i}"),
     }
