@@ -306,3 +306,32 @@ fn oversized_text_drops_that_job_only_and_never_reaches_the_config() {
     assert_eq!(out.jobs.len(), 1, "{:?}", out.per_app_errors);
     assert_eq!(out.jobs[0]["tls_config"]["ca"], pem.as_str());
 }
+
+#[test]
+fn oversized_unit_addresses_are_not_expanded_into_jobs() {
+    let big = "h".repeat(1 << 20);
+    let jobs = json!([{"job_name": "node", "static_configs": [{"targets": ["*:9100"]}]}]);
+    for meta in [Some(META), None] {
+        let mut rel = Rel::new("metrics-endpoint", 9, "evil")
+            .app_key("scrape_jobs", &jobs.to_string())
+            .unit_bag("evil/0", scrape_unit("evil/0", "10.0.0.7", "", ""))
+            .unit_bag("evil/1", scrape_unit("evil/1", &big, "", ""))
+            .unit_bag(
+                "evil/2",
+                scrape_unit("evil/2", "10.0.0.9", &format!("/{big}"), &big),
+            );
+        if let Some(meta) = meta {
+            rel = rel.app_key("scrape_metadata", meta);
+        }
+        let rels = [rel];
+        let out = scrape_jobs(&views(&rels));
+        let text = serde_json::to_string(&out.jobs).unwrap();
+        assert!(text.len() < 4096, "{} bytes of jobs", text.len());
+        if meta.is_some() {
+            assert!(
+                text.contains("10.0.0.7:9100") && text.contains("10.0.0.9:9100"),
+                "{text}"
+            );
+        }
+    }
+}

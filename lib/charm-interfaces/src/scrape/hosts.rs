@@ -43,7 +43,13 @@ pub(crate) fn unit_hosts(units: &[(&str, &Databag)]) -> Vec<UnitHost> {
     let mut hosts: Vec<UnitHost> = units
         .iter()
         .filter_map(|(juju_name, data)| {
-            let non_empty = |k: &str| data.get(k).filter(|v| !v.is_empty()).cloned();
+            // A host name is at most 253 bytes: anything over the job text limit is not an
+            // address, and would be copied into every expanded job.
+            let non_empty = |k: &str| {
+                data.get(k)
+                    .filter(|v| !v.is_empty() && v.len() <= crate::validate::MAX_JOB_TEXT)
+                    .cloned()
+            };
             let name = non_empty("prometheus_scrape_unit_name")
                 .or_else(|| Some(juju_name.to_string()).filter(|n| !n.is_empty()))?;
             let address = non_empty("prometheus_scrape_unit_address")
@@ -51,14 +57,8 @@ pub(crate) fn unit_hosts(units: &[(&str, &Databag)]) -> Vec<UnitHost> {
             Some(UnitHost {
                 name,
                 address,
-                path: data
-                    .get("prometheus_scrape_unit_path")
-                    .cloned()
-                    .unwrap_or_default(),
-                fqdn: data
-                    .get("prometheus_scrape_unit_fqdn")
-                    .cloned()
-                    .unwrap_or_default(),
+                path: non_empty("prometheus_scrape_unit_path").unwrap_or_default(),
+                fqdn: non_empty("prometheus_scrape_unit_fqdn").unwrap_or_default(),
             })
         })
         .collect();
