@@ -14,9 +14,11 @@
 //!   status, which another leader may have set meanwhile, is always sent.
 //! * **Opened ports**: `opened-ports` is answered from the file, which holds what Juju will
 //!   have committed: what it listed, plus this hook's `open-port`, minus its `close-port`.
+//! * **Unit state**: `state-get` is answered from the file, which holds what Juju will have
+//!   committed: what it answered, plus this hook's `state-set` calls.
 //!
-//! Config and leadership always go to Juju, as do writes (`relation-set`, ports, status when
-//! it differs). A config-changed of an unchanged model makes two hook-tool calls
+//! Config and leadership always go to Juju, as do writes (`relation-set`, ports, `state-set`,
+//! status when it differs). A config-changed of an unchanged model makes two hook-tool calls
 //! (`config-get`, `is-leader`) whatever the number of relations; without the cache, 200
 //! related applications of 5 units cost about 1,610.
 //!
@@ -48,13 +50,18 @@
 //!   when the hook exits 0, i.e. when the file is saved. Within a hook, `opened-ports` answers
 //!   like Juju does: what was committed before the hook, without its own pending changes.
 //!   Ports are per unit, so a change of leader keeps them.
+//! * **The unit state changes only by this unit's `state-set`**, which Juju commits exactly
+//!   when the hook exits 0, i.e. when the file is saved (no other unit, not even the leader,
+//!   can write it). Within a hook, `state-get` answers like Juju does: with this hook's own
+//!   `state-set` values already merged in. After a failed `state-set` the cached state is
+//!   forgotten and asked for again. It is per unit, so a change of leader keeps it.
 //! * **A failed or killed hook leaves no cache.** The file is removed when a hook starts and
 //!   written again only after it succeeded, so after an error (retried, or skipped with
 //!   `juju resolve --no-retry`), a crash or a timeout, the next hook asks Juju everything.
 //! * **Full re-reads bound any staleness**: install, upgrade-charm, leader-elected,
 //!   update-status (every 5 minutes by default) and `<container>-pebble-ready` ignore the
 //!   cache: they read every relation, list every endpoint, ask for the opened ports and
-//!   always set the status. So even a change made behind the charm's back (a hook tool run
+//!   always set the status; they read the unit state afresh too. So even a change made behind the charm's back (a hook tool run
 //!   with `juju exec`) lasts at most until the next update-status. Relations that
 //!   `relation-ids` no longer lists are dropped, and relations it lists that are not cached
 //!   are read in full.
@@ -83,7 +90,7 @@ pub const CACHE_FILE: &str = ".databag-cache.json";
 /// Environment variable that disables the cache when set to `off`.
 pub const DISABLE_ENV: &str = "PROMETHEUS_RS_K8S_DATABAG_CACHE";
 /// Bumped whenever the file's layout or meaning changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Whose cache a file is: a file with another owner is ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +152,9 @@ pub struct CacheFile {
     /// The ports Juju has opened for this unit, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opened_ports: Option<BTreeSet<Port>>,
+    /// The unit's key/value store (`state-get`) as Juju holds it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_state: Option<BTreeMap<String, String>>,
 }
 
 /// Whether an event re-reads every relation instead of trusting the cache.
@@ -180,6 +190,8 @@ struct State {
     /// The unit status Juju holds (cached, or sent in this hook), when known.
     unit_status: Option<Status>,
     ports: PortMemory,
+    /// The unit state with this hook's `state-set` merged in, when known.
+    unit_state: Option<BTreeMap<String, String>>,
 }
 
 /// What is known of this unit's opened ports.
@@ -254,6 +266,7 @@ impl<'a> CachedHookTools<'a> {
             relation_ids: BTreeMap::new(),
             unit_status: None,
             ports: PortMemory::default(),
+            unit_state: None,
         };
         if let Some(file) = loaded.filter(|_| !is_full_refresh(&ctx.event)) {
             state.leader = Some(file.leader);
@@ -261,6 +274,7 @@ impl<'a> CachedHookTools<'a> {
             state.relation_ids = file.relation_ids;
             state.unit_status = file.unit_status;
             state.ports.committed = file.opened_ports;
+            state.unit_state = file.unit_state;
             if let Event::Relation(r) = &ctx.event {
                 // The hook's relation may have changed, and so may its endpoint's ids
                 // (-created, -broken): ask Juju for both.
@@ -320,6 +334,7 @@ impl<'a> CachedHookTools<'a> {
             relation_ids: state.relation_ids,
             unit_status: state.unit_status,
             opened_ports: state.ports.after_commit(),
+            unit_state: state.unit_state,
         };
         if let Err(e) = store(&path, &file) {
             warn!("cannot save the databag cache {}: {e}", path.display());
@@ -399,7 +414,7 @@ impl HookTools for CachedHookTools<'_> {
         let leader = self.inner.is_leader()?;
         let mut state = self.state.borrow_mut();
         if state.leader.is_some_and(|cached| cached != leader) {
-            // Relation ids, this unit's status and its ports do not depend on leadership: kept.
+            // Relation ids, this unit's status, ports and state do not depend on leadership.
             debug!("leadership changed: not using the cached databags");
             state.relations.clear();
         }
@@ -564,11 +579,25 @@ impl HookTools for CachedHookTools<'_> {
     }
 
     fn state_get(&self) -> Result<BTreeMap<String, String>, HookToolError> {
-        self.inner.state_get()
+        if let Some(unit_state) = &self.state.borrow().unit_state {
+            return Ok(unit_state.clone());
+        }
+        let unit_state = self.inner.state_get()?;
+        self.state.borrow_mut().unit_state = Some(unit_state.clone());
+        Ok(unit_state)
     }
 
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError> {
-        self.inner.state_set(data)
+        let result = self.inner.state_set(data);
+        let mut state = self.state.borrow_mut();
+        if result.is_err() {
+            // Whether Juju took any of it is unknown: ask again.
+            state.unit_state = None;
+        } else if let Some(unit_state) = &mut state.unit_state {
+            // Merged like Juju does; an empty value is stored as such.
+            unit_state.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        result
     }
 }
 

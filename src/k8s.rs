@@ -8,8 +8,11 @@
 //! Without `juju trust <app> --scope=cluster` the service account may not patch StatefulSets
 //! or read PersistentVolumeClaims: the API answers 403, the unit is Blocked with the fix, and
 //! everything else keeps working. Limits are patched only when they differ from the spec
-//! (which restarts the pod); emptying an option leaves the last limit in place.
+//! (which restarts the pod). Emptying an option removes the limit and request the charm set
+//! for that resource, and only those: which resources the charm manages is remembered in the
+//! unit's Juju state ([`managed`]), so limits someone else set are never touched.
 
+pub mod managed;
 mod quantity;
 
 use std::collections::BTreeMap;
@@ -22,6 +25,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
+pub use managed::{LimitsPlan, Managed, Resource};
 pub use quantity::Quantity;
 
 use crate::config::{CharmConfig, RetentionSize};
@@ -52,23 +56,20 @@ impl Workload {
     }
 }
 
-/// What the config asks of Kubernetes.
+/// What the config (and what the charm set earlier) asks of Kubernetes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Wanted {
-    /// CPU limit and request of the container.
-    pub cpu: Option<Quantity>,
-    /// Memory limit and request of the container.
-    pub memory: Option<Quantity>,
+    /// Limits and requests of the container to set and to remove.
+    pub limits: LimitsPlan,
     /// Read the database volume's capacity (percentage retention).
     pub pvc_capacity: bool,
 }
 
 impl Wanted {
-    /// From the config; `None` when nothing needs the API.
-    pub fn from_config(config: &CharmConfig) -> Option<Wanted> {
+    /// From the config and the resources the charm manages; `None` when nothing needs the API.
+    pub fn from_config(config: &CharmConfig, managed: &Managed) -> Option<Wanted> {
         let wanted = Wanted {
-            cpu: config.cpu.clone(),
-            memory: config.memory.clone(),
+            limits: LimitsPlan::decide(config.cpu.as_ref(), config.memory.as_ref(), managed),
             pvc_capacity: config.maximum_retention_percent.is_some(),
         };
         (wanted != Wanted::default()).then_some(wanted)
@@ -80,6 +81,8 @@ impl Wanted {
 pub struct Outcome {
     /// The StatefulSet was patched (the pod will be restarted by Kubernetes).
     pub patched: bool,
+    /// The limits to set are set and those to remove are gone (patched now or already so).
+    pub limits_in_place: bool,
     /// Capacity of the database volume, when asked for and found (e.g. `10Gi`).
     pub pvc_capacity: Option<String>,
     /// What went wrong, for a Blocked status.
@@ -136,9 +139,12 @@ fn problem(what: &str, app: &str, error: &K8sError) -> String {
 pub async fn sync(client: &Client, workload: &Workload, wanted: &Wanted) -> Outcome {
     let mut outcome = Outcome::default();
     let mut problems = Vec::new();
-    if wanted.cpu.is_some() || wanted.memory.is_some() {
-        match apply_limits(client, workload, wanted).await {
-            Ok(patched) => outcome.patched = patched,
+    if !wanted.limits.is_empty() {
+        match apply_limits(client, workload, &wanted.limits).await {
+            Ok(patched) => {
+                outcome.patched = patched;
+                outcome.limits_in_place = true;
+            }
             Err(e) => problems.push(problem("cpu/memory limits", &workload.app, &e)),
         }
     }
@@ -181,12 +187,13 @@ pub fn sync_in_cluster(workload: &Workload, wanted: &Wanted) -> Outcome {
     })
 }
 
-/// Reads the StatefulSet and patches the container's limits and requests if they differ.
-/// Returns whether it patched.
+/// Reads the StatefulSet and patches the container's limits and requests if they differ from
+/// `plan`: values to set, keys to remove (`null` in a strategic merge patch deletes a map
+/// key). Returns whether it patched.
 pub async fn apply_limits(
     client: &Client,
     workload: &Workload,
-    wanted: &Wanted,
+    plan: &LimitsPlan,
 ) -> Result<bool, K8sError> {
     let api: Api<StatefulSet> = Api::namespaced(client.clone(), &workload.namespace);
     let sts = api.get(&workload.app).await?;
@@ -204,25 +211,30 @@ pub async fn apply_limits(
     let limits = resources.limits.unwrap_or_default();
     let requests = resources.requests.unwrap_or_default();
 
-    let mut wanted_values = BTreeMap::new();
-    for (name, value) in [("cpu", &wanted.cpu), ("memory", &wanted.memory)] {
-        if let Some(q) = value {
-            wanted_values.insert(name, q);
-        }
-    }
-    let current = |map: &BTreeMap<String, ApiQuantity>, name: &str| {
-        map.get(name).map(|q| q.0.clone()).unwrap_or_default()
+    let in_place = |map: &BTreeMap<String, ApiQuantity>, resource: &Resource, q: &Quantity| {
+        map.get(resource.name()).is_some_and(|v| q.same_as(&v.0))
     };
-    let up_to_date = wanted_values.iter().all(|(name, q)| {
-        q.same_as(&current(&limits, name)) && q.same_as(&current(&requests, name))
-    });
+    let absent = |map: &BTreeMap<String, ApiQuantity>, resource: &Resource| {
+        !map.contains_key(resource.name())
+    };
+    let up_to_date = plan
+        .set
+        .iter()
+        .all(|(r, q)| in_place(&limits, r, q) && in_place(&requests, r, q))
+        && plan
+            .remove
+            .iter()
+            .all(|r| absent(&limits, r) && absent(&requests, r));
     if up_to_date {
         return Ok(false);
     }
-    let values: BTreeMap<&str, &str> = wanted_values
-        .iter()
-        .map(|(name, q)| (*name, q.as_str()))
-        .collect();
+    let mut values: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+    for (resource, q) in &plan.set {
+        values.insert(resource.name(), Some(q.as_str()));
+    }
+    for resource in &plan.remove {
+        values.insert(resource.name(), None);
+    }
     let patch = json!({"spec": {"template": {"spec": {"containers": [{
         "name": CONTAINER,
         "resources": {"limits": values, "requests": values},

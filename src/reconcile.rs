@@ -29,6 +29,9 @@ pub struct ReconcileOutcome {
     pub inputs_unchanged: bool,
 }
 
+/// How a hook reaches Kubernetes: [`k8s::sync_in_cluster`] in production, a stand-in in tests.
+pub type KubernetesSync<'a> = dyn Fn(&k8s::Workload, &k8s::Wanted) -> k8s::Outcome + 'a;
+
 /// Runs the reconcile for one hook.
 ///
 /// Errors are returned only for failures Juju should retry the hook for (a hook tool failing);
@@ -37,6 +40,16 @@ pub fn reconcile(
     ctx: &HookContext,
     tools: &dyn HookTools,
     access: &WorkloadAccess,
+) -> anyhow::Result<ReconcileOutcome> {
+    reconcile_with(ctx, tools, access, &k8s::sync_in_cluster)
+}
+
+/// [`reconcile`] with Kubernetes reached through `kubernetes`.
+pub fn reconcile_with(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    access: &WorkloadAccess,
+    kubernetes: &KubernetesSync<'_>,
 ) -> anyhow::Result<ReconcileOutcome> {
     let mut snapshot = model_reader::read_snapshot(ctx, tools)?;
     let config = match CharmConfig::from_options(&snapshot.config) {
@@ -48,7 +61,7 @@ pub fn reconcile(
             return finish(tools, Status::blocked(errors.status_message()), None);
         }
     };
-    let k8s_problem = sync_kubernetes(ctx, &config, &mut snapshot);
+    let k8s_problem = sync_kubernetes(ctx, tools, &config, &mut snapshot, kubernetes)?;
 
     let client = Client::new(&access.pebble_socket);
     let current = match read_workload(ctx, &client) {
@@ -132,25 +145,41 @@ fn finish(
     })
 }
 
-/// Kubernetes only when an option needs it (limits, percentage retention). Returns what
-/// Kubernetes refused, for the status; fills in the volume capacity it found.
+/// Kubernetes only when an option needs it (limits, percentage retention) or a limit the charm
+/// set must go. Returns what Kubernetes refused, for the status; fills in the volume capacity
+/// it found. Which resources the charm manages is kept in the unit state (answered from the
+/// databag cache between hooks, so this costs no hook tool in a steady state); it is written
+/// only when it changes, and Juju commits it only if the hook succeeds: a hook that dies
+/// after patching (the patch restarts the pod) leaves it as it was, and the next hook, finding
+/// the limits in place, records them then.
 fn sync_kubernetes(
     ctx: &HookContext,
+    tools: &dyn HookTools,
     config: &CharmConfig,
     snapshot: &mut ModelSnapshot,
-) -> Option<String> {
-    let wanted = k8s::Wanted::from_config(config)?;
+    kubernetes: &KubernetesSync<'_>,
+) -> anyhow::Result<Option<String>> {
+    let managed = k8s::Managed::from_state(&tools.state_get()?);
+    let Some(wanted) = k8s::Wanted::from_config(config, &managed) else {
+        return Ok(None);
+    };
     let workload = k8s::Workload {
         namespace: ctx.model_name.clone(),
         app: ctx.app_name.clone(),
         unit_number: ctx.unit_number,
     };
-    let outcome = k8s::sync_in_cluster(&workload, &wanted);
+    let outcome = kubernetes(&workload, &wanted);
     if outcome.patched {
         info!("patched the StatefulSet's resources: Kubernetes restarts the pod");
     }
+    if outcome.limits_in_place {
+        let after = wanted.limits.managed_after();
+        if after != managed {
+            tools.state_set(&after.to_state())?;
+        }
+    }
     snapshot.pvc_capacity.clone_from(&outcome.pvc_capacity);
-    outcome.problem
+    Ok(outcome.problem)
 }
 
 /// What the workload has now; `None` when its Pebble is not up (yet). On update-status, every

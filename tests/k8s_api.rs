@@ -1,6 +1,7 @@
 //! The charm's Kubernetes requests against a real HTTP server on loopback speaking the
 //! Kubernetes JSON API: what is read, what is patched (method, path, content type, body), the
-//! no-op when the spec already has the values, and the 403 an untrusted application gets.
+//! no-op when the spec already has the values, the removal of limits the charm set once their
+//! option is emptied, and the 403 an untrusted application gets.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use kube::Client;
-use prometheus_rs_k8s::k8s::{self, Quantity, Wanted, Workload};
+use prometheus_rs_k8s::k8s::{self, LimitsPlan, Managed, Quantity, Resource, Wanted, Workload};
 use serde_json::{json, Value};
 
 const NS: &str = "cos";
@@ -140,12 +141,19 @@ fn workload() -> Workload {
     }
 }
 
-fn wanted(cpu: Option<&str>, memory: Option<&str>) -> Wanted {
+/// What options `cpu`/`memory` ask when the charm manages `managed`.
+fn wanted_with(cpu: Option<&str>, memory: Option<&str>, managed: &[Resource]) -> Wanted {
+    let cpu = cpu.map(|q| Quantity::parse(q).unwrap());
+    let memory = memory.map(|q| Quantity::parse(q).unwrap());
+    let managed: Managed = managed.iter().copied().collect();
     Wanted {
-        cpu: cpu.map(|q| Quantity::parse(q).unwrap()),
-        memory: memory.map(|q| Quantity::parse(q).unwrap()),
+        limits: LimitsPlan::decide(cpu.as_ref(), memory.as_ref(), &managed),
         pvc_capacity: false,
     }
+}
+
+fn wanted(cpu: Option<&str>, memory: Option<&str>) -> Wanted {
+    wanted_with(cpu, memory, &[])
 }
 
 fn calls(seen: &Arc<Mutex<Vec<Seen>>>) -> Vec<(String, String)> {
@@ -165,6 +173,7 @@ async fn differing_limits_are_patched_with_a_strategic_merge_of_the_container() 
     let outcome = k8s::sync(&client, &workload(), &wanted(Some("500m"), Some("2Gi"))).await;
     assert_eq!(outcome.problem, None);
     assert!(outcome.patched);
+    assert!(outcome.limits_in_place);
     assert_eq!(
         calls(&seen),
         [
@@ -191,7 +200,13 @@ async fn equal_values_in_another_notation_are_not_patched() {
         json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}});
     let (client, seen) = server(current, false).await;
     let outcome = k8s::sync(&client, &workload(), &wanted(Some("1000m"), Some("1024Mi"))).await;
-    assert_eq!(outcome, k8s::Outcome::default());
+    assert_eq!(
+        outcome,
+        k8s::Outcome {
+            limits_in_place: true,
+            ..k8s::Outcome::default()
+        }
+    );
     assert_eq!(calls(&seen), [("GET".to_string(), STS_PATH.to_string())]);
 }
 
@@ -263,4 +278,120 @@ async fn database_capacity_comes_from_the_pods_database_claim() {
     );
     let size = k8s::retention_from_percent("10Gi", 80).unwrap();
     assert_eq!(size.as_str(), "8192MB");
+}
+
+/// The `resources` of the container in the one PATCH received.
+fn patched_resources(seen: &Arc<Mutex<Vec<Seen>>>) -> Value {
+    let seen = seen.lock().unwrap();
+    let patches: Vec<&Seen> = seen.iter().filter(|s| s.method == Method::PATCH).collect();
+    assert_eq!(patches.len(), 1, "{seen:#?}");
+    assert_eq!(
+        patches[0].content_type,
+        "application/strategic-merge-patch+json"
+    );
+    let body = patches[0].body.clone().expect("a JSON body");
+    let containers = &body["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers.as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(containers[0]["name"], "prometheus", "{body}");
+    containers[0]["resources"].clone()
+}
+
+#[tokio::test]
+async fn an_emptied_option_the_charm_managed_is_removed_with_null_in_limits_and_requests() {
+    let current =
+        json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}});
+    let (client, seen) = server(current, false).await;
+    // cpu emptied, memory changed: one patch does both.
+    let want = wanted_with(None, Some("2Gi"), &[Resource::Cpu, Resource::Memory]);
+    let outcome = k8s::sync(&client, &workload(), &want).await;
+    assert_eq!(outcome.problem, None);
+    assert!(outcome.patched && outcome.limits_in_place);
+    assert_eq!(
+        calls(&seen),
+        [
+            ("GET".to_string(), STS_PATH.to_string()),
+            ("PATCH".to_string(), STS_PATH.to_string())
+        ]
+    );
+    // A strategic merge patch deletes a map key given as null; the raw body must say null.
+    let values = json!({"cpu": null, "memory": "2Gi"});
+    assert_eq!(
+        patched_resources(&seen),
+        json!({"limits": values, "requests": values})
+    );
+}
+
+#[tokio::test]
+async fn removing_every_managed_limit_patches_only_nulls() {
+    let current = json!({"limits": {"memory": "1Gi"}, "requests": {"memory": "512Mi"}});
+    let (client, seen) = server(current, false).await;
+    let want = wanted_with(None, None, &[Resource::Memory]);
+    let outcome = k8s::sync(&client, &workload(), &want).await;
+    assert!(outcome.patched && outcome.limits_in_place, "{outcome:?}");
+    let values = json!({"memory": null});
+    assert_eq!(
+        patched_resources(&seen),
+        json!({"limits": values, "requests": values})
+    );
+}
+
+#[tokio::test]
+async fn a_removal_already_done_is_not_patched_again() {
+    // The pod restart the removal caused killed the hook before Juju committed the state.
+    let current = json!({"limits": {"memory": "3Gi"}, "requests": {"memory": "3Gi"}});
+    let (client, seen) = server(current, false).await;
+    let outcome = k8s::sync(
+        &client,
+        &workload(),
+        &wanted_with(None, None, &[Resource::Cpu]),
+    )
+    .await;
+    assert_eq!(
+        outcome,
+        k8s::Outcome {
+            limits_in_place: true,
+            ..k8s::Outcome::default()
+        }
+    );
+    assert_eq!(calls(&seen), [("GET".to_string(), STS_PATH.to_string())]);
+}
+
+#[tokio::test]
+async fn a_limit_the_charm_never_set_is_left_alone() {
+    let current = json!({"limits": {"cpu": "1", "memory": "3Gi"}, "requests": {"memory": "3Gi"}});
+    let (client, seen) = server(current, false).await;
+    // memory was set by someone else: only cpu is the charm's.
+    let want = wanted_with(Some("2"), None, &[Resource::Cpu]);
+    let outcome = k8s::sync(&client, &workload(), &want).await;
+    assert!(outcome.patched);
+    assert_eq!(
+        patched_resources(&seen),
+        json!({"limits": {"cpu": "2"}, "requests": {"cpu": "2"}})
+    );
+}
+
+#[tokio::test]
+async fn nothing_managed_and_nothing_set_makes_no_call() {
+    let (client, seen) = server(json!({"limits": {"cpu": "1"}}), false).await;
+    let want = wanted_with(None, None, &[]);
+    assert_eq!(want, Wanted::default(), "nothing asks for the API");
+    let outcome = k8s::sync(&client, &workload(), &want).await;
+    assert_eq!(outcome, k8s::Outcome::default());
+    assert!(calls(&seen).is_empty());
+}
+
+#[tokio::test]
+async fn a_forbidden_removal_names_juju_trust_and_is_not_in_place() {
+    let (client, seen) = server(json!({"limits": {"cpu": "1"}}), true).await;
+    let want = wanted_with(None, None, &[Resource::Cpu]);
+    let outcome = k8s::sync(&client, &workload(), &want).await;
+    assert!(!outcome.patched && !outcome.limits_in_place);
+    let problem = outcome.problem.unwrap();
+    assert!(
+        problem.starts_with(&format!(
+            "cpu/memory limits need \"juju trust {APP} --scope=cluster\": {STS_PATH} is forbidden"
+        )),
+        "{problem}"
+    );
+    assert_eq!(calls(&seen), [("GET".to_string(), STS_PATH.to_string())]);
 }
