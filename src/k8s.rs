@@ -2,9 +2,10 @@
 //! container on the application's StatefulSet, and the database volume's capacity for a
 //! percentage `maximum_retention_size`.
 //!
-//! The API is used only when `cpu`, `memory` or a percentage retention is set; otherwise no
-//! client is even built. The client is configured in-cluster only (service account token and
-//! `KUBERNETES_SERVICE_HOST`/`PORT`, which Juju passes to hooks), never from a kubeconfig.
+//! The API is used only when `cpu`, `memory` or a percentage retention is set, or a limit the
+//! charm set must be removed; otherwise no client is even built. The client is configured
+//! in-cluster only (service account token and `KUBERNETES_SERVICE_HOST`/`PORT`, which Juju
+//! passes to hooks), never from a kubeconfig.
 //! Without `juju trust <app> --scope=cluster` the service account may not patch StatefulSets
 //! or read PersistentVolumeClaims: the API answers 403, the unit is Blocked with the fix, and
 //! everything else keeps working. Limits are patched only when they differ from the spec

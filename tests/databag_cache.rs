@@ -707,6 +707,67 @@ fn the_ports_saved_are_those_juju_commits() {
     assert_eq!(cache_file(&unit).opened_ports, Some(unit.ports()));
 }
 
+#[test]
+fn the_unit_state_comes_from_the_cache_with_the_hooks_own_writes() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    assert_eq!(
+        cache_file(&unit).unit_state,
+        Some(BTreeMap::new()),
+        "read once"
+    );
+    let kv = |v: &str| BTreeMap::from([("k".to_string(), v.to_string())]);
+    let get = |tools: &dyn HookTools| tools.state_get().map_err(|e| e.to_string());
+
+    // A write goes to Juju and, like Juju, is seen by the same hook's reads.
+    let seen = std::cell::RefCell::new(BTreeMap::new());
+    let ok = unit.run_with(&Event::ConfigChanged, |tools| {
+        tools.state_set(&kv("v")).map_err(|e| e.to_string())?;
+        *seen.borrow_mut() = get(tools)?;
+        Ok(())
+    });
+    assert!(ok);
+    assert_eq!(*seen.borrow(), kv("v"));
+    assert_eq!((unit.calls("state-set"), unit.calls("state-get")), (1, 0));
+    assert_eq!(unit.sim.juju.state().stored, kv("v"));
+    assert_eq!(cache_file(&unit).unit_state, Some(kv("v")));
+
+    // A failed hook's write is not committed; the next hook asks Juju again.
+    let failed = unit.run_with(&Event::ConfigChanged, |tools| {
+        tools.state_set(&kv("lost")).map_err(|e| e.to_string())?;
+        Err("the hook failed".into())
+    });
+    assert!(!failed);
+    let ok = unit.run_with(&Event::ConfigChanged, |tools| {
+        *seen.borrow_mut() = get(tools)?;
+        Ok(())
+    });
+    assert!(ok);
+    assert_eq!(*seen.borrow(), kv("v"));
+    assert_eq!(unit.calls("state-get"), 1);
+
+    // A change behind the charm's back lasts only until a full refresh.
+    unit.change(|s| {
+        s.stored = kv("edited");
+    });
+    let read = |event: &Event| {
+        assert!(unit.run_with(event, |tools| {
+            *seen.borrow_mut() = get(tools)?;
+            Ok(())
+        }));
+        seen.borrow().clone()
+    };
+    assert_eq!(
+        read(&Event::ConfigChanged),
+        kv("v"),
+        "served from the cache"
+    );
+    assert_eq!(unit.calls("state-get"), 0);
+    assert_eq!(read(&Event::UpdateStatus), kv("edited"));
+    assert_eq!(unit.calls("state-get"), 1);
+    assert_eq!(cache_file(&unit).unit_state, Some(kv("edited")));
+}
+
 /// Hook tools whose `status-set` fails, as a broken agent connection would.
 struct FailingStatus<'a>(&'a dyn HookTools);
 

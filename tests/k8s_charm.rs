@@ -97,6 +97,9 @@ fn a_percentage_retention_is_a_share_of_the_database_volume() {
     assert!(!command.contains("retention.size"), "{command}");
 }
 
+/// What a hook asked of the cluster: resources set (with their quantity) and removed.
+type Asked = (Vec<(Resource, String)>, BTreeSet<Resource>);
+
 /// A stand-in for the cluster: records what each hook asked and answers `answer`.
 struct Cluster {
     asked: RefCell<Vec<Wanted>>,
@@ -141,7 +144,7 @@ impl Cluster {
     }
 
     /// What the last hook asked: (resources set, resources removed); `None` if it did not ask.
-    fn last_asked(&self) -> Option<(Vec<(Resource, String)>, BTreeSet<Resource>)> {
+    fn last_asked(&self) -> Option<Asked> {
         let asked = self.asked.borrow();
         assert!(asked.len() <= 1, "one sync per hook: {asked:?}");
         asked.first().cloned().map(|w| {
