@@ -24,12 +24,14 @@
 //!
 //! # Why the cache is never wrong for long
 //!
-//! * **Remote changes always come with a hook on that relation.** Juju runs
-//!   `-relation-changed` whenever a remote unit's or the remote application's databag
-//!   changes, `-relation-joined`/`-departed` when membership changes, and `-relation-created`
-//!   and `-broken` around the relation's life. A relation hook drops the cached copy of *its*
-//!   relation (`JUJU_RELATION_ID`) before the charm reads anything, so that relation is read
-//!   afresh; the others cannot have changed without a hook of their own still queued.
+//! * **Remote changes always come with a hook naming them.** Juju runs `-relation-changed`
+//!   whenever a remote unit's databag changes (naming the unit in `JUJU_REMOTE_UNIT`) or the
+//!   remote application's does (naming no unit), `-relation-joined`/`-departed` when
+//!   membership changes, and `-relation-created` and `-broken` around the relation's life.
+//!   Before the charm reads anything, a relation hook forgets what its event says may have
+//!   changed: the named unit's databag (or the remote application's), the membership on
+//!   joined/departed, the whole relation on created/broken; that is read afresh. Everything
+//!   else cannot have changed without a hook of its own still queued.
 //! * **Relation ids change only in a hook on that endpoint.** A relation appears in
 //!   `relation-ids <endpoint>` with that endpoint's `-relation-created` and leaves it with its
 //!   `-relation-broken`. A relation hook drops the cached list of its own endpoint, so that
@@ -79,7 +81,8 @@ use std::path::{Path, PathBuf};
 
 use juju_hook::{
     merge_relation_set, Event, GoalState, HookContext, HookToolError, HookTools, LogLevel,
-    NetworkInfo, Port, RelationData, RelationEventKind, RelationId, Status, WorkloadEventKind,
+    NetworkInfo, Port, RelationData, RelationEvent, RelationEventKind, RelationId, Status,
+    WorkloadEventKind,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -276,9 +279,8 @@ impl<'a> CachedHookTools<'a> {
             state.ports.committed = file.opened_ports;
             state.unit_state = file.unit_state;
             if let Event::Relation(r) = &ctx.event {
-                // The hook's relation may have changed, and so may its endpoint's ids
-                // (-created, -broken): ask Juju for both.
-                state.relations.remove(&r.relation.to_string());
+                forget_what_changed(&mut state, r);
+                // Its endpoint's ids may have changed too (-created, -broken): ask Juju.
                 state.relation_ids.remove(&r.relation.endpoint);
             }
         }
@@ -368,6 +370,35 @@ impl<'a> CachedHookTools<'a> {
             Err(_) => ports.lost = true,
         }
         result
+    }
+}
+
+/// Forgets what a relation event says may have changed, and only that: in
+/// `-relation-changed` the databag of the unit that changed (`JUJU_REMOTE_UNIT`), or the
+/// remote application's when no unit is named (Juju names none for an application databag
+/// change); in `-joined` and `-departed` the membership and that unit's databag; in
+/// `-created` and `-broken` the whole relation.
+fn forget_what_changed(state: &mut State, event: &RelationEvent) {
+    let key = event.relation.to_string();
+    let Some(rel) = state.relations.get_mut(&key) else {
+        return;
+    };
+    match (&event.kind, &event.remote_unit) {
+        (RelationEventKind::Changed, Some(unit)) => {
+            rel.unit_data.remove(unit);
+        }
+        (RelationEventKind::Changed, None) => {
+            rel.app_data.remove(&event.remote_app);
+        }
+        (RelationEventKind::Joined | RelationEventKind::Departed, unit) => {
+            rel.units = None;
+            for gone in unit.iter().chain(&event.departing_unit) {
+                rel.unit_data.remove(gone);
+            }
+        }
+        _ => {
+            state.relations.remove(&key);
+        }
     }
 }
 

@@ -236,7 +236,10 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
     }
     same("alpha/1 changed");
     assert!(cached.config().contains("10.9.9.9"));
-    assert_eq!(cached.calls("relation-list"), 1, "only alpha is re-read");
+    // Only what the event names is read again: alpha/1's databag.
+    assert_eq!(cached.calls("relation-get"), 1);
+    assert_eq!(cached.calls("relation-list"), 0);
+    assert!(plain.calls("relation-get") >= 6);
 
     // A unit joins beta.
     for u in both {
@@ -248,6 +251,8 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
     }
     same("beta/2 joined");
     assert!(cached.config().contains("10.0.2.2"));
+    // relation-changed for beta/2 read only its databag.
+    assert_eq!(cached.calls("relation-get"), 1);
 
     // beta's application data changes (relation-changed without a remote unit).
     for u in both {
@@ -258,6 +263,11 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
     }
     same("beta app data changed");
     assert!(cached.config().contains("/custom"));
+    assert_eq!(
+        (cached.calls("relation-get"), cached.calls("relation-list")),
+        (1, 0),
+        "only beta's application databag is read again"
+    );
 
     // A new application is related.
     for u in both {
