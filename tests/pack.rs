@@ -121,6 +121,29 @@ fn archive_has_dispatch_binary_and_charm_files_with_their_modes() {
     assert!(manifest["charmcraft-started-at"].as_str().is_some());
 }
 
+/// charmcraft's `entrypoint` linter (run by `charmcraft pack` and `charmcraft analyse`) takes
+/// the last shell word of dispatch's last non-empty line as the entrypoint, relative to the
+/// charm root, and fails the pack unless it is an executable file there.
+#[test]
+fn dispatch_names_the_binary_where_charmcraft_looks_for_the_entrypoint() {
+    let packed = pack_and_unpack();
+    let dispatch = std::fs::read_to_string(packed.unpacked.join("dispatch")).unwrap();
+    let last_line = dispatch
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .expect("dispatch has a command");
+    let entrypoint = shlex::split(last_line)
+        .and_then(|words| words.last().cloned())
+        .expect("the last line splits into shell words");
+    let path = packed.unpacked.join(&entrypoint);
+    let mode = std::fs::metadata(&path)
+        .unwrap_or_else(|e| panic!("entrypoint {entrypoint:?}: {e}"))
+        .permissions()
+        .mode();
+    assert!(path.is_file() && mode & 0o111 != 0, "{entrypoint:?} {mode:o}");
+    assert!(path.ends_with("prometheus-rs-k8s"), "{entrypoint:?}");
+}
+
 #[test]
 fn dispatch_runs_the_install_hook_and_waits_for_pebble() {
     let packed = pack_and_unpack();
