@@ -193,6 +193,19 @@ async fn differing_limits_are_patched_with_a_strategic_merge_of_the_container() 
     );
 }
 
+/// The limits were already as wanted: one read of the StatefulSet, no patch.
+#[track_caller]
+fn assert_in_place_after_reading_only(outcome: &k8s::Outcome, seen: &Arc<Mutex<Vec<Seen>>>) {
+    assert_eq!(
+        *outcome,
+        k8s::Outcome {
+            limits_in_place: true,
+            ..k8s::Outcome::default()
+        }
+    );
+    assert_eq!(calls(seen), [("GET".to_string(), STS_PATH.to_string())]);
+}
+
 #[tokio::test]
 async fn equal_values_in_another_notation_are_not_patched() {
     // The API server normalises: 1000m is shown as 1, 1024Mi may be shown as 1Gi.
@@ -200,14 +213,7 @@ async fn equal_values_in_another_notation_are_not_patched() {
         json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}});
     let (client, seen) = server(current, false).await;
     let outcome = k8s::sync(&client, &workload(), &wanted(Some("1000m"), Some("1024Mi"))).await;
-    assert_eq!(
-        outcome,
-        k8s::Outcome {
-            limits_in_place: true,
-            ..k8s::Outcome::default()
-        }
-    );
-    assert_eq!(calls(&seen), [("GET".to_string(), STS_PATH.to_string())]);
+    assert_in_place_after_reading_only(&outcome, &seen);
 }
 
 #[tokio::test]
@@ -346,14 +352,7 @@ async fn a_removal_already_done_is_not_patched_again() {
         &wanted_with(None, None, &[Resource::Cpu]),
     )
     .await;
-    assert_eq!(
-        outcome,
-        k8s::Outcome {
-            limits_in_place: true,
-            ..k8s::Outcome::default()
-        }
-    );
-    assert_eq!(calls(&seen), [("GET".to_string(), STS_PATH.to_string())]);
+    assert_in_place_after_reading_only(&outcome, &seen);
 }
 
 #[tokio::test]
