@@ -140,7 +140,10 @@ fn dispatch_names_the_binary_where_charmcraft_looks_for_the_entrypoint() {
         .unwrap_or_else(|e| panic!("entrypoint {entrypoint:?}: {e}"))
         .permissions()
         .mode();
-    assert!(path.is_file() && mode & 0o111 != 0, "{entrypoint:?} {mode:o}");
+    assert!(
+        path.is_file() && mode & 0o111 != 0,
+        "{entrypoint:?} {mode:o}"
+    );
     assert!(path.ends_with("prometheus-rs-k8s"), "{entrypoint:?}");
 }
 
