@@ -22,7 +22,8 @@ use crate::promql;
 use crate::scrape::AppError;
 use crate::topology::Topology;
 use crate::validate::{
-    expect_duration, expect_label_map, expect_list, expect_obj, expect_str, is_label_name,
+    brief, check_text_sizes, expect_duration, expect_label_map, expect_list, expect_obj,
+    expect_str, is_label_name, MAX_RULE_TEXT,
 };
 use crate::RelationView;
 
@@ -218,6 +219,7 @@ fn is_metric_name(s: &str) -> bool {
 
 /// Structural check of one group, as Prometheus' rule loader would do it.
 fn check_group(group: &OVal) -> Result<(), String> {
+    check_text_sizes(group, "group", &|_| MAX_RULE_TEXT)?;
     let g = expect_obj(group, "group")?;
     for k in g.keys() {
         if !matches!(k.as_str(), "name" | "interval" | "limit" | "rules") {
@@ -255,7 +257,10 @@ fn check_rule(rule: &OVal) -> Result<(), String> {
         (None, None) => return Err("a rule needs alert or record".into()),
         (Some(""), None) => return Err("alert name is empty".into()),
         (None, Some(rec)) if !is_metric_name(rec) => {
-            return Err(format!("record {rec:?} is not a valid metric name"))
+            return Err(format!(
+                "record {:?} is not a valid metric name",
+                brief(rec, 200)
+            ))
         }
         _ => {}
     }
@@ -276,7 +281,8 @@ fn check_rule(rule: &OVal) -> Result<(), String> {
     }
     let expr = expect_str(r.get("expr").ok_or("rule has no expr")?, "expr")?;
     let expr = fill_placeholder(expr, rule_topology(r).as_ref());
-    promql::check(&expr).map_err(|e| format!("expr {expr:?} is not valid PromQL: {e}"))?;
+    promql::check(&expr)
+        .map_err(|e| format!("expr {:?} is not valid PromQL: {e}", brief(&expr, 200)))?;
     for d in ["for", "keep_firing_for"] {
         if let Some(v) = r.get(d) {
             expect_duration(v, d)?;

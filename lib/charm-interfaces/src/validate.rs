@@ -320,16 +320,39 @@ pub(crate) const MAX_JOB_TEXT: usize = 4 * 1024;
 /// Longest inline PEM a `tls_config` may carry (`ca`, `cert`, `key`): room for a long chain.
 pub(crate) const MAX_JOB_PEM: usize = 64 * 1024;
 
-/// Refuses any text in `value` (found under `path`) longer than its field allows.
-fn check_text_sizes(value: &OVal, path: &str) -> Result<(), String> {
+/// Longest text an alert or recording rule may carry in one field (expressions and annotation
+/// templates can be long, but not megabytes).
+pub(crate) const MAX_RULE_TEXT: usize = 64 * 1024;
+
+/// The limit of a scrape job field, by the field's name.
+pub(crate) fn job_text_limit(field: &str) -> usize {
+    if matches!(field, "ca" | "cert" | "key") {
+        MAX_JOB_PEM
+    } else {
+        MAX_JOB_TEXT
+    }
+}
+
+/// At most `max_chars` characters of `text`, marked when cut: provider data quoted in an error
+/// message, which ends up in `juju status` and in the provider's databag.
+pub(crate) fn brief(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// Refuses any text in `value` (found under `path`) longer than `limit` allows for its field
+/// (the last part of the path); keys count too.
+pub(crate) fn check_text_sizes(
+    value: &OVal,
+    path: &str,
+    limit: &dyn Fn(&str) -> usize,
+) -> Result<(), String> {
     match value {
         OVal::Str(text) => {
             let field = path.rsplit('.').next().unwrap_or(path);
-            let limit = if matches!(field, "ca" | "cert" | "key") {
-                MAX_JOB_PEM
-            } else {
-                MAX_JOB_TEXT
-            };
+            let limit = limit(field);
             if text.len() > limit {
                 return Err(format!(
                     "{path} is {} bytes long, more than the {limit} allowed",
@@ -339,7 +362,7 @@ fn check_text_sizes(value: &OVal, path: &str) -> Result<(), String> {
         }
         OVal::Arr(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_text_sizes(item, &format!("{path}[{i}]"))?;
+                check_text_sizes(item, &format!("{path}[{i}]"), limit)?;
             }
         }
         OVal::Obj(map) => {
@@ -350,7 +373,7 @@ fn check_text_sizes(value: &OVal, path: &str) -> Result<(), String> {
                         key.len()
                     ));
                 }
-                check_text_sizes(item, &format!("{path}.{key}"))?;
+                check_text_sizes(item, &format!("{path}.{key}"), limit)?;
             }
         }
         _ => {}
@@ -360,7 +383,7 @@ fn check_text_sizes(value: &OVal, path: &str) -> Result<(), String> {
 
 pub(crate) fn check_job_fields(job: &OMap) -> Result<(), String> {
     for (k, v) in job.iter() {
-        check_text_sizes(v, k)?;
+        check_text_sizes(v, k, &job_text_limit)?;
     }
     for (k, v) in job.iter() {
         let what = k.as_str();

@@ -335,3 +335,34 @@ fn oversized_unit_addresses_are_not_expanded_into_jobs() {
         }
     }
 }
+
+#[test]
+fn megabyte_rule_text_drops_that_group_and_is_reported_briefly() {
+    let big = "x".repeat(1 << 20);
+    let good = json!({"name": "good", "rules": [{"alert": "Up", "expr": "up < 1"}]});
+    let cases = [
+        json!({"name": "a", "rules": [{"alert": "A", "expr": "up < 1", "annotations": {"description": big}}]}),
+        json!({"name": "b", "rules": [{"alert": "B", "expr": format!("up{{job=\"{big}\"}} < 1")}]}),
+        json!({"name": "c", "rules": [{"record": big, "expr": "up"}]}),
+        // Invalid PromQL quoted in the error, short of the size limit.
+        json!({"name": "d", "rules": [{"alert": "D", "expr": format!("up < {}", "(".repeat(60_000))}]}),
+    ];
+    for (i, bad) in cases.iter().enumerate() {
+        let rules = json!({"groups": [good, bad]}).to_string();
+        let rels = [evil(9, "[]", Some(META)).app_key("alert_rules", &rules)];
+        let out = alert_rules::scrape_rule_files(&views(&rels));
+        assert_errors_sourced(&out.per_app_errors, 9, "evil");
+        assert_eq!(
+            out.per_app_errors.len(),
+            1,
+            "case {i}: {:?}",
+            out.per_app_errors
+        );
+        let written: usize = out.files.iter().map(|(_, content)| content.len()).sum();
+        assert!(written > 0, "case {i}: the good group is kept");
+        assert!(
+            written < 64 << 10,
+            "case {i}: {written} bytes of rule files"
+        );
+    }
+}

@@ -251,12 +251,7 @@ fn job_label(job: &OVal, i: usize) -> String {
         .and_then(|j| j.get("job_name"))
         .and_then(OVal::as_str)
     {
-        // Messages end up in `juju status` and the provider's databag: keep names short.
-        Some(n) if n.chars().count() > 64 => {
-            let head: String = n.chars().take(64).collect();
-            format!("{head:?}… (#{i})")
-        }
-        Some(n) => format!("{n:?} (#{i})"),
+        Some(n) => format!("{:?} (#{i})", validate::brief(n, 64)),
         None => format!("#{i}"),
     }
 }
