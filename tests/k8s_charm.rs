@@ -159,6 +159,13 @@ impl Cluster {
     }
 }
 
+/// A deployed leader unit, and a cluster that lets it patch its StatefulSet.
+fn deployed_in_a_trusting_cluster() -> (Charm, Cluster) {
+    let charm = Charm::leader();
+    charm.deploy();
+    (charm, Cluster::trusting())
+}
+
 /// Runs config-changed with `cluster` for Kubernetes; commits what the hook wrote if `commit`
 /// (as Juju does when the hook exits 0), else discards it (a hook killed midway).
 fn config_changed(charm: &Charm, cluster: &Cluster, commit: bool) {
@@ -191,9 +198,7 @@ fn set(pairs: &[(Resource, &str)]) -> Vec<(Resource, String)> {
 
 #[test]
 fn limits_set_are_remembered_in_the_unit_state_and_removed_when_emptied() {
-    let charm = Charm::leader();
-    charm.deploy();
-    let cluster = Cluster::trusting();
+    let (charm, cluster) = deployed_in_a_trusting_cluster();
 
     // Nothing set, nothing remembered: no API at all, one state-get, no state-set.
     config_changed(&charm, &cluster, true);
@@ -247,9 +252,7 @@ fn limits_set_are_remembered_in_the_unit_state_and_removed_when_emptied() {
 
 #[test]
 fn a_refused_removal_blocks_with_the_reason_and_is_retried_until_it_succeeds() {
-    let charm = Charm::leader();
-    charm.deploy();
-    let cluster = Cluster::trusting();
+    let (charm, cluster) = deployed_in_a_trusting_cluster();
     charm.set_config("memory", "2Gi");
     config_changed(&charm, &cluster, true);
     assert_eq!(remembered(&charm).as_deref(), Some("memory"));
@@ -290,9 +293,7 @@ fn a_refused_removal_blocks_with_the_reason_and_is_retried_until_it_succeeds() {
 #[test]
 fn a_hook_that_dies_after_the_patch_is_recorded_by_the_next_one() {
     // The patch restarts the pod, which may kill the hook before Juju commits its state-set.
-    let charm = Charm::leader();
-    charm.deploy();
-    let cluster = Cluster::trusting();
+    let (charm, cluster) = deployed_in_a_trusting_cluster();
     charm.set_config("cpu", "2");
     config_changed(&charm, &cluster, false);
     assert_eq!(remembered(&charm), None);
@@ -305,9 +306,7 @@ fn a_hook_that_dies_after_the_patch_is_recorded_by_the_next_one() {
 
 #[test]
 fn limits_the_charm_never_set_are_never_touched() {
-    let charm = Charm::leader();
-    charm.deploy();
-    let cluster = Cluster::trusting();
+    let (charm, cluster) = deployed_in_a_trusting_cluster();
     // Someone else manages memory: the charm only ever set cpu.
     charm.set_config("cpu", "1");
     config_changed(&charm, &cluster, true);
