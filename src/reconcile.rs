@@ -1,6 +1,7 @@
 //! The one reconcile every event runs: read the model, compute the desired state, write
 //! relation data, apply the workload through Pebble, set the status.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -85,8 +86,10 @@ pub fn reconcile_with(
         charm_binary: access.charm_binary.as_deref(),
         kubernetes_problem: k8s_problem.as_deref(),
     };
+    // Hashed once: it decides the shortcut, and is what gets recorded when the hook writes no
+    // relation data.
+    let fingerprint = unchanged_inputs::fingerprint(&inputs.hook_inputs(&snapshot));
     if let Some(current) = &current {
-        let fingerprint = unchanged_inputs::fingerprint(&inputs.hook_inputs(&snapshot));
         if let Some(status) =
             unchanged_inputs::last_status_if_unchanged(&ctx.event, &client, current, &fingerprint)
         {
@@ -99,7 +102,7 @@ pub fn reconcile_with(
             });
         }
     }
-    let (desired, applied) = converge(&inputs, &client, access, current.as_ref())?;
+    let (desired, applied) = converge(&inputs, &fingerprint, &client, access, current.as_ref())?;
     write_relation_data(tools, &desired)?;
 
     let (status, report) = match applied {
@@ -241,8 +244,10 @@ impl Inputs<'_> {
 /// Computes the desired state and applies it when the workload is reachable. Rule files that
 /// promtool rejects are left out (and reported to their application) and the rest is applied
 /// in a second attempt; nothing went live in the first, validation comes before any push.
+/// `read_fingerprint` is that of the inputs as read (see `unchanged_inputs`).
 fn converge(
     inputs: &Inputs<'_>,
+    read_fingerprint: &str,
     client: &Client,
     access: &WorkloadAccess,
     current: Option<&CurrentWorkload>,
@@ -260,9 +265,13 @@ fn converge(
         let Some(current) = current else {
             return Ok((desired, None));
         };
-        let after = unchanged_inputs::after_writes(inputs.snapshot, &desired.writes);
+        let inputs_after_writes =
+            match unchanged_inputs::after_writes(inputs.snapshot, &desired.writes) {
+                Cow::Borrowed(_) => read_fingerprint.to_owned(),
+                Cow::Owned(after) => unchanged_inputs::fingerprint(&inputs.hook_inputs(&after)),
+            };
         let applied_for = AppliedFor {
-            inputs: unchanged_inputs::fingerprint(&inputs.hook_inputs(&after)),
+            inputs: inputs_after_writes,
             status: status_once_applied(&desired, inputs.kubernetes_problem),
             plan: String::new(),
         };
