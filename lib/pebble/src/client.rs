@@ -222,6 +222,48 @@ impl Client {
         from_result("checks", result)
     }
 
+    /// Starts checks (`POST /v1/checks`, action `start`); returns the names that were not
+    /// running before. A name missing from the plan is an API error (400) and starts nothing.
+    pub fn start_checks(&self, names: &[&str]) -> Result<Vec<String>, Error> {
+        self.check_action("start", names)
+    }
+
+    /// Stops checks (`POST /v1/checks`, action `stop`); returns the names that were running.
+    /// Pebble never stops a running check by itself when a layer marks it `startup: disabled`
+    /// (replan only starts checks): stopping it is the caller's job. A stopped check is
+    /// `inactive` and no longer counts towards health.
+    pub fn stop_checks(&self, names: &[&str]) -> Result<Vec<String>, Error> {
+        self.check_action("stop", names)
+    }
+
+    fn check_action(&self, action: &str, names: &[&str]) -> Result<Vec<String>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Changed {
+            #[serde(default)]
+            changed: Vec<String>,
+        }
+        let body = json!({ "action": action, "checks": names });
+        let result = self.sync(Method::POST, "/v1/checks", &[], Some(&body))?;
+        Ok(from_result::<Changed>("checks", result)?.changed)
+    }
+
+    /// Whether every check of `level` and below is up (`GET /v1/health?level=`, all checks
+    /// when `None`). Pebble answers 502 with `healthy: false` when one is down; with `ready`
+    /// this is what the pod's Kubernetes readiness probe sees.
+    pub fn health(&self, level: Option<CheckLevel>) -> Result<bool, Error> {
+        #[derive(serde::Deserialize)]
+        struct Health {
+            healthy: bool,
+        }
+        let query: &[(&str, &str)] = match level {
+            None => &[],
+            Some(CheckLevel::Alive) => &[("level", "alive")],
+            Some(CheckLevel::Ready) => &[("level", "ready")],
+        };
+        let result = self.sync(Method::GET, "/v1/health", query, None)?;
+        Ok(from_result::<Health>("health", result)?.healthy)
+    }
+
     /// Sends a signal (e.g. `SIGHUP`) to the processes of running services.
     pub fn send_signal(&self, signal: &str, services: &[&str]) -> Result<(), Error> {
         let body = json!({ "signal": signal, "services": services });

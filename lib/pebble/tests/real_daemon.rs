@@ -1,0 +1,124 @@
+//! The client against a real Pebble daemon (`PEBBLE_BIN`, built by `scripts/real-systems`):
+//! the checks API and health, whose behaviour the charm's readiness depends on.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pebble::{CheckLevel, CheckStatus, Client, Error, Layer};
+
+/// The real daemon: `PEBBLE_BIN`, else where `scripts/real-systems` caches it.
+fn pebble_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("PEBBLE_BIN") {
+        return path.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    let cached = PathBuf::from(home).join(".cache/prometheus-rs-k8s/tools/pebble-v1.32.1/pebble");
+    assert!(
+        cached.exists(),
+        "no real Pebble: run scripts/real-systems (./run_tests does) or set PEBBLE_BIN"
+    );
+    cached
+}
+
+struct Daemon {
+    child: Child,
+    _dir: tempfile::TempDir,
+    client: Client,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_daemon() -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(pebble_bin())
+        .args(["run", "--hold"])
+        .env("PEBBLE", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = Client::new(dir.path().join(".pebble.socket"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.system_info().is_err() {
+        assert!(Instant::now() < deadline, "pebble did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Daemon {
+        child,
+        _dir: dir,
+        client,
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A ready check against a port nothing listens on: down after its first failure.
+const FAILING_READY_CHECK: &str = "checks:\n  c1:\n    override: replace\n    level: ready\n    period: 200ms\n    threshold: 1\n    startup: enabled\n    tcp:\n      port: 1\n";
+
+#[test]
+fn a_stopped_check_is_inactive_and_no_longer_counts_for_readiness() {
+    let daemon = start_daemon();
+    let c = &daemon.client;
+    c.add_layer("l", &Layer::from_yaml(FAILING_READY_CHECK).unwrap(), true)
+        .unwrap();
+    c.replan(Duration::from_secs(10)).unwrap();
+    wait_for("the check to go down", || {
+        c.checks(None, &["c1"]).unwrap()[0].status == CheckStatus::Down
+    });
+    assert!(!c.health(Some(CheckLevel::Ready)).unwrap());
+    // The alive level does not include ready checks.
+    assert!(c.health(Some(CheckLevel::Alive)).unwrap());
+
+    assert_eq!(c.stop_checks(&["c1"]).unwrap(), ["c1"]);
+    assert_eq!(c.checks(None, &["c1"]).unwrap()[0].status, CheckStatus::Inactive);
+    assert!(c.health(Some(CheckLevel::Ready)).unwrap());
+    // Stopping it again changes nothing.
+    assert!(c.stop_checks(&["c1"]).unwrap().is_empty());
+
+    assert_eq!(c.start_checks(&["c1"]).unwrap(), ["c1"]);
+    assert!(c.start_checks(&["c1"]).unwrap().is_empty());
+}
+
+#[test]
+fn starting_a_check_missing_from_the_plan_is_refused() {
+    let daemon = start_daemon();
+    let c = &daemon.client;
+    c.add_layer("l", &Layer::from_yaml(FAILING_READY_CHECK).unwrap(), true)
+        .unwrap();
+    match c.start_checks(&["c1", "nope"]) {
+        Err(Error::Api { status_code, message, .. }) => {
+            assert_eq!(status_code, 400);
+            assert!(message.contains("nope"), "{message}");
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
+
+#[test]
+fn disabling_a_running_check_in_a_layer_leaves_it_running() {
+    let daemon = start_daemon();
+    let c = &daemon.client;
+    c.add_layer("l", &Layer::from_yaml(FAILING_READY_CHECK).unwrap(), true)
+        .unwrap();
+    c.replan(Duration::from_secs(10)).unwrap();
+    let disabled = FAILING_READY_CHECK.replace("startup: enabled", "startup: disabled");
+    c.add_layer("l", &Layer::from_yaml(&disabled).unwrap(), true)
+        .unwrap();
+    c.replan(Duration::from_secs(10)).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let check = &c.checks(None, &["c1"]).unwrap()[0];
+    assert_eq!(check.status, CheckStatus::Down, "{check:?}");
+    assert!(!c.health(Some(CheckLevel::Ready)).unwrap());
+}
