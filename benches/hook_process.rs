@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use charm_harness::juju::{hook_command, HookRunner};
 use charm_harness::{FakeHookTools, FakePebble, FakePrometheusWeb};
+use juju_hook::CachedHookTools;
 use juju_hook::{Event, HookContext, RelationEventKind, WorkloadEventKind};
-use prometheus_rs_k8s::databag_cache::CachedHookTools;
+use prometheus_rs_k8s::databag_cache;
 use prometheus_rs_k8s::dispatch::handle_event;
 use prometheus_rs_k8s::workload::WorkloadAccess;
 use serde_json::json;
@@ -136,7 +137,7 @@ fn deploy_in_process(unit: &Unit, events: &[Event]) {
         let ctx =
             HookContext::from_vars(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
                 .expect("hook context");
-        let cached = CachedHookTools::open(&ctx, &tools);
+        let cached = CachedHookTools::open(&ctx, &tools, &databag_cache::settings());
         let result = handle_event(&ctx, &cached, &access);
         cached.finish(result.is_ok());
         result.expect("deploy hook succeeds");

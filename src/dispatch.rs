@@ -1,9 +1,10 @@
 //! From the event Juju dispatched to what the charm does about it.
 
-use juju_hook::{Event, HookContext, HookTools, StorageEventKind};
+use juju_hook::{Event, HookContext, HookTools};
 use tracing::info;
 
 use crate::actions;
+use crate::event_policy::EventPolicy;
 use crate::reconcile::reconcile;
 use crate::workload::WorkloadAccess;
 
@@ -15,19 +16,10 @@ pub fn handle_event(
     access: &WorkloadAccess,
 ) -> anyhow::Result<()> {
     info!(event = %ctx.event.name(), unit = %ctx.unit_name, "handling event");
-    match &ctx.event {
-        Event::Action { name, .. } => actions::run(name, ctx, tools, access),
+    match (EventPolicy::of(&ctx.event), &ctx.event) {
+        (EventPolicy::Action, Event::Action { name, .. }) => actions::run(name, ctx, tools, access),
+        (EventPolicy::Reconcile { .. }, _) => reconcile(ctx, tools, access).map(|_| ()),
         // Nothing to converge: the pod is going away, or the event does not concern the charm.
-        Event::Stop
-        | Event::Remove
-        | Event::CollectMetrics
-        | Event::Secret { .. }
-        | Event::Unknown(_)
-        | Event::Storage {
-            kind: StorageEventKind::Detaching,
-            ..
-        } => Ok(()),
-        // Every other event converges the whole unit: one idempotent reconcile.
-        _ => reconcile(ctx, tools, access).map(|_| ()),
+        _ => Ok(()),
     }
 }

@@ -8,8 +8,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use juju_hook::{HookContext, HookTools, LogLevel, ProcessHookTools};
-use prometheus_rs_k8s::databag_cache::CachedHookTools;
+use juju_hook::{CachedHookTools, HookContext, HookTools, LogLevel, ProcessHookTools};
+use prometheus_rs_k8s::databag_cache;
 use prometheus_rs_k8s::dispatch::handle_event;
 use prometheus_rs_k8s::render_cmd::{self, RenderArgs};
 use prometheus_rs_k8s::workload::WorkloadAccess;
@@ -64,7 +64,7 @@ fn run_hook() -> ExitCode {
     let process_tools = ProcessHookTools::new();
     // Relation databags come from the cache when nothing says they changed (saved only if
     // the hook succeeds); see `databag_cache`.
-    let tools = CachedHookTools::open(&ctx, &process_tools);
+    let tools = CachedHookTools::open(&ctx, &process_tools, &databag_cache::settings());
     let result = handle_event(&ctx, &tools, &WorkloadAccess::from_env());
     tools.finish(result.is_ok());
     match result {

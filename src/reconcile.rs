@@ -5,13 +5,14 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind, WorkloadEventKind};
+use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind};
 use pebble::{Client, ExecOptions};
 use tracing::{info, warn};
 
 use crate::apply::{self, AppliedFor, ApplyError, ApplyReport, CurrentWorkload};
 use crate::config::CharmConfig;
 use crate::desired::{self, Desired, DesiredInputs};
+use crate::event_policy::EventPolicy;
 use crate::k8s;
 use crate::model::ModelSnapshot;
 use crate::model_reader;
@@ -69,9 +70,14 @@ pub fn reconcile_with(
         Ok(current) => current,
         Err(e) => return finish(tools, Status::waiting(e.to_string()), None),
     };
-    let version = current
-        .as_ref()
-        .and_then(|c| workload_version(&client, tools, c, is_fresh_container(ctx)));
+    let version = current.as_ref().and_then(|c| {
+        workload_version(
+            &client,
+            tools,
+            c,
+            EventPolicy::is_fresh_container(&ctx.event),
+        )
+    });
     if current.is_some() {
         ensure_port(tools)?;
     }
@@ -205,17 +211,6 @@ fn read_workload(
         Err(e) if e.is_connect() => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// A new container (or image): the version must be detected again.
-fn is_fresh_container(ctx: &HookContext) -> bool {
-    matches!(
-        ctx.event,
-        Event::Workload {
-            kind: WorkloadEventKind::PebbleReady,
-            ..
-        } | Event::UpgradeCharm
-    )
 }
 
 /// What the desired state is computed from in a hook.

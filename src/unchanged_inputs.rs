@@ -29,8 +29,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::apply::{plan_digest, CurrentWorkload};
-use crate::databag_cache::is_full_refresh;
 use crate::desired::RelationWrite;
+use crate::event_policy::EventPolicy;
 use crate::model::ModelSnapshot;
 
 /// Bumped whenever what the fingerprint covers changes.
@@ -105,7 +105,7 @@ pub fn last_status_if_unchanged(
     current: &CurrentWorkload,
     fingerprint: &str,
 ) -> Option<Status> {
-    if is_full_refresh(event) {
+    if EventPolicy::is_full_path(event) {
         return None;
     }
     let applied_for = current.manifest.applied_for.as_ref()?;

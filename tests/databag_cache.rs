@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use charm_harness::ModelState;
+use juju_hook::cache::CacheFile;
+use juju_hook::CachedHookTools;
 use juju_hook::{
     Event, GoalState, HookToolError, HookTools, LogLevel, NetworkInfo, Port, RelationData,
     RelationEventKind, RelationId, Status, StatusKind, WorkloadEventKind,
 };
-use prometheus_rs_k8s::databag_cache::{CacheFile, CachedHookTools, CACHE_FILE};
+use prometheus_rs_k8s::databag_cache::{self, CACHE_FILE};
 use prometheus_rs_k8s::dispatch::handle_event;
 use prometheus_rs_k8s::simulate::{charm_model_state, Simulation};
 use serde_json::{Map, Value};
@@ -85,7 +87,12 @@ impl Unit {
     fn run_with(&self, event: &Event, wrap: impl Fn(&dyn HookTools) -> Result<(), String>) -> bool {
         let ctx = self.sim.context(event).unwrap();
         self.sim.juju.state().calls.clear();
-        let tools = CachedHookTools::open_at(&ctx, &self.sim.juju, self.cache.clone());
+        let tools = CachedHookTools::open_at(
+            &ctx,
+            &self.sim.juju,
+            &databag_cache::settings(),
+            self.cache.clone(),
+        );
         let result = handle_event(&ctx, &tools, &self.sim.access)
             .map_err(|e| e.to_string())
             .and_then(|()| wrap(&tools));
@@ -415,7 +422,12 @@ fn a_failing_hook_tool_makes_the_hook_fail_without_a_cache() {
     unit.set_config("log_level", "verbose");
     let ctx = unit.sim.context(&Event::ConfigChanged).unwrap();
     let failing = FailingStatus(&unit.sim.juju);
-    let tools = CachedHookTools::open_at(&ctx, &failing, unit.cache.clone());
+    let tools = CachedHookTools::open_at(
+        &ctx,
+        &failing,
+        &databag_cache::settings(),
+        unit.cache.clone(),
+    );
     let result = handle_event(&ctx, &tools, &unit.sim.access);
     assert!(result.is_err(), "status-set failing fails the hook");
     unit.sim.juju.rollback();

@@ -5,12 +5,16 @@
 //! [`HookContext`], and gives typed access to the hook tools (`config-get`, `relation-get`, ...)
 //! through the [`HookTools`] trait. [`ProcessHookTools`] runs the real executables with the exact
 //! command lines Juju expects; a test harness implements the same trait in memory.
+//! [`CachedHookTools`] wraps any of them with a cache kept in the charm directory between
+//! successful hooks, so that a hook asks Juju only for what may have changed.
 
+pub mod cache;
 mod error;
 mod event;
 mod process;
 mod tools;
 
+pub use cache::{CacheSettings, CachedHookTools};
 pub use error::HookToolError;
 pub use event::{
     Event, HookContext, HookContextError, RelationEvent, RelationEventKind, SecretEventKind,
