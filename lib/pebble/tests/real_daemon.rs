@@ -82,7 +82,10 @@ fn a_stopped_check_is_inactive_and_no_longer_counts_for_readiness() {
     assert!(c.health(Some(CheckLevel::Alive)).unwrap());
 
     assert_eq!(c.stop_checks(&["c1"]).unwrap(), ["c1"]);
-    assert_eq!(c.checks(None, &["c1"]).unwrap()[0].status, CheckStatus::Inactive);
+    assert_eq!(
+        c.checks(None, &["c1"]).unwrap()[0].status,
+        CheckStatus::Inactive
+    );
     assert!(c.health(Some(CheckLevel::Ready)).unwrap());
     // Stopping it again changes nothing.
     assert!(c.stop_checks(&["c1"]).unwrap().is_empty());
@@ -98,7 +101,11 @@ fn starting_a_check_missing_from_the_plan_is_refused() {
     c.add_layer("l", &Layer::from_yaml(FAILING_READY_CHECK).unwrap(), true)
         .unwrap();
     match c.start_checks(&["c1", "nope"]) {
-        Err(Error::Api { status_code, message, .. }) => {
+        Err(Error::Api {
+            status_code,
+            message,
+            ..
+        }) => {
             assert_eq!(status_code, 400);
             assert!(message.contains("nope"), "{message}");
         }
