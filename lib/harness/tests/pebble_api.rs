@@ -321,3 +321,58 @@ fn requests_are_recorded_with_their_json_bodies() {
     fake.clear_requests();
     assert_eq!(fake.request_count(), 0);
 }
+
+#[test]
+fn a_mapped_check_address_reaches_the_fake_prometheus_web_api() {
+    let (_dir, fake) = fake();
+    let web = charm_harness::FakePrometheusWeb::start();
+    fake.map_check_address("localhost:9090", &format!("127.0.0.1:{}", web.port()));
+    let layer = "checks:\n  prometheus-ready:\n    override: replace\n    level: ready\n    period: 100ms\n    threshold: 2\n    http:\n      url: http://localhost:9090/-/ready\n";
+    let body =
+        json!({"action": "add", "combine": true, "label": "l", "format": "yaml", "layer": layer});
+    assert_eq!(raw(&fake, "POST", "/v1/layers", Some(body)).0, 200);
+    let c = client(&fake);
+    let check = || c.checks(None, &[]).unwrap().remove(0);
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait("a success", &|| check().successes > 0);
+    assert!(c.health(Some(pebble::CheckLevel::Ready)).unwrap());
+
+    web.set_ready(false);
+    wait("down at the threshold", &|| {
+        check().status == pebble::CheckStatus::Down
+    });
+    assert!(check().failures >= 2);
+    assert_eq!(
+        fake.check("prometheus-ready").unwrap().change_id,
+        check().change_id.map(|id| id.parse().unwrap())
+    );
+    assert!(!c.health(Some(pebble::CheckLevel::Ready)).unwrap());
+    // The failing change ended in Error with Pebble's message; a recover-check runs now.
+    let changes = fake.changes();
+    let failed = changes
+        .iter()
+        .find(|c| c["kind"] == "perform-check")
+        .unwrap();
+    assert_eq!(failed["status"], "Error");
+    assert!(
+        failed["err"]
+            .as_str()
+            .unwrap()
+            .contains("non-2xx status code 503"),
+        "{failed}"
+    );
+    assert!(changes
+        .iter()
+        .any(|c| c["kind"] == "recover-check" && c["status"] == "Doing"));
+
+    web.set_ready(true);
+    wait("up again", &|| check().status == pebble::CheckStatus::Up);
+    assert!(check().prev_change_id.is_some());
+    assert!(c.health(Some(pebble::CheckLevel::Ready)).unwrap());
+}
