@@ -327,7 +327,7 @@ fn a_mapped_check_address_reaches_the_fake_prometheus_web_api() {
     let (_dir, fake) = fake();
     let web = charm_harness::FakePrometheusWeb::start();
     fake.map_check_address("localhost:9090", &format!("127.0.0.1:{}", web.port()));
-    let layer = "checks:\n  prometheus-ready:\n    override: replace\n    level: ready\n    period: 100ms\n    threshold: 2\n    http:\n      url: http://localhost:9090/-/ready\n";
+    let layer = "checks:\n  prometheus-ready:\n    override: replace\n    level: ready\n    period: 300ms\n    timeout: 250ms\n    threshold: 2\n    http:\n      url: http://localhost:9090/-/ready\n";
     let body =
         json!({"action": "add", "combine": true, "label": "l", "format": "yaml", "layer": layer});
     assert_eq!(raw(&fake, "POST", "/v1/layers", Some(body)).0, 200);

@@ -116,14 +116,16 @@ checks:
   web:
     override: replace
     level: ready
-    period: 200ms
+    period: 400ms
+    timeout: 350ms
     threshold: 2
     http:
       url: http://127.0.0.1:{web}/ready
   port:
     override: replace
     level: alive
-    period: 200ms
+    period: 400ms
+    timeout: 350ms
     threshold: 1
     tcp:
       host: 127.0.0.1
@@ -132,14 +134,16 @@ checks:
     override: replace
     level: ready
     startup: enabled
-    period: 200ms
+    period: 400ms
+    timeout: 350ms
     threshold: 1
     exec:
       command: test -e {flag}
   spare:
     override: replace
     startup: disabled
-    period: 200ms
+    period: 400ms
+    timeout: 350ms
     http:
       url: http://127.0.0.1:{web}/spare
 ",
@@ -259,6 +263,21 @@ fn normalise_check(check: &Value) -> Value {
 fn snapshot(system: &System, env: &Env) -> Value {
     let (status, checks) = system.call("GET", "/v1/checks", None);
     assert_eq!(status, 200, "{checks}");
+    // A check whose change-id names a finished change is a stale record: the real daemon can
+    // leave one when a stop lands while a probe is in flight (the probe's result is written
+    // back after the stop), and the check then shows `up` without running.
+    let stale: Vec<Value> = checks["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["change-id"].as_str().is_some_and(|id| {
+                let (_, change) = system.call("GET", &format!("/v1/changes/{id}"), None);
+                change["result"]["ready"] == true
+            })
+        })
+        .map(|c| c["name"].clone())
+        .collect();
     let checks: Vec<Value> = checks["result"]
         .as_array()
         .unwrap()
@@ -291,6 +310,7 @@ fn snapshot(system: &System, env: &Env) -> Value {
         .map(|s| json!({"name": s["name"], "startup": s["startup"], "current": s["current"]}))
         .collect();
     json!({
+        "stale-checks": stale,
         "checks": checks,
         "ready-checks": names("level=ready"),
         "alive-checks": names("level=alive"),
@@ -301,20 +321,21 @@ fn snapshot(system: &System, env: &Env) -> Value {
     })
 }
 
-/// The snapshot once it stops changing (two equal snapshots 0.5 s apart, at least 1 s after the
-/// step), so both systems are compared in their settled state.
+/// The snapshot once it stops changing: two equal snapshots further apart than a check period
+/// (so at least one probe ran between them), at least 1.2 s after the step. Both systems are
+/// compared in their settled state.
 fn settled(system: &System, env: &Env) -> Value {
     let start = Instant::now();
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(600));
     let mut last = snapshot(system, env);
     loop {
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(600));
         let next = snapshot(system, env);
-        if next == last && start.elapsed() >= Duration::from_secs(1) {
+        if next == last && start.elapsed() >= Duration::from_millis(1200) {
             return next;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(30),
             "never settled: {next:#}"
         );
         last = next;
@@ -420,9 +441,24 @@ fn scenario(system: &System) -> Vec<(String, Value)> {
 
 #[test]
 fn the_fake_shows_what_the_real_daemon_shows() {
-    let real = std::thread::spawn(|| scenario(&System::real()));
-    let fake = scenario(&System::fake());
-    let real = real.join().expect("the scenario against the real daemon");
+    let has_stale = |seen: &[(String, Value)]| {
+        seen.iter()
+            .any(|(_, v)| !v["stale-checks"].as_array().unwrap().is_empty())
+    };
+    let mut attempt = 1;
+    let (real, fake) = loop {
+        let real = std::thread::spawn(|| scenario(&System::real()));
+        let fake = scenario(&System::fake());
+        let real = real.join().expect("the scenario against the real daemon");
+        assert!(!has_stale(&fake), "the fake left a stale check record");
+        // The real daemon's stop/probe race (see `snapshot`) is not modelled: run again.
+        if has_stale(&real) && attempt < 3 {
+            eprintln!("attempt {attempt}: the real daemon left a stale check record; again");
+            attempt += 1;
+            continue;
+        }
+        break (real, fake);
+    };
     assert_eq!(real.len(), fake.len());
     let mut differences = Vec::new();
     for ((step, real), (_, fake)) in real.iter().zip(&fake) {

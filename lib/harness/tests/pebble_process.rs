@@ -164,7 +164,7 @@ fn a_ready_check_of_localhost_9090_probes_the_process_where_the_runner_moved_it(
     layer.checks.insert(
         "prometheus-ready".into(),
         Layer::from_yaml(
-            "checks:\n  c:\n    override: replace\n    level: ready\n    period: 200ms\n    threshold: 1\n    http:\n      url: http://localhost:9090/-/ready\n",
+            "checks:\n  c:\n    override: replace\n    level: ready\n    period: 500ms\n    timeout: 450ms\n    threshold: 1\n    http:\n      url: http://localhost:9090/-/ready\n",
         )
         .unwrap()
         .checks["c"]

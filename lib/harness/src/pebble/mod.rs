@@ -26,7 +26,8 @@
 //! ```
 //!
 //! Modules: [`server`] (routes, recording, faults, the socket), [`state`] (what is remembered),
-//! [`changes`] (changes, tasks, durations), [`services`] (service actions and replan),
+//! [`changes`] (changes, tasks, durations), [`checks`] (health checks run as Pebble runs
+//! them), [`services`] (service actions and replan),
 //! [`files`] (`/v1/files`), [`exec`] (`/v1/exec` and task websockets), [`runner`] (how services
 //! run: simulated by default, pluggable) and [`process_runner`] (real processes).
 
