@@ -72,6 +72,9 @@ impl Charm {
     /// that major (Debian's 2.42, or 3.14 from `scripts/real-systems`).
     pub fn with_state_on(state: ModelState, version: &str) -> Charm {
         let sim = Simulation::start(state, version).expect("simulation starts");
+        // Prometheus' ready check probes the fake web API the charm is pointed at.
+        sim.pebble
+            .map_check_address("localhost:9090", &format!("127.0.0.1:{}", sim.web.port()));
         let promtool = real_promtool_handler(promtool_for(version));
         sim.pebble.on_exec("promtool", move |req| promtool(req));
         Charm { sim }
