@@ -105,6 +105,40 @@ fn first_deployment_reaches_active_with_prometheus_started_once() {
 }
 
 #[test]
+fn a_prometheus_3_workload_gets_a_3x_configuration_its_own_promtool_accepts() {
+    let mut state = prometheus_rs_k8s::simulate::charm_model_state().unwrap();
+    state
+        .load_fixture(std::path::Path::new(common::TWO_APPS_FIXTURE))
+        .unwrap();
+    state.set_leader(true);
+    let c = Charm::with_state_on(state, "3.14.0");
+    c.deploy();
+    // Active means the workload's promtool (3.14 here) accepted the staged configuration.
+    c.assert_active();
+    let yaml = c.config_yaml();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let jobs = doc["scrape_configs"].as_sequence().unwrap();
+    assert!(jobs.len() >= 3, "{yaml}");
+    assert!(
+        jobs.iter()
+            .all(|j| j["fallback_scrape_protocol"].as_str().is_some()),
+        "{yaml}"
+    );
+    let promtool = |path: std::path::PathBuf| {
+        std::process::Command::new(path)
+            .args(["check", "config"])
+            .arg(c.sim.pebble.host_path(CONFIG_FILE))
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(promtool(common::promtool_for("3.14.0")));
+    // The same file is not a 2.x configuration: rendering follows the detected major.
+    assert!(!promtool(common::promtool_for("2.42.0")));
+}
+
+#[test]
 fn hooks_that_change_nothing_neither_write_nor_restart_nor_reload() {
     let c = Charm::leader();
     c.deploy();

@@ -397,3 +397,54 @@ proptest::proptest! {
         proptest::prop_assert!(args.contains(&expected), "{:?} not in {:?}", expected, args);
     }
 }
+
+/// Runs `prometheus <args> --version` with the server of `version`'s major: its flag parser
+/// rejects unknown flags before printing the version, without starting anything.
+fn prometheus_parses(
+    version: prometheus_rs_k8s::PrometheusVersion,
+    args: &[String],
+) -> (bool, String) {
+    let out = std::process::Command::new(prometheus_for(version))
+        .args(args)
+        .arg("--version")
+        .output()
+        .expect("prometheus runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn every_prometheus_flag_the_layer_passes_is_accepted_by_both_majors() {
+    let configs = [
+        json!({}),
+        json!({
+            "log_level": "debug",
+            "metrics_retention_time": "30d",
+            "maximum_retention_size": "10GB",
+            "metrics_wal_compression": false,
+        }),
+        json!({"metrics_retention_time": "0", "log_level": "error"}),
+    ];
+    for options in configs {
+        let args = prometheus_rs_k8s::layer::prometheus_args(&config(options.clone()));
+        for version in MAJORS {
+            let (ok, text) = prometheus_parses(version, &args[1..]);
+            assert!(
+                ok,
+                "Prometheus {version} refused {args:?} ({options}):\n{text}"
+            );
+            let expected = format!("prometheus, version {}.{}", version.major, version.minor);
+            assert!(text.starts_with(&expected), "{text}");
+        }
+    }
+    // The check has teeth: a flag neither major knows is refused.
+    for version in MAJORS {
+        let (ok, text) = prometheus_parses(version, &["--storage.tsdb.no-such-flag".into()]);
+        assert!(!ok, "{text}");
+        assert!(text.contains("unknown long flag"), "{text}");
+    }
+}

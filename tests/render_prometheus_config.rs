@@ -1,4 +1,5 @@
-//! prometheus.yml rendering: snapshots, and every 2.x render validated by the real promtool.
+//! prometheus.yml rendering: snapshots, and every render validated by the real promtool of the
+//! major it targets (Debian's 2.42 for 2.x, 3.14 for 3.x).
 
 mod render_common;
 
@@ -28,12 +29,26 @@ fn job_names(yaml: &str) -> Vec<String> {
         .collect()
 }
 
+/// Renders `i` for each major, each checked by its own promtool; returns the 2.42 and the 3.x
+/// renders.
+fn render_both(i: &prometheus_rs_k8s::ConfigInput) -> (String, String) {
+    let [v2, v3] = MAJORS.map(|version| {
+        let mut i = i.clone();
+        i.version = version;
+        let rendered = render(&i).unwrap();
+        assert_promtool_accepts(version, &rendered.yaml);
+        rendered.yaml
+    });
+    (v2, v3)
+}
+
 #[test]
 fn defaults() {
-    let rendered = render(&input(&config(json!({})), V2_42)).unwrap();
-    assert!(rendered.notes.is_empty());
-    assert_promtool_accepts(&rendered.yaml);
-    assert_snapshot!(rendered.yaml);
+    let i = input(&config(json!({})), V2_42);
+    assert!(render(&i).unwrap().notes.is_empty());
+    let (v2, v3) = render_both(&i);
+    assert_snapshot!(v2);
+    assert_snapshot!("defaults_3x", v3);
 }
 
 #[test]
@@ -43,10 +58,11 @@ fn custom_intervals() {
         "scrape_timeout": "5s",
         "evaluation_interval": "30s",
     }));
-    let yaml = render(&input(&c, V2_42)).unwrap().yaml;
-    assert_promtool_accepts(&yaml);
-    assert!(yaml.contains("scrape_interval: 15s"));
-    assert_snapshot!(yaml);
+    let (v2, v3) = render_both(&input(&c, V2_42));
+    assert!(v2.contains("scrape_interval: 15s"));
+    assert!(v3.contains("scrape_interval: 15s"));
+    assert_snapshot!(v2);
+    assert_snapshot!("custom_intervals_3x", v3);
 }
 
 #[test]
@@ -56,39 +72,44 @@ fn relation_jobs_alertmanagers_and_remote_write() {
     i.alertmanagers = alertmanagers();
     i.remote_write = remote_write();
     let rendered = render(&i).unwrap();
-    assert_promtool_accepts(&rendered.yaml);
+    let (v2, v3) = render_both(&i);
+    assert_eq!(rendered.yaml, v2);
 
-    assert_eq!(
-        job_names(&rendered.yaml),
-        [
-            "prometheus",
-            "juju_cos_f2c4a6d8_node-exp_prometheus_scrape-0",
-            "juju_cos_f2c4a6d8_node-exp_prometheus_scrape-1",
-            "juju_cos_f2c4a6d_snmp_external_jobs",
-            "prometheus_2",
-        ]
-    );
+    for yaml in [&v2, &v3] {
+        assert_eq!(
+            job_names(yaml),
+            [
+                "prometheus",
+                "juju_cos_f2c4a6d8_node-exp_prometheus_scrape-0",
+                "juju_cos_f2c4a6d8_node-exp_prometheus_scrape-1",
+                "juju_cos_f2c4a6d_snmp_external_jobs",
+                "prometheus_2",
+            ]
+        );
+        // Relation jobs honour their labels; the self job does not need to.
+        let jobs = jobs_of(yaml);
+        assert!(jobs[1..]
+            .iter()
+            .all(|j| j["honor_labels"].as_bool() == Some(true)));
+        assert!(jobs[0].get("honor_labels").is_none());
+    }
     // The colliding relation job is renamed, not dropped, and the rename is reported.
     assert_eq!(
         rendered.notes,
         [r#"renamed relation scrape job "prometheus" to "prometheus_2": the name is already used"#]
     );
-    // Relation jobs honour their labels; the self job does not need to.
-    let jobs = jobs_of(&rendered.yaml);
-    assert!(jobs[1..]
-        .iter()
-        .all(|j| j["honor_labels"].as_bool() == Some(true)));
-    assert!(jobs[0].get("honor_labels").is_none());
-    assert_snapshot!(rendered.yaml);
+    assert_snapshot!(v2);
+    assert_snapshot!("relation_jobs_alertmanagers_and_remote_write_3x", v3);
 }
 
 #[test]
 fn with_inventory() {
     let c = config(inventory_options());
-    let yaml = render(&input(&c, V2_42)).unwrap().yaml;
-    assert_promtool_accepts(&yaml);
-    assert_eq!(job_names(&yaml), ["prometheus", "sensors", "inventory-sd"]);
-    assert_snapshot!(yaml);
+    let (v2, v3) = render_both(&input(&c, V2_42));
+    assert_eq!(job_names(&v2), ["prometheus", "sensors", "inventory-sd"]);
+    assert_eq!(job_names(&v3), ["prometheus", "sensors", "inventory-sd"]);
+    assert_snapshot!(v2);
+    assert_snapshot!("with_inventory_3x", v3);
 }
 
 #[test]
@@ -101,18 +122,19 @@ fn relation_job_colliding_with_inventory_jobs_is_renamed() {
     .into_iter()
     .map(|v| v.as_object().unwrap().clone())
     .collect();
-    let rendered = render(&i).unwrap();
-    assert_promtool_accepts(&rendered.yaml);
-    assert_eq!(
-        job_names(&rendered.yaml),
-        [
-            "prometheus",
-            "sensors",
-            "inventory-sd",
-            "inventory-sd_2",
-            "sensors_2"
-        ]
-    );
+    let (v2, v3) = render_both(&i);
+    for yaml in [&v2, &v3] {
+        assert_eq!(
+            job_names(yaml),
+            [
+                "prometheus",
+                "sensors",
+                "inventory-sd",
+                "inventory-sd_2",
+                "sensors_2"
+            ]
+        );
+    }
 }
 
 #[test]
@@ -121,7 +143,7 @@ fn version_2_42_strips_fallback_scrape_protocol() {
     i.relation_jobs = relation_jobs();
     let yaml = render(&i).unwrap().yaml;
     assert!(!yaml.contains("fallback_scrape_protocol"), "{yaml}");
-    assert_promtool_accepts(&yaml);
+    assert_promtool_accepts(V2_42, &yaml);
     assert_snapshot!(yaml);
 }
 
@@ -140,13 +162,15 @@ fn version_3_5_has_fallback_scrape_protocol_on_every_job() {
         assert_eq!(protocol, Some(expected), "{job:?}");
     }
     assert_snapshot!(yaml);
+    // Prometheus 3 accepts it...
+    assert_promtool_accepts(V3_5, &yaml);
 
-    // The 2.42 promtool here rejects the 3.x-only key: proof the check has teeth and that
+    // ...and the 2.42 promtool rejects the 3.x-only key: proof the check has teeth and that
     // rendering by version matters.
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("rules")).unwrap();
     std::fs::write(dir.path().join("prometheus.yml"), &yaml).unwrap();
-    let (ok, output) = promtool_check(dir.path());
+    let (ok, output) = promtool_check(V2_42, dir.path());
     assert!(!ok, "promtool 2.42 accepted a 3.x-only key:\n{output}");
     assert!(output.contains("fallback_scrape_protocol"), "{output}");
 }
@@ -157,6 +181,7 @@ fn unknown_version_renders_for_3x() {
     let assumed = prometheus_rs_k8s::PrometheusVersion::detected_or_assumed(None);
     let yaml = render(&input(&c, assumed)).unwrap().yaml;
     assert!(yaml.contains("fallback_scrape_protocol: PrometheusText0.0.4"));
+    assert_promtool_accepts(assumed, &yaml);
 }
 
 #[test]

@@ -22,6 +22,25 @@ pub const TWO_APPS_FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/prometheus_scrape/two-apps.json"
 );
+/// The real promtool of `version`'s major: Debian's 2.42 for 2.x; for 3.x, 3.14 from
+/// `PROMTOOL3_BIN`, else where `scripts/real-systems` caches it.
+pub fn promtool_for(version: &str) -> std::path::PathBuf {
+    if !version.starts_with('3') {
+        return "/usr/bin/promtool".into();
+    }
+    if let Some(path) = std::env::var_os("PROMTOOL3_BIN") {
+        return path.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    let path = std::path::PathBuf::from(home)
+        .join(".cache/prometheus-rs-k8s/tools/prometheus-3.14.0/promtool");
+    assert!(
+        path.exists(),
+        "no promtool 3.14: run scripts/real-systems (./run_tests does) or set PROMTOOL3_BIN"
+    );
+    path
+}
+
 /// Live configuration file in the workload container.
 pub const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";
 /// What the charm records as applied.
@@ -46,8 +65,17 @@ impl Charm {
     /// A unit over `state`, whose fake workload answers `prometheus --version` with
     /// [`PROMETHEUS_VERSION`] and runs the host's `/usr/bin/promtool` on what was pushed.
     pub fn with_state(state: ModelState) -> Charm {
-        let sim = Simulation::start(state, PROMETHEUS_VERSION).expect("simulation starts");
-        let promtool = real_promtool_handler("/usr/bin/promtool".into());
+        Charm::with_state_on(state, PROMETHEUS_VERSION)
+    }
+
+    /// A unit over `state` whose workload runs Prometheus `version`, with the real promtool of
+    /// that major (Debian's 2.42, or 3.14 from `scripts/real-systems`).
+    pub fn with_state_on(state: ModelState, version: &str) -> Charm {
+        let sim = Simulation::start(state, version).expect("simulation starts");
+        // Prometheus' ready check probes the fake web API the charm is pointed at.
+        sim.pebble
+            .map_check_address("localhost:9090", &format!("127.0.0.1:{}", sim.web.port()));
+        let promtool = real_promtool_handler(promtool_for(version));
         sim.pebble.on_exec("promtool", move |req| promtool(req));
         Charm { sim }
     }

@@ -94,6 +94,8 @@ impl ProcessCharm {
             .with_prometheus_version(super::PROMETHEUS_VERSION)
             .with_real_promtool();
         let web = FakePrometheusWeb::start();
+        // Prometheus' ready check probes the fake web API the charm is pointed at.
+        pebble.map_check_address("localhost:9090", &format!("127.0.0.1:{}", web.port()));
         let runner = HookRunner::new(
             &dir.path().join("juju"),
             fake_hook_tool(),

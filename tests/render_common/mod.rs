@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use prometheus_rs_k8s::{CharmConfig, ConfigInput, PrometheusVersion, Topology};
@@ -10,8 +10,61 @@ use serde_json::{json, Map, Value};
 
 /// Debian's Prometheus on build machines.
 pub const V2_42: PrometheusVersion = PrometheusVersion::new(2, 42, 0);
-/// The production image's Prometheus.
+/// A Prometheus 3 release.
 pub const V3_5: PrometheusVersion = PrometheusVersion::new(3, 5, 0);
+/// The production image's Prometheus (the release `scripts/real-systems` builds).
+pub const V3_14: PrometheusVersion = PrometheusVersion::new(3, 14, 0);
+/// One release of each major the charm renders for, each checked by its own promtool.
+pub const MAJORS: [PrometheusVersion; 2] = [V2_42, V3_14];
+
+/// A tool of the Prometheus 3.14 release: `$var`, else where `scripts/real-systems` caches it.
+fn prometheus3_tool(var: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return path.into();
+    }
+    let cache = std::env::var_os("PROMETHEUS_RS_K8S_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/prometheus-rs-k8s/tools")
+        });
+    let path = cache.join("prometheus-3.14.0").join(name);
+    assert!(
+        path.exists(),
+        "no {name} 3.14 at {}: run scripts/real-systems (./run_tests does) or set {var}",
+        path.display()
+    );
+    path
+}
+
+/// Debian's Prometheus 2.42 tool `name` under /usr/bin.
+fn prometheus2_tool(name: &str) -> PathBuf {
+    let path = PathBuf::from("/usr/bin").join(name);
+    assert!(
+        path.exists(),
+        "no {} (Prometheus 2.42): apt-get install prometheus (./run_tests does)",
+        path.display()
+    );
+    path
+}
+
+/// The promtool of `version`'s major: Debian's 2.42 for 2.x, 3.14 (`PROMTOOL3_BIN`) for 3.x.
+pub fn promtool_for(version: PrometheusVersion) -> PathBuf {
+    if version.major >= 3 {
+        prometheus3_tool("PROMTOOL3_BIN", "promtool")
+    } else {
+        prometheus2_tool("promtool")
+    }
+}
+
+/// The Prometheus server of `version`'s major, as [`promtool_for`].
+pub fn prometheus_for(version: PrometheusVersion) -> PathBuf {
+    if version.major >= 3 {
+        prometheus3_tool("PROMETHEUS3_BIN", "prometheus")
+    } else {
+        prometheus2_tool("prometheus")
+    }
+}
 
 /// Parses config options, panicking on invalid ones.
 pub fn config(options: Value) -> CharmConfig {
@@ -122,9 +175,9 @@ const SAMPLE_FILE_SD: &str =
     r#"[{"targets": ["sensor_0:9100", "sensor_1:9100"], "labels": {"site": "lab"}}]"#;
 
 /// Lays `yaml` out as /etc/prometheus would be (prometheus.yml, rules/, file_sd/) in a temp dir
-/// and runs the real `promtool check config` on it; panics with promtool's output unless it
-/// exits 0.
-pub fn assert_promtool_accepts(yaml: &str) {
+/// and runs the real `promtool check config` of `version`'s major on it; panics with promtool's
+/// output unless it exits 0.
+pub fn assert_promtool_accepts(version: PrometheusVersion, yaml: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     std::fs::create_dir(root.join("rules")).expect("rules dir");
@@ -132,23 +185,24 @@ pub fn assert_promtool_accepts(yaml: &str) {
     std::fs::create_dir(root.join("file_sd")).expect("file_sd dir");
     std::fs::write(root.join("file_sd/inventory.json"), SAMPLE_FILE_SD).expect("file_sd");
     std::fs::write(root.join("prometheus.yml"), yaml).expect("config");
-    let (ok, output) = promtool_check(root);
+    let (ok, output) = promtool_check(version, root);
     assert!(
         ok,
-        "promtool rejected the config:\n{output}\n--- config ---\n{yaml}"
+        "promtool {version} rejected the config:\n{output}\n--- config ---\n{yaml}"
     );
     // The rule file was found through the relative glob, so the paths resolve.
     assert!(output.contains("1 rules found"), "{output}");
 }
 
-/// Runs `promtool check config prometheus.yml` in `dir`'s parent-independent way (absolute path).
-pub fn promtool_check(dir: &Path) -> (bool, String) {
-    let out = Command::new("/usr/bin/promtool")
+/// Runs `promtool check config <dir>/prometheus.yml` with the promtool of `version`'s major.
+pub fn promtool_check(version: PrometheusVersion, dir: &Path) -> (bool, String) {
+    let promtool = promtool_for(version);
+    let out = Command::new(&promtool)
         .arg("check")
         .arg("config")
         .arg(dir.join("prometheus.yml"))
         .output()
-        .expect("/usr/bin/promtool is installed");
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", promtool.display()));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

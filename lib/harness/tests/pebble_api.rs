@@ -113,14 +113,15 @@ fn services_and_changes_match_the_recording() {
         Some(json!({"action": "replan"})),
     );
     assert_eq!(status, 202);
+    // As recorded: the layer's check runs as change 1, so the replan is change 2.
     assert_eq!(
         body,
-        json!({"type": "async", "status-code": 202, "status": "Accepted", "change": "1", "result": null})
+        json!({"type": "async", "status-code": 202, "status": "Accepted", "change": "2", "result": null})
     );
-    let (status, body) = raw_json(&fake, "GET", "/v1/changes/1/wait?timeout=10s", None);
+    let (status, body) = raw_json(&fake, "GET", "/v1/changes/2/wait?timeout=10s", None);
     assert_eq!(status, 200);
     let change = &body["result"];
-    assert_eq!(change["id"], "1");
+    assert_eq!(change["id"], "2");
     assert_eq!(change["kind"], "replan");
     assert_eq!(change["summary"], "Replan service \"sleeper\" and 1 more");
     assert_eq!(change["status"], "Done");
@@ -143,10 +144,15 @@ fn services_and_changes_match_the_recording() {
     assert_eq!(list[0]["current"], "active");
     assert!(list[0]["current-since"].as_str().is_some());
 
-    let (_, body) = raw_json(&fake, "GET", "/v1/changes/1", None);
+    let (_, body) = raw_json(&fake, "GET", "/v1/changes/2", None);
     assert_eq!(body["result"]["status"], "Done");
     let (_, body) = raw_json(&fake, "GET", "/v1/changes?select=all", None);
-    assert_eq!(body["result"].as_array().unwrap().len(), 1);
+    let all = body["result"].as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0]["kind"], "perform-check");
+    assert_eq!(all[0]["summary"], "Perform exec check \"sleeper-alive\"");
+    assert_eq!(all[0]["status"], "Doing");
+    assert_eq!(all[0]["tasks"][0]["kind"], "perform-check");
 
     let (status, text) = raw(&fake, "GET", "/v1/changes/999", None);
     assert_eq!(status, 404);
@@ -252,22 +258,32 @@ fn unknown_endpoints_and_methods() {
 fn checks_and_health_follow_the_plan() {
     let (_dir, fake) = fake();
     add_demo_layer(&fake);
+    // The recorded entry, before the first probe (a period after the layer was added).
     let (_, body) = raw_json(&fake, "GET", "/v1/checks", None);
-    assert_eq!(body["result"][0]["name"], "sleeper-alive");
-    assert_eq!(body["result"][0]["status"], "up");
-    assert_eq!(body["result"][0]["threshold"], 3);
+    assert_eq!(
+        body["result"],
+        json!([{"name": "sleeper-alive", "startup": "enabled", "status": "up", "successes": 0,
+                "threshold": 3, "change-id": "1"}])
+    );
     let (status, body) = raw_json(&fake, "GET", "/v1/health", None);
     assert_eq!(
         (status, body["result"]["healthy"].clone()),
         (200, json!(true))
     );
 
+    // A pinned status wins over the probes; 502 comes as a sync envelope, as recorded.
     fake.set_check_status("sleeper-alive", charm_harness::pebble::CheckStatus::Down);
-    let (status, body) = raw_json(&fake, "GET", "/v1/health", None);
+    let (status, text) = raw(&fake, "GET", "/v1/health", None);
     assert_eq!(status, 502);
-    assert_eq!(body["result"]["healthy"], false);
+    assert_eq!(
+        text,
+        r#"{"type":"sync","status-code":502,"status":"Bad Gateway","result":{"healthy":false}}"#
+    );
     let checks = client(&fake).checks(None, &[]).unwrap();
     assert_eq!(checks[0].status, pebble::CheckStatus::Down);
+    assert!(!client(&fake).health(None).unwrap());
+    fake.clear_check_status("sleeper-alive");
+    assert!(client(&fake).health(None).unwrap());
 }
 
 #[test]
@@ -304,4 +320,59 @@ fn requests_are_recorded_with_their_json_bodies() {
     assert_eq!(requests[1].body_json, Some(json!({"action": "replan"})));
     fake.clear_requests();
     assert_eq!(fake.request_count(), 0);
+}
+
+#[test]
+fn a_mapped_check_address_reaches_the_fake_prometheus_web_api() {
+    let (_dir, fake) = fake();
+    let web = charm_harness::FakePrometheusWeb::start();
+    fake.map_check_address("localhost:9090", &format!("127.0.0.1:{}", web.port()));
+    let layer = "checks:\n  prometheus-ready:\n    override: replace\n    level: ready\n    period: 300ms\n    timeout: 250ms\n    threshold: 2\n    http:\n      url: http://localhost:9090/-/ready\n";
+    let body =
+        json!({"action": "add", "combine": true, "label": "l", "format": "yaml", "layer": layer});
+    assert_eq!(raw(&fake, "POST", "/v1/layers", Some(body)).0, 200);
+    let c = client(&fake);
+    let check = || c.checks(None, &[]).unwrap().remove(0);
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait("a success", &|| check().successes > 0);
+    assert!(c.health(Some(pebble::CheckLevel::Ready)).unwrap());
+
+    web.set_ready(false);
+    wait("down at the threshold", &|| {
+        check().status == pebble::CheckStatus::Down
+    });
+    assert!(check().failures >= 2);
+    assert_eq!(
+        fake.check("prometheus-ready").unwrap().change_id,
+        check().change_id.map(|id| id.parse().unwrap())
+    );
+    assert!(!c.health(Some(pebble::CheckLevel::Ready)).unwrap());
+    // The failing change ended in Error with Pebble's message; a recover-check runs now.
+    let changes = fake.changes();
+    let failed = changes
+        .iter()
+        .find(|c| c["kind"] == "perform-check")
+        .unwrap();
+    assert_eq!(failed["status"], "Error");
+    assert!(
+        failed["err"]
+            .as_str()
+            .unwrap()
+            .contains("non-2xx status code 503"),
+        "{failed}"
+    );
+    assert!(changes
+        .iter()
+        .any(|c| c["kind"] == "recover-check" && c["status"] == "Doing"));
+
+    web.set_ready(true);
+    wait("up again", &|| check().status == pebble::CheckStatus::Up);
+    assert!(check().prev_change_id.is_some());
+    assert!(c.health(Some(pebble::CheckLevel::Ready)).unwrap());
 }

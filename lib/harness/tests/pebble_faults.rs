@@ -122,3 +122,32 @@ fn image_layers_come_first_and_survive_a_container_restart() {
     assert_eq!(labels, ["000-image"]);
     assert_eq!(fake.service_status("base"), Some(ServiceCurrent::Inactive));
 }
+
+#[test]
+fn a_container_restart_starts_the_image_layers_checks_afresh() {
+    let (_dir, fake) = fake();
+    let image = pebble::Layer::from_yaml(
+        "checks:\n  image-check:\n    override: replace\n    level: alive\n    tcp:\n      port: 1\n",
+    )
+    .unwrap();
+    fake.add_image_layer("000-image", &image);
+    add_demo_layer(&fake);
+    let c = client(&fake);
+    let names = |c: &pebble::Client| -> Vec<String> {
+        c.checks(None, &[])
+            .unwrap()
+            .into_iter()
+            .map(|i| i.name)
+            .collect()
+    };
+    assert_eq!(names(&c), ["image-check", "sleeper-alive"]);
+    assert_eq!(c.stop_checks(&["image-check"]).unwrap(), ["image-check"]);
+
+    fake.restart_container(false);
+    // The API-added layer's check is gone; the image's runs again as a new boot's first change.
+    assert_eq!(names(&c), ["image-check"]);
+    let check = c.checks(None, &[]).unwrap().remove(0);
+    assert_eq!(check.status, pebble::CheckStatus::Up);
+    assert_eq!(check.change_id.as_deref(), Some("1"));
+    assert_eq!(fake.changes().len(), 1);
+}

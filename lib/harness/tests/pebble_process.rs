@@ -140,3 +140,59 @@ fn a_prometheus_that_cannot_load_its_config_fails_the_replan() {
     let log = std::fs::read_to_string(dir.path().join("logs/prometheus.log")).unwrap();
     assert!(log.contains("missing.yml"), "{log}");
 }
+
+#[test]
+fn a_ready_check_of_localhost_9090_probes_the_process_where_the_runner_moved_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let runner = ProcessRunner::new()
+        .executable("/bin/prometheus", "/usr/bin/prometheus")
+        .address("0.0.0.0:9090", format!("127.0.0.1:{port}"))
+        .log_dir(dir.path().join("logs"));
+    let fake = FakePebble::start_with_runner(dir.path(), Arc::new(runner));
+    let c = client(&fake);
+    c.push(
+        "/etc/prometheus/prometheus.yml",
+        CONFIG.as_bytes(),
+        &PushOptions::default(),
+    )
+    .unwrap();
+    let mut layer = prometheus_layer("/etc/prometheus/prometheus.yml");
+    let service = layer.services.get_mut("prometheus").unwrap();
+    let command = service.command.take().unwrap();
+    service.command = Some(format!("{command} --web.listen-address=0.0.0.0:9090"));
+    layer.checks.insert(
+        "prometheus-ready".into(),
+        Layer::from_yaml(
+            "checks:\n  c:\n    override: replace\n    level: ready\n    period: 500ms\n    timeout: 450ms\n    threshold: 1\n    http:\n      url: http://localhost:9090/-/ready\n",
+        )
+        .unwrap()
+        .checks["c"]
+            .clone(),
+    );
+    c.add_layer("prometheus-rs-k8s", &layer, true).unwrap();
+    c.replan(Duration::from_secs(20)).unwrap();
+
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let check = || c.checks(None, &["prometheus-ready"]).unwrap().remove(0);
+    wait("the check to reach the moved Prometheus", &|| {
+        check().successes > 0
+    });
+    assert_eq!(check().status, pebble::CheckStatus::Up);
+    assert!(c.health(Some(pebble::CheckLevel::Ready)).unwrap());
+
+    // Prometheus gone: the check fails at its threshold and readiness follows.
+    c.stop_services(&["prometheus"], Duration::from_secs(20))
+        .unwrap();
+    wait("the check to go down", &|| {
+        check().status == pebble::CheckStatus::Down
+    });
+    assert!(!c.health(Some(pebble::CheckLevel::Ready)).unwrap());
+    assert!(c.health(Some(pebble::CheckLevel::Alive)).unwrap());
+}

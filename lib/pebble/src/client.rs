@@ -194,7 +194,8 @@ impl Client {
         }
     }
 
-    /// Check states, optionally filtered by level (`ready` includes alive checks) and names.
+    /// Check states, optionally filtered by level and names. The level filter is exact: `ready`
+    /// lists only ready-level checks (unlike [`Client::health`], where `ready` includes alive).
     pub fn checks(
         &self,
         level: Option<CheckLevel>,

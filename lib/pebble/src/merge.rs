@@ -199,12 +199,12 @@ fn merge_map<V: Clone>(dst: &mut BTreeMap<String, V>, src: &BTreeMap<String, V>)
     dst.extend(src.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
-/// Field-wise merge of a service (`override: merge`).
+/// Field-wise merge of a service (`override: merge`). As in Pebble, the earlier definition's
+/// `override` stays: the plan never shows `merge` where an earlier layer defined the entry.
 pub fn merge_service(old: &mut Service, new: &Service) {
     set(&mut old.summary, &new.summary);
     set(&mut old.description, &new.description);
     set(&mut old.startup, &new.startup);
-    set(&mut old.r#override, &new.r#override);
     set(&mut old.command, &new.command);
     old.after.extend(new.after.iter().cloned());
     old.before.extend(new.before.iter().cloned());
@@ -225,9 +225,9 @@ pub fn merge_service(old: &mut Service, new: &Service) {
     set(&mut old.kill_delay, &new.kill_delay);
 }
 
-/// Field-wise merge of a check (`override: merge`); probe sections merge field-wise too.
+/// Field-wise merge of a check (`override: merge`); probe sections merge field-wise too. The
+/// earlier `override` stays, as for services.
 pub fn merge_check(old: &mut Check, new: &Check) {
-    set(&mut old.r#override, &new.r#override);
     set(&mut old.level, &new.level);
     set(&mut old.startup, &new.startup);
     set(&mut old.period, &new.period);
@@ -262,9 +262,8 @@ pub fn merge_check(old: &mut Check, new: &Check) {
     }
 }
 
-/// Field-wise merge of a log target (`override: merge`).
+/// Field-wise merge of a log target (`override: merge`); the earlier `override` stays.
 pub fn merge_log_target(old: &mut LogTarget, new: &LogTarget) {
-    set(&mut old.r#override, &new.r#override);
     set(&mut old.r#type, &new.r#type);
     set(&mut old.location, &new.location);
     old.services.extend(new.services.iter().cloned());

@@ -230,6 +230,9 @@ pub struct CheckInfo {
     /// The change running the check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_id: Option<String>,
+    /// The change that ran it before the last perform/recover switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_change_id: Option<String>,
 }
 
 /// Kind of a directory entry.

@@ -125,7 +125,10 @@ log-targets:
         Some("base"),
         "unset scalars keep earlier value"
     );
-    assert_eq!(web.r#override, Some(Override::Merge));
+    // Pebble keeps the earlier definition's override (checked against a real v1.32.1).
+    assert_eq!(web.r#override, Some(Override::Replace));
+    assert_eq!(plan.checks["up"].r#override, Some(Override::Replace));
+    assert_eq!(plan.log_targets["loki"].r#override, Some(Override::Replace));
     assert_eq!(web.after, ["db", "cache"]);
     assert_eq!(web.requires, ["db"]);
     assert_eq!(web.kill_delay.as_deref(), Some("5s"));

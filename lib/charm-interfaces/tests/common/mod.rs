@@ -123,23 +123,57 @@ pub fn by_name(jobs: &[serde_json::Map<String, Value>]) -> BTreeMap<String, Valu
         .collect()
 }
 
-/// Write each rule file into a fresh temp dir and run the real `promtool check rules` on it.
+/// Debian's promtool 2.42.
+pub fn promtool2() -> PathBuf {
+    let path = PathBuf::from("/usr/bin/promtool");
+    assert!(
+        path.exists(),
+        "no /usr/bin/promtool (Prometheus 2.42): apt-get install prometheus (./run_tests does)"
+    );
+    path
+}
+
+/// promtool 3.14: `PROMTOOL3_BIN`, else where `scripts/real-systems` caches it.
+pub fn promtool3() -> PathBuf {
+    if let Some(path) = std::env::var_os("PROMTOOL3_BIN") {
+        return path.into();
+    }
+    let cache = std::env::var_os("PROMETHEUS_RS_K8S_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/prometheus-rs-k8s/tools")
+        });
+    let path = cache.join("prometheus-3.14.0/promtool");
+    assert!(
+        path.exists(),
+        "no promtool 3.14 at {}: run scripts/real-systems (./run_tests does) or set PROMTOOL3_BIN",
+        path.display()
+    );
+    path
+}
+
+/// Write each rule file into a fresh temp dir and run the real `promtool check rules` of both
+/// majors (2.42 and 3.14) on it: rule files are the same for both.
 pub fn promtool_check_rules(files: &[(String, String)]) {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        let out = std::process::Command::new("/usr/bin/promtool")
-            .arg("check")
-            .arg("rules")
-            .arg(&path)
-            .output()
-            .expect("promtool runs");
-        assert!(
-            out.status.success(),
-            "promtool rejected {name}:\n{text}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for promtool in [promtool2(), promtool3()] {
+            let out = std::process::Command::new(&promtool)
+                .arg("check")
+                .arg("rules")
+                .arg(&path)
+                .output()
+                .expect("promtool runs");
+            assert!(
+                out.status.success(),
+                "{} rejected {name}:\n{text}\nstdout: {}\nstderr: {}",
+                promtool.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }

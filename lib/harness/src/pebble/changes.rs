@@ -249,6 +249,11 @@ pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_nanos(t).to_string()
 }
 
+/// RFC 3339 in whole seconds, as Pebble stamps task log lines.
+pub fn humantime_seconds(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 /// Summary of a change over several services, e.g. `Start service "a" and 1 more`.
 pub fn services_summary(verb: &str, names: &[String]) -> String {
     match names {

@@ -33,6 +33,20 @@ pub fn sync_body<T: Serialize>(result: &T) -> String {
     })
 }
 
+/// A sync envelope with another status: Pebble's `/v1/health` answers
+/// `{"type":"sync","status-code":502,"status":"Bad Gateway","result":{"healthy":false}}`.
+pub fn sync_with_status<T: Serialize>(status: u16, result: &T) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = encode(&Envelope {
+        kind: "sync",
+        status_code: code.as_u16(),
+        status: code.canonical_reason().unwrap_or(""),
+        change: None,
+        result,
+    });
+    json_response(code, body)
+}
+
 /// `{"type":"async","status-code":202,"status":"Accepted","change":"<id>","result":…}`.
 pub fn async_change<T: Serialize>(change_id: u64, result: &T) -> Response {
     let body = encode(&Envelope {

@@ -26,11 +26,13 @@
 //! ```
 //!
 //! Modules: [`server`] (routes, recording, faults, the socket), [`state`] (what is remembered),
-//! [`changes`] (changes, tasks, durations), [`services`] (service actions and replan),
+//! [`changes`] (changes, tasks, durations), [`checks`] (health checks run as Pebble runs
+//! them), [`services`] (service actions and replan),
 //! [`files`] (`/v1/files`), [`exec`] (`/v1/exec` and task websockets), [`runner`] (how services
 //! run: simulated by default, pluggable) and [`process_runner`] (real processes).
 
 pub mod changes;
+pub mod checks;
 mod envelope;
 pub mod exec;
 pub mod files;
@@ -90,7 +92,7 @@ impl FakePebble {
             .enable_all()
             .build()
             .expect("start the fake Pebble's runtime");
-        let shared = Arc::new(Shared::new(fs_root, runner));
+        let shared = Arc::new(Shared::new(fs_root, runner, runtime.handle().clone()));
         let socket_path = root.join("pebble.socket");
         let serving = Serving::start(&runtime, &socket_path, shared.clone())
             .expect("bind the fake Pebble socket");
@@ -186,6 +188,8 @@ impl FakePebble {
         }
         state.layers = layers;
         state.image_layers.push(entry);
+        let plan = routes::current_plan(&state);
+        checks::plan_changed(&self.shared, &mut state, &plan);
     }
 
     /// The layers, in order, as `(label, layer)`.
@@ -257,13 +261,35 @@ impl FakePebble {
             .collect()
     }
 
-    /// Sets a check's status (enabled checks are `up` otherwise); `down` makes
-    /// `/v1/health` answer 502.
+    /// Pins a check's status: `GET /v1/checks` and `/v1/health` report `status` whatever its
+    /// probes give (`down` makes `/v1/health` answer 502) until
+    /// [`FakePebble::clear_check_status`] or a container restart. Checks otherwise really run
+    /// (see [`checks`]); to make one fail honestly, point it at something that fails.
     pub fn set_check_status(&self, name: &str, status: CheckStatus) {
         self.shared
             .lock()
             .check_overrides
             .insert(name.to_string(), status);
+    }
+
+    /// Lets a check report what its probes give again.
+    pub fn clear_check_status(&self, name: &str) {
+        self.shared.lock().check_overrides.remove(name);
+    }
+
+    /// Sends the probes of checks aimed at `from` (`host:port`, e.g. `localhost:9090`) to `to`
+    /// (e.g. `127.0.0.1:41234`), for a service a test runs elsewhere than the plan says.
+    pub fn map_check_address(&self, from: &str, to: &str) -> &Self {
+        self.shared
+            .lock()
+            .check_addresses
+            .insert(from.to_string(), to.to_string());
+        self
+    }
+
+    /// What the daemon knows of a check (`None` if it never knew it this boot).
+    pub fn check(&self, name: &str) -> Option<checks::CheckData> {
+        self.shared.lock().checks.get(name).cloned()
     }
 
     /// Replaces the service runner (see [`runner`]).
@@ -422,7 +448,7 @@ impl FakePebble {
                     let _ = runner.stop(name);
                 }
             }
-            state::reboot(&mut state);
+            state::reboot(&self.shared, &mut state);
             state.storage_mounts.clone()
         };
         if wipe_files {
@@ -469,6 +495,7 @@ impl Drop for FakePebble {
         {
             s.stop();
         }
+        checks::abort_all(&mut self.shared.lock());
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

@@ -263,6 +263,16 @@ impl ServiceRunner for ProcessRunner {
         Some(matches!(child.try_wait(), Ok(None)))
     }
 
+    fn check_address(&self, host: &str, port: u16) -> Option<String> {
+        let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]");
+        self.addresses.iter().find_map(|(from, to)| {
+            let (from_host, from_port) = from.rsplit_once(':')?;
+            let any = matches!(from_host, "" | "0.0.0.0" | "[::]" | "::");
+            let same_host = from_host == host || (loopback && any);
+            (from_port.parse() == Ok(port) && same_host).then(|| to.clone())
+        })
+    }
+
     fn shutdown(&self) {
         let children: Vec<Child> = std::mem::take(&mut *self.children())
             .into_values()
@@ -336,6 +346,19 @@ mod tests {
                 "--listen=127.0.0.1:41001",
             ]
         );
+    }
+
+    #[test]
+    fn checks_of_a_moved_listen_address_follow_it() {
+        let runner = ProcessRunner::new()
+            .address("0.0.0.0:9090", "127.0.0.1:41000")
+            .address("127.0.0.1:9099", "127.0.0.1:41001");
+        let to = |host: &str, port: u16| runner.check_address(host, port);
+        assert_eq!(to("localhost", 9090).as_deref(), Some("127.0.0.1:41000"));
+        assert_eq!(to("127.0.0.1", 9099).as_deref(), Some("127.0.0.1:41001"));
+        assert_eq!(to("localhost", 9099), None);
+        assert_eq!(to("example.com", 9090), None);
+        assert_eq!(to("localhost", 9091), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::changes::{format_go_duration, parse_go_duration, timestamp};
+use super::checks;
 use super::envelope;
 use super::services::{plan_action, reconcile, run_change, Op};
 use super::state::{CheckStatus, LabeledLayer, Shared, State as FakeState};
@@ -56,25 +57,36 @@ pub async fn system_info(State(shared): State<Arc<Shared>>) -> Response {
     envelope::sync(&json!({"boot-id": boot_id, "version": "v1.32.1"}))
 }
 
-/// `GET /v1/health?level=&names=`: 502 with `healthy:false` if a selected check is down.
+/// The `level` query parameter; `Err` is Pebble's 400.
+fn level_param(params: &BTreeMap<String, String>) -> Result<Option<CheckLevel>, &'static str> {
+    match params.get("level").map(String::as_str).unwrap_or_default() {
+        "" => Ok(None),
+        "alive" => Ok(Some(CheckLevel::Alive)),
+        "ready" => Ok(Some(CheckLevel::Ready)),
+        _ => Err(r#"level must be "alive" or "ready""#),
+    }
+}
+
+/// `GET /v1/health?level=&names=`: 502 with `healthy:false` (still a sync envelope) if a
+/// selected check is down; `ready` includes alive checks, inactive checks do not count.
 pub async fn health(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
-    let state = shared.lock();
+    let level = match level_param(&params) {
+        Ok(level) => level,
+        Err(message) => return envelope::bad_request(message),
+    };
     let names = names_param(&params);
-    let level = params.get("level").map(String::as_str).unwrap_or_default();
+    let state = shared.lock();
     let healthy = !check_infos(&state).iter().any(|c| {
         let selected_level = match level {
-            "alive" => c.level == Some(CheckLevel::Alive),
-            "ready" => matches!(c.level, Some(CheckLevel::Alive | CheckLevel::Ready)),
-            _ => true,
+            None => true,
+            Some(CheckLevel::Alive) => c.level == Some(CheckLevel::Alive),
+            Some(CheckLevel::Ready) => c.level.is_some(),
         };
         let selected_name = names.is_empty() || names.contains(&c.name);
         selected_level && selected_name && c.status == CheckStatus::Down
     });
-    if healthy {
-        envelope::sync(&json!({"healthy": true}))
-    } else {
-        envelope::error_with_result(502, &json!({"healthy": false}))
-    }
+    let status = if healthy { 200 } else { 502 };
+    envelope::sync_with_status(status, &json!({ "healthy": healthy }))
 }
 
 /// `GET /v1/plan?format=yaml`.
@@ -136,10 +148,12 @@ pub async fn post_layers(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
             layer,
         }),
     }
-    if let Err(e) = combine(&layers) {
-        return envelope::bad_request(e.to_string());
-    }
+    let plan = match combine(&layers) {
+        Ok(plan) => plan,
+        Err(e) => return envelope::bad_request(e.to_string()),
+    };
     state.layers = layers;
+    checks::plan_changed(&shared, &mut state, &plan);
     envelope::sync(&true)
 }
 
@@ -206,6 +220,10 @@ pub async fn post_services(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
             Ok(p) => p,
             Err(r) => return envelope::error(r.status, r.message, r.kind),
         };
+        if body.action == "replan" {
+            // Pebble starts the checks before it creates the replan change.
+            checks::replan(&shared, &mut state, &plan);
+        }
         let tasks: Vec<(String, String)> = planned.ops.iter().map(Op::task).collect();
         let change_id = state
             .changes
@@ -319,68 +337,79 @@ pub struct CheckInfo {
     pub level: Option<CheckLevel>,
     /// Startup.
     pub startup: Startup,
-    /// Status.
+    /// Status (a status pinned by the test wins).
     pub status: CheckStatus,
+    /// Successes of the current run.
+    pub successes: u64,
+    /// Failures in a row.
+    pub failures: u64,
     /// Threshold.
     pub threshold: u32,
+    /// Change running the check.
+    pub change_id: Option<u64>,
+    /// Change that ran it before.
+    pub prev_change_id: Option<u64>,
 }
 
-/// Checks of the current plan with their simulated status.
+/// The checks the daemon knows, in name order.
 pub fn check_infos(state: &FakeState) -> Vec<CheckInfo> {
-    current_plan(state)
+    state
         .checks
         .iter()
-        .map(|(name, check)| {
-            let startup = check.startup.unwrap_or(Startup::Enabled);
-            let status = match startup {
-                Startup::Disabled => CheckStatus::Inactive,
-                Startup::Enabled => state
-                    .check_overrides
-                    .get(name)
-                    .copied()
-                    .unwrap_or(CheckStatus::Up),
-            };
-            CheckInfo {
-                name: name.clone(),
-                level: check.level,
-                startup,
-                status,
-                threshold: check.threshold.unwrap_or(3),
-            }
+        .map(|(name, data)| CheckInfo {
+            name: name.clone(),
+            level: data.level,
+            startup: data.startup,
+            status: state
+                .check_overrides
+                .get(name)
+                .copied()
+                .unwrap_or(data.status),
+            successes: data.successes,
+            failures: data.failures,
+            threshold: data.threshold,
+            change_id: data.change_id,
+            prev_change_id: data.prev_change_id,
         })
         .collect()
 }
 
 /// One entry of `GET /v1/checks`, in Pebble's field order.
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct CheckEntry {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     level: Option<&'static str>,
     startup: &'static str,
     status: &'static str,
+    successes: u64,
     #[serde(skip_serializing_if = "is_zero")]
-    failures: u32,
+    failures: u64,
     threshold: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_change_id: Option<String>,
 }
 
-fn is_zero(n: &u32) -> bool {
+fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// `GET /v1/checks?level=&names=`.
+/// `GET /v1/checks?level=&names=`: the level filter is exact (`ready` does not include alive
+/// checks here, unlike `/v1/health`).
 pub async fn get_checks(State(shared): State<Arc<Shared>>, Query(params): Params) -> Response {
-    let state = shared.lock();
+    let level = match level_param(&params) {
+        Ok(level) => level,
+        Err(message) => return envelope::bad_request(message),
+    };
     let names = names_param(&params);
-    let level = params.get("level").map(String::as_str).unwrap_or_default();
+    let state = shared.lock();
     let list: Vec<CheckEntry> = check_infos(&state)
         .into_iter()
         .filter(|c| names.is_empty() || names.contains(&c.name))
-        .filter(|c| match level {
-            "alive" => c.level == Some(CheckLevel::Alive),
-            "ready" => matches!(c.level, Some(CheckLevel::Alive | CheckLevel::Ready)),
-            _ => true,
-        })
+        .filter(|c| level.is_none() || c.level == level)
         .map(|c| CheckEntry {
             level: c.level.map(|l| match l {
                 CheckLevel::Alive => "alive",
@@ -388,16 +417,64 @@ pub async fn get_checks(State(shared): State<Arc<Shared>>, Query(params): Params
             }),
             startup: startup_str(c.startup),
             status: c.status.as_str(),
-            failures: if c.status == CheckStatus::Down {
-                c.threshold
-            } else {
-                0
-            },
+            successes: c.successes,
+            failures: c.failures,
             threshold: c.threshold,
+            change_id: c.change_id.map(|id| id.to_string()),
+            prev_change_id: c.prev_change_id.map(|id| id.to_string()),
             name: c.name,
         })
         .collect();
     envelope::sync(&list)
+}
+
+#[derive(Deserialize)]
+struct ChecksBody {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    checks: Vec<String>,
+}
+
+/// `POST /v1/checks`: `start` or `stop` named checks; answers `{"changed": [...]}` (sorted).
+pub async fn post_checks(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: ChecksBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return envelope::bad_request(format!("cannot decode data from request body: {e}"))
+        }
+    };
+    if body.checks.is_empty() {
+        return envelope::bad_request(format!("must specify checks for {} action", body.action));
+    }
+    if !matches!(body.action.as_str(), "start" | "stop") {
+        return envelope::bad_request(format!("invalid action {:?}", body.action));
+    }
+    let mut state = shared.lock();
+    let plan = current_plan(&state);
+    let mut missing: Vec<&str> = body
+        .checks
+        .iter()
+        .filter(|n| !plan.checks.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        return envelope::bad_request(format!(
+            "cannot {} checks: cannot find checks in plan: {}",
+            body.action,
+            missing.join(", ")
+        ));
+    }
+    let mut changed = if body.action == "start" {
+        checks::start(&shared, &mut state, &plan, &body.checks)
+    } else {
+        checks::stop(&mut state, &plan, &body.checks)
+    };
+    drop(state);
+    shared.notify_changes();
+    changed.sort();
+    envelope::sync(&json!({ "changed": changed }))
 }
 
 #[derive(Deserialize)]

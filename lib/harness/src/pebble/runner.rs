@@ -36,6 +36,14 @@ pub trait ServiceRunner: Send + Sync + 'static {
         None
     }
 
+    /// Where a health check aimed at `host:port` should go instead (`host:port`), when this
+    /// runner moved the service listening there (e.g. to a free loopback port); `None` keeps
+    /// the check's own address.
+    fn check_address(&self, host: &str, port: u16) -> Option<String> {
+        let _ = (host, port);
+        None
+    }
+
     /// Stops everything; called when the fake is dropped.
     fn shutdown(&self) {}
 }

@@ -43,7 +43,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/changes", get(routes::list_changes))
         .route("/v1/changes/{id}", get(routes::get_change))
         .route("/v1/changes/{id}/wait", get(routes::wait_change))
-        .route("/v1/checks", get(routes::get_checks))
+        .route(
+            "/v1/checks",
+            get(routes::get_checks).post(routes::post_checks),
+        )
         .route("/v1/signals", post(routes::post_signals))
         .route("/v1/notices", get(routes::get_notices))
         .route("/v1/files", get(files::get_files).post(files::post_files))

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::changes::ChangeStore;
+use super::checks::CheckData;
 use super::exec::{ExecHandler, ExecSession};
 use super::runner::ServiceRunner;
 
@@ -156,8 +157,13 @@ pub struct State {
     pub exec_handlers: BTreeMap<String, ExecHandler>,
     /// Exec sessions keyed by task id, waiting for or running with their websockets.
     pub exec_sessions: BTreeMap<u64, Arc<ExecSession>>,
-    /// Check statuses set by the test (default: `up` when enabled).
+    /// Checks the daemon knows, by name (see [`super::checks`]).
+    pub checks: BTreeMap<String, CheckData>,
+    /// Check statuses pinned by the test: shown and counted for health instead of the
+    /// status the probes give.
     pub check_overrides: BTreeMap<String, CheckStatus>,
+    /// Check probe redirections, `host:port` to `host:port`.
+    pub check_addresses: BTreeMap<String, String>,
     /// Signals delivered: `(service, signal)`.
     pub signals: Vec<(String, String)>,
     /// Ownership of pushed paths (container paths).
@@ -181,7 +187,9 @@ impl State {
             change_delays: BTreeMap::new(),
             exec_handlers: BTreeMap::new(),
             exec_sessions: BTreeMap::new(),
+            checks: BTreeMap::new(),
             check_overrides: BTreeMap::new(),
+            check_addresses: BTreeMap::new(),
             signals: Vec::new(),
             ownership: BTreeMap::new(),
             storage_mounts: Vec::new(),
@@ -210,16 +218,27 @@ pub struct Shared {
     /// Host directory standing for the container's `/`.
     pub fs_root: PathBuf,
     runner: Mutex<Arc<dyn ServiceRunner>>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
-    pub(crate) fn new(fs_root: PathBuf, runner: Arc<dyn ServiceRunner>) -> Self {
+    pub(crate) fn new(
+        fs_root: PathBuf,
+        runner: Arc<dyn ServiceRunner>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
         Shared {
             state: Mutex::new(State::new()),
             changes_tx: watch::channel(0).0,
             fs_root,
             runner: Mutex::new(runner),
+            runtime,
         }
+    }
+
+    /// The fake's runtime, where check probes run.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 
     /// Locks the state (a panicking test thread must not wedge the server).
@@ -262,12 +281,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A fresh Pebble boot: new boot id, only the image's layers, no services or changes.
-pub(crate) fn reboot(state: &mut State) {
+/// A fresh Pebble boot: new boot id, only the image's layers, no services or changes; the
+/// checks of the image's plan start as at any plan change.
+pub(crate) fn reboot(shared: &Arc<Shared>, state: &mut State) {
     state.boot_id = new_boot_id();
     state.layers = state.image_layers.clone();
     state.services.clear();
     state.changes = ChangeStore::default();
     state.exec_sessions.clear();
+    super::checks::abort_all(state);
+    state.checks.clear();
     state.check_overrides.clear();
+    let plan = super::routes::current_plan(state);
+    super::checks::plan_changed(shared, state, &plan);
 }
