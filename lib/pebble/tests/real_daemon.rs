@@ -82,7 +82,10 @@ fn a_stopped_check_is_inactive_and_no_longer_counts_for_readiness() {
     assert!(c.health(Some(CheckLevel::Alive)).unwrap());
 
     assert_eq!(c.stop_checks(&["c1"]).unwrap(), ["c1"]);
-    assert_eq!(c.checks(None, &["c1"]).unwrap()[0].status, CheckStatus::Inactive);
+    assert_eq!(
+        c.checks(None, &["c1"]).unwrap()[0].status,
+        CheckStatus::Inactive
+    );
     assert!(c.health(Some(CheckLevel::Ready)).unwrap());
     // Stopping it again changes nothing.
     assert!(c.stop_checks(&["c1"]).unwrap().is_empty());
@@ -98,7 +101,11 @@ fn starting_a_check_missing_from_the_plan_is_refused() {
     c.add_layer("l", &Layer::from_yaml(FAILING_READY_CHECK).unwrap(), true)
         .unwrap();
     match c.start_checks(&["c1", "nope"]) {
-        Err(Error::Api { status_code, message, .. }) => {
+        Err(Error::Api {
+            status_code,
+            message,
+            ..
+        }) => {
             assert_eq!(status_code, 400);
             assert!(message.contains("nope"), "{message}");
         }
@@ -121,4 +128,24 @@ fn disabling_a_running_check_in_a_layer_leaves_it_running() {
     let check = &c.checks(None, &["c1"]).unwrap()[0];
     assert_eq!(check.status, CheckStatus::Down, "{check:?}");
     assert!(!c.health(Some(CheckLevel::Ready)).unwrap());
+}
+
+#[test]
+fn a_failing_check_without_level_does_not_count_for_readiness() {
+    let daemon = start_daemon();
+    let c = &daemon.client;
+    let unlevelled = FAILING_READY_CHECK.replace("    level: ready\n", "");
+    c.add_layer("l", &Layer::from_yaml(&unlevelled).unwrap(), true)
+        .unwrap();
+    c.replan(Duration::from_secs(10)).unwrap();
+    wait_for("the check to go down", || {
+        c.checks(None, &["c1"]).unwrap()[0].status == CheckStatus::Down
+    });
+    let check = &c.checks(None, &["c1"]).unwrap()[0];
+    assert_eq!(check.level, None, "{check:?}");
+    // Neither the ready nor the alive level includes it (the pod stays ready and alive); only
+    // the health of all checks does.
+    assert!(c.health(Some(CheckLevel::Ready)).unwrap());
+    assert!(c.health(Some(CheckLevel::Alive)).unwrap());
+    assert!(!c.health(None).unwrap());
 }
