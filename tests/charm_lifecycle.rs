@@ -537,6 +537,49 @@ fn config_rejected_by_promtool_blocks_and_leaves_the_live_config_untouched() {
 }
 
 #[test]
+fn an_invalid_option_across_a_container_restart_runs_the_last_valid_options() {
+    let c = Charm::leader();
+    c.deploy();
+    c.configure("evaluation_interval", "30s");
+    let config = live_config_bytes(&c);
+    c.configure("scrape_interval", "banana");
+    let blocked = c.status();
+    assert_eq!(blocked.kind, juju_hook::StatusKind::Blocked);
+    assert!(blocked.message.contains("scrape_interval"), "{blocked:?}");
+
+    // A new container while the option is invalid: the last valid options are applied.
+    c.sim.pebble.restart_container(true);
+    c.ok(&pebble_ready());
+    assert_eq!(c.status(), blocked, "still naming the option");
+    assert_eq!(live_config_bytes(&c), config);
+    assert_eq!(
+        c.sim.pebble.service_status("prometheus"),
+        Some(charm_harness::ServiceCurrent::Active)
+    );
+
+    // Fixed: applied, Active.
+    c.configure("scrape_interval", "20s");
+    c.assert_active();
+    assert!(c.config_yaml().contains("scrape_interval: 20s"));
+}
+
+#[test]
+fn invalid_options_from_the_start_apply_nothing() {
+    let c = Charm::leader();
+    c.set_config("scrape_interval", "banana");
+    c.ok(&Event::Install);
+    c.ok(&pebble_ready());
+    let status = c.status();
+    assert_eq!(status.kind, juju_hook::StatusKind::Blocked);
+    assert!(status.message.contains("scrape_interval"), "{status:?}");
+    assert!(
+        c.file(CONFIG_FILE).is_none(),
+        "no valid options were ever seen"
+    );
+    assert!(c.sim.pebble.plan().services.is_empty());
+}
+
+#[test]
 fn container_restart_reapplies_everything() {
     let c = Charm::leader();
     c.deploy();
