@@ -20,7 +20,7 @@
 //! iproute2, and the real systems of `scripts/real-systems`.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -367,9 +367,4 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// Whether `path` is a file (helper for readable assertions).
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
