@@ -63,7 +63,8 @@ fn refresh_inventory(tools: &dyn HookTools, access: &WorkloadAccess) -> anyhow::
     let config = match CharmConfig::from_options(&tools.config_get()?) {
         Ok(config) => config,
         Err(e) => {
-            tools.action_fail(&format!("invalid config: {}", e.status_message()))?;
+            // The message already starts with "invalid config: ".
+            tools.action_fail(&e.status_message())?;
             return Ok(());
         }
     };

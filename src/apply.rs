@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::workload::{
-    CANDIDATE_DIR, CONFIG_DIR, LAYER_LABEL, MANIFEST_FILE, PROMETHEUS_SERVICE, PROMTOOL_BINARY,
+    CANDIDATE_DIR, CONFIG_DIR, LAYER_LABEL, LEGACY_CANDIDATE_DIR, MANIFEST_FILE,
+    PROMETHEUS_SERVICE, PROMTOOL_BINARY,
 };
 
 /// How long Pebble may take to start or restart services.
@@ -94,6 +95,9 @@ pub struct DesiredWorkload {
     pub layer: Layer,
     /// Services the layer keeps only as disabled definitions: stop them if running.
     pub stopped_services: Vec<String>,
+    /// Checks the layer keeps only as disabled definitions: stop them if running (Pebble
+    /// keeps running a check whose `startup` becomes `disabled` until it is stopped).
+    pub stopped_checks: Vec<String>,
     /// The Prometheus version the files were rendered for.
     pub prometheus_version: Option<String>,
 }
@@ -398,9 +402,9 @@ fn validate_candidate(
     desired: &DesiredWorkload,
     report: &mut ApplyReport,
 ) -> Result<(), ApplyError> {
-    client
-        .remove_path(CANDIDATE_DIR, true)
-        .or_else(ignore_not_found)?;
+    for dir in [CANDIDATE_DIR, LEGACY_CANDIDATE_DIR] {
+        client.remove_path(dir, true).or_else(ignore_not_found)?;
+    }
     let mut staged = Vec::new();
     for file in desired
         .files
@@ -567,6 +571,19 @@ fn apply_layer(
         if running.contains(name) {
             client.stop_services(&[name.as_str()], CHANGE_TIMEOUT)?;
             report.stopped.push(name.clone());
+        }
+    }
+    if !desired.stopped_checks.is_empty() {
+        let names: Vec<&str> = desired.stopped_checks.iter().map(String::as_str).collect();
+        let active: Vec<String> = client
+            .checks(None, &names)?
+            .into_iter()
+            .filter(|c| c.status != pebble::CheckStatus::Inactive)
+            .map(|c| c.name)
+            .collect();
+        if !active.is_empty() {
+            let active: Vec<&str> = active.iter().map(String::as_str).collect();
+            client.stop_checks(&active)?;
         }
     }
     if !will_start.is_empty() {

@@ -13,7 +13,7 @@ use juju_hook::{RelationId, Status};
 
 use crate::apply::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 use crate::config::CharmConfig;
-use crate::layer::{build_layer, InventoryService, INVENTORY_URL_FILE};
+use crate::layer::{build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE};
 use crate::model::{ModelSnapshot, RelationSnapshot};
 use crate::prometheus_config::{render, ConfigInput, Topology};
 use crate::sharding;
@@ -210,9 +210,12 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         }
         files.push(inventory_url_file(&inv.url));
     }
-    let stopped_services = match inventory {
-        InventoryService::OffButPresent => vec![INVENTORY_SERVICE.to_string()],
-        _ => Vec::new(),
+    let (stopped_services, stopped_checks) = match inventory {
+        InventoryService::OffButPresent => (
+            vec![INVENTORY_SERVICE.to_string()],
+            vec![INVENTORY_READY_CHECK.to_string()],
+        ),
+        _ => (Vec::new(), Vec::new()),
     };
     let layer = build_layer(&with_computed_retention(inputs), inventory)?;
 
@@ -221,6 +224,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             files,
             layer,
             stopped_services,
+            stopped_checks,
             prometheus_version: Some(inputs.version.to_string()),
         },
         writes: relation_writes(inputs, &scrape, &scrape_rules, &sender_rules),

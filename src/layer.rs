@@ -1,5 +1,6 @@
 //! The Pebble layer for the workload: the `prometheus` service, the optional `inventory-sd`
-//! poller and their ready-level checks.
+//! poller and their checks. Only Prometheus' check is ready-level: Juju points the pod's
+//! readiness probe at Pebble's ready level, and readiness means "Prometheus serves queries".
 //!
 //! What goes here decides restarts: Pebble's replan restarts exactly the services whose
 //! definition changed. So the `prometheus` command carries only options that need a restart
@@ -21,7 +22,10 @@ pub const PROMETHEUS_SERVICE: &str = "prometheus";
 pub const INVENTORY_SERVICE: &str = "inventory-sd";
 /// Ready check of Prometheus.
 pub const PROMETHEUS_READY_CHECK: &str = "prometheus-ready";
-/// Ready check of the poller.
+/// Check of the poller (its `/health`). It has no level: an inventory outage must not take
+/// Prometheus, which keeps serving the last good targets, out of its Service; a failure only
+/// raises `pebble-check-failed`. (The name is kept from when it was ready-level: a layer cannot
+/// remove a check from the plan.)
 pub const INVENTORY_READY_CHECK: &str = "inventory-sd-ready";
 /// Where the charm pushes its own binary in the workload container.
 pub const CHARM_BINARY_IN_WORKLOAD: &str = "/opt/prometheus-rs-k8s/prometheus-rs-k8s";
@@ -168,10 +172,10 @@ fn disabled_inventory_args() -> Vec<String> {
     ]
 }
 
-fn ready_check(url: &str, startup: Startup) -> Check {
+fn http_check(url: &str, level: Option<CheckLevel>, startup: Startup) -> Check {
     Check {
         r#override: Some(Override::Replace),
-        level: Some(CheckLevel::Ready),
+        level,
         startup: Some(startup),
         period: Some("10s".into()),
         timeout: Some("3s".into()),
@@ -211,7 +215,11 @@ pub fn build_layer(config: &CharmConfig, inventory: InventoryService) -> Result<
     );
     layer.checks.insert(
         PROMETHEUS_READY_CHECK.into(),
-        ready_check(PROMETHEUS_READY_URL, Startup::Enabled),
+        http_check(
+            PROMETHEUS_READY_URL,
+            Some(CheckLevel::Ready),
+            Startup::Enabled,
+        ),
     );
 
     let poller = match &inventory {
@@ -233,7 +241,7 @@ pub fn build_layer(config: &CharmConfig, inventory: InventoryService) -> Result<
         layer.services.insert(INVENTORY_SERVICE.into(), poller);
         layer.checks.insert(
             INVENTORY_READY_CHECK.into(),
-            ready_check(INVENTORY_READY_URL, startup),
+            http_check(INVENTORY_READY_URL, None, startup),
         );
     }
     Ok(layer)

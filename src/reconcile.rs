@@ -54,21 +54,37 @@ pub fn reconcile_with(
     kubernetes: &KubernetesSync<'_>,
 ) -> anyhow::Result<ReconcileOutcome> {
     let mut snapshot = model_reader::read_snapshot(ctx, tools)?;
-    let config = match CharmConfig::from_options(&snapshot.config) {
-        Ok(config) => config,
-        Err(errors) => {
-            // Leave the workload and relation data as they are: Prometheus keeps running its
-            // last good configuration until the operator fixes the option.
-            warn!("invalid config: {errors}");
-            return finish(tools, Status::blocked(errors.status_message()), None);
-        }
-    };
-    let k8s_problem = sync_kubernetes(ctx, tools, &config, &mut snapshot, kubernetes)?;
+    // Read once: the last good options and the Kubernetes resources the charm manages.
+    let unit_state = tools.state_get()?;
+    // Unit-state writes of this hook, made in one `state-set` (Juju commits it with the hook).
+    let mut state_writes = BTreeMap::new();
+    let (config, config_problem) =
+        match config_or_last_good(&unit_state, &mut state_writes, &snapshot) {
+            Ok(found) => found,
+            Err(blocked) => return finish(tools, blocked, None),
+        };
+    let config_problem = config_problem.as_ref();
+    let k8s_problem = sync_kubernetes(
+        ctx,
+        &unit_state,
+        &mut state_writes,
+        &config,
+        &mut snapshot,
+        kubernetes,
+    );
+    if !state_writes.is_empty() {
+        tools.state_set(&state_writes)?;
+    }
 
     let client = Client::new(&access.pebble_socket);
     let current = match read_workload(ctx, &client) {
         Ok(current) => current,
-        Err(e) => return finish(tools, Status::waiting(e.to_string()), None),
+        Err(e) => {
+            let status = config_problem
+                .cloned()
+                .unwrap_or_else(|| Status::waiting(e.to_string()));
+            return finish(tools, status, None);
+        }
     };
     let version = current.as_ref().and_then(|c| {
         workload_version(
@@ -91,6 +107,7 @@ pub fn reconcile_with(
             .is_some_and(|c| c.plan.services.contains_key(INVENTORY_SERVICE)),
         charm_binary: access.charm_binary.as_deref(),
         kubernetes_problem: k8s_problem.as_deref(),
+        config_problem,
     };
     // Hashed once: it decides the shortcut, and is what gets recorded when the hook writes no
     // relation data.
@@ -100,6 +117,7 @@ pub fn reconcile_with(
             unchanged_inputs::last_status_if_unchanged(&ctx.event, &client, current, &fingerprint)
         {
             info!("inputs unchanged since the last apply: the workload is up to date");
+            let status = with_inventory_outage(status, &config, access);
             tools.status_set(&status, false)?;
             return Ok(ReconcileOutcome {
                 status,
@@ -118,26 +136,125 @@ pub fn reconcile_with(
         ),
         Some(Ok(report)) => {
             log_report(&report);
-            (
-                status_once_applied(&desired, inputs.kubernetes_problem),
-                Some(report),
-            )
+            let status = status_once_applied(&desired, &inputs);
+            (with_inventory_outage(status, &config, access), Some(report))
         }
         Some(Err(e)) => {
             warn!("apply failed: {e}");
             (status_for(&e), None)
         }
     };
+    // An invalid option is what the operator must fix, whatever else happened.
+    let status = config_problem.cloned().unwrap_or(status);
     finish(tools, status, report)
 }
 
-/// The status of a hook whose apply succeeded.
-fn status_once_applied(desired: &Desired, kubernetes_problem: Option<&str>) -> Status {
-    match kubernetes_problem {
+/// The status of a hook whose apply succeeded: Blocked naming the option while the last good
+/// configuration stands in for an invalid one.
+fn status_once_applied(desired: &Desired, inputs: &Inputs<'_>) -> Status {
+    if let Some(problem) = inputs.config_problem {
+        return problem.clone();
+    }
+    match inputs.kubernetes_problem {
         // The workload runs; what Kubernetes refused still needs the operator.
         Some(problem) if desired.status().kind == StatusKind::Active => Status::blocked(problem),
         _ => desired.status(),
     }
+}
+
+/// The unit-state key holding the last valid config options (JSON), so that no state of the
+/// options leaves the unit without Prometheus: while an option is invalid, the workload is
+/// converged with these (after a container restart too: the unit state is kept by Juju, not in
+/// the container). Written only when the valid options change.
+pub const LAST_GOOD_CONFIG_KEY: &str = "last-good-config";
+
+/// The config to converge with: the options as set when they are valid (remembered as the last
+/// good ones), else the last good ones with the Blocked status naming what is wrong. `Err`
+/// (that status) when the options are invalid and none were ever valid: nothing to converge.
+fn config_or_last_good(
+    unit_state: &BTreeMap<String, String>,
+    state_writes: &mut BTreeMap<String, String>,
+    snapshot: &ModelSnapshot,
+) -> Result<(CharmConfig, Option<Status>), Status> {
+    let remembered = unit_state.get(LAST_GOOD_CONFIG_KEY);
+    match CharmConfig::from_options(&snapshot.config) {
+        Ok(config) => {
+            let options = serde_json::Value::Object(snapshot.config.clone()).to_string();
+            if remembered != Some(&options) {
+                state_writes.insert(LAST_GOOD_CONFIG_KEY.to_string(), options);
+            }
+            Ok((config, None))
+        }
+        Err(errors) => {
+            warn!("invalid config: {errors}");
+            let blocked = Status::blocked(errors.status_message());
+            let last_good = remembered
+                .and_then(|json| {
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
+                })
+                .and_then(|options| CharmConfig::from_options(&options).ok());
+            match last_good {
+                Some(config) => {
+                    info!("converging with the last good config options until they are fixed");
+                    Ok((config, Some(blocked)))
+                }
+                None => Err(blocked),
+            }
+        }
+    }
+}
+
+/// An Active status with the inventory outage, if any, in its message: how long the poller
+/// has been failing and how many last good targets Prometheus still scrapes (read from the
+/// poller's metrics). The pod stays ready meanwhile: Prometheus serves queries.
+fn with_inventory_outage(status: Status, config: &CharmConfig, access: &WorkloadAccess) -> Status {
+    if status.kind != StatusKind::Active || config.inventory.is_none() {
+        return status;
+    }
+    match inventory_outage(&access.poller_url) {
+        Some(outage) if status.message.is_empty() => Status::active(outage),
+        Some(outage) => Status::active(format!("{}; {outage}", status.message)),
+        None => status,
+    }
+}
+
+/// The outage as the poller's metrics show it, `None` when its last poll succeeded or it
+/// cannot be asked.
+fn inventory_outage(poller_url: &str) -> Option<String> {
+    let text = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?
+        .get(format!("{}/metrics", poller_url.trim_end_matches('/')))
+        .send()
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .text()
+        .ok()?;
+    let metric = |name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    let failures = metric("inventory_sd_consecutive_failures")?;
+    if failures < 1.0 {
+        return None;
+    }
+    let targets = metric("inventory_sd_targets").unwrap_or(0.0);
+    let since = match metric("inventory_sd_last_success_timestamp_seconds") {
+        Some(t) if t > 0.0 => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(t);
+            let age = Duration::from_secs((now - t).max(0.0) as u64);
+            format!("for {}", humantime::format_duration(age))
+        }
+        _ => "since the poller started".to_string(),
+    };
+    Some(format!(
+        "inventory failing {since} ({failures} failed polls): serving {targets} last good targets"
+    ))
 }
 
 /// Sets the final status (one `status-set` per hook) and reports what happened.
@@ -163,15 +280,14 @@ fn finish(
 /// the limits in place, records them then.
 fn sync_kubernetes(
     ctx: &HookContext,
-    tools: &dyn HookTools,
+    unit_state: &BTreeMap<String, String>,
+    state_writes: &mut BTreeMap<String, String>,
     config: &CharmConfig,
     snapshot: &mut ModelSnapshot,
     kubernetes: &KubernetesSync<'_>,
-) -> anyhow::Result<Option<String>> {
-    let managed = k8s::Managed::from_state(&tools.state_get()?);
-    let Some(wanted) = k8s::Wanted::from_config(config, &managed) else {
-        return Ok(None);
-    };
+) -> Option<String> {
+    let managed = k8s::Managed::from_state(unit_state);
+    let wanted = k8s::Wanted::from_config(config, &managed)?;
     let workload = k8s::Workload {
         namespace: ctx.model_name.clone(),
         app: ctx.app_name.clone(),
@@ -184,11 +300,11 @@ fn sync_kubernetes(
     if outcome.limits_in_place {
         let after = wanted.limits.managed_after();
         if after != managed {
-            tools.state_set(&after.to_state())?;
+            state_writes.extend(after.to_state());
         }
     }
     snapshot.pvc_capacity.clone_from(&outcome.pvc_capacity);
-    Ok(outcome.problem)
+    outcome.problem
 }
 
 /// What the workload has now; `None` when its Pebble is not up (yet). On update-status, every
@@ -221,6 +337,8 @@ struct Inputs<'a> {
     inventory_in_plan: bool,
     charm_binary: Option<&'a std::path::Path>,
     kubernetes_problem: Option<&'a str>,
+    /// Blocked status naming the invalid option, when `config` is the last good one.
+    config_problem: Option<&'a Status>,
 }
 
 impl Inputs<'_> {
@@ -267,7 +385,7 @@ fn converge(
             };
         let applied_for = AppliedFor {
             inputs: inputs_after_writes,
-            status: status_once_applied(&desired, inputs.kubernetes_problem),
+            status: status_once_applied(&desired, inputs),
             plan: String::new(),
         };
         let result = apply::apply(

@@ -21,8 +21,11 @@ pub const RULES_DIR: &str = "/etc/prometheus/rules";
 pub const FILE_SD_DIR: &str = "/etc/prometheus/file_sd";
 /// The inventory poller's target file.
 pub const INVENTORY_FILE: &str = "/etc/prometheus/file_sd/inventory.json";
-/// Where a candidate configuration is staged and validated before it goes live.
-pub const CANDIDATE_DIR: &str = "/etc/prometheus/.candidate";
+/// Where a candidate configuration is staged and validated before it goes live: outside the
+/// directory Prometheus reads, with the same layout (relative paths resolve the same way).
+pub const CANDIDATE_DIR: &str = "/etc/prometheus-rs-k8s/candidate";
+/// Where earlier versions of the charm staged it (inside Prometheus' directory): removed.
+pub const LEGACY_CANDIDATE_DIR: &str = "/etc/prometheus/.candidate";
 /// What the charm last applied successfully (file hashes, detected version).
 pub const MANIFEST_FILE: &str = "/etc/prometheus/.charm-applied.json";
 /// The charm's own binary, pushed into the workload to run the poller.

@@ -210,7 +210,7 @@ fn interval_changes_reload_prometheus_without_restarting_it() {
         assert_eq!(
             written_paths(&requests),
             [
-                "/etc/prometheus/.candidate/prometheus.yml",
+                "/etc/prometheus-rs-k8s/candidate/prometheus.yml",
                 CONFIG_FILE,
                 MANIFEST_FILE
             ],
@@ -363,6 +363,8 @@ fn invalid_options() -> Vec<(&'static str, Value, &'static str)> {
 
 #[test]
 fn every_invalid_option_blocks_naming_it_and_leaves_the_workload_alone() {
+    // The charm keeps converging with the last valid options (so a container restart still
+    // gets Prometheus back): with the same model that changes nothing in the workload.
     let c = Charm::leader();
     c.deploy();
     let config = live_config_bytes(&c);
@@ -382,7 +384,11 @@ fn every_invalid_option_blocks_naming_it_and_leaves_the_workload_alone() {
         c.ok(&Event::ConfigChanged);
 
         assert_eq!(c.status(), Status::blocked(message), "{option}");
-        assert_eq!(c.requests(), [], "{option}: Pebble not even asked");
+        assert_eq!(
+            workload_changes(&c.requests()),
+            Vec::<&charm_harness::RecordedRequest>::new(),
+            "{option}: the workload untouched"
+        );
         assert_eq!(live_config_bytes(&c), config, "{option}");
         assert_eq!(c.counters(), before, "{option}");
 
@@ -391,7 +397,7 @@ fn every_invalid_option_blocks_naming_it_and_leaves_the_workload_alone() {
         c.ok(&Event::ConfigChanged);
         c.assert_active();
         assert_eq!(
-            mutating(&c.requests()),
+            workload_changes(&c.requests()),
             Vec::<&charm_harness::RecordedRequest>::new()
         );
     }
@@ -526,18 +532,18 @@ fn config_rejected_by_promtool_blocks_and_leaves_the_live_config_untouched() {
         "promtool's own words: {status:?}"
     );
     assert!(
-        !status.message.contains(".candidate"),
+        !status.message.contains("prometheus-rs-k8s/candidate"),
         "paths shown as live ones: {status:?}"
     );
     assert_eq!(live_config_bytes(&c), config);
     let candidate = c
-        .file("/etc/prometheus/.candidate/prometheus.yml")
+        .file("/etc/prometheus-rs-k8s/candidate/prometheus.yml")
         .expect("staged");
     assert!(candidate.contains("scrape_timeout: 2m"), "{candidate}");
     let requests = c.requests();
     assert_eq!(
         written_paths(&requests),
-        ["/etc/prometheus/.candidate/prometheus.yml"],
+        ["/etc/prometheus-rs-k8s/candidate/prometheus.yml"],
         "only the candidate was written"
     );
     assert_eq!(c.counters(), before, "no restart, no reload");
@@ -562,6 +568,49 @@ fn config_rejected_by_promtool_blocks_and_leaves_the_live_config_untouched() {
     c.assert_active();
     assert!(c.config_yaml().contains("scrape_timeout: 20s"));
     assert_eq!(c.counters().reloads, before.reloads + 1);
+}
+
+#[test]
+fn an_invalid_option_across_a_container_restart_runs_the_last_valid_options() {
+    let c = Charm::leader();
+    c.deploy();
+    c.configure("evaluation_interval", "30s");
+    let config = live_config_bytes(&c);
+    c.configure("scrape_interval", "banana");
+    let blocked = c.status();
+    assert_eq!(blocked.kind, juju_hook::StatusKind::Blocked);
+    assert!(blocked.message.contains("scrape_interval"), "{blocked:?}");
+
+    // A new container while the option is invalid: the last valid options are applied.
+    c.sim.pebble.restart_container(true);
+    c.ok(&pebble_ready());
+    assert_eq!(c.status(), blocked, "still naming the option");
+    assert_eq!(live_config_bytes(&c), config);
+    assert_eq!(
+        c.sim.pebble.service_status("prometheus"),
+        Some(charm_harness::ServiceCurrent::Active)
+    );
+
+    // Fixed: applied, Active.
+    c.configure("scrape_interval", "20s");
+    c.assert_active();
+    assert!(c.config_yaml().contains("scrape_interval: 20s"));
+}
+
+#[test]
+fn invalid_options_from_the_start_apply_nothing() {
+    let c = Charm::leader();
+    c.set_config("scrape_interval", "banana");
+    c.ok(&Event::Install);
+    c.ok(&pebble_ready());
+    let status = c.status();
+    assert_eq!(status.kind, juju_hook::StatusKind::Blocked);
+    assert!(status.message.contains("scrape_interval"), "{status:?}");
+    assert!(
+        c.file(CONFIG_FILE).is_none(),
+        "no valid options were ever seen"
+    );
+    assert!(c.sim.pebble.plan().services.is_empty());
 }
 
 #[test]

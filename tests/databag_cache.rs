@@ -15,6 +15,7 @@ use juju_hook::{
 };
 use prometheus_rs_k8s::databag_cache::{self, CACHE_FILE};
 use prometheus_rs_k8s::dispatch::handle_event;
+use prometheus_rs_k8s::reconcile::LAST_GOOD_CONFIG_KEY;
 use prometheus_rs_k8s::simulate::{charm_model_state, Simulation};
 use serde_json::{Map, Value};
 
@@ -733,13 +734,28 @@ fn the_ports_saved_are_those_juju_commits() {
 fn the_unit_state_comes_from_the_cache_with_the_hooks_own_writes() {
     let unit = Unit::new(true);
     unit.deploy();
-    assert_eq!(
-        cache_file(&unit).unit_state,
-        Some(BTreeMap::new()),
-        "read once"
+    // The charm keeps its last valid config options in the unit state itself; this test looks
+    // at the other keys.
+    let others = |state: Option<BTreeMap<String, String>>| {
+        state.map(|mut state| {
+            state.remove(LAST_GOOD_CONFIG_KEY);
+            state
+        })
+    };
+    let cached = || others(cache_file(&unit).unit_state);
+    assert!(
+        cache_file(&unit)
+            .unit_state
+            .is_some_and(|s| s.contains_key(LAST_GOOD_CONFIG_KEY)),
+        "read once, with the charm's own write"
     );
+    assert_eq!(cached(), Some(BTreeMap::new()));
     let kv = |v: &str| BTreeMap::from([("k".to_string(), v.to_string())]);
-    let get = |tools: &dyn HookTools| tools.state_get().map_err(|e| e.to_string());
+    let get = |tools: &dyn HookTools| {
+        let mut state = tools.state_get().map_err(|e| e.to_string())?;
+        state.remove(LAST_GOOD_CONFIG_KEY);
+        Ok::<_, String>(state)
+    };
 
     // A write goes to Juju and, like Juju, is seen by the same hook's reads.
     let seen = std::cell::RefCell::new(BTreeMap::new());
@@ -751,8 +767,11 @@ fn the_unit_state_comes_from_the_cache_with_the_hooks_own_writes() {
     assert!(ok);
     assert_eq!(*seen.borrow(), kv("v"));
     assert_eq!((unit.calls("state-set"), unit.calls("state-get")), (1, 0));
-    assert_eq!(unit.sim.juju.state().stored, kv("v"));
-    assert_eq!(cache_file(&unit).unit_state, Some(kv("v")));
+    assert_eq!(
+        others(Some(unit.sim.juju.state().stored.clone())),
+        Some(kv("v"))
+    );
+    assert_eq!(cached(), Some(kv("v")));
 
     // A failed hook's write is not committed; the next hook asks Juju again.
     let failed = unit.run_with(&Event::ConfigChanged, |tools| {
@@ -787,7 +806,7 @@ fn the_unit_state_comes_from_the_cache_with_the_hooks_own_writes() {
     assert_eq!(unit.calls("state-get"), 0);
     assert_eq!(read(&Event::UpdateStatus), kv("edited"));
     assert_eq!(unit.calls("state-get"), 1);
-    assert_eq!(cache_file(&unit).unit_state, Some(kv("edited")));
+    assert_eq!(cached(), Some(kv("edited")));
 }
 
 /// Hook tools whose `status-set` fails, as a broken agent connection would.

@@ -356,7 +356,7 @@ fn validate_configuration_action_reports_promtool_verdict() {
 }
 
 #[test]
-fn invalid_config_blocks_with_exit_zero_and_leaves_pebble_alone() {
+fn invalid_config_blocks_with_exit_zero_and_leaves_the_workload_as_it_was() {
     let c = ProcessCharm::start(&leader_state());
     c.ok(&Event::Install);
     c.ok(&pebble_ready());
@@ -369,7 +369,14 @@ fn invalid_config_blocks_with_exit_zero_and_leaves_pebble_alone() {
             r#"invalid config: log_level="chatty": must be one of debug, info, warn, error"#
         )
     );
-    assert_eq!(c.pebble.request_count(), requests, "Pebble not asked");
+    // The workload is converged with the last valid options: nothing to change but the
+    // charm's record of what it applied for.
+    let after = c.pebble.requests();
+    assert_eq!(
+        common::workload_changes(&after[requests..]),
+        Vec::<&charm_harness::RecordedRequest>::new(),
+        "the workload untouched"
+    );
 }
 
 #[test]

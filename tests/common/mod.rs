@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod pod;
 pub mod process;
 
 use std::path::Path;

@@ -129,3 +129,23 @@ fn disabling_a_running_check_in_a_layer_leaves_it_running() {
     assert_eq!(check.status, CheckStatus::Down, "{check:?}");
     assert!(!c.health(Some(CheckLevel::Ready)).unwrap());
 }
+
+#[test]
+fn a_failing_check_without_level_does_not_count_for_readiness() {
+    let daemon = start_daemon();
+    let c = &daemon.client;
+    let unlevelled = FAILING_READY_CHECK.replace("    level: ready\n", "");
+    c.add_layer("l", &Layer::from_yaml(&unlevelled).unwrap(), true)
+        .unwrap();
+    c.replan(Duration::from_secs(10)).unwrap();
+    wait_for("the check to go down", || {
+        c.checks(None, &["c1"]).unwrap()[0].status == CheckStatus::Down
+    });
+    let check = &c.checks(None, &["c1"]).unwrap()[0];
+    assert_eq!(check.level, None, "{check:?}");
+    // Neither the ready nor the alive level includes it (the pod stays ready and alive); only
+    // the health of all checks does.
+    assert!(c.health(Some(CheckLevel::Ready)).unwrap());
+    assert!(c.health(Some(CheckLevel::Alive)).unwrap());
+    assert!(!c.health(None).unwrap());
+}

@@ -33,6 +33,7 @@ pub struct HookRunner {
     tools_dir: PathBuf,
     file: StateFile,
     extra_env: Vec<(String, String)>,
+    launcher: Vec<String>,
 }
 
 impl HookRunner {
@@ -55,6 +56,7 @@ impl HookRunner {
             tools_dir,
             file,
             extra_env: Vec::new(),
+            launcher: Vec::new(),
         })
     }
 
@@ -62,6 +64,15 @@ impl HookRunner {
     /// test may need e.g. `RUST_LOG` or a socket path override).
     pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs every hook through this command line, which must `exec` the rest of its
+    /// arguments (e.g. `nsenter --net=<path> --` to put the charm in a pod's network
+    /// namespace, as a sidecar charm shares its pod's network). The hook's environment and
+    /// working directory are unchanged.
+    pub fn with_launcher(mut self, launcher: &[&str]) -> Self {
+        self.launcher = launcher.iter().map(|s| (*s).to_string()).collect();
         self
     }
 
@@ -90,12 +101,26 @@ impl HookRunner {
     pub fn run(&self, event: &Event) -> Result<HookOutcome, ModelError> {
         let mut env = self.file.load()?.env_for(event);
         env.extend(self.extra_env.iter().cloned());
-        let output = hook_command(&self.charm_binary, &env, &self.tools_dir, self.file.path())
-            .output()
-            .map_err(|e| ModelError::StateFile {
-                path: self.charm_binary.clone(),
-                reason: format!("cannot run the charm: {e}"),
-            })?;
+        let mut command = hook_command(&self.charm_binary, &env, &self.tools_dir, self.file.path());
+        if let Some((program, args)) = self.launcher.split_first() {
+            let mut launched = std::process::Command::new(program);
+            launched
+                .args(args)
+                .arg(command.get_program())
+                .args(command.get_args());
+            launched
+                .env_clear()
+                .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            if let Some(dir) = command.get_current_dir() {
+                launched.current_dir(dir);
+            }
+            launched.stdin(std::process::Stdio::null());
+            command = launched;
+        }
+        let output = command.output().map_err(|e| ModelError::StateFile {
+            path: self.charm_binary.clone(),
+            reason: format!("cannot run the charm: {e}"),
+        })?;
         let outcome = HookOutcome {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
