@@ -11,6 +11,7 @@ pub mod databag_cache;
 pub mod demo;
 pub mod desired;
 pub mod dispatch;
+pub mod fqdn;
 pub mod k8s;
 pub mod layer;
 pub mod model;

@@ -52,7 +52,14 @@ pub fn reconcile_with(
     access: &WorkloadAccess,
     kubernetes: &KubernetesSync<'_>,
 ) -> anyhow::Result<ReconcileOutcome> {
-    let mut snapshot = model_reader::read_snapshot(ctx, tools)?;
+    let fqdn = crate::fqdn::unit_fqdn(
+        access.unit_fqdn.as_deref(),
+        &access.fqdn_source,
+        &ctx.app_name,
+        ctx.unit_number,
+        &ctx.model_name,
+    );
+    let mut snapshot = model_reader::read_snapshot(ctx, tools, fqdn)?;
     let config = match CharmConfig::from_options(&snapshot.config) {
         Ok(config) => config,
         Err(errors) => {
@@ -62,7 +69,7 @@ pub fn reconcile_with(
             return finish(tools, Status::blocked(errors.status_message()), None);
         }
     };
-    let k8s_problem = sync_kubernetes(ctx, tools, &config, &mut snapshot, kubernetes)?;
+    let k8s_problem = sync_kubernetes(ctx, tools, access, &config, &mut snapshot, kubernetes)?;
 
     let client = Client::new(&access.pebble_socket);
     let current = match read_workload(ctx, &client) {
@@ -158,20 +165,37 @@ fn finish(
 fn sync_kubernetes(
     ctx: &HookContext,
     tools: &dyn HookTools,
+    access: &WorkloadAccess,
     config: &CharmConfig,
     snapshot: &mut ModelSnapshot,
     kubernetes: &KubernetesSync<'_>,
 ) -> anyhow::Result<Option<String>> {
-    let managed = k8s::Managed::from_state(&tools.state_get()?);
-    let Some(wanted) = k8s::Wanted::from_config(config, &managed) else {
+    let state = tools.state_get()?;
+    let managed = k8s::Managed::from_state(&state);
+    let Some(mut wanted) = k8s::Wanted::from_config(config, &managed) else {
         return Ok(None);
     };
-    let workload = k8s::Workload {
-        namespace: ctx.model_name.clone(),
-        app: ctx.app_name.clone(),
-        unit_number: ctx.unit_number,
+    // The volume's capacity: given (render, tests), or remembered from an earlier hook and
+    // read again only on the events that may follow a resize or a `juju trust`.
+    let known_capacity = access.database_capacity.clone().or_else(|| {
+        state
+            .get(k8s::CAPACITY_STATE_KEY)
+            .filter(|c| !c.is_empty() && !refreshes_capacity(&ctx.event))
+            .cloned()
+    });
+    if known_capacity.is_some() {
+        wanted.pvc_capacity = false;
+    }
+    let outcome = if wanted == k8s::Wanted::default() {
+        k8s::Outcome::default()
+    } else {
+        let workload = k8s::Workload {
+            namespace: ctx.model_name.clone(),
+            app: ctx.app_name.clone(),
+            unit_number: ctx.unit_number,
+        };
+        kubernetes(&workload, &wanted)
     };
-    let outcome = kubernetes(&workload, &wanted);
     if outcome.patched {
         info!("patched the StatefulSet's resources: Kubernetes restarts the pod");
     }
@@ -181,8 +205,39 @@ fn sync_kubernetes(
             tools.state_set(&after.to_state())?;
         }
     }
-    snapshot.pvc_capacity.clone_from(&outcome.pvc_capacity);
+    if let Some(capacity) = &outcome.pvc_capacity {
+        if access.database_capacity.is_none()
+            && state.get(k8s::CAPACITY_STATE_KEY) != Some(capacity)
+        {
+            tools.state_set(&BTreeMap::from([(
+                k8s::CAPACITY_STATE_KEY.to_owned(),
+                capacity.clone(),
+            )]))?;
+        }
+    }
+    if let Some(e) = &outcome.capacity_problem {
+        warn!("no size limit for the TSDB: {e}");
+    }
+    snapshot.pvc_capacity = known_capacity.or(outcome.pvc_capacity);
     Ok(outcome.problem)
+}
+
+/// Events after which the database volume's capacity is read again rather than remembered.
+fn refreshes_capacity(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Install
+            | Event::Start
+            | Event::UpgradeCharm
+            | Event::ConfigChanged
+            | Event::UpdateStatus
+            | Event::LeaderElected
+            | Event::Storage { .. }
+            | Event::Workload {
+                kind: WorkloadEventKind::PebbleReady,
+                ..
+            }
+    )
 }
 
 /// What the workload has now; `None` when its Pebble is not up (yet). On update-status, every
