@@ -190,8 +190,8 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
     if inputs.config.scrape_sharding {
-        let planned = snapshot.planned_unit_numbers.as_deref().unwrap_or(&[]);
-        input.shard = sharding::shard_for(snapshot.unit_id, planned);
+        let planned = snapshot.planned_numbers().unwrap_or_default();
+        input.shard = sharding::shard_for(snapshot.unit_id, &planned);
     }
     // Series leave this Prometheus (remote write) or are split across units: label them.
     if inputs.config.scrape_sharding || !input.remote_write.is_empty() {

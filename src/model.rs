@@ -143,6 +143,14 @@ impl ModelSnapshot {
         if self.fqdn.is_empty() || self.fqdn.chars().any(|c| c.is_whitespace() || c == '/') {
             out.push(format!("fqdn {:?} is not a host name", self.fqdn));
         }
+        if let (Some(n), Some(numbers)) = (self.planned_units, &self.planned_unit_numbers) {
+            if usize::try_from(n).ok() != Some(numbers.len()) {
+                out.push(format!(
+                    "planned_units is {n} but planned_unit_numbers lists {}",
+                    numbers.len()
+                ));
+            }
+        }
         let me = self.unit_name();
         let mut ids = BTreeMap::new();
         for rel in &self.relations {
@@ -191,6 +199,14 @@ impl ModelSnapshot {
             }
         }
         out
+    }
+
+    /// The planned units' numbers: `planned_unit_numbers`, else `0..planned_units` (units are
+    /// numbered from 0 when none has been removed), else `None`.
+    pub fn planned_numbers(&self) -> Option<Vec<u32>> {
+        self.planned_unit_numbers
+            .clone()
+            .or_else(|| self.planned_units.map(|n| (0..n.min(10_000)).collect()))
     }
 
     /// This unit's name, `<app>/<n>`.

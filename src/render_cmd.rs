@@ -142,8 +142,8 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
 
 /// Which targets of a sharded job this unit keeps.
 fn sharding_text(snapshot: &ModelSnapshot) -> String {
-    let planned = snapshot.planned_unit_numbers.as_deref().unwrap_or(&[]);
-    match crate::sharding::shard_for(snapshot.unit_id, planned) {
+    let planned = snapshot.planned_numbers().unwrap_or_default();
+    match crate::sharding::shard_for(snapshot.unit_id, &planned) {
         Some(shard) => format!(
             "scrape_sharding: this unit keeps share {} of {} of the targets (hashmod of the address)",
             shard.index + 1,

@@ -114,7 +114,7 @@ impl Simulation {
             local.local_unit_data = rel.local_unit_data.clone();
         }
         // goal-state plans the snapshot's units (scrape sharding reads them).
-        for n in snapshot.planned_unit_numbers.iter().flatten() {
+        for n in snapshot.planned_numbers().iter().flatten() {
             let entry = juju_hook::GoalStateEntry {
                 status: "active".into(),
                 since: None,

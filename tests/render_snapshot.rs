@@ -445,3 +445,25 @@ fn malformed_snapshots_exit_2_naming_what_is_wrong() {
         "{stderr}"
     );
 }
+
+/// `planned_units` alone plans units `0..n` (goal-state numbers units from 0): with
+/// `scrape_sharding` unit 0 of 2 keeps one share; a count that contradicts
+/// `planned_unit_numbers` is refused.
+#[test]
+fn planned_units_alone_plans_the_first_units_and_must_agree_with_their_numbers() {
+    let mut value = fixture_json();
+    value["config"]["scrape_sharding"] = json!(true);
+    value["planned_units"] = json!(2);
+    let out = render(value.clone());
+    let text = explain_text(&out.explain);
+    assert!(text.contains("share 1 of 2"), "{text}");
+
+    value["planned_unit_numbers"] = json!([0, 1, 2]);
+    let out = run_binary(&value.to_string(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("planned_units is 2 but planned_unit_numbers lists 3"),
+        "{stderr}"
+    );
+}
