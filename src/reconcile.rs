@@ -215,10 +215,19 @@ fn sync_kubernetes(
             )]))?;
         }
     }
+    // A failed read keeps the capacity remembered, if any: a passing API error must not drop
+    // the size limit (and restart Prometheus twice).
+    let remembered = state
+        .get(k8s::CAPACITY_STATE_KEY)
+        .filter(|c| !c.is_empty())
+        .cloned();
     if let Some(e) = &outcome.capacity_problem {
-        warn!("no size limit for the TSDB: {e}");
+        match &remembered {
+            Some(c) => warn!("cannot read the database volume's capacity, using {c}: {e}"),
+            None => warn!("no size limit for the TSDB: {e}"),
+        }
     }
-    snapshot.pvc_capacity = known_capacity.or(outcome.pvc_capacity);
+    snapshot.pvc_capacity = known_capacity.or(outcome.pvc_capacity).or(remembered);
     Ok(outcome.problem)
 }
 
