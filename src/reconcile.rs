@@ -176,14 +176,16 @@ fn sync_kubernetes(
         return Ok(None);
     };
     // The volume's capacity: given (render, tests), or remembered from an earlier hook and
-    // read again only on the events that may follow a resize or a `juju trust`.
-    let known_capacity = access.database_capacity.clone().or_else(|| {
-        state
-            .get(k8s::CAPACITY_STATE_KEY)
-            .filter(|c| !c.is_empty() && !refreshes_capacity(&ctx.event))
-            .cloned()
-    });
-    if known_capacity.is_some() {
+    // read again only on the events that may follow a resize or a `juju trust`. An empty
+    // remembered value records a read that failed: not retried before such an event either,
+    // so an untrusted unit does not ask the API in every hook.
+    let cached = state.get(k8s::CAPACITY_STATE_KEY);
+    let reuse = !refreshes_capacity(&ctx.event);
+    let known_capacity = access
+        .database_capacity
+        .clone()
+        .or_else(|| cached.filter(|c| !c.is_empty() && reuse).cloned());
+    if access.database_capacity.is_some() || (cached.is_some() && reuse) {
         wanted.pvc_capacity = false;
     }
     let outcome = if wanted == k8s::Wanted::default() {
@@ -224,7 +226,15 @@ fn sync_kubernetes(
     if let Some(e) = &outcome.capacity_problem {
         match &remembered {
             Some(c) => warn!("cannot read the database volume's capacity, using {c}: {e}"),
-            None => warn!("no size limit for the TSDB: {e}"),
+            None => {
+                warn!("no size limit for the TSDB: {e}");
+                if cached.is_none() {
+                    tools.state_set(&BTreeMap::from([(
+                        k8s::CAPACITY_STATE_KEY.to_owned(),
+                        String::new(),
+                    )]))?;
+                }
+            }
         }
     }
     snapshot.pvc_capacity = known_capacity.or(outcome.pvc_capacity).or(remembered);
