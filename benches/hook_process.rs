@@ -76,7 +76,8 @@ fn deploy(apps: usize, units: usize) -> (Unit, Vec<juju_hook::RelationId>) {
         pebble.socket_path().display().to_string(),
     )
     .with_env("CHARM_PROMETHEUS_URL", web.url())
-    .with_env("CHARM_POLLER_URL", "http://127.0.0.1:9");
+    .with_env("CHARM_POLLER_URL", "http://127.0.0.1:9")
+    .with_env("CHARM_DATABASE_CAPACITY", "1Gi");
     let unit = Unit {
         runner,
         pebble,
@@ -131,6 +132,9 @@ fn deploy_in_process(unit: &Unit, events: &[Event]) {
         prometheus_url: unit._web.url(),
         poller_url: "http://127.0.0.1:9".into(),
         charm_binary: Some(target_bin("CHARM_BIN", "prometheus-rs-k8s")),
+        unit_fqdn: None,
+        fqdn_source: prometheus_rs_k8s::fqdn::FqdnSource::default(),
+        database_capacity: Some("1Gi".into()),
     };
     for event in events {
         let env = tools.state().env_for(event);
@@ -160,6 +164,7 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
         ),
         ("CHARM_PROMETHEUS_URL", unit._web.url()),
         ("CHARM_POLLER_URL", "http://127.0.0.1:9".into()),
+        ("CHARM_DATABASE_CAPACITY", "1Gi".into()),
     ] {
         env.push((k.into(), v));
     }

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::workload::{
     CANDIDATE_DIR, CONFIG_DIR, LAYER_LABEL, LEGACY_CANDIDATE_DIR, MANIFEST_FILE,
-    PROMETHEUS_SERVICE, PROMTOOL_BINARY,
+    PROMETHEUS_SERVICE, PROMTOOL_BINARY, RULES_DIR,
 };
 
 /// How long Pebble may take to start or restart services.
@@ -278,11 +278,15 @@ pub fn apply(
         .filter(|(f, id)| manifest.files.get(&f.path) != Some(id))
         .map(|(f, _)| *f)
         .collect();
-    let stale: Vec<&String> = manifest
+    let mut stale: Vec<String> = manifest
         .files
         .keys()
         .filter(|p| !applied.files.contains_key(*p))
+        .cloned()
         .collect();
+    if manifest.files.is_empty() {
+        stale.extend(unknown_rule_files(client, &applied)?);
+    }
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
         || stale
             .iter()
@@ -295,7 +299,7 @@ pub fn apply(
     push_changed(client, &changed, &mut report)?;
     for path in &stale {
         client.remove_path(path, false).or_else(ignore_not_found)?;
-        report.removed.push((*path).clone());
+        report.removed.push(path.clone());
     }
 
     let prometheus_restarted = apply_layer(client, desired, &current.plan, &mut report)?;
@@ -385,6 +389,24 @@ fn push_options(permissions: u32) -> PushOptions {
         permissions: Some(permissions),
         ..PushOptions::default()
     }
+}
+
+/// Rule files in the rules directory that this apply does not want, found when the charm has
+/// applied nothing in this container yet: left by another charm (prometheus-k8s writes
+/// `juju_*.rules` there, and `juju refresh --switch` keeps the container), they would be
+/// loaded by the `rules/*.rules` glob.
+fn unknown_rule_files(client: &Client, applied: &Manifest) -> Result<Vec<String>, pebble::Error> {
+    let listed = match client.list_files(RULES_DIR, Some("*.rules")) {
+        Ok(listed) => listed,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(listed
+        .into_iter()
+        .filter(|f| f.file_type == pebble::FileType::File)
+        .map(|f| format!("{RULES_DIR}/{}", f.name))
+        .filter(|p| !applied.files.contains_key(p))
+        .collect())
 }
 
 fn ignore_not_found(e: pebble::Error) -> Result<(), pebble::Error> {

@@ -24,8 +24,10 @@ mod defaults {
     pub const SCRAPE_TIMEOUT: &str = "10s";
     pub const EVALUATION_INTERVAL: &str = "1m";
     pub const METRICS_RETENTION_TIME: &str = "15d";
-    pub const MAXIMUM_RETENTION_SIZE: &str = "";
-    pub const METRICS_WAL_COMPRESSION: bool = true;
+    pub const MAXIMUM_RETENTION_SIZE: &str = "80%";
+    pub const METRICS_WAL_COMPRESSION: bool = false;
+    pub const WEB_EXTERNAL_URL: &str = "";
+    pub const MAX_GLOBAL_EXEMPLARS_PER_USER: i64 = 0;
     pub const SCRAPE_SHARDING: bool = false;
     pub const CPU: &str = "";
     pub const MEMORY: &str = "";
@@ -60,6 +62,11 @@ pub struct CharmConfig {
     pub maximum_retention_percent: Option<u8>,
     /// Explicit `--[no-]storage.tsdb.wal-compression`.
     pub metrics_wal_compression: bool,
+    /// `--web.external-url` (with `--web.route-prefix=/`), without a trailing `/`; also the
+    /// base of the URLs the charm publishes. `None`: `http://<fqdn>:9090`.
+    pub web_external_url: Option<String>,
+    /// `storage.exemplars.max_exemplars` with `--enable-feature=exemplar-storage`; `None`: off.
+    pub max_exemplars: Option<u64>,
     /// Split relation and inventory targets across the application's units (hashmod).
     pub scrape_sharding: bool,
     /// CPU limit (and request) of the prometheus container.
@@ -138,6 +145,19 @@ impl CharmConfig {
         );
         let metrics_wal_compression =
             r.boolean("metrics_wal_compression", defaults::METRICS_WAL_COMPRESSION);
+        let web_external_url = r.string(
+            "web_external_url",
+            defaults::WEB_EXTERNAL_URL,
+            |s| match s {
+                "" => Ok(None),
+                s => values::parse_external_url(s).map(Some),
+            },
+        );
+        let max_exemplars = r.integer(
+            "max_global_exemplars_per_user",
+            defaults::MAX_GLOBAL_EXEMPLARS_PER_USER,
+            |n| Ok(exemplar_storage(n)),
+        );
         let scrape_sharding = r.boolean("scrape_sharding", defaults::SCRAPE_SHARDING);
         let quantity = |s: &str| match s {
             "" => Ok(None),
@@ -239,6 +259,8 @@ impl CharmConfig {
             maximum_retention_size: maximum_retention_size.clone().expect("validated").0,
             maximum_retention_percent: maximum_retention_size.expect("validated").1,
             metrics_wal_compression: metrics_wal_compression.expect("validated"),
+            web_external_url: web_external_url.expect("validated"),
+            max_exemplars: max_exemplars.expect("validated"),
             scrape_sharding: scrape_sharding.expect("validated"),
             cpu: cpu.expect("validated"),
             memory: memory.expect("validated"),
@@ -260,6 +282,18 @@ fn interval(s: &str) -> Result<PromDuration, String> {
     }
     Ok(d)
 }
+
+/// Exemplar storage as prometheus-k8s sets it from `max_global_exemplars_per_user`: off for 0
+/// or less, else that many exemplars but never fewer than 100 000.
+pub fn exemplar_storage(max_global_exemplars_per_user: i64) -> Option<u64> {
+    u64::try_from(max_global_exemplars_per_user)
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| n.max(MIN_EXEMPLARS))
+}
+
+/// The fewest exemplars stored once exemplar storage is on (as prometheus-k8s).
+pub const MIN_EXEMPLARS: u64 = 100_000;
 
 /// A percentage of the database volume, `1%` to `100%`.
 fn parse_percent(s: &str) -> Result<u8, String> {

@@ -71,6 +71,9 @@ pub struct Desired {
     pub explanations: Vec<Explanation>,
     /// Notes from rendering (renamed jobs and similar).
     pub notes: Vec<String>,
+    /// What an Active unit says: a setting not in effect that needs no fix to run (a
+    /// percentage retention size while the volume's capacity is unknown).
+    pub notice: Option<String>,
 }
 
 impl Desired {
@@ -78,7 +81,7 @@ impl Desired {
     /// related application whose data was refused.
     pub fn status(&self) -> Status {
         match self.problems.as_slice() {
-            [] => Status::active(""),
+            [] => Status::active(self.notice.clone().unwrap_or_default()),
             [first, rest @ ..] => {
                 let more = if rest.is_empty() {
                     String::new()
@@ -182,12 +185,13 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         unit: snapshot.unit_name(),
     };
     let mut input = ConfigInput::new(inputs.config, topology, inputs.version);
+    input.self_target = format!("{}:{PROMETHEUS_PORT}", snapshot.fqdn);
     input.relation_jobs = scrape.jobs.clone();
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
     if inputs.config.scrape_sharding {
-        let planned = snapshot.planned_unit_numbers.as_deref().unwrap_or(&[]);
-        input.shard = sharding::shard_for(snapshot.unit_id, planned);
+        let planned = snapshot.planned_numbers().unwrap_or_default();
+        input.shard = sharding::shard_for(snapshot.unit_id, &planned);
     }
     // Series leave this Prometheus (remote write) or are split across units: label them.
     if inputs.config.scrape_sharding || !input.remote_write.is_empty() {
@@ -231,6 +235,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         problems,
         explanations: scrape.explanations,
         notes: rendered.notes,
+        notice: retention_notice(inputs),
     })
 }
 
@@ -245,6 +250,19 @@ fn with_computed_retention(inputs: &DesiredInputs<'_>) -> CharmConfig {
         config.maximum_retention_size = crate::k8s::retention_from_percent(capacity, percent);
     }
     config
+}
+
+/// A percentage retention without the volume's capacity (the application is not trusted, or
+/// the API did not answer): Prometheus runs with no size limit, which the unit says.
+fn retention_notice(inputs: &DesiredInputs<'_>) -> Option<String> {
+    let percent = inputs.config.maximum_retention_percent?;
+    if inputs.snapshot.pvc_capacity.is_some() {
+        return None;
+    }
+    Some(format!(
+        "no TSDB size limit: maximum_retention_size={percent}% needs \"juju trust {} --scope=cluster\"",
+        inputs.snapshot.app_name
+    ))
 }
 
 /// Rule files relation by relation, so a file promtool rejected is traced to its application:
@@ -281,7 +299,28 @@ fn relation_writes(
 ) -> Vec<RelationWrite> {
     let snapshot = inputs.snapshot;
     let leader = snapshot.leader;
-    let base_url = format!("http://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
+    let internal_url = format!("http://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
+    // Published URLs follow `web_external_url` when it is set (a proxy in front, which strips
+    // the path: Prometheus serves at `/`).
+    let base_url = inputs
+        .config
+        .web_external_url
+        .clone()
+        .unwrap_or(internal_url);
+    let external = inputs
+        .config
+        .web_external_url
+        .as_deref()
+        .and_then(|u| reqwest::Url::parse(u).ok());
+    let (scrape_address, scrape_port, scrape_path, scrape_https) = match &external {
+        Some(url) => (
+            url.host_str().unwrap_or_default().to_owned(),
+            url.port_or_known_default().unwrap_or(PROMETHEUS_PORT),
+            url.path().trim_end_matches('/').to_owned(),
+            url.scheme() == "https",
+        ),
+        None => (snapshot.fqdn.clone(), PROMETHEUS_PORT, String::new(), false),
+    };
     let unit_name = snapshot.unit_name();
     let mut writes = Vec::new();
 
@@ -306,7 +345,7 @@ fn relation_writes(
         }
     }
 
-    let (grafana_app, grafana_unit) = grafana_source::desired(&grafana_source::GrafanaSource {
+    let (grafana_app, mut grafana_unit) = grafana_source::desired(&grafana_source::GrafanaSource {
         model: &snapshot.model.name,
         model_uuid: &snapshot.model.uuid,
         application: &snapshot.app_name,
@@ -315,15 +354,18 @@ fn relation_writes(
         https: false,
         scrape_interval: inputs.config.scrape_interval.as_str(),
     });
+    grafana_unit.insert(grafana_source::UNIT_HOST_KEY.to_owned(), base_url.clone());
     let me = self_metrics::SelfMetrics {
         model: &snapshot.model.name,
         model_uuid: &snapshot.model.uuid,
         application: &snapshot.app_name,
         unit: &unit_name,
         charm_name: CHARM_NAME,
-        address: &snapshot.fqdn,
+        address: &scrape_address,
         fqdn: &snapshot.fqdn,
-        port: PROMETHEUS_PORT,
+        port: scrape_port,
+        path: &scrape_path,
+        https: scrape_https,
     };
     let remote_write_unit = remote_write::provider_unit_data(&base_url);
     let per_endpoint: [(&str, Option<Databag>, Databag); 3] = [

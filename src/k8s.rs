@@ -36,6 +36,8 @@ use crate::layer::PROMETHEUS_SERVICE;
 pub const CONTAINER: &str = PROMETHEUS_SERVICE;
 /// The storage whose volume holds the TSDB (metadata.yaml).
 pub const DATABASE_STORAGE: &str = "database";
+/// The unit-state key remembering the database volume's capacity between hooks.
+pub const CAPACITY_STATE_KEY: &str = "database-capacity";
 /// Longest a hook waits for the Kubernetes API.
 pub const API_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -86,7 +88,10 @@ pub struct Outcome {
     pub limits_in_place: bool,
     /// Capacity of the database volume, when asked for and found (e.g. `10Gi`).
     pub pvc_capacity: Option<String>,
-    /// What went wrong, for a Blocked status.
+    /// Why the capacity could not be read: not a Blocked status, the TSDB then runs with no
+    /// size limit and the unit says so while Active.
+    pub capacity_problem: Option<String>,
+    /// What went wrong with the limits, for a Blocked status.
     pub problem: Option<String>,
 }
 
@@ -152,7 +157,10 @@ pub async fn sync(client: &Client, workload: &Workload, wanted: &Wanted) -> Outc
     if wanted.pvc_capacity {
         match pvc_capacity(client, workload).await {
             Ok(capacity) => outcome.pvc_capacity = Some(capacity),
-            Err(e) => problems.push(problem("percentage retention sizes", &workload.app, &e)),
+            Err(e) => {
+                outcome.capacity_problem =
+                    Some(problem("percentage retention sizes", &workload.app, &e));
+            }
         }
     }
     outcome.problem = problems.into_iter().next();
@@ -163,7 +171,11 @@ pub async fn sync(client: &Client, workload: &Workload, wanted: &Wanted) -> Outc
 /// [`API_TIMEOUT`].
 pub fn sync_in_cluster(workload: &Workload, wanted: &Wanted) -> Outcome {
     let failed = |e: K8sError| Outcome {
-        problem: Some(problem("Kubernetes resources", &workload.app, &e)),
+        problem: (!wanted.limits.is_empty())
+            .then(|| problem("Kubernetes resources", &workload.app, &e)),
+        capacity_problem: wanted
+            .pvc_capacity
+            .then(|| problem("percentage retention sizes", &workload.app, &e)),
         ..Outcome::default()
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -126,6 +126,15 @@ pub fn prometheus_args(config: &CharmConfig) -> Vec<String> {
     if let Some(size) = &config.maximum_retention_size {
         args.push(format!("--storage.tsdb.retention.size={}", size.as_str()));
     }
+    // Behind a proxy that strips the URL's path (as prometheus-k8s does with ingress): links
+    // and redirects use the external URL, Prometheus itself still serves at `/`.
+    if let Some(url) = &config.web_external_url {
+        args.push(format!("--web.external-url={url}"));
+        args.push("--web.route-prefix=/".into());
+    }
+    if config.max_exemplars.is_some() {
+        args.push("--enable-feature=exemplar-storage".into());
+    }
     // Explicit both ways: Prometheus compresses the WAL by default (since 2.20), so leaving the
     // flag out when the option is false would not turn compression off.
     args.push(if config.metrics_wal_compression {

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod desired;
 pub mod dispatch;
 pub mod event_policy;
+pub mod fqdn;
 pub mod k8s;
 pub mod layer;
 pub mod model;

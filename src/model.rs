@@ -101,7 +101,114 @@ pub struct ModelSnapshot {
     pub pvc_capacity: Option<String>,
 }
 
+/// Endpoints a snapshot's relations may be on (metadata.yaml's, peers included).
+pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
+    "metrics-endpoint",
+    "alertmanager",
+    "send-remote-write",
+    "self-metrics-endpoint",
+    "grafana-source",
+    "receive-remote-write",
+    "prometheus-peers",
+];
+
+/// The peer endpoint (its remote units are this application's other units).
+const PEER_ENDPOINT: &str = "prometheus-peers";
+
 impl ModelSnapshot {
+    /// What makes this snapshot a model Juju could not present, one line each (empty: none):
+    /// names that are empty or malformed, a relation id used twice, an endpoint the charm does
+    /// not declare, this unit listed as a remote unit, a unit listed twice or belonging to
+    /// another application than the relation's.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let app_ok = |a: &str| {
+            !a.is_empty()
+                && a.len() <= 253
+                && a.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        if !app_ok(&self.app_name) {
+            out.push(format!(
+                "app_name {:?} is not a Juju application name",
+                self.app_name
+            ));
+        }
+        if self.model.name.is_empty() || self.model.name.chars().any(char::is_whitespace) {
+            out.push(format!(
+                "model.name {:?} is not a Juju model name",
+                self.model.name
+            ));
+        }
+        if self.fqdn.is_empty() || self.fqdn.chars().any(|c| c.is_whitespace() || c == '/') {
+            out.push(format!("fqdn {:?} is not a host name", self.fqdn));
+        }
+        if let (Some(n), Some(numbers)) = (self.planned_units, &self.planned_unit_numbers) {
+            if usize::try_from(n).ok() != Some(numbers.len()) {
+                out.push(format!(
+                    "planned_units is {n} but planned_unit_numbers lists {}",
+                    numbers.len()
+                ));
+            }
+        }
+        let me = self.unit_name();
+        let mut ids = BTreeMap::new();
+        for rel in &self.relations {
+            let name = format!("relation {}:{}", rel.endpoint, rel.id);
+            if let Some(first) = ids.insert(rel.id, rel.endpoint.as_str()) {
+                out.push(format!(
+                    "relation id {} is used twice ({first} and {})",
+                    rel.id, rel.endpoint
+                ));
+            }
+            if !SNAPSHOT_ENDPOINTS.contains(&rel.endpoint.as_str()) {
+                out.push(format!(
+                    "{name}: endpoint {:?} is not declared by the charm",
+                    rel.endpoint
+                ));
+            }
+            let peer = rel.endpoint == PEER_ENDPOINT;
+            if !app_ok(&rel.app) {
+                out.push(format!(
+                    "{name}: app {:?} is not a Juju application name",
+                    rel.app
+                ));
+            } else if peer != (rel.app == self.app_name) {
+                out.push(format!(
+                    "{name}: app {:?} {} this application",
+                    rel.app,
+                    if peer { "must be" } else { "cannot be" }
+                ));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for unit in &rel.units {
+                if !seen.insert(unit.name.as_str()) {
+                    out.push(format!("{name}: unit {} is listed twice", unit.name));
+                }
+                if unit.name == me {
+                    out.push(format!("{name}: lists this unit ({me}) as a remote unit"));
+                    continue;
+                }
+                match unit.name.split_once('/') {
+                    Some((app, n)) if app == rel.app && n.parse::<u32>().is_ok() => {}
+                    _ => out.push(format!(
+                        "{name}: unit {:?} is not a unit of {} (<app>/<number>)",
+                        unit.name, rel.app
+                    )),
+                }
+            }
+        }
+        out
+    }
+
+    /// The planned units' numbers: `planned_unit_numbers`, else `0..planned_units` (units are
+    /// numbered from 0 when none has been removed), else `None`.
+    pub fn planned_numbers(&self) -> Option<Vec<u32>> {
+        self.planned_unit_numbers
+            .clone()
+            .or_else(|| self.planned_units.map(|n| (0..n.min(10_000)).collect()))
+    }
+
     /// This unit's name, `<app>/<n>`.
     pub fn unit_name(&self) -> String {
         format!("{}/{}", self.app_name, self.unit_id)

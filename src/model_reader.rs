@@ -49,25 +49,17 @@ pub const ENDPOINTS: &[EndpointUse] = &[
     },
 ];
 
-/// The unit's stable DNS name inside the cluster (what other pods use to reach it).
-pub fn unit_fqdn(ctx: &HookContext) -> String {
-    format!(
-        "{app}-{n}.{app}-endpoints.{model}.svc.cluster.local",
-        app = ctx.app_name,
-        n = ctx.unit_number,
-        model = ctx.model_name
-    )
-}
-
 /// Reads config, leadership and every relation into a snapshot.
 ///
 /// Calls: `config-get`, `is-leader`, one `relation-ids` per endpoint, then per relation one
 /// `relation-list`, one `relation-get` per remote unit and for the remote app (only when it has
 /// units), and this unit's/app's own databags only on endpoints where the charm writes; plus
 /// `goal-state` only when `scrape_sharding` is on.
+/// `fqdn` is this unit's FQDN (see [`crate::fqdn`]).
 pub fn read_snapshot(
     ctx: &HookContext,
     tools: &dyn HookTools,
+    fqdn: String,
 ) -> Result<ModelSnapshot, HookToolError> {
     let config = tools.config_get()?;
     let leader = tools.is_leader()?;
@@ -113,7 +105,7 @@ pub fn read_snapshot(
         },
         app_name: ctx.app_name.clone(),
         unit_id: ctx.unit_number,
-        fqdn: unit_fqdn(ctx),
+        fqdn,
         relations,
         prometheus_version: None,
         planned_units: planned

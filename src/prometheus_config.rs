@@ -23,8 +23,6 @@ pub use yaml::to_canonical_yaml;
 
 /// Job name of Prometheus' self-scrape.
 pub const SELF_JOB_NAME: &str = "prometheus";
-/// Self-scrape target.
-pub const SELF_TARGET: &str = "localhost:9090";
 /// Job name of the inventory poller's own metrics.
 pub const POLLER_JOB_NAME: &str = "inventory-sd";
 /// The poller's metrics endpoint (it listens on loopback only).
@@ -141,6 +139,10 @@ pub struct ConfigInput {
     pub version: PrometheusVersion,
     /// This unit's share of the relation and inventory targets, when sharding.
     pub shard: Option<Shard>,
+    /// The self-scrape target, `<this unit's fqdn>:9090` (as prometheus-k8s scrapes itself).
+    pub self_target: String,
+    /// `storage.exemplars.max_exemplars`, when exemplar storage is on.
+    pub max_exemplars: Option<u64>,
 }
 
 impl ConfigInput {
@@ -155,6 +157,8 @@ impl ConfigInput {
             inventory: config.inventory.as_ref().map(InventoryJob::from_config),
             version,
             shard: None,
+            self_target: format!("localhost:{}", crate::workload::PROMETHEUS_PORT),
+            max_exemplars: config.max_exemplars,
         }
     }
 }
@@ -188,6 +192,8 @@ struct PrometheusYml {
     scrape_configs: Vec<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     remote_write: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -205,7 +211,7 @@ struct Alerting {
 /// job, verbatim ones included; on ≥ 3 every job lacking it gets `PrometheusText0.0.4`, which
 /// only matters for targets that send no valid Content-Type.
 pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
-    let mut own = vec![own_jobs::self_job(&input.topology)];
+    let mut own = vec![own_jobs::self_job(&input.self_target, &input.topology)];
     if let Some(inv) = &input.inventory {
         own.push(own_jobs::inventory_job(&inv.job_name, &inv.metrics_path));
         own.push(own_jobs::poller_job(&input.topology));
@@ -249,6 +255,9 @@ pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
         }),
         scrape_configs: jobs,
         remote_write: input.remote_write.clone(),
+        storage: input
+            .max_exemplars
+            .map(|n| serde_json::json!({"exemplars": {"max_exemplars": n}})),
     };
     Ok(RenderedConfig {
         yaml: to_canonical_yaml(&file)?,

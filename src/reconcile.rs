@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind};
+use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind, WorkloadEventKind};
 use pebble::{Client, ExecOptions};
 use tracing::{info, warn};
 
@@ -53,8 +53,16 @@ pub fn reconcile_with(
     access: &WorkloadAccess,
     kubernetes: &KubernetesSync<'_>,
 ) -> anyhow::Result<ReconcileOutcome> {
-    let mut snapshot = model_reader::read_snapshot(ctx, tools)?;
-    // Read once: the last good options and the Kubernetes resources the charm manages.
+    let fqdn = crate::fqdn::unit_fqdn(
+        access.unit_fqdn.as_deref(),
+        &access.fqdn_source,
+        &ctx.app_name,
+        ctx.unit_number,
+        &ctx.model_name,
+    );
+    let mut snapshot = model_reader::read_snapshot(ctx, tools, fqdn)?;
+    // Read once: the last good options, the Kubernetes resources the charm manages and the
+    // database volume's remembered capacity.
     let unit_state = tools.state_get()?;
     // Unit-state writes of this hook, made in one `state-set` (Juju commits it with the hook).
     let mut state_writes = BTreeMap::new();
@@ -66,6 +74,7 @@ pub fn reconcile_with(
     let config_problem = config_problem.as_ref();
     let k8s_problem = sync_kubernetes(
         ctx,
+        access,
         &unit_state,
         &mut state_writes,
         &config,
@@ -280,6 +289,7 @@ fn finish(
 /// the limits in place, records them then.
 fn sync_kubernetes(
     ctx: &HookContext,
+    access: &WorkloadAccess,
     unit_state: &BTreeMap<String, String>,
     state_writes: &mut BTreeMap<String, String>,
     config: &CharmConfig,
@@ -287,13 +297,30 @@ fn sync_kubernetes(
     kubernetes: &KubernetesSync<'_>,
 ) -> Option<String> {
     let managed = k8s::Managed::from_state(unit_state);
-    let wanted = k8s::Wanted::from_config(config, &managed)?;
-    let workload = k8s::Workload {
-        namespace: ctx.model_name.clone(),
-        app: ctx.app_name.clone(),
-        unit_number: ctx.unit_number,
+    let mut wanted = k8s::Wanted::from_config(config, &managed)?;
+    // The volume's capacity: given (render, tests), or remembered from an earlier hook and
+    // read again only on the events that may follow a resize or a `juju trust`. An empty
+    // remembered value records a read that failed: not retried before such an event either,
+    // so an untrusted unit does not ask the API in every hook.
+    let cached = unit_state.get(k8s::CAPACITY_STATE_KEY);
+    let reuse = !refreshes_capacity(&ctx.event);
+    let known_capacity = access
+        .database_capacity
+        .clone()
+        .or_else(|| cached.filter(|c| !c.is_empty() && reuse).cloned());
+    if access.database_capacity.is_some() || (cached.is_some() && reuse) {
+        wanted.pvc_capacity = false;
+    }
+    let outcome = if wanted == k8s::Wanted::default() {
+        k8s::Outcome::default()
+    } else {
+        let workload = k8s::Workload {
+            namespace: ctx.model_name.clone(),
+            app: ctx.app_name.clone(),
+            unit_number: ctx.unit_number,
+        };
+        kubernetes(&workload, &wanted)
     };
-    let outcome = kubernetes(&workload, &wanted);
     if outcome.patched {
         info!("patched the StatefulSet's resources: Kubernetes restarts the pod");
     }
@@ -303,8 +330,45 @@ fn sync_kubernetes(
             state_writes.extend(after.to_state());
         }
     }
-    snapshot.pvc_capacity.clone_from(&outcome.pvc_capacity);
+    if let Some(capacity) = &outcome.pvc_capacity {
+        if access.database_capacity.is_none() && cached != Some(capacity) {
+            state_writes.insert(k8s::CAPACITY_STATE_KEY.to_owned(), capacity.clone());
+        }
+    }
+    // A failed read keeps the capacity remembered, if any: a passing API error must not drop
+    // the size limit (and restart Prometheus twice).
+    let remembered = cached.filter(|c| !c.is_empty()).cloned();
+    if let Some(e) = &outcome.capacity_problem {
+        match &remembered {
+            Some(c) => warn!("cannot read the database volume's capacity, using {c}: {e}"),
+            None => {
+                warn!("no size limit for the TSDB: {e}");
+                if cached.is_none() {
+                    state_writes.insert(k8s::CAPACITY_STATE_KEY.to_owned(), String::new());
+                }
+            }
+        }
+    }
+    snapshot.pvc_capacity = known_capacity.or(outcome.pvc_capacity).or(remembered);
     outcome.problem
+}
+
+/// Events after which the database volume's capacity is read again rather than remembered.
+fn refreshes_capacity(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Install
+            | Event::Start
+            | Event::UpgradeCharm
+            | Event::ConfigChanged
+            | Event::UpdateStatus
+            | Event::LeaderElected
+            | Event::Storage { .. }
+            | Event::Workload {
+                kind: WorkloadEventKind::PebbleReady,
+                ..
+            }
+    )
 }
 
 /// What the workload has now; `None` when its Pebble is not up (yet). On update-status, every

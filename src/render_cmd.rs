@@ -19,7 +19,6 @@ use crate::desired::RelationProblem;
 use crate::model::{Databag, ModelSnapshot};
 use crate::prometheus_config::{
     FILE_SD_GLOB, INVENTORY_TARGET_LIMIT, POLLER_JOB_NAME, POLLER_TARGET, SELF_JOB_NAME,
-    SELF_TARGET,
 };
 use crate::reconcile::desired_for;
 use crate::simulate::Simulation;
@@ -95,8 +94,10 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
         job: SELF_JOB_NAME.into(),
         source: format!("self-scrape of {}", snapshot.unit_name()),
         reasons: vec![format!(
-            "Prometheus' own metrics at {SELF_TARGET}, labelled with this unit's Juju topology; \
-             instance is <model>_<model uuid>_<application>_<unit>"
+            "Prometheus' own metrics at {}:{}, labelled with this unit's Juju topology; \
+             instance is <model>_<model uuid>_<application>_<unit>",
+            snapshot.fqdn,
+            crate::workload::PROMETHEUS_PORT
         )],
     }];
     if let Some(inv) = &config.inventory {
@@ -141,8 +142,8 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
 
 /// Which targets of a sharded job this unit keeps.
 fn sharding_text(snapshot: &ModelSnapshot) -> String {
-    let planned = snapshot.planned_unit_numbers.as_deref().unwrap_or(&[]);
-    match crate::sharding::shard_for(snapshot.unit_id, planned) {
+    let planned = snapshot.planned_numbers().unwrap_or_default();
+    match crate::sharding::shard_for(snapshot.unit_id, &planned) {
         Some(shard) => format!(
             "scrape_sharding: this unit keeps share {} of {} of the targets (hashmod of the address)",
             shard.index + 1,
@@ -166,12 +167,26 @@ fn redacted_url(url: &str) -> String {
 pub fn load_snapshot(path: &Path) -> anyhow::Result<ModelSnapshot> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("invalid model snapshot {}", path.display()))
+    parse_snapshot(&text).with_context(|| format!("invalid model snapshot {}", path.display()))
+}
+
+/// Parses a snapshot and checks it is a model Juju could present ([`ModelSnapshot::problems`]),
+/// so rendering it never meets an impossible model.
+pub fn parse_snapshot(text: &str) -> anyhow::Result<ModelSnapshot> {
+    let snapshot: ModelSnapshot = serde_json::from_str(text)?;
+    let problems = snapshot.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("{}", problems.join("; "));
+    }
+    Ok(snapshot)
 }
 
 /// Runs one `config-changed` for the snapshot and collects what the charm applied.
 pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput> {
+    let problems = snapshot.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("invalid model snapshot: {}", problems.join("; "));
+    }
     let sim = Simulation::from_snapshot(snapshot)?;
     // promtool of the right version is not at hand here: render shows, it does not validate
     // (the `validate-configuration` action and every hook validate in the real workload).
@@ -180,7 +195,24 @@ pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput>
         stdout: b"SUCCESS: not validated by render\n".to_vec(),
         stderr: Vec::new(),
     });
-    sim.run(&Event::ConfigChanged)?;
+    // Kubernetes as a cluster that applies the limits and has the snapshot's volume: what a
+    // trusted unit would do (`render` never calls a real API).
+    let ctx = sim.context(&Event::ConfigChanged)?;
+    let cluster = |_: &crate::k8s::Workload, wanted: &crate::k8s::Wanted| crate::k8s::Outcome {
+        limits_in_place: true,
+        pvc_capacity: snapshot
+            .pvc_capacity
+            .clone()
+            .filter(|_| wanted.pvc_capacity),
+        ..crate::k8s::Outcome::default()
+    };
+    match crate::reconcile::reconcile_with(&ctx, &sim.juju, &sim.access, &cluster) {
+        Ok(_) => sim.juju.commit(),
+        Err(e) => {
+            sim.juju.rollback();
+            return Err(e);
+        }
+    }
 
     let mut files = BTreeMap::new();
     if let Some(bytes) = sim.pebble.read_file(CONFIG_FILE) {

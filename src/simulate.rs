@@ -11,6 +11,7 @@ use juju_hook::{Event, HookContext};
 use tempfile::TempDir;
 
 use crate::dispatch::handle_event;
+use crate::fqdn::{conventional_fqdn, FqdnSource};
 use crate::model::ModelSnapshot;
 use crate::workload::WorkloadAccess;
 
@@ -21,6 +22,9 @@ pub const METADATA_YAML: &str = include_str!("../metadata.yaml");
 pub const CONFIG_YAML: &str = include_str!("../config.yaml");
 /// See [`METADATA_YAML`].
 pub const ACTIONS_YAML: &str = include_str!("../actions.yaml");
+
+/// The database volume's capacity in a simulation (that of the reference captures).
+pub const SIMULATED_DATABASE_CAPACITY: &str = "1Gi";
 
 /// A unit of the charm with everything around it faked.
 pub struct Simulation {
@@ -47,8 +51,23 @@ pub fn charm_model_state() -> anyhow::Result<ModelState> {
 impl Simulation {
     /// Starts the fakes around a model; `prometheus_version` is what `prometheus --version`
     /// answers in the fake workload.
+    ///
+    /// The unit runs as in a trusted pod with a 1Gi database volume: its host name and hosts
+    /// file are those the kubelet writes for `<app>-<n>` (with the default cluster domain), and
+    /// the volume's capacity is known without a Kubernetes API.
     pub fn start(state: ModelState, prometheus_version: &str) -> anyhow::Result<Simulation> {
         let dir = tempfile::tempdir()?;
+        let fqdn_source = FqdnSource {
+            hostname_file: dir.path().join("hostname"),
+            hosts_file: dir.path().join("hosts"),
+        };
+        let pod = format!("{}-{}", state.app_name, state.unit_number);
+        let fqdn = conventional_fqdn(&state.app_name, state.unit_number, &state.model_name);
+        std::fs::write(&fqdn_source.hostname_file, format!("{pod}\n"))?;
+        std::fs::write(
+            &fqdn_source.hosts_file,
+            format!("127.0.0.1\tlocalhost\n10.1.0.2\t{fqdn}\t{pod}\n"),
+        )?;
         let pebble = FakePebble::start(&dir.path().join("container"))
             .with_prometheus_version(prometheus_version);
         let web = FakePrometheusWeb::start();
@@ -57,6 +76,9 @@ impl Simulation {
             prometheus_url: web.url(),
             poller_url: "http://127.0.0.1:9".into(),
             charm_binary: None,
+            unit_fqdn: None,
+            fqdn_source,
+            database_capacity: Some(SIMULATED_DATABASE_CAPACITY.to_owned()),
         };
         Ok(Simulation {
             juju: FakeHookTools::new(state),
@@ -92,7 +114,7 @@ impl Simulation {
             local.local_unit_data = rel.local_unit_data.clone();
         }
         // goal-state plans the snapshot's units (scrape sharding reads them).
-        for n in snapshot.planned_unit_numbers.iter().flatten() {
+        for n in snapshot.planned_numbers().iter().flatten() {
             let entry = juju_hook::GoalStateEntry {
                 status: "active".into(),
                 since: None,
@@ -102,7 +124,11 @@ impl Simulation {
                 .insert(format!("{}/{n}", snapshot.app_name), entry);
         }
         let version = snapshot.prometheus_version.as_deref().unwrap_or("3.5.0");
-        Self::start(state, version)
+        let mut sim = Self::start(state, version)?;
+        // The snapshot says what the pod and the cluster would answer.
+        sim.access.unit_fqdn = Some(snapshot.fqdn.clone());
+        sim.access.database_capacity = snapshot.pvc_capacity.clone();
+        Ok(sim)
     }
 
     /// A scratch directory that lives as long as the simulation.

@@ -51,6 +51,15 @@ pub struct WorkloadAccess {
     pub poller_url: String,
     /// This binary, pushed into the workload for the poller (`CHARM_POLLER_BINARY`).
     pub charm_binary: Option<PathBuf>,
+    /// This unit's FQDN when given (`CHARM_UNIT_FQDN`; `render` uses the snapshot's); else it
+    /// is resolved from [`Self::fqdn_source`].
+    pub unit_fqdn: Option<String>,
+    /// Where the pod's host name and hosts file are read to resolve its FQDN.
+    pub fqdn_source: crate::fqdn::FqdnSource,
+    /// The database volume's capacity when given (`CHARM_DATABASE_CAPACITY`, e.g. `1Gi`;
+    /// `render` uses the snapshot's `pvc_capacity`): then a percentage `maximum_retention_size`
+    /// needs no Kubernetes API.
+    pub database_capacity: Option<String>,
 }
 
 impl WorkloadAccess {
@@ -75,6 +84,9 @@ impl WorkloadAccess {
             charm_binary: non_empty("CHARM_POLLER_BINARY")
                 .map(PathBuf::from)
                 .or_else(|| std::env::current_exe().ok()),
+            unit_fqdn: non_empty("CHARM_UNIT_FQDN"),
+            fqdn_source: crate::fqdn::FqdnSource::default(),
+            database_capacity: non_empty("CHARM_DATABASE_CAPACITY"),
         }
     }
 }

@@ -239,8 +239,13 @@ fn restart_options_restart_prometheus_without_reloading_it() {
         ),
         (
             "metrics_wal_compression",
-            json!(false),
-            "--no-storage.tsdb.wal-compression",
+            json!(true),
+            " --storage.tsdb.wal-compression",
+        ),
+        (
+            "web_external_url",
+            json!("https://prom.example.com/cos"),
+            "--web.external-url=https://prom.example.com/cos --web.route-prefix=/",
         ),
     ] {
         let before = c.counters();
@@ -307,6 +312,16 @@ fn invalid_options() -> Vec<(&'static str, Value, &'static str)> {
             "metrics_wal_compression",
             json!("yes"),
             r#"invalid config: metrics_wal_compression="yes": must be a boolean"#,
+        ),
+        (
+            "web_external_url",
+            json!("prom.example.com/cos"),
+            r#"invalid config: web_external_url="prom.example.com/cos": is not a valid URL (relative URL without a base)"#,
+        ),
+        (
+            "max_global_exemplars_per_user",
+            json!("many"),
+            r#"invalid config: max_global_exemplars_per_user="many": must be an integer"#,
         ),
         (
             "scrape_sharding",

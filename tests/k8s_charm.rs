@@ -346,3 +346,118 @@ fn a_removal_outside_a_cluster_blocks_with_the_reason() {
         "kept until removed"
     );
 }
+
+/// The volume's capacity is read once and remembered in the unit state: later hooks that are
+/// not about a possible resize or `juju trust` (here relation-changed) ask Kubernetes nothing,
+/// and a failed read keeps the remembered capacity rather than dropping the size limit.
+#[test]
+fn the_volume_capacity_is_remembered_and_survives_a_failed_read() {
+    use prometheus_rs_k8s::k8s::CAPACITY_STATE_KEY;
+    let mut charm = Charm::leader();
+    charm.sim.access.database_capacity = None;
+    charm.deploy();
+    let cluster = Cluster::trusting();
+    *cluster.answer.borrow_mut() = Outcome {
+        pvc_capacity: Some("10Gi".into()),
+        ..Outcome::default()
+    };
+    config_changed(&charm, &cluster, true);
+    assert!(
+        cluster.asked.borrow()[0].pvc_capacity,
+        "config-changed reads it"
+    );
+    assert_eq!(
+        charm
+            .sim
+            .juju
+            .state()
+            .stored
+            .get(CAPACITY_STATE_KEY)
+            .cloned(),
+        Some("10Gi".to_string())
+    );
+    let command = |c: &Charm| {
+        c.sim.pebble.plan().services["prometheus"]
+            .command
+            .clone()
+            .unwrap()
+    };
+    assert!(command(&charm).contains("--storage.tsdb.retention.size=8192MB"));
+    charm.assert_active();
+
+    // A relation hook: remembered, no API call at all.
+    let rel = {
+        let mut state = charm.sim.juju.state();
+        let rel = state.add_relation("metrics-endpoint", "app");
+        state.add_remote_unit(&rel, "app/0");
+        rel
+    };
+    let event = charm.relation_event(&rel, juju_hook::RelationEventKind::Changed, Some("app/0"));
+    let ctx = charm.sim.context(&event).unwrap();
+    cluster.asked.borrow_mut().clear();
+    reconcile_with(&ctx, &charm.sim.juju, &charm.sim.access, &|w, wanted| {
+        cluster.sync(w, wanted)
+    })
+    .unwrap();
+    charm.sim.juju.commit();
+    assert!(cluster.asked.borrow().is_empty(), "no API call");
+    assert!(command(&charm).contains("--storage.tsdb.retention.size=8192MB"));
+
+    // A read that fails (trust removed, API down) keeps the remembered capacity.
+    *cluster.answer.borrow_mut() = Outcome {
+        capacity_problem: Some("refused".into()),
+        ..Outcome::default()
+    };
+    config_changed(&charm, &cluster, true);
+    assert!(command(&charm).contains("--storage.tsdb.retention.size=8192MB"));
+    charm.assert_active();
+}
+
+/// An untrusted unit (the capacity read refused) records the failure: relation hooks do not
+/// ask the API again; the next refresh event (config-changed) does, and a grant is picked up.
+#[test]
+fn a_refused_capacity_read_is_not_retried_before_a_refresh_event() {
+    let mut charm = Charm::leader();
+    charm.sim.access.database_capacity = None;
+    charm.deploy();
+    let cluster = Cluster::trusting();
+    *cluster.answer.borrow_mut() = Outcome {
+        capacity_problem: Some("forbidden".into()),
+        ..Outcome::default()
+    };
+    config_changed(&charm, &cluster, true);
+    assert_eq!(charm.status().kind, StatusKind::Active);
+    assert!(charm.status().message.starts_with("no TSDB size limit"));
+
+    let rel = {
+        let mut state = charm.sim.juju.state();
+        let rel = state.add_relation("metrics-endpoint", "app");
+        state.add_remote_unit(&rel, "app/0");
+        rel
+    };
+    let event = charm.relation_event(&rel, juju_hook::RelationEventKind::Changed, Some("app/0"));
+    let ctx = charm.sim.context(&event).unwrap();
+    cluster.asked.borrow_mut().clear();
+    reconcile_with(&ctx, &charm.sim.juju, &charm.sim.access, &|w, wanted| {
+        cluster.sync(w, wanted)
+    })
+    .unwrap();
+    charm.sim.juju.commit();
+    assert!(cluster.asked.borrow().is_empty(), "not retried");
+
+    // `juju trust`, then config-changed: read again and applied.
+    *cluster.answer.borrow_mut() = Outcome {
+        pvc_capacity: Some("2Gi".into()),
+        ..Outcome::default()
+    };
+    config_changed(&charm, &cluster, true);
+    charm.assert_active();
+    let command = charm.sim.pebble.plan().services["prometheus"]
+        .command
+        .clone()
+        .unwrap();
+    assert!(
+        command.contains("--storage.tsdb.retention.size=1638MB"),
+        "{command}"
+    );
+}

@@ -72,3 +72,8 @@ fn inventory_body() {
 fn pebble_answers() {
     run("pebble_answers", targets::pebble_answers);
 }
+
+#[test]
+fn model_snapshot() {
+    run("model_snapshot", targets::model_snapshot);
+}

@@ -40,7 +40,7 @@ fn defaults_match_config_yaml() {
     );
     assert_eq!(
         from_yaml.len(),
-        17,
+        19,
         "config.yaml options changed: update CharmConfig"
     );
 
@@ -50,12 +50,60 @@ fn defaults_match_config_yaml() {
     assert_eq!(c.scrape_timeout.as_str(), "10s");
     assert_eq!(c.evaluation_interval.as_str(), "1m");
     assert_eq!(c.metrics_retention_time.as_str(), "15d");
+    // prometheus-k8s' defaults: 80% of the volume, WAL compression option off, no external
+    // URL, no exemplar storage.
     assert_eq!(c.maximum_retention_size, None);
-    assert!(
-        c.metrics_wal_compression,
-        "Prometheus' own default: compressed"
-    );
+    assert_eq!(c.maximum_retention_percent, Some(80));
+    assert!(!c.metrics_wal_compression);
+    assert_eq!(c.web_external_url, None);
+    assert_eq!(c.max_exemplars, None);
     assert_eq!(c.inventory, None);
+}
+
+/// `web_external_url` is an absolute http(s) URL, kept without its trailing `/`;
+/// `max_global_exemplars_per_user` turns exemplar storage on above 0 with at least 100000
+/// exemplars (prometheus-k8s: `max(v, 100000)`).
+#[test]
+fn external_url_and_exemplars() {
+    let c = CharmConfig::from_options(&options(json!({
+        "web_external_url": "https://prom.example.com/cos/",
+        "max_global_exemplars_per_user": 1,
+    })))
+    .expect("valid");
+    assert_eq!(
+        c.web_external_url.as_deref(),
+        Some("https://prom.example.com/cos")
+    );
+    assert_eq!(c.max_exemplars, Some(100_000));
+    for (given, stored) in [
+        (0, None),
+        (-5, None),
+        (100_000, Some(100_000)),
+        (250_000, Some(250_000)),
+    ] {
+        let c =
+            CharmConfig::from_options(&options(json!({ "max_global_exemplars_per_user": given })))
+                .expect("valid");
+        assert_eq!(c.max_exemplars, stored, "{given}");
+    }
+    for (bad, why) in [
+        ("ftp://x/y", "scheme must be http or https"),
+        (
+            "http://x/?a=b",
+            "must not have a query, a fragment or user info",
+        ),
+        (
+            "http://u:p@x/",
+            "must not have a query, a fragment or user info",
+        ),
+        (
+            " http://x/",
+            "must not contain blanks or control characters",
+        ),
+    ] {
+        let m = message("web_external_url", json!(bad));
+        assert!(m.contains(why), "{bad}: {m}");
+    }
 }
 
 #[test]

@@ -56,7 +56,7 @@ fn defaults() {
         "/bin/prometheus --config.file=/etc/prometheus/prometheus.yml \
          --storage.tsdb.path=/var/lib/prometheus --web.listen-address=0.0.0.0:9090 \
          --web.enable-lifecycle --web.enable-remote-write-receiver --log.level=info \
-         --storage.tsdb.retention.time=15d --storage.tsdb.wal-compression"
+         --storage.tsdb.retention.time=15d --no-storage.tsdb.wal-compression"
     );
     assert!(!layer.services.contains_key(INVENTORY_SERVICE));
     assert!(!layer.checks.contains_key(INVENTORY_READY_CHECK));
@@ -107,6 +107,11 @@ fn restart_options_render_into_flags() {
 /// swapped for a temp dir and a free loopback port, and waits until `/-/ready` answers 200
 /// (fails if it exits first).
 fn assert_prometheus_starts(c: &CharmConfig) {
+    assert_binary_starts("/usr/bin/prometheus", c);
+}
+
+/// [`assert_prometheus_starts`] with another Prometheus binary.
+fn assert_binary_starts(binary: &str, c: &CharmConfig) {
     use std::io::Read;
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
@@ -130,12 +135,12 @@ fn assert_prometheus_starts(c: &CharmConfig) {
             *arg = format!("--web.listen-address=127.0.0.1:{port}");
         }
     }
-    let mut child = Command::new("/usr/bin/prometheus")
+    let mut child = Command::new(binary)
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("/usr/bin/prometheus is installed");
+        .unwrap_or_else(|e| panic!("{binary}: {e}"));
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
@@ -181,6 +186,36 @@ fn prometheus_starts_with_the_rendered_flags() {
         "metrics_retention_time": "1y2w",
         "maximum_retention_size": "512MB",
     })));
+}
+
+/// prometheus-k8s passes `--web.external-url=<url> --web.route-prefix=/` and, with exemplars,
+/// `--enable-feature=exemplar-storage`; both Prometheus 2 (Debian's 2.42) and 3 (the rock's,
+/// `PROMETHEUS3_BIN`, when given) start with them.
+#[test]
+fn external_url_and_exemplar_storage_flags_start_prometheus_2_and_3() {
+    let c = config(json!({
+        "web_external_url": "https://prom.example.com/cos-prom",
+        "max_global_exemplars_per_user": 1,
+    }));
+    let args = argv(&layer_for(&c), PROMETHEUS_SERVICE);
+    for flag in [
+        "--web.external-url=https://prom.example.com/cos-prom",
+        "--web.route-prefix=/",
+        "--enable-feature=exemplar-storage",
+    ] {
+        assert!(
+            args.iter().any(|a| a == flag),
+            "{flag} missing from {args:?}"
+        );
+    }
+    let plain = argv(&layer_for(&CharmConfig::default()), PROMETHEUS_SERVICE);
+    assert!(!plain
+        .iter()
+        .any(|a| a.starts_with("--web.") && a.contains("url") || a.contains("exemplar")));
+    assert_prometheus_starts(&c);
+    if let Ok(p3) = std::env::var("PROMETHEUS3_BIN") {
+        assert_binary_starts(&p3, &c);
+    }
 }
 
 #[test]
@@ -264,7 +299,9 @@ fn log_level_and_retention_change_the_prometheus_service_only() {
         ("log_level", json!("debug")),
         ("metrics_retention_time", json!("30d")),
         ("maximum_retention_size", json!("10GB")),
-        ("metrics_wal_compression", json!(false)),
+        ("metrics_wal_compression", json!(true)),
+        ("web_external_url", json!("http://prom.example.com")),
+        ("max_global_exemplars_per_user", json!(1)),
     ] {
         let changed = config(with(&base_opts, key, value));
         let layer = layer_for(&changed);

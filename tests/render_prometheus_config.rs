@@ -5,6 +5,7 @@ mod render_common;
 
 use insta::assert_snapshot;
 use prometheus_rs_k8s::prometheus_config::render;
+use prometheus_rs_k8s::CharmConfig;
 use render_common::*;
 use serde_json::{json, Value};
 
@@ -243,4 +244,24 @@ fn topology_comes_from_the_model_snapshot() {
         prometheus_rs_k8s::Topology::from_model(&snapshot),
         topology()
     );
+}
+
+/// Exemplar storage as prometheus-k8s renders it: `storage.exemplars.max_exemplars` in
+/// prometheus.yml (at least 100000), accepted by promtool; absent when off.
+#[test]
+fn exemplar_storage_section() {
+    let on = config(json!({"max_global_exemplars_per_user": 5}));
+    for version in [V2_42, V3_5] {
+        let yaml = render(&input(&on, version)).expect("render").yaml;
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert_eq!(
+            doc["storage"]["exemplars"]["max_exemplars"].as_u64(),
+            Some(100_000)
+        );
+        assert_promtool_accepts(version, &yaml);
+    }
+    let off = render(&input(&CharmConfig::default(), V3_5))
+        .expect("render")
+        .yaml;
+    assert!(!off.contains("storage:"), "{off}");
 }

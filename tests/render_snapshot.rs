@@ -358,3 +358,112 @@ fn sharded_jobs_say_which_share_this_unit_keeps() {
     assert_eq!(sharded.len(), 4, "{text}");
     assert!(sharded[0].starts_with("inventory <- "));
 }
+
+/// Every snapshot field reaches the render as it would reach a hook: `pvc_capacity` is the
+/// volume a percentage retention is computed from (prometheus-k8s: ratio × the claim's
+/// capacity), `fqdn` is the unit's own address (prometheus-k8s publishes `socket.getfqdn()`
+/// and scrapes itself there).
+#[test]
+fn render_honours_pvc_capacity_and_fqdn() {
+    let mut value = fixture_json();
+    value["config"]["maximum_retention_size"] = json!("50%");
+    value["pvc_capacity"] = json!("10Gi");
+    value["fqdn"] = json!("prom-0.prom-endpoints.cos.svc.corp.example");
+    let out = render(value.clone());
+    assert_eq!(out.status, juju_hook::Status::active(""));
+    assert!(
+        out.layer_yaml
+            .contains("--storage.tsdb.retention.size=5120MB"),
+        "{}",
+        out.layer_yaml
+    );
+    let yml = &out.files["/etc/prometheus/prometheus.yml"];
+    assert!(
+        yml.contains("- prom-0.prom-endpoints.cos.svc.corp.example:9090"),
+        "{yml}"
+    );
+    let grafana = &out.relation_data["grafana-source:20"].unit;
+    assert_eq!(
+        grafana["grafana_source_host"],
+        "http://prom-0.prom-endpoints.cos.svc.corp.example:9090"
+    );
+
+    // No capacity (an untrusted unit): no size limit, and Active saying so, never Blocked.
+    value.as_object_mut().unwrap().remove("pvc_capacity");
+    let out = render(value);
+    assert_eq!(out.status.kind, StatusKind::Active, "{}", out.status);
+    assert!(
+        out.status.message.starts_with("no TSDB size limit"),
+        "{}",
+        out.status
+    );
+    assert!(
+        !out.layer_yaml.contains("retention.size"),
+        "{}",
+        out.layer_yaml
+    );
+}
+
+/// Snapshots no Juju model could produce are refused with exit code 2 and every problem
+/// named, instead of a panic.
+#[test]
+fn malformed_snapshots_exit_2_naming_what_is_wrong() {
+    let mut value = fixture_json();
+    // Relation id 10 twice, and this unit listed as a remote unit of a relation.
+    value["relations"][1]["id"] = json!(10);
+    value["relations"][2]["units"] = json!([{"name": "prometheus-k8s/0"}]);
+    let out = run_binary(&value.to_string(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("relation id 10 is used twice"), "{stderr}");
+    assert!(
+        stderr.contains("lists this unit (prometheus-k8s/0) as a remote unit"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    for (field, bad, named) in [
+        (
+            "endpoint",
+            json!("ingress"),
+            "endpoint \"ingress\" is not declared",
+        ),
+        ("app", json!("prometheus-k8s"), "cannot be this application"),
+    ] {
+        let mut value = fixture_json();
+        value["relations"][0][field] = bad;
+        let out = run_binary(&value.to_string(), &[]);
+        assert_eq!(out.status.code(), Some(2), "{field}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
+    let mut value = fixture_json();
+    value["relations"][0]["units"][1]["name"] = json!("node-exporter/0");
+    let stderr = String::from_utf8_lossy(&run_binary(&value.to_string(), &[]).stderr).into_owned();
+    assert!(
+        stderr.contains("unit node-exporter/0 is listed twice"),
+        "{stderr}"
+    );
+}
+
+/// `planned_units` alone plans units `0..n` (goal-state numbers units from 0): with
+/// `scrape_sharding` unit 0 of 2 keeps one share; a count that contradicts
+/// `planned_unit_numbers` is refused.
+#[test]
+fn planned_units_alone_plans_the_first_units_and_must_agree_with_their_numbers() {
+    let mut value = fixture_json();
+    value["config"]["scrape_sharding"] = json!(true);
+    value["planned_units"] = json!(2);
+    let out = render(value.clone());
+    let text = explain_text(&out.explain);
+    assert!(text.contains("share 1 of 2"), "{text}");
+
+    value["planned_unit_numbers"] = json!([0, 1, 2]);
+    let out = run_binary(&value.to_string(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("planned_units is 2 but planned_unit_numbers lists 3"),
+        "{stderr}"
+    );
+}

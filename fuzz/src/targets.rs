@@ -187,3 +187,22 @@ pub fn pebble_answers(data: &[u8]) {
         assert!(typed(&e), "{e:?}");
     }
 }
+
+/// A `render --model` snapshot: parsed and checked, and when accepted, the whole desired state
+/// computed from it. Never a panic; an accepted snapshot has no problems left.
+pub fn model_snapshot(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(snapshot) = prometheus_rs_k8s::render_cmd::parse_snapshot(&text) else {
+        return;
+    };
+    assert!(snapshot.problems().is_empty(), "{snapshot:?}");
+    if let Ok(desired) = prometheus_rs_k8s::reconcile::desired_for(&snapshot) {
+        for p in &desired.problems {
+            assert!(
+                p.message.len() <= 8 * MAX_MESSAGE,
+                "{} bytes",
+                p.message.len()
+            );
+        }
+    }
+}

@@ -125,6 +125,25 @@ pub fn parse_inventory_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// `web_external_url`: an absolute http(s) URL with a host and no query, user info or
+/// fragment, returned without its trailing `/` (how Prometheus and the published URLs use it).
+pub fn parse_external_url(text: &str) -> Result<String, String> {
+    if text.trim() != text || text.chars().any(char::is_control) {
+        return Err("must not contain blanks or control characters".into());
+    }
+    let url = Url::parse(text).map_err(|e| format!("is not a valid URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("scheme must be http or https".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err("must not have a query, a fragment or user info".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 /// `text` with any password in a URL's user info replaced by `***`, for messages.
 pub fn redact_url_password(text: &str) -> String {
     match Url::parse(text) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{
     Topology, FILE_SD_GLOB, FILE_SD_REFRESH_INTERVAL, INVENTORY_TARGET_LIMIT, POLLER_JOB_NAME,
-    POLLER_TARGET, SELF_JOB_NAME, SELF_TARGET,
+    POLLER_TARGET, SELF_JOB_NAME,
 };
 
 /// The charm's name as the `juju_charm` topology label.
@@ -63,8 +63,8 @@ fn topology_labels(t: &Topology) -> BTreeMap<String, String> {
     ])
 }
 
-/// `instance` = `<model>_<uuid>_<app>_<unit>`: the target address is `localhost` on every unit,
-/// so the address alone would not tell units apart.
+/// `instance` = `<model>_<uuid>_<app>_<unit>`, as prometheus-k8s sets it: stable over pod
+/// re-creation, and the same for the self-scrape and the poller of one unit.
 fn instance_from_topology() -> RelabelConfig {
     RelabelConfig {
         source_labels: [
@@ -81,7 +81,7 @@ fn instance_from_topology() -> RelabelConfig {
     }
 }
 
-/// A job scraping a process on this unit's loopback, labelled with the unit's topology.
+/// A job scraping a process of this unit, labelled with the unit's topology.
 fn local_job(name: &str, target: &str, topology: &Topology) -> OwnJob {
     OwnJob {
         job_name: name.to_owned(),
@@ -96,9 +96,11 @@ fn local_job(name: &str, target: &str, topology: &Topology) -> OwnJob {
     }
 }
 
-/// Prometheus scraping itself. Uses the global interval and timeout (no per-job override).
-pub fn self_job(topology: &Topology) -> OwnJob {
-    local_job(SELF_JOB_NAME, SELF_TARGET, topology)
+/// Prometheus scraping itself at `target`, this unit's address (as prometheus-k8s does), so
+/// federated or remote-written series of several units keep distinct `__address__`es. Uses
+/// the global interval and timeout (no per-job override).
+pub fn self_job(target: &str, topology: &Topology) -> OwnJob {
+    local_job(SELF_JOB_NAME, target, topology)
 }
 
 /// The inventory poller's own metrics (poll success, latency, target count).

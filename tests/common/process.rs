@@ -108,7 +108,9 @@ impl ProcessCharm {
             pebble.socket_path().display().to_string(),
         )
         .with_env("CHARM_PROMETHEUS_URL", web.url())
-        .with_env("CHARM_POLLER_URL", "http://127.0.0.1:9");
+        .with_env("CHARM_POLLER_URL", "http://127.0.0.1:9")
+        // A trusted pod's 1Gi volume, as in the in-process simulation.
+        .with_env("CHARM_DATABASE_CAPACITY", "1Gi");
         let runner = env
             .iter()
             .fold(runner, |runner, (k, v)| runner.with_env(*k, *v));

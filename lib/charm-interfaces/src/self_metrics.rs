@@ -27,8 +27,12 @@ pub struct SelfMetrics<'a> {
     pub address: &'a str,
     /// This unit's FQDN.
     pub fqdn: &'a str,
-    /// Port Prometheus serves on (9090).
+    /// Port to scrape (9090, or that of the external URL).
     pub port: u16,
+    /// Path prefix before `/metrics` (an external URL's path), `""` when none.
+    pub path: &'a str,
+    /// Scrape over https (an `https://` external URL).
+    pub https: bool,
 }
 
 /// (group, alert, expression, for, severity, summary, description)
@@ -111,6 +115,9 @@ fn jobs(s: &SelfMetrics<'_>) -> OVal {
     let mut job = OMap::new();
     job.insert("metrics_path", OVal::str("/metrics"));
     job.insert("static_configs", OVal::Arr(vec![OVal::Obj(sc)]));
+    if s.https {
+        job.insert("scheme", OVal::str("https"));
+    }
     OVal::Arr(vec![OVal::Obj(job)])
 }
 
@@ -183,7 +190,7 @@ pub fn unit_data(s: &SelfMetrics<'_>) -> Databag {
             s.address.to_owned(),
         ),
         ("prometheus_scrape_unit_name".to_owned(), s.unit.to_owned()),
-        ("prometheus_scrape_unit_path".to_owned(), String::new()),
+        ("prometheus_scrape_unit_path".to_owned(), s.path.to_owned()),
         ("prometheus_scrape_unit_fqdn".to_owned(), s.fqdn.to_owned()),
     ])
 }

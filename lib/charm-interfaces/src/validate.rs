@@ -212,26 +212,6 @@ pub(crate) fn check_relabel_config(v: &OVal, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Does this relabel rule write the `__address__` label (and so choose what gets scraped)?
-pub(crate) fn relabel_writes_address(v: &OVal) -> bool {
-    let Some(m) = v.as_obj() else { return false };
-    let action = m
-        .get("action")
-        .and_then(OVal::as_str)
-        .unwrap_or("replace")
-        .to_ascii_lowercase();
-    let target = m.get("target_label").and_then(OVal::as_str).unwrap_or("");
-    match action.as_str() {
-        "labelmap" => m
-            .get("replacement")
-            .and_then(OVal::as_str)
-            .unwrap_or("$1")
-            .contains("__address__"),
-        "keep" | "drop" | "labeldrop" | "labelkeep" | "keepequal" | "dropequal" => false,
-        _ => target == "__address__",
-    }
-}
-
 fn check_static_config(v: &OVal, what: &str) -> Result<(), String> {
     let m = expect_obj(v, what)?;
     for (k, val) in m.iter() {
@@ -240,8 +220,9 @@ fn check_static_config(v: &OVal, what: &str) -> Result<(), String> {
             "targets" => {
                 for t in expect_list(val, &field)? {
                     let t = expect_str(t, &field)?;
-                    if t.is_empty() || t.contains('/') || t.chars().any(char::is_whitespace) {
-                        return Err(format!("{field}: {t:?} is not a valid host:port target"));
+                    // URLs are allowed: probe jobs move them to `__param_target` by relabelling.
+                    if t.is_empty() || t.chars().any(char::is_whitespace) {
+                        return Err(format!("{field}: {t:?} is not a valid target"));
                     }
                 }
             }
@@ -534,13 +515,5 @@ mod tests {
             .contains("target_label"));
         let bad_re = OVal::parse(r#"{"action": "keep", "regex": "(unclosed"}"#).unwrap();
         assert!(check_relabel_config(&bad_re, "r").is_err());
-        let addr =
-            OVal::parse(r#"{"target_label": "__address__", "replacement": "evil:80"}"#).unwrap();
-        assert!(relabel_writes_address(&addr));
-        let labelmap =
-            OVal::parse(r#"{"action": "labelmap", "regex": "x", "replacement": "__address__"}"#)
-                .unwrap();
-        assert!(relabel_writes_address(&labelmap));
-        assert!(!relabel_writes_address(&ok));
     }
 }

@@ -181,6 +181,8 @@ fn me() -> SelfMetrics<'static> {
         address: "10.1.2.3",
         fqdn: "prometheus-k8s-0.prometheus-k8s-endpoints.cos.svc.cluster.local",
         port: 9090,
+        path: "",
+        https: false,
     }
 }
 

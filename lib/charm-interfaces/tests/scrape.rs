@@ -265,7 +265,8 @@ fn departed_unit_job_disappears() {
 #[test]
 fn mixed_targets_unit_matching_and_ipv6() {
     // Unit 0 is IPv6; a fully-qualified target naming unit 1's fqdn and one naming unit 0's
-    // address (bracketed) are both treated as per-unit targets; 203.0.113.9 stays external.
+    // address (bracketed) are per-unit targets, each in a job of its own next to the unit's
+    // wildcard job (so all four get sha256 suffixes); 203.0.113.9 stays external.
     let rels = [Rel::new(EP, 9, "db")
         .app_key("scrape_metadata", &meta("m", "11112222-0000-4000-8000-000000000000", "db", "db-k8s"))
         .app_key(
@@ -276,20 +277,37 @@ fn mixed_targets_unit_matching_and_ipv6() {
         .unit_bag("db/0", scrape_unit("db/0", "fd00:0::1", "", ""))];
     let out = scrape_jobs(&views(&rels));
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
-    let jobs = by_name(&out.jobs);
     let prefix = "juju_m_11112222_db_prometheus_scrape_x";
+    let unit_jobs = |n: u32| -> Vec<(Value, Value)> {
+        out.jobs
+            .iter()
+            .filter(|j| {
+                j["job_name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{prefix}-{n}_"))
+            })
+            .map(|j| {
+                let sc = &j["static_configs"][0];
+                (sc["targets"].clone(), sc["labels"]["juju_unit"].clone())
+            })
+            .collect()
+    };
     assert_eq!(
-        jobs[&format!("{prefix}-0")]["static_configs"][0]["targets"],
-        json!(["[fd00:0::1]:9100", "[fd00::1]:9200"])
+        unit_jobs(0),
+        [
+            (json!(["[fd00:0::1]:9100"]), json!("db/0")),
+            (json!(["[fd00::1]:9200"]), json!("db/0"))
+        ]
     );
     assert_eq!(
-        jobs[&format!("{prefix}-0")]["static_configs"][0]["labels"]["juju_unit"],
-        "db/0"
+        unit_jobs(1),
+        [
+            (json!(["10.0.0.7:9100"]), json!("db/1")),
+            (json!(["db-1.db.svc:9300"]), json!("db/1"))
+        ]
     );
-    assert_eq!(
-        jobs[&format!("{prefix}-1")]["static_configs"][0]["targets"],
-        json!(["10.0.0.7:9100", "db-1.db.svc:9300"])
-    );
+    let jobs = by_name(&out.jobs);
     assert_eq!(
         jobs[prefix]["static_configs"][0]["targets"],
         json!(["203.0.113.9:9400"])
@@ -297,9 +315,69 @@ fn mixed_targets_unit_matching_and_ipv6() {
     assert!(jobs[prefix]["static_configs"][0]["labels"]
         .get("juju_unit")
         .is_none());
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), 5);
     // Unit jobs come out in unit-number order whatever order the charm listed the units in.
-    assert_eq!(names(&out.jobs)[0], format!("{prefix}-0"));
+    assert!(names(&out.jobs)[0].starts_with(&format!("{prefix}-0_")));
+}
+
+/// The shared fixture's node-exporter (units at 10.1.0.10 and 10.1.0.11), with a job holding a
+/// wildcard and explicit targets: unit 0's fqdn on another port, unit 1's own `*:9100` target
+/// written out, unit 1 on another port, and an external host. The library makes one job per
+/// distinct target for each unit (wildcard ports of a static_config together), all named
+/// `<job>-<unit>`, then dedupe appends the sha256 of each job's JSON and collapses identical
+/// jobs. The names below were computed with Python's `json.dumps` and `hashlib.sha256` over
+/// the jobs as the library builds them.
+#[test]
+fn fixture_wildcard_plus_explicit_targets_get_library_job_names() {
+    let mut rels: Vec<Rel> = fixture_relations()
+        .into_iter()
+        .filter(|r| r.endpoint == EP && r.app == "node-exporter")
+        .collect();
+    let fqdn0 = "node-exporter-0.node-exporter-endpoints.workloads.svc.cluster.local";
+    rels[0].app_data.insert(
+        "scrape_jobs".into(),
+        json!([{"metrics_path": "/metrics", "static_configs": [{"targets": [
+            "*:9100", format!("{fqdn0}:9256"), "10.1.0.11:9100", "10.1.0.11:9256", "192.0.2.1:9100"
+        ]}]}])
+        .to_string(),
+    );
+    let out = scrape_jobs(&views(&rels));
+    assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
+    let prefix = "juju_workloads_f4b3a2c1_node-exporter_prometheus_scrape";
+    let got: Vec<(String, Value)> = out
+        .jobs
+        .iter()
+        .map(|j| {
+            (
+                j["job_name"].as_str().unwrap().to_owned(),
+                j["static_configs"][0]["targets"].clone(),
+            )
+        })
+        .collect();
+    let expected = [
+        (
+            "-0_73cac23b198b30781f8920bf194ff0f1b4b7d0b4132d2f3e06255604225da5be",
+            json!(["10.1.0.10:9100"]),
+        ),
+        (
+            "-0_dbefd41129475953a71287d42145a36048beb0869c5b92a41c1e877125e8b2b3",
+            json!([format!("{fqdn0}:9256")]),
+        ),
+        (
+            "-1_636b3d482d90687da69de1177d9d857dec061405872a09e1dd4f08a7d18061eb",
+            json!(["10.1.0.11:9100"]),
+        ),
+        (
+            "-1_cfba33acb4a38b551351a2481e8d9eab8ba82aff306253c6fcc1892d66577621",
+            json!(["10.1.0.11:9256"]),
+        ),
+        ("", json!(["192.0.2.1:9100"])),
+    ];
+    let expected: Vec<(String, Value)> = expected
+        .into_iter()
+        .map(|(suffix, targets)| (format!("{prefix}{suffix}"), targets))
+        .collect();
+    assert_eq!(got, expected);
 }
 
 #[test]
@@ -451,35 +529,55 @@ fn invalid_job_reports_app_and_others_keep_working() {
     assert!(garbage.message.contains("not valid JSON"));
 }
 
+/// Upstream (`prometheus_scrape` consumer and prometheus-k8s) keeps every allow-listed
+/// `relabel_configs` rule, including those that write `__address__`: that is how a blackbox
+/// exporter charm publishes probes (each target becomes `__param_target`, the address becomes
+/// the exporter's). Such a job is accepted whole, with nothing reported.
 #[test]
-fn address_relabel_is_removed_and_reported() {
-    let rels = [Rel::new(EP, 6, "sneaky")
-        .app_key("scrape_metadata", &meta("m", "abcdabcd-0000-4000-8000-000000000000", "sneaky", "s"))
+fn blackbox_probe_jobs_that_rewrite_address_are_accepted_as_upstream() {
+    let probe_relabels = json!([
+        {"source_labels": ["__address__"], "target_label": "__param_target"},
+        {"source_labels": ["__param_target"], "target_label": "probe_target"},
+        {"target_label": "__address__", "replacement": "10.1.1.1:9115"}
+    ]);
+    let jobs = json!([{
+        "job_name": "blackbox_http_2xx",
+        "metrics_path": "/probe",
+        "params": {"module": ["http_2xx"]},
+        "static_configs": [{"targets": ["https://example.com/health", "10.0.0.7:8080"]}],
+        "relabel_configs": probe_relabels,
+        "kubernetes_sd_configs": [{"role": "pod"}]
+    }]);
+    let rels = [Rel::new(EP, 6, "blackbox")
         .app_key(
-            "scrape_jobs",
-            r#"[{"job_name": "j", "static_configs": [{"targets": ["*:80"]}], "kubernetes_sd_configs": [{"role": "pod"}],
-                 "relabel_configs": [{"target_label": "__address__", "replacement": "10.0.0.1:22"},
-                                     {"source_labels": ["a"], "target_label": "b"}]}]"#,
+            "scrape_metadata",
+            &meta(
+                "m",
+                "abcdabcd-0000-4000-8000-000000000000",
+                "blackbox",
+                "blackbox-exporter-k8s",
+            ),
         )
-        .unit_bag("sneaky/0", scrape_unit("sneaky/0", "10.1.1.1", "", ""))];
+        .app_key("scrape_jobs", &jobs.to_string())
+        .unit_bag("blackbox/0", scrape_unit("blackbox/0", "10.1.1.1", "", ""))];
     let out = scrape_jobs(&views(&rels));
-    assert_eq!(out.jobs.len(), 1);
-    let job = &out.jobs[0];
-    assert!(job.get("kubernetes_sd_configs").is_none());
-    let relabels = job["relabel_configs"].as_array().unwrap();
+    assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
     assert_eq!(
-        relabels.len(),
-        2,
-        "the safe rule and the instance relabel remain"
+        names(&out.jobs),
+        ["juju_m_abcdabcd_blackbox_prometheus_scrape_blackbox_http_2xx"]
     );
-    assert!(relabels.iter().all(|r| r["target_label"] != "__address__"));
-    assert_eq!(out.per_app_errors.len(), 1);
-    assert!(out.per_app_errors[0].message.contains("__address__"));
-    let e = out.explanations.iter().find(|e| e.produced).unwrap();
-    assert!(e
-        .reasons
-        .iter()
-        .any(|r| r.contains("kubernetes_sd_configs")));
+    let job = &out.jobs[0];
+    // The keys outside the allow-list go (silently, as upstream); the probe rules stay, in
+    // order, before the instance relabel the library appends.
+    assert!(job.get("kubernetes_sd_configs").is_none());
+    let mut expected = probe_relabels.as_array().unwrap().clone();
+    expected.extend(external_relabel().as_array().unwrap().iter().cloned());
+    assert_eq!(job["relabel_configs"], Value::Array(expected));
+    assert_eq!(job["params"], json!({"module": ["http_2xx"]}));
+    assert_eq!(
+        job["static_configs"][0]["targets"],
+        json!(["https://example.com/health", "10.0.0.7:8080"])
+    );
 }
 
 #[test]

@@ -104,50 +104,58 @@ pub(crate) fn expand_job(
             external_configs.push(OVal::Obj(ext));
         }
         for (host, matched) in hosts.iter().zip(&matched) {
-            let mut unit_targets: Vec<OVal> = wildcards
-                .iter()
-                .map(|t| OVal::Str(t.replace('*', &host.target_host())))
-                .collect();
-            unit_targets.extend(matched.iter().map(|t| OVal::str(*t)));
-            if unit_targets.is_empty() {
-                continue;
-            }
-            let mut unit_sc = sc.clone();
-            unit_sc.insert("targets", OVal::Arr(unit_targets));
-            unit_sc.insert(
-                "labels",
-                merged_labels(topology, Some(&host.name), sc.get("labels")),
-            );
-            let mut unit_job = job.clone();
-            unit_job.insert("static_configs", OVal::Arr(vec![OVal::Obj(unit_sc)]));
-            unit_job.insert("job_name", OVal::Str(format!("{name}-{}", host.number())));
-            unit_job.insert(
-                "metrics_path",
-                OVal::Str(format!("{}{metrics_path}", host.path)),
-            );
-            with_relabel(&mut unit_job, instance_relabel(true));
-            let mut draft = base.derive(unit_job, Some(host.name.clone()));
+            // As the library does: the wildcard targets of a static_config make one job per
+            // unit, and every explicit target naming the unit makes a job of its own. They
+            // share the name `<job>-<unit number>`, so dedupe gives each a sha256 suffix (and
+            // collapses identical ones, e.g. `*:80` next to the unit's own `addr:80`).
+            let mut groups: Vec<(Vec<OVal>, String)> = Vec::new();
             if !wildcards.is_empty() {
-                draft.reasons.push(format!(
-                    "wildcard target(s) {} expanded for unit {} at {}",
-                    wildcards.join(", "),
-                    host.name,
-                    host.address
+                groups.push((
+                    wildcards
+                        .iter()
+                        .map(|t| OVal::Str(t.replace('*', &host.target_host())))
+                        .collect(),
+                    format!(
+                        "wildcard target(s) {} expanded for unit {} at {}",
+                        wildcards.join(", "),
+                        host.name,
+                        host.address
+                    ),
                 ));
             }
-            if !matched.is_empty() {
-                draft.reasons.push(format!(
-                    "target(s) {} match the address or fqdn of unit {}",
-                    matched.join(", "),
-                    host.name
+            for t in matched {
+                groups.push((
+                    vec![OVal::str(*t)],
+                    format!(
+                        "target {t} matches the address or fqdn of unit {}",
+                        host.name
+                    ),
                 ));
             }
-            if !host.path.is_empty() {
-                draft
-                    .reasons
-                    .push(format!("unit path {} prefixed to metrics_path", host.path));
+            for (unit_targets, reason) in groups {
+                let mut unit_sc = sc.clone();
+                unit_sc.insert("targets", OVal::Arr(unit_targets));
+                unit_sc.insert(
+                    "labels",
+                    merged_labels(topology, Some(&host.name), sc.get("labels")),
+                );
+                let mut unit_job = job.clone();
+                unit_job.insert("static_configs", OVal::Arr(vec![OVal::Obj(unit_sc)]));
+                unit_job.insert("job_name", OVal::Str(format!("{name}-{}", host.number())));
+                unit_job.insert(
+                    "metrics_path",
+                    OVal::Str(format!("{}{metrics_path}", host.path)),
+                );
+                with_relabel(&mut unit_job, instance_relabel(true));
+                let mut draft = base.derive(unit_job, Some(host.name.clone()));
+                draft.reasons.push(reason);
+                if !host.path.is_empty() {
+                    draft
+                        .reasons
+                        .push(format!("unit path {} prefixed to metrics_path", host.path));
+                }
+                out.push(draft);
             }
-            out.push(draft);
         }
         if !wildcards.is_empty() && hosts.is_empty() {
             let mut d = base.derive(job.clone(), None);

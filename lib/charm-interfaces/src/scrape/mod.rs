@@ -6,9 +6,10 @@
 //!   alone and reported as an [`AppError`] naming the application; the application's other jobs
 //!   and every other relation keep working. Unparseable `scrape_jobs`/`scrape_metadata` drop that
 //!   application's jobs (nothing else can be trusted) and are reported the same way.
-//! - Relabel rules that write `__address__` are removed from sanitized jobs (they would let a job
-//!   scrape hosts other than its targets), and `*_sd_configs` are removed from pass-through jobs;
-//!   both are reported.
+//! - `*_sd_configs` are removed from pass-through jobs, and reported.
+//!
+//! Relabel rules that write `__address__` (the blackbox-exporter probe pattern: each target
+//! becomes `__param_target`, the address becomes the exporter's) are kept, as the library does.
 
 mod dedupe;
 mod expand;
@@ -373,29 +374,6 @@ fn sanitized(
     }
     if !job.contains_key("static_configs") {
         reasons.push("no static_configs: default target *:80 used".into());
-    }
-
-    // A relabel rule writing __address__ would let the job scrape anything.
-    if let Some(OVal::Arr(rules)) = sane.get("relabel_configs") {
-        let (bad, good): (Vec<OVal>, Vec<OVal>) = rules
-            .iter()
-            .cloned()
-            .partition(validate::relabel_writes_address);
-        if !bad.is_empty() {
-            c.error(format!(
-                "scrape job {label}: {} relabel rule(s) writing __address__ removed (a job may only scrape its own targets)",
-                bad.len()
-            ));
-            reasons.push(format!(
-                "{} relabel rule(s) writing __address__ removed",
-                bad.len()
-            ));
-            if good.is_empty() {
-                sane.remove("relabel_configs");
-            } else {
-                sane.insert("relabel_configs", OVal::Arr(good));
-            }
-        }
     }
 
     let mut base = Draft::new(c.rel.id, c.rel.app, sane.clone());
