@@ -72,3 +72,8 @@ fn inventory_body() {
 fn pebble_answers() {
     run("pebble_answers", targets::pebble_answers);
 }
+
+#[test]
+fn relation_units() {
+    run("relation_units", targets::relation_units);
+}
