@@ -184,6 +184,7 @@ impl CharmConfig {
                 if d < MIN_POLL_INTERVAL {
                     return Err("must be at least 1s".to_owned());
                 }
+                inventory_sd::config::check_duration(d)?;
                 Ok(d)
             },
         );
@@ -192,10 +193,12 @@ impl CharmConfig {
             if d.is_zero() {
                 return Err("must be greater than zero".to_owned());
             }
+            inventory_sd::config::check_duration(d)?;
             Ok(d)
         });
         if let (Some(i), Some(t)) = (poll_interval, timeout) {
-            if t >= i {
+            // The poller's own rule, compared exactly (the layer passes both unrounded).
+            if inventory_sd::config::check_timing(i, t).is_err() {
                 let given = r.raw("inventory_timeout", defaults::INVENTORY_TIMEOUT);
                 let interval_text =
                     r.raw("inventory_poll_interval", defaults::INVENTORY_POLL_INTERVAL);

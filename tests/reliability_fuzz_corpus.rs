@@ -77,3 +77,8 @@ fn pebble_answers() {
 fn model_snapshot() {
     run("model_snapshot", targets::model_snapshot);
 }
+
+#[test]
+fn relation_units() {
+    run("relation_units", targets::relation_units);
+}

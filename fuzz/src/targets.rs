@@ -158,6 +158,14 @@ pub fn inventory_body(data: &[u8]) {
         let rendered = inventory.render();
         let groups = inventory_sd::parse::parse_file_sd(&rendered).expect("own output parses");
         assert_eq!(groups, inventory.groups);
+        // Nothing valid is a failed poll, and no group label overrides the scrape job's own.
+        assert!(inventory.target_count() > 0 || inventory.skipped == 0);
+        for g in &inventory.groups {
+            assert!(g.labels.len() <= inventory_sd::labels::MAX_LABELS);
+            for (k, v) in &g.labels {
+                inventory_sd::labels::check_label(k, v).expect("group labels obey the rules");
+            }
+        }
     }
 }
 
@@ -205,4 +213,78 @@ pub fn model_snapshot(data: &[u8]) {
             );
         }
     }
+}
+
+/// What remote units publish in their own databags, under every key a relation parser reads:
+/// the text (split at the first NUL into two values) as a unit's scrape address, name, path and
+/// FQDN, as a remote-write receiver's `remote_write`, and as an Alertmanager's `url` or
+/// `public_address`. A bad unit costs only itself: the good unit's target is always there, and
+/// every target host is one Prometheus takes.
+pub fn relation_units(data: &[u8]) {
+    let (flags, text) = split(data);
+    let (a, b) = text.split_once('\0').unwrap_or((&text, ""));
+    let mut bag = Databag::new();
+    let keys: &[&str] = if flags & 1 == 1 {
+        &["prometheus_scrape_host", "prometheus_scrape_unit_path"]
+    } else {
+        &[
+            "prometheus_scrape_unit_address",
+            "prometheus_scrape_unit_fqdn",
+        ]
+    };
+    bag.insert(keys[0].into(), a.to_owned());
+    bag.insert(keys[1].into(), b.to_owned());
+    if flags & 2 == 2 {
+        bag.insert("prometheus_scrape_unit_name".into(), b.to_owned());
+    }
+    bag.insert("remote_write".into(), a.to_owned());
+    bag.insert(
+        if flags & 4 == 4 {
+            "url"
+        } else {
+            "public_address"
+        }
+        .into(),
+        a.to_owned(),
+    );
+    bag.insert("scheme".into(), b.to_owned());
+    let good = unit_bag();
+    let mut app = Databag::new();
+    app.insert(
+        "scrape_jobs".into(),
+        r#"[{"job_name": "j", "static_configs": [{"targets": ["*:9100"]}]}]"#.into(),
+    );
+    app.insert("scrape_metadata".into(), METADATA.into());
+    let view = RelationView {
+        endpoint: "metrics-endpoint",
+        id: 5,
+        app: "fz",
+        app_data: &app,
+        units: vec![("fz/0", &good), ("fz/1", &bag)],
+    };
+    let views = std::slice::from_ref(&view);
+    let out = charm_interfaces::scrape::scrape_jobs(views);
+    check_errors(&out.per_app_errors, 5);
+    let targets: Vec<String> = out
+        .jobs
+        .iter()
+        .flat_map(|j| j["static_configs"].as_array().cloned().unwrap_or_default())
+        .flat_map(|sc| sc["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    // (A unit that names itself as the good one may take its place: same application.)
+    if flags & 2 == 0 {
+        assert!(targets.iter().any(|t| t == "10.0.0.7:9100"), "{targets:?}");
+    }
+    for t in &targets {
+        assert!(
+            !t.contains(|c: char| c == '/' || c.is_whitespace() || c.is_control()),
+            "{t:?}"
+        );
+    }
+    check_errors(&remote_write::endpoints(views).per_app_errors, 5);
+    check_errors(
+        &charm_interfaces::alertmanager::alertmanagers(views).per_app_errors,
+        5,
+    );
 }

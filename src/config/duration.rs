@@ -111,15 +111,11 @@ pub fn parse_flexible(text: &str) -> Option<Duration> {
         .or_else(|| humantime::parse_duration(trimmed).ok())
 }
 
-/// Formats a duration in the simplest form both humantime and Prometheus read: whole seconds
-/// as `<n>s`, anything finer as `<n>ms`.
+/// Formats a duration exactly, in the simplest form the inventory poller reads back as the same
+/// duration: whole seconds as `<n>s`, whole milliseconds as `<n>ms`, anything finer in `us` or
+/// `ns` (see [`inventory_sd::config::format_duration`]).
 pub fn format_simple(d: Duration) -> String {
-    let millis = d.as_millis();
-    if millis.is_multiple_of(1000) {
-        format!("{}s", millis / 1000)
-    } else {
-        format!("{millis}ms")
-    }
+    inventory_sd::config::format_duration(d)
 }
 
 #[cfg(test)]
@@ -185,5 +181,9 @@ mod tests {
     fn simple_format() {
         assert_eq!(format_simple(Duration::from_secs(90)), "90s");
         assert_eq!(format_simple(Duration::from_millis(1500)), "1500ms");
+        // Never rounded: `1ns` once became `0s`, which the poller refuses.
+        assert_eq!(format_simple(Duration::from_nanos(1)), "1ns");
+        assert_eq!(format_simple(Duration::from_micros(500)), "500us");
+        assert_eq!(format_simple(Duration::new(1, 1)), "1000000001ns");
     }
 }

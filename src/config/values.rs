@@ -220,8 +220,17 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
                 "label {name:?} has control characters in its value"
             ));
         }
+        // The poller's own rules (reserved `job`/`instance`, sizes), so that what passes here
+        // also passes `--labels`, and the command line stays far below the kernel's limit.
+        inventory_sd::labels::check_label(name, value).map_err(|e| e.to_string())?;
         if labels.insert(name.to_owned(), value.to_owned()).is_some() {
             return Err(format!("label {name:?} is given more than once"));
+        }
+        if labels.len() > inventory_sd::labels::MAX_LABELS {
+            return Err(format!(
+                "more than {} labels",
+                inventory_sd::labels::MAX_LABELS
+            ));
         }
     }
     Ok(labels)
@@ -275,8 +284,23 @@ mod tests {
         assert_eq!(l.get("tier").unwrap(), "edge");
         assert_eq!(parse_labels("a=b=c").unwrap().get("a").unwrap(), "b=c");
         assert!(parse_labels("").unwrap().is_empty());
+        let long_value = format!("a={}", "v".repeat(2000));
+        let many = (0..40)
+            .map(|i| format!("l{i}=v"))
+            .collect::<Vec<_>>()
+            .join(",");
         for bad in [
-            "site", "1x=y", "__x=y", "a=", "a=b,a=c", "a=b,,c=d", "a-b=c",
+            "site",
+            "1x=y",
+            "__x=y",
+            "a=",
+            "a=b,a=c",
+            "a=b,,c=d",
+            "a-b=c",
+            "job=prometheus",
+            "instance=x",
+            &long_value,
+            &many,
         ] {
             assert!(parse_labels(bad).is_err(), "{bad}");
         }

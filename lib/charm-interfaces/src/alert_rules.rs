@@ -5,17 +5,17 @@
 //! carrying Juju topology labels gets `juju_model`/`juju_model_uuid`/`juju_application` matchers
 //! injected into its expression (the `%%juju_topology%%` placeholder is removed first). Groups
 //! are checked one by one: an invalid group is left out and reported against the application;
-//! its valid groups and every other relation are kept. File names never collide: scrape
-//! relations use `juju_<identifier>_<relation name>_<relation id>.rules` (two relations to the
-//! same application each get a file), remote-write relations the plain
-//! `juju_<identifier>.rules`, with `_<relation id>` added should two relations produce the same
-//! name.
+//! its valid groups and every other relation are kept. File names are derived by
+//! [`rule_file_name`] from the endpoint, the relation id and a bounded, sanitised form of the
+//! identifier: they never collide across endpoints or relations, whatever the remote
+//! application publishes, and stay far below the 255-byte limit of a file name.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use regex::Regex;
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::ordered::{OMap, OVal};
 use crate::promql;
@@ -39,32 +39,21 @@ pub struct RulesOutcome {
     pub per_app_errors: Vec<AppError>,
 }
 
-/// How the file name is keyed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Naming {
-    /// `<identifier>_<relation name>_<relation id>` (`metrics-endpoint`).
-    PerRelation,
-    /// `<identifier>` (`receive-remote-write`).
-    Plain,
-}
+/// Longest part of a rule file name taken from the identifier (topology or group name).
+pub const MAX_RULE_FILE_STEM: usize = 64;
 
 /// Rule files for `metrics-endpoint` relations.
 pub fn scrape_rule_files(relations: &[RelationView<'_>]) -> RulesOutcome {
-    rule_files(relations, Naming::PerRelation)
+    rule_files(relations)
 }
 
-/// Rule files for the relations passed in, named per `naming`.
-pub fn rule_files(relations: &[RelationView<'_>], naming: Naming) -> RulesOutcome {
+/// Rule files for the relations passed in, one per relation, named by [`rule_file_name`].
+pub fn rule_files(relations: &[RelationView<'_>]) -> RulesOutcome {
     let mut out = RulesOutcome::default();
-    let mut used = BTreeSet::new();
     for rel in relations {
         let mut errors = Vec::new();
-        if let Some((key, groups)) = relation_rules(rel, naming, &mut errors) {
-            let mut name = format!("juju_{}.rules", safe_file_stem(&key));
-            if used.contains(&name) {
-                name = format!("juju_{}_{}.rules", safe_file_stem(&key), rel.id);
-            }
-            used.insert(name.clone());
+        if let Some((identifier, groups)) = relation_rules(rel, &mut errors) {
+            let name = rule_file_name(&identifier, rel.endpoint, rel.id);
             let doc = serde_json::json!({ "groups": groups });
             let yaml = serde_yaml_ng::to_string(&doc).unwrap_or_default();
             out.files.push((name, yaml));
@@ -79,23 +68,47 @@ pub fn rule_files(relations: &[RelationView<'_>], naming: Naming) -> RulesOutcom
     out
 }
 
-/// Characters allowed in a rule file name; anything else becomes `_`.
-fn safe_file_stem(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// `juju_<stem>_<endpoint>_<relation id>.rules`. The stem is the identifier when it is at most
+/// [`MAX_RULE_FILE_STEM`] bytes of `[A-Za-z0-9_.-]`; otherwise its first 48 such characters
+/// (others become `_`) and 8 hex digits of its SHA-256. The endpoint and relation id at the end
+/// keep names of different relations apart whatever the identifier holds (an identifier
+/// ending in `_metrics-endpoint_10` still ends up before this relation's own suffix).
+pub fn rule_file_name(identifier: &str, endpoint: &str, relation_id: u32) -> String {
+    let plain = identifier.len() <= MAX_RULE_FILE_STEM
+        && !identifier.is_empty()
+        && identifier.bytes().all(is_file_char);
+    let stem = if plain {
+        identifier.to_owned()
+    } else {
+        let cut: String = identifier
+            .chars()
+            .take(48)
+            .map(|c| {
+                if c.is_ascii() && is_file_char(c as u8) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let digest = sha2::Sha256::digest(identifier.as_bytes());
+        format!("{cut}_{}", hex::encode(&digest[..4]))
+    };
+    let endpoint: String = endpoint
+        .bytes()
+        .map(|b| if is_file_char(b) { b as char } else { '_' })
+        .collect();
+    format!("juju_{stem}_{endpoint}_{relation_id}.rules")
 }
 
-/// (file key, valid groups) of one relation, or `None` when it contributes no file.
+/// Bytes kept in a rule file name as they are.
+fn is_file_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// (identifier, valid groups) of one relation, or `None` when it contributes no file.
 fn relation_rules(
     rel: &RelationView<'_>,
-    naming: Naming,
     errors: &mut Vec<String>,
 ) -> Option<(String, Vec<Value>)> {
     if rel.units.is_empty() {
@@ -140,10 +153,6 @@ fn relation_rules(
         }
     };
     let identifier = identifier(groups, rel)?;
-    let key = match naming {
-        Naming::PerRelation => format!("{identifier}_{}_{}", rel.endpoint, rel.id),
-        Naming::Plain => identifier,
-    };
     let mut seen = BTreeSet::new();
     let mut valid = Vec::new();
     for (i, group) in groups.iter().enumerate() {
@@ -170,7 +179,7 @@ fn relation_rules(
     if valid.is_empty() {
         return None;
     }
-    Some((key, valid))
+    Some((identifier, valid))
 }
 
 /// The library's choice: topology of the first group whose first rule has topology labels,

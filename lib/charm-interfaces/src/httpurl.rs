@@ -14,23 +14,40 @@ pub(crate) struct HttpUrl {
     pub path: String,
 }
 
-/// Parse `text`; the error says what is wrong.
+/// `text` as an error may quote it: credentials masked, cut to 200 characters.
+fn shown(text: &str) -> String {
+    let masked = match text.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://***{}", &rest[at..]),
+                None => text.to_owned(),
+            }
+        }
+        None => text.to_owned(),
+    };
+    crate::validate::brief(&masked, 200)
+}
+
+/// Parse `text`; the error says what is wrong (quoting at most 200 characters of it, never
+/// its credentials).
 pub(crate) fn parse(text: &str) -> Result<HttpUrl, String> {
+    let quoted = || shown(text);
     let (scheme, rest) = text
         .split_once("://")
-        .ok_or_else(|| format!("{text:?} is not a URL (no scheme)"))?;
+        .ok_or_else(|| format!("{:?} is not a URL (no scheme)", quoted()))?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
-        return Err(format!("{text:?}: scheme must be http or https"));
+        return Err(format!("{:?}: scheme must be http or https", quoted()));
     }
     let rest = rest.split(['?', '#']).next().unwrap_or("");
     let (netloc, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    check_netloc(netloc).map_err(|e| format!("{text:?}: {e}"))?;
+    check_netloc(netloc).map_err(|e| format!("{:?}: {e}", quoted()))?;
     if path.chars().any(char::is_whitespace) {
-        return Err(format!("{text:?}: path contains whitespace"));
+        return Err(format!("{:?}: path contains whitespace", quoted()));
     }
     Ok(HttpUrl {
         scheme,
@@ -98,5 +115,15 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_quote_a_short_url_without_credentials() {
+        let e = parse("http://ops:s3cret@am.test:9093/x").unwrap_err();
+        assert!(!e.contains("s3cret") && !e.contains("ops"), "{e}");
+        assert!(e.contains("***@am.test:9093"), "{e}");
+        let long = format!("{}://{}", "b".repeat(5000), "a".repeat(300));
+        let e = parse(&long).unwrap_err();
+        assert!(e.len() < 300, "{} bytes", e.len());
     }
 }

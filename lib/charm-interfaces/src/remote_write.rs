@@ -5,13 +5,13 @@
 //!   entries, sorted, each with an explicit `queue_config` so the behaviour does not shift with
 //!   the Prometheus version's defaults. External labels are the renderer's business.
 //! - Provider (`receive-remote-write`, agents push to Prometheus): every unit publishes its
-//!   write URL; the senders' `alert_rules` become rule files named by the plain identifier.
+//!   write URL; the senders' `alert_rules` become rule files, one per relation.
 
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::alert_rules::{rule_files, Naming, RulesOutcome};
+use crate::alert_rules::{rule_files, RulesOutcome};
 use crate::httpurl;
 use crate::ordered::{OMap, OVal};
 use crate::scrape::AppError;
@@ -90,7 +90,7 @@ pub fn provider_unit_data(base_url: &str) -> Databag {
     Databag::from([(REMOTE_WRITE_KEY.to_owned(), OVal::Obj(m).py_dumps())])
 }
 
-/// Provider: rule files from the senders' `alert_rules` (plain identifier names).
+/// Provider: rule files from the senders' `alert_rules`, one per relation.
 pub fn sender_rule_files(relations: &[RelationView<'_>]) -> RulesOutcome {
-    rule_files(relations, Naming::Plain)
+    rule_files(relations)
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use charm_interfaces::alert_rules::{rule_files, scrape_rule_files, Naming};
+use charm_interfaces::alert_rules::{rule_files, scrape_rule_files};
 use common::{fixture_relations, promtool_check_rules, scrape_unit, views, Rel};
 use serde_json::json;
 
@@ -137,9 +137,12 @@ fn placeholder_and_group_name_identifier() {
     let rels = [Rel::new("receive-remote-write", 3, "agent")
         .app_key("alert_rules", &rules)
         .unit("agent/0", &[])];
-    let out = rule_files(&views(&rels), Naming::Plain);
+    let out = rule_files(&views(&rels));
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
-    assert_eq!(out.files[0].0, "juju_lonely_group_1.rules");
+    // Not plain file-name characters: sanitised, with a hash of the original.
+    let name = &out.files[0].0;
+    assert!(name.starts_with("juju_lonely_group_1_"), "{name}");
+    assert!(name.ends_with("_receive-remote-write_3.rules"), "{name}");
     assert!(
         out.files[0].1.contains("expr: up{} == 0"),
         "{}",
@@ -149,20 +152,24 @@ fn placeholder_and_group_name_identifier() {
 }
 
 #[test]
-fn remote_write_plain_names_never_collide() {
+fn remote_write_names_never_collide() {
     let rel = |id| {
         Rel::new("receive-remote-write", id, "agent")
             .app_key("alert_rules", &rules_json("agent", "up == 0"))
             .unit("agent/0", &[])
     };
     let rels = [rel(1), rel(2)];
-    let out = rule_files(&views(&rels), Naming::Plain);
-    let names: Vec<&str> = out.files.iter().map(|(n, _)| n.as_str()).collect();
+    // One relation at a time, as the charm computes them.
+    let names: Vec<String> = rels
+        .iter()
+        .flat_map(|r| rule_files(&views(std::slice::from_ref(r))).files)
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(
         names,
         [
-            "juju_m_11112222_agent.rules",
-            "juju_m_11112222_agent_2.rules"
+            "juju_m_11112222_agent_receive-remote-write_1.rules",
+            "juju_m_11112222_agent_receive-remote-write_2.rules"
         ]
     );
 }

@@ -160,14 +160,17 @@ fn remote_write_consumer_and_provider() {
         r#"{"url": "http://prometheus-k8s-0.prometheus-k8s-endpoints.cos.svc.cluster.local:9090/api/v1/write"}"#
     );
 
-    // Senders' rules: plain identifier file names.
+    // Senders' rules: one file per relation.
     let rules = json!({"groups": [{"name": "agg", "rules": [{"alert": "AggregatorMetricsMissing", "expr": "absent(up)",
         "labels": {"juju_model": "cos", "juju_model_uuid": "12345678-0000-4000-8000-000000000000", "juju_application": "agent"}}]}]});
     let senders = [Rel::new("receive-remote-write", 9, "agent")
         .app_key("alert_rules", &rules.to_string())
         .unit("agent/0", &[])];
     let files = sender_rule_files(&views(&senders));
-    assert_eq!(files.files[0].0, "juju_cos_12345678_agent.rules");
+    assert_eq!(
+        files.files[0].0,
+        "juju_cos_12345678_agent_receive-remote-write_9.rules"
+    );
     promtool_check_rules(&files.files);
 }
 

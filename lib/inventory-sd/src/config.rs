@@ -33,11 +33,11 @@ pub struct Args {
     pub inventory_url_file: Option<PathBuf>,
 
     /// Time between the starts of two polls (e.g. `30s`, `1m`).
-    #[arg(long, env = "INVENTORY_SD_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "INVENTORY_SD_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub interval: Duration,
 
     /// Timeout of one HTTP request, body included; must be shorter than the interval.
-    #[arg(long, env = "INVENTORY_SD_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "INVENTORY_SD_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// Port appended to inventory entries that carry none.
@@ -69,17 +69,70 @@ pub struct Args {
     pub attempts: u32,
 
     /// Base of the exponential backoff (full jitter) between attempts.
-    #[arg(long, env = "INVENTORY_SD_RETRY_BACKOFF", default_value = "200ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "INVENTORY_SD_RETRY_BACKOFF", default_value = "200ms", value_parser = parse_duration)]
     pub retry_backoff: Duration,
 
     /// `/health` answers 503 once the last success is older than this and a poll failed
     /// (default: max(3 x interval, 2m)).
-    #[arg(long, env = "INVENTORY_SD_STALE_AFTER", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "INVENTORY_SD_STALE_AFTER", value_parser = parse_duration)]
     pub stale_after: Option<Duration>,
 
     /// Poll once, write the file if it changed, print the number of targets and exit.
     #[arg(long, env = "INVENTORY_SD_ONCE")]
     pub once: bool,
+}
+
+/// Longest duration a timing flag takes (`--interval`, `--timeout`, `--retry-backoff`,
+/// `--stale-after`): a year, so that no arithmetic on them can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Parses a timing flag as humantime writes it (`30s`, `1m 30s`, `1500ms`, `1ns`), exact to the
+/// nanosecond, at most [`MAX_DURATION`]. The charm validates its options with this function and
+/// renders them with [`format_duration`], so it accepts nothing the poller refuses.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    check_duration(d)?;
+    Ok(d)
+}
+
+/// The bound of [`parse_duration`].
+pub fn check_duration(d: Duration) -> Result<(), String> {
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{} is longer than the {} allowed",
+            format_duration(d),
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(())
+}
+
+/// Formats a duration in one unit (`s`, `ms`, `us` or `ns`, the coarsest that is exact) so that
+/// [`parse_duration`] reads back exactly the same duration.
+pub fn format_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    match nanos {
+        n if n % 1_000_000_000 == 0 => format!("{}s", n / 1_000_000_000),
+        n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
+        n if n % 1_000 == 0 => format!("{}us", n / 1_000),
+        n => format!("{n}ns"),
+    }
+}
+
+/// The relation the poller requires between its interval and timeout: both above zero, the
+/// timeout strictly shorter (compared exactly, to the nanosecond).
+pub fn check_timing(interval: Duration, timeout: Duration) -> Result<(), String> {
+    if interval.is_zero() {
+        return Err("--interval must be > 0".into());
+    }
+    if timeout.is_zero() || timeout >= interval {
+        return Err(format!(
+            "--timeout ({}) must be > 0 and shorter than --interval ({})",
+            format_duration(timeout),
+            format_duration(interval)
+        ));
+    }
+    Ok(())
 }
 
 /// A string whose `Debug` never shows its content (it may hold credentials).
@@ -239,15 +292,14 @@ impl PollerConfig {
 
     /// Checks the relations between values (e.g. timeout < interval).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.interval.is_zero() {
-            return Err(ConfigError::Timing("--interval must be > 0".into()));
-        }
-        if self.timeout.is_zero() || self.timeout >= self.interval {
-            return Err(ConfigError::Timing(format!(
-                "--timeout ({}) must be > 0 and shorter than --interval ({})",
-                humantime::format_duration(self.timeout),
-                humantime::format_duration(self.interval)
-            )));
+        check_timing(self.interval, self.timeout).map_err(ConfigError::Timing)?;
+        for (flag, d) in [
+            ("--interval", self.interval),
+            ("--timeout", self.timeout),
+            ("--retry-backoff", self.retry.base),
+            ("--stale-after", self.stale_after),
+        ] {
+            check_duration(d).map_err(|reason| ConfigError::Value { flag, reason })?;
         }
         if self.retry.attempts == 0 {
             return Err(ConfigError::Value {
@@ -314,7 +366,7 @@ pub fn read_url_file(path: &std::path::Path) -> Result<SecretString, ConfigError
 
 /// `max(3 x interval, 2 minutes)`.
 pub fn default_stale_after(interval: Duration) -> Duration {
-    (interval * 3).max(Duration::from_secs(120))
+    interval.saturating_mul(3).max(Duration::from_secs(120))
 }
 
 #[cfg(test)]
@@ -461,5 +513,43 @@ mod tests {
             "--inventory-url-file=/x"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn durations_are_exact_and_bounded() {
+        let base = ["--inventory-url=http://i/"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            parse(&v)
+        };
+        let c = with(&["--interval=1s 1ns", "--timeout=1s"]).unwrap();
+        assert_eq!(c.interval, Duration::new(1, 1));
+        assert!(with(&["--interval=1s", "--timeout=1s"]).is_err());
+        let c = with(&["--interval=1s", "--timeout=500us"]).unwrap();
+        assert_eq!(c.timeout, Duration::from_micros(500));
+        assert_eq!(
+            with(&["--timeout=1ns"]).unwrap().timeout,
+            Duration::from_nanos(1)
+        );
+        // Too long for the bound (and for the arithmetic on it): refused, not a panic.
+        let cli = Cli::try_parse_from([
+            "poll",
+            "--inventory-url=http://i/",
+            "--interval=7000000000000000000s",
+        ]);
+        assert!(cli.is_err());
+        assert!(parse_duration("366d").is_err());
+        assert_eq!(parse_duration("365d").unwrap(), MAX_DURATION);
+        for d in [
+            Duration::from_nanos(1),
+            Duration::from_micros(500),
+            Duration::from_millis(1500),
+            Duration::new(1, 1),
+            Duration::from_secs(30),
+            MAX_DURATION,
+        ] {
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d, "{d:?}");
+        }
     }
 }

@@ -64,6 +64,10 @@ impl Fetcher {
     pub fn new(config: &PollerConfig) -> Self {
         let client = reqwest::Client::builder()
             .user_agent(concat!("inventory-sd/", env!("CARGO_PKG_VERSION")))
+            // The URL may carry a secret in its query string: never repeat it to a redirect
+            // target (reqwest drops `Authorization` itself when the host changes).
+            .referer(false)
+            .redirect(redirect_policy())
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .build()
@@ -116,11 +120,8 @@ impl Fetcher {
         if resp.content_length().is_some_and(|n| n > self.max_body) {
             return Err(FetchError::TooLarge(self.max_body));
         }
-        let mut body = Vec::with_capacity(
-            resp.content_length()
-                .map_or(8192, |n| n as usize)
-                .min(self.max_body as usize),
-        );
+        // Never sized from the Content-Length the server claims: grown as bytes arrive.
+        let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e))? {
             if body.len() as u64 + chunk.len() as u64 > self.max_body {
                 return Err(FetchError::TooLarge(self.max_body));
@@ -145,6 +146,34 @@ impl Fetcher {
         }
         FetchError::Transport(msg)
     }
+}
+
+/// Most redirects followed in one request.
+const MAX_REDIRECTS: usize = 10;
+
+/// Follows up to [`MAX_REDIRECTS`] redirects and logs each one that leaves the host (scheme,
+/// host and port only: a path or query may hold a secret).
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error("too many redirects");
+        }
+        let origin = |u: &reqwest::Url| {
+            format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port_or_known_default().unwrap_or(0)
+            )
+        };
+        if let Some(from) = attempt.previous().last() {
+            let (from, to) = (origin(from), origin(attempt.url()));
+            if from != to {
+                tracing::warn!(%from, %to, "the inventory redirects to another host; following it without credentials or Referer");
+            }
+        }
+        attempt.follow()
+    })
 }
 
 /// Full-jitter exponential backoff: random in `[0, min(cap, base * 2^(attempt-1))]`.

@@ -9,7 +9,11 @@
 //! on the same name (the inventory knows more about its hosts than a global default).
 //! Plain strings form the group that carries only the configured labels.
 //!
-//! Entries that are not valid target addresses are skipped and counted. Anything that breaks
+//! Entries that are not valid target addresses are skipped and counted, and so is a group
+//! whose labels break the rules of `--labels` ([`check_label`]: no `__*`, `job` or
+//! `instance`, bounded sizes, at most [`MAX_LABELS`]): an inventory cannot change how or as
+//! which job its targets are scraped. An inventory with entries of which none is valid fails
+//! the poll (the last good file stays). Anything that breaks
 //! the format itself (top level not an array, an entry of another JSON type, a non-string
 //! target or label value, an invalid label name, an unknown key in a group) fails the whole
 //! poll, like Prometheus' http_sd does, so the last good file stays.
@@ -23,7 +27,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::labels::is_valid_label_name;
+use crate::labels::{check_label, is_valid_label_name, MAX_LABELS};
 
 /// Longest accepted entry, in bytes (a DNS name is at most 253, plus `:65535`).
 pub const MAX_ENTRY_LEN: usize = 260;
@@ -57,6 +61,8 @@ pub enum SkipReason {
     BadHost,
     /// The port is not a number in 1..=65535.
     BadPort,
+    /// A group whose labels are refused (reserved, too many or too long).
+    BadLabels,
 }
 
 impl fmt::Display for SkipReason {
@@ -68,6 +74,7 @@ impl fmt::Display for SkipReason {
             Self::NotAnAddress => "looks like a URL, not host[:port]",
             Self::BadHost => "invalid host name",
             Self::BadPort => "invalid port",
+            Self::BadLabels => "group labels refused",
         })
     }
 }
@@ -117,6 +124,17 @@ pub enum ParseError {
     /// Not the expected JSON shape.
     #[error("malformed inventory: {0}")]
     Malformed(#[from] serde_json::Error),
+    /// Entries were given but none of them is valid.
+    #[error(
+        "none of the {skipped} inventory entries is valid{}",
+        examples_text(examples)
+    )]
+    NothingValid {
+        /// Entries skipped.
+        skipped: u64,
+        /// The first few of them.
+        examples: Vec<SkippedEntry>,
+    },
     /// More distinct targets than allowed.
     #[error("inventory has {count} targets, more than --max-targets {max}")]
     TooManyTargets {
@@ -151,6 +169,12 @@ pub fn parse_inventory(body: &[u8], opts: ParseOptions<'_>) -> Result<Inventory,
         skipped_examples: acc.examples,
     };
     let count = inventory.target_count();
+    if count == 0 && inventory.skipped > 0 {
+        return Err(ParseError::NothingValid {
+            skipped: inventory.skipped,
+            examples: inventory.skipped_examples,
+        });
+    }
     if count > opts.max_targets {
         return Err(ParseError::TooManyTargets {
             count,
@@ -158,6 +182,19 @@ pub fn parse_inventory(body: &[u8], opts: ParseOptions<'_>) -> Result<Inventory,
         });
     }
     Ok(inventory)
+}
+
+/// `: "a b" (reason), ...` for an error message.
+fn examples_text(examples: &[SkippedEntry]) -> String {
+    let list: Vec<String> = examples
+        .iter()
+        .map(|e| format!("{:?} ({})", e.entry, e.reason))
+        .collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", list.join(", "))
+    }
 }
 
 /// Parses an existing file_sd JSON file (to load the last good targets at start).
@@ -273,15 +310,18 @@ impl Accumulator {
     fn take(&mut self, entry: &str, into: Option<&mut Vec<String>>) {
         match normalize_target(entry, self.target_port) {
             Ok(t) => into.unwrap_or(&mut self.plain).push(t),
-            Err(reason) => {
-                self.skipped += 1;
-                if self.examples.len() < SKIP_EXAMPLES {
-                    self.examples.push(SkippedEntry {
-                        entry: entry.chars().take(64).collect(),
-                        reason,
-                    });
-                }
-            }
+            Err(reason) => self.skip(entry, reason),
+        }
+    }
+
+    /// Counts a skipped entry, keeping the first few as examples.
+    fn skip(&mut self, entry: &str, reason: SkipReason) {
+        self.skipped += 1;
+        if self.examples.len() < SKIP_EXAMPLES {
+            self.examples.push(SkippedEntry {
+                entry: entry.chars().take(64).collect(),
+                reason,
+            });
         }
     }
 
@@ -370,9 +410,20 @@ impl<'de> Visitor<'de> for Entry<'_> {
                 }
             }
         }
-        self.0
-            .groups
-            .push((labels.unwrap_or_default(), targets.unwrap_or_default()));
+        let labels = labels.unwrap_or_default();
+        let refused = if labels.len() > MAX_LABELS {
+            Some(format!("{} labels", labels.len()))
+        } else {
+            labels
+                .iter()
+                .find_map(|(k, v)| check_label(k, v).err())
+                .map(|e| e.to_string())
+        };
+        match refused {
+            // The group's targets are counted as one skipped entry; they are not scraped.
+            Some(why) => self.0.skip(&why, SkipReason::BadLabels),
+            None => self.0.groups.push((labels, targets.unwrap_or_default())),
+        }
         Ok(())
     }
 }
@@ -492,7 +543,7 @@ mod tests {
         assert_eq!(inv.skipped_examples[0].reason, SkipReason::Empty);
         assert_eq!(inv.skipped_examples[1].reason, SkipReason::Whitespace);
         assert_eq!(inv.skipped_examples[3].reason, SkipReason::NotAnAddress);
-        let long = format!("[\"{}\"]", "a".repeat(MAX_ENTRY_LEN + 1));
+        let long = format!("[\"ok\", \"{}\"]", "a".repeat(MAX_ENTRY_LEN + 1));
         assert_eq!(parse(&long).unwrap().skipped, 1);
     }
 
@@ -504,22 +555,65 @@ mod tests {
         ]
         .into();
         let body = r#"[
-            {"targets": ["b:1", "a:1", "bad host"], "labels": {"team": "b", "__metrics_path__": "/m"}},
+            {"targets": ["b:1", "a:1", "bad host"], "labels": {"team": "b", "rack": "r1"}},
             "plain",
-            {"targets": ["c:1"], "labels": {"team": "b", "__metrics_path__": "/m"}},
+            {"targets": ["c:1"], "labels": {"team": "b", "rack": "r1"}},
             {"targets": [], "labels": {"zone": "x"}},
             {"labels": {"zone": "y"}}
         ]"#;
         let inv = parse_inventory(body.as_bytes(), opts(&base)).unwrap();
         assert_eq!(inv.skipped, 1);
         assert_eq!(inv.groups.len(), 2, "{:?}", inv.groups);
-        // Groups are ordered by their label sets: `__metrics_path__` sorts before `env`.
+        // Groups are ordered by their label sets: `rack` sorts before `team`.
         assert_eq!(inv.groups[1].targets, vec!["plain:9100"]);
         assert_eq!(inv.groups[1].labels, base);
         assert_eq!(inv.groups[0].targets, vec!["a:1", "b:1", "c:1"]);
         assert_eq!(inv.groups[0].labels["team"], "b");
         assert_eq!(inv.groups[0].labels["env"], "prod");
-        assert_eq!(inv.groups[0].labels["__metrics_path__"], "/m");
+        assert_eq!(inv.groups[0].labels["rack"], "r1");
+    }
+
+    #[test]
+    fn groups_with_labels_the_scrape_job_owns_or_oversized_labels_are_skipped() {
+        let many: BTreeMap<String, String> = (0..=crate::labels::MAX_LABELS)
+            .map(|i| (format!("l{i}"), "v".to_string()))
+            .collect();
+        for labels in [
+            serde_json::json!({"__scheme__": "https"}),
+            serde_json::json!({"__metrics_path__": "/other"}),
+            serde_json::json!({"__param_target": "x"}),
+            serde_json::json!({"job": "prometheus"}),
+            serde_json::json!({"instance": "spoofed"}),
+            serde_json::json!({"big": "v".repeat(crate::labels::MAX_LABEL_VALUE_BYTES + 1)}),
+            serde_json::json!({"ctl": "a\nb"}),
+            serde_json::json!(many),
+        ] {
+            let body = serde_json::json!([
+                {"targets": ["evil:1"], "labels": labels},
+                {"targets": ["good:1"], "labels": {"rack": "r1"}},
+            ])
+            .to_string();
+            let inv = parse(&body).unwrap();
+            assert_eq!(inv.skipped, 1, "{labels}");
+            assert_eq!(inv.skipped_examples[0].reason, SkipReason::BadLabels);
+            assert_eq!(inv.groups.len(), 1, "{labels}");
+            assert_eq!(inv.groups[0].targets, vec!["good:1"]);
+        }
+    }
+
+    #[test]
+    fn an_inventory_with_nothing_valid_fails() {
+        for body in [
+            r#"["a b", "http://x/"]"#,
+            r#"[{"targets": ["a:1"], "labels": {"job": "prometheus"}}]"#,
+        ] {
+            let e = parse(body).unwrap_err();
+            assert!(matches!(e, ParseError::NothingValid { .. }), "{body}: {e}");
+            assert!(e.to_string().contains("none of the"), "{e}");
+        }
+        // Nothing at all is a valid (empty) inventory.
+        assert!(parse("[]").unwrap().groups.is_empty());
+        assert!(parse(r#"[{"targets": []}]"#).unwrap().groups.is_empty());
     }
 
     #[test]

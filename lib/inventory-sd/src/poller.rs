@@ -39,7 +39,10 @@ impl PollError {
     pub fn result(&self) -> PollResult {
         match self {
             Self::Fetch(e) => e.result(),
-            Self::Parse(ParseError::Malformed(_)) => PollResult::malformed,
+            // An inventory of which nothing is valid counts as a malformed one.
+            Self::Parse(ParseError::Malformed(_) | ParseError::NothingValid { .. }) => {
+                PollResult::malformed
+            }
             Self::Parse(ParseError::TooManyTargets { .. }) => PollResult::too_many_targets,
             Self::Write(_) => PollResult::write_error,
         }

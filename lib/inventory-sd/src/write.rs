@@ -1,9 +1,15 @@
 //! Atomic, change-only replacement of the file_sd output file.
 //!
-//! Sequence: lock `.<name>.lock` (so a `--once` run and the service never share the temp
-//! file), compare with the current content, write `.<name>.tmp` in the same directory (a name
-//! no `*.json` glob matches), set mode 0644, fsync, rename over the output, fsync the directory.
-//! A reader therefore sees either the old or the new complete file, never a partial one.
+//! Sequence: compare with the current content (an unchanged poll opens nothing for writing, so
+//! it succeeds on a read-only file system), lock `.<name>.lock` (so a `--once` run and the
+//! service never share the temp file), compare again, remove a stale `.<name>.tmp` and create
+//! it afresh in the same directory (a name no `*.json` glob matches), set mode 0644, fsync,
+//! rename over the output, fsync the directory. A reader therefore sees either the old or the
+//! new complete file, never a partial one.
+//!
+//! Neither the lock nor the temporary file is opened through a symbolic link: the lock with
+//! `O_NOFOLLOW`, the temporary file with `O_CREAT|O_EXCL|O_NOFOLLOW`, so a link planted in the
+//! directory makes the write fail instead of redirecting it (or the `fchmod`) to another file.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -102,12 +108,17 @@ impl FileWriter {
 
     /// Replaces the output with `content` unless it already holds exactly that.
     pub fn write_if_changed(&self, content: &[u8]) -> Result<WriteOutcome, WriteError> {
+        // Nothing to do: open nothing for writing (the file system may be read-only).
+        if self.holds(content)? {
+            return Ok(WriteOutcome::Unchanged);
+        }
         self.ensure_dir()?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&self.lock)
             .map_err(err("open lock", &self.lock))?;
         lock.lock().map_err(err("lock", &self.lock))?;
@@ -132,12 +143,19 @@ impl FileWriter {
 
     fn replace(&self, content: &[u8]) -> Result<(), WriteError> {
         let tmp = &self.tmp;
+        // A leftover of a killed run, or whatever was planted there: unlinking removes a
+        // symbolic link itself, never its target.
+        match fs::remove_file(tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err("remove stale", tmp)(e)),
+        }
         let result = (|| {
             let mut f = OpenOptions::new()
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .write(true)
                 .mode(OUTPUT_MODE)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(tmp)
                 .map_err(err("create", tmp))?;
             // The umask may have narrowed the mode given to open(): set it explicitly, and
@@ -149,9 +167,12 @@ impl FileWriter {
             drop(f);
             fs::rename(tmp, &self.path).map_err(err("rename into", &self.path))
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(tmp);
-            return result;
+        if let Err(e) = result {
+            // Remove only what this run created (a file planted in the way stays as it was).
+            if e.action != "create" {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(e);
         }
         // Make the rename itself durable.
         File::open(&self.dir)
@@ -225,5 +246,53 @@ mod tests {
         fs::create_dir(w.tmp_path()).unwrap();
         assert!(w.write_if_changed(b"new").is_err());
         assert_eq!(fs::read(&out).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_symlink_planted_as_the_temp_file_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        fs::set_permissions(&victim, Permissions::from_mode(0o600)).unwrap();
+        let out = dir.path().join("inventory.json");
+        let w = FileWriter::new(&out);
+        std::os::unix::fs::symlink(&victim, w.tmp_path()).unwrap();
+        assert_eq!(w.write_if_changed(b"[]\n").unwrap(), WriteOutcome::Written);
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::read(&out).unwrap(), b"[]\n");
+        assert!(!fs::symlink_metadata(&out).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn a_symlinked_lock_file_is_refused_and_its_target_never_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("inventory.json");
+        let w = FileWriter::new(&out);
+        w.write_if_changed(b"old").unwrap();
+        fs::remove_file(&w.lock).unwrap();
+        let target = dir.path().join("created-by-the-lock");
+        std::os::unix::fs::symlink(&target, &w.lock).unwrap();
+        let e = w.write_if_changed(b"new").unwrap_err();
+        assert_eq!(e.action, "open lock", "{e}");
+        assert!(!target.exists());
+        assert_eq!(fs::read(&out).unwrap(), b"old");
+    }
+
+    #[test]
+    fn an_unchanged_write_opens_nothing_for_writing() {
+        // Stands in for a read-only file system: the lock cannot be opened for writing.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("inventory.json");
+        let w = FileWriter::new(&out);
+        w.write_if_changed(b"same").unwrap();
+        fs::remove_file(&w.lock).unwrap();
+        fs::create_dir(&w.lock).unwrap();
+        assert_eq!(
+            w.write_if_changed(b"same").unwrap(),
+            WriteOutcome::Unchanged
+        );
+        assert!(w.write_if_changed(b"other").is_err());
+        assert_eq!(fs::read(&out).unwrap(), b"same");
     }
 }

@@ -170,6 +170,22 @@ async fn assert_failure_keeps_last_good(
 }
 
 #[tokio::test]
+async fn an_inventory_with_nothing_valid_keeps_the_last_good_file() {
+    assert_failure_keeps_last_good(
+        |inv, _| {
+            inv.set_json(&json!([
+                "two words",
+                "http://x:1/metrics",
+                {"targets": ["a:1"], "labels": {"job": "prometheus"}}
+            ]))
+        },
+        PollResult::malformed,
+        1,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn timeout_is_retried_then_fails() {
     assert_failure_keeps_last_good(
         |inv, _| {

@@ -37,8 +37,9 @@ impl UnitHost {
     }
 }
 
-/// The units of a relation that advertise an address, ordered by unit number then name so the
-/// output does not depend on the order the charm listed them in.
+/// The units of a relation that advertise a valid address, ordered by unit number then name so
+/// the output does not depend on the order the charm listed them in. Units whose address is
+/// not a host name or IP address are left out (see [`unit_address_problems`]).
 pub(crate) fn unit_hosts(units: &[(&str, &Databag)]) -> Vec<UnitHost> {
     let mut hosts: Vec<UnitHost> = units
         .iter()
@@ -52,8 +53,7 @@ pub(crate) fn unit_hosts(units: &[(&str, &Databag)]) -> Vec<UnitHost> {
             };
             let name = non_empty("prometheus_scrape_unit_name")
                 .or_else(|| Some(juju_name.to_string()).filter(|n| !n.is_empty()))?;
-            let address = non_empty("prometheus_scrape_unit_address")
-                .or_else(|| non_empty("prometheus_scrape_host"))?;
+            let address = unit_address(data).ok()??;
             Some(UnitHost {
                 name,
                 address,
@@ -68,6 +68,74 @@ pub(crate) fn unit_hosts(units: &[(&str, &Databag)]) -> Vec<UnitHost> {
     });
     hosts.dedup_by(|a, b| a.name == b.name);
     hosts
+}
+
+/// One message per unit left out of [`unit_hosts`] because of its address, naming the unit.
+pub(crate) fn unit_address_problems(units: &[(&str, &Databag)]) -> Vec<String> {
+    units
+        .iter()
+        .filter_map(|(juju_name, data)| {
+            let problem = unit_address(data).err()?;
+            Some(format!(
+                "unit {:?} left out (its targets are not scraped): {problem}",
+                crate::validate::brief(juju_name, 64)
+            ))
+        })
+        .collect()
+}
+
+/// The address a unit advertises (`prometheus_scrape_unit_address`, else the legacy
+/// `prometheus_scrape_host`), `Ok(None)` when it advertises none, an error when it is not
+/// something Prometheus can take as the host of a target.
+fn unit_address(data: &Databag) -> Result<Option<String>, String> {
+    let Some((key, value)) = ["prometheus_scrape_unit_address", "prometheus_scrape_host"]
+        .into_iter()
+        .find_map(|k| data.get(k).filter(|v| !v.is_empty()).map(|v| (k, v)))
+    else {
+        return Ok(None);
+    };
+    check_host(value)
+        .map(|host| Some(host.to_owned()))
+        .map_err(|reason| format!("{key} {reason}"))
+}
+
+/// A host for a `host:port` target: an IPv4 or IPv6 address (brackets allowed and removed) or
+/// a DNS name (labels of `[A-Za-z0-9_-]`, at most 63 bytes each, 253 in all).
+pub(crate) fn check_host(value: &str) -> Result<&str, String> {
+    if value.len() > crate::validate::MAX_JOB_TEXT {
+        return Err(format!(
+            "is {} bytes long, more than the {} allowed",
+            value.len(),
+            crate::validate::MAX_JOB_TEXT
+        ));
+    }
+    let bare = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    if bare.parse::<IpAddr>().is_ok() {
+        return Ok(bare);
+    }
+    let name = value.strip_suffix('.').unwrap_or(value);
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        });
+    if valid {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{:?} is not a host name or IP address",
+            crate::validate::brief(value, 64)
+        ))
+    }
 }
 
 /// The host part of a `host:port` target: `[fd00::1]:9100` → `fd00::1`, `a.b:80` → `a.b`,

@@ -239,6 +239,9 @@ fn relation_drafts(c: &mut Collector<'_>) -> Vec<Draft> {
         }
     };
     let hosts = hosts::unit_hosts(&rel.units);
+    for problem in hosts::unit_address_problems(&rel.units) {
+        c.error(problem);
+    }
     let mut out = Vec::new();
     for (i, job) in jobs.into_iter().enumerate() {
         out.extend(sanitized(c, i, job, &topology, &hosts));
