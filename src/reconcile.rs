@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind, WorkloadEventKind};
-use pebble::{Client, ExecOptions};
+use pebble::{Client, ExecOptions, ServiceStatus};
 use tracing::{info, warn};
 
 use crate::apply::{self, AppliedFor, ApplyError, ApplyReport, CurrentWorkload};
@@ -126,7 +126,7 @@ pub fn reconcile_with(
             unchanged_inputs::last_status_if_unchanged(&ctx.event, &client, current, &fingerprint)
         {
             info!("inputs unchanged since the last apply: the workload is up to date");
-            let status = with_inventory_outage(status, &config, access);
+            let status = with_inventory_state(status, &config, access, &client);
             tools.status_set(&status, false)?;
             return Ok(ReconcileOutcome {
                 status,
@@ -146,7 +146,10 @@ pub fn reconcile_with(
         Some(Ok(report)) => {
             log_report(&report);
             let status = status_once_applied(&desired, &inputs);
-            (with_inventory_outage(status, &config, access), Some(report))
+            (
+                with_inventory_state(status, &config, access, &client),
+                Some(report),
+            )
         }
         Some(Err(e)) => {
             warn!("apply failed: {e}");
@@ -213,18 +216,44 @@ fn config_or_last_good(
     }
 }
 
-/// An Active status with the inventory outage, if any, in its message: how long the poller
-/// has been failing and how many last good targets Prometheus still scrapes (read from the
-/// poller's metrics). The pod stays ready meanwhile: Prometheus serves queries.
-fn with_inventory_outage(status: Status, config: &CharmConfig, access: &WorkloadAccess) -> Status {
+/// An Active status that also says how the inventory poller is doing. A poller that Pebble
+/// keeps restarting (`backoff`) or gave up on (`error`) makes the unit Blocked: the inventory
+/// is no longer polled, although Prometheus keeps scraping the last good targets. An outage
+/// of the inventory itself goes in the message: how long the poller has been failing and how
+/// many last good targets Prometheus still scrapes (read from the poller's metrics). The pod
+/// stays ready meanwhile: Prometheus serves queries.
+fn with_inventory_state(
+    status: Status,
+    config: &CharmConfig,
+    access: &WorkloadAccess,
+    client: &Client,
+) -> Status {
     if status.kind != StatusKind::Active || config.inventory.is_none() {
         return status;
+    }
+    if let Some(problem) = poller_crashing(client) {
+        return Status::blocked(problem);
     }
     match inventory_outage(&access.poller_url) {
         Some(outage) if status.message.is_empty() => Status::active(outage),
         Some(outage) => Status::active(format!("{}; {outage}", status.message)),
         None => status,
     }
+}
+
+/// The poller's service as Pebble shows it, when it keeps exiting.
+fn poller_crashing(client: &Client) -> Option<String> {
+    let services = client.services(&[INVENTORY_SERVICE]).ok()?;
+    let service = services.into_iter().find(|s| s.name == INVENTORY_SERVICE)?;
+    let state = match service.current {
+        ServiceStatus::Backoff => "backoff: restarted after exiting",
+        ServiceStatus::Error => "error: exited and not restarted",
+        _ => return None,
+    };
+    Some(format!(
+        "the inventory poller keeps exiting (Pebble service {INVENTORY_SERVICE}: {state}); \
+         its log: pebble logs {INVENTORY_SERVICE}, in the prometheus container"
+    ))
 }
 
 /// The outage as the poller's metrics show it, `None` when its last poll succeeded or it

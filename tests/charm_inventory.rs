@@ -5,11 +5,15 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use charm_harness::pebble::ServiceRunner;
 use charm_harness::ServiceCurrent;
 use common::*;
-use juju_hook::Event;
-use pebble::Startup;
+use juju_hook::{Event, StatusKind};
+use pebble::{Service, Startup};
 use serde_json::{json, Value};
 
 const URL: &str = "http://inventory:1337/inventory";
@@ -299,4 +303,51 @@ fn the_charm_binary_is_pushed_for_the_poller_only_when_it_changed() {
     assert_eq!(after.inventory_restarts, before.inventory_restarts + 1);
     assert_eq!(after.prometheus_starts, before.prometheus_starts);
     assert_eq!(after.reloads, before.reloads);
+}
+
+/// Services that start, but whose `inventory-sd` process is found dead while `dead` is set, as
+/// a poller that exits at once would be.
+#[derive(Default)]
+struct DyingPoller {
+    dead: AtomicBool,
+}
+
+impl ServiceRunner for DyingPoller {
+    fn start(&self, _name: &str, _service: &Service, _fs_root: &Path) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn stop(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn is_running(&self, name: &str) -> Option<bool> {
+        (name == "inventory-sd").then(|| !self.dead.load(Ordering::SeqCst))
+    }
+}
+
+#[test]
+fn a_poller_that_keeps_exiting_blocks_the_unit_until_it_runs_again() {
+    let c = deployed_with_inventory();
+    let runner = Arc::new(DyingPoller::default());
+    c.sim.pebble.set_runner(runner.clone());
+    runner.dead.store(true, Ordering::SeqCst);
+
+    c.ok(&Event::UpdateStatus);
+    let status = c.status();
+    assert_eq!(status.kind, StatusKind::Blocked, "{status:?}");
+    assert!(
+        status.message.contains("inventory poller keeps exiting")
+            && status.message.contains("pebble logs inventory-sd"),
+        "{status:?}"
+    );
+    // Prometheus itself was left running.
+    assert_eq!(
+        c.sim.pebble.service_status("prometheus"),
+        Some(ServiceCurrent::Active)
+    );
+
+    runner.dead.store(false, Ordering::SeqCst);
+    c.ok(&Event::UpdateStatus);
+    c.assert_active();
 }
