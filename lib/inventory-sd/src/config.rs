@@ -364,9 +364,13 @@ pub fn read_url_file(path: &std::path::Path) -> Result<SecretString, ConfigError
     Ok(SecretString(url.to_owned()))
 }
 
-/// `max(3 x interval, 2 minutes)`.
+/// `max(3 x interval, 2 minutes)`, at most [`MAX_DURATION`]: a derived default must never be
+/// refused when the interval it derives from is accepted.
 pub fn default_stale_after(interval: Duration) -> Duration {
-    interval.saturating_mul(3).max(Duration::from_secs(120))
+    interval
+        .saturating_mul(3)
+        .max(Duration::from_secs(120))
+        .min(MAX_DURATION)
 }
 
 #[cfg(test)]
@@ -419,6 +423,14 @@ mod tests {
         assert_eq!(c.target_port, 9101);
         assert_eq!(c.labels.len(), 2);
         assert_eq!(c.labels["site"], "a");
+    }
+
+    #[test]
+    fn the_default_stale_after_of_a_long_interval_stays_within_the_bound() {
+        // 122 days: three intervals would be over a year.
+        let interval = Duration::from_secs(122 * 24 * 3600);
+        assert_eq!(default_stale_after(interval), MAX_DURATION);
+        assert!(check_duration(default_stale_after(MAX_DURATION)).is_ok());
     }
 
     #[test]

@@ -381,6 +381,11 @@ fn build_http(socket: &Path, timeout: Duration) -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .unix_socket(socket.to_path_buf())
         .timeout(timeout)
+        // A new connection per request: a connection Pebble closed after its last answer (an
+        // error answered before the body was read, a daemon restarting) is never reused, so a
+        // non-idempotent request (exec, a push) is never lost to a stale connection. Over a
+        // Unix socket a connection costs microseconds.
+        .pool_max_idle_per_host(0)
         .build()
         // Without TLS there is nothing in building a client that can fail at run time.
         .expect("building an HTTP client for a Unix socket")
