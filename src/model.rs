@@ -109,6 +109,7 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "self-metrics-endpoint",
     "grafana-source",
     "receive-remote-write",
+    "ingress",
     "prometheus-peers",
 ];
 

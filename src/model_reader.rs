@@ -47,6 +47,11 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_unit: true,
         writes_app: true,
     },
+    EndpointUse {
+        name: "ingress",
+        writes_unit: true,
+        writes_app: false,
+    },
 ];
 
 /// Reads config, leadership and every relation into a snapshot.

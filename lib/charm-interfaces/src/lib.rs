@@ -14,6 +14,7 @@
 //! - [`alertmanager`]: `alertmanager_dispatch` consumer (`alertmanager`).
 //! - [`self_metrics`]: `prometheus_scrape` provider (`self-metrics-endpoint`).
 //! - [`remote_write`]: `prometheus_remote_write` consumer and provider.
+//! - [`ingress_per_unit`]: `ingress_per_unit` requirer (`ingress`).
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ pub mod alertmanager;
 pub mod databag;
 pub mod grafana_source;
 mod httpurl;
+pub mod ingress_per_unit;
 mod ordered;
 mod promql;
 pub mod remote_write;
