@@ -7,8 +7,8 @@ use std::path::Path;
 
 use charm_interfaces::scrape::{self, AppError, Explanation};
 use charm_interfaces::{
-    alert_rules, alertmanager, grafana_source, ingress_per_unit, remote_write, self_metrics,
-    Databag, RelationView,
+    alert_rules, alertmanager, catalogue, grafana_source, ingress_per_unit, prometheus_api,
+    remote_write, self_metrics, Databag, RelationView,
 };
 use juju_hook::{RelationId, Status};
 
@@ -326,7 +326,10 @@ fn relation_writes(
     let internal_url = format!("http://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
     // Published URLs follow the external URL (`web_external_url` or the ingress URL) when
     // there is one (a proxy in front, which strips the path: Prometheus serves at `/`).
-    let base_url = config.web_external_url.clone().unwrap_or(internal_url);
+    let base_url = config
+        .web_external_url
+        .clone()
+        .unwrap_or_else(|| internal_url.clone());
     let external = config
         .web_external_url
         .as_deref()
@@ -394,7 +397,7 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 4] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 6] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -403,6 +406,19 @@ fn relation_writes(
         ),
         ("receive-remote-write", None, remote_write_unit),
         (INGRESS_ENDPOINT, None, ingress_request),
+        (
+            "catalogue",
+            Some(catalogue::app_data(&base_url)),
+            Databag::new(),
+        ),
+        (
+            "prometheus-api",
+            Some(prometheus_api::app_data(
+                &internal_url,
+                config.web_external_url.as_deref(),
+            )),
+            Databag::new(),
+        ),
     ];
     for (endpoint, app_data, unit_data) in &per_endpoint {
         for rel in snapshot.relations_on(endpoint) {

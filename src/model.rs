@@ -110,6 +110,8 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "grafana-source",
     "receive-remote-write",
     "ingress",
+    "catalogue",
+    "prometheus-api",
     "prometheus-peers",
 ];
 

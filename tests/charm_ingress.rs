@@ -15,13 +15,27 @@ use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::{json, Value};
 
 const INGRESS: u32 = 7;
+const CATALOGUE: u32 = 8;
+const API: u32 = 9;
 const TRAEFIK_URL: &str = "http://10.0.0.100/cos-prometheus-k8s-0";
 
 fn fixture(name: &str) -> Value {
+    fixture_at(&format!("ingress_per_unit/{name}"))
+}
+
+fn fixture_at(path: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/ingress_per_unit")
-        .join(name);
+        .join("tests/fixtures")
+        .join(path);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn catalogue() -> RelationId {
+    RelationId::new("catalogue", CATALOGUE)
+}
+
+fn api() -> RelationId {
+    RelationId::new("prometheus-api", API)
 }
 
 fn ingress() -> RelationId {
@@ -45,6 +59,18 @@ fn unit_data(c: &Charm, rel: &RelationId) -> RelationData {
         .clone()
 }
 
+/// A databag without the keys Juju itself sets (`ingress-address`, ...).
+fn charm_keys(data: RelationData) -> RelationData {
+    data.into_iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "ingress-address" | "private-address" | "egress-subnets"
+            )
+        })
+        .collect()
+}
+
 /// A unit (leader or not) related to Grafana, a remote-write sender, a scraper of this
 /// Prometheus and Traefik, which has published nothing yet.
 fn related(leader: bool) -> Charm {
@@ -55,6 +81,8 @@ fn related(leader: bool) -> Charm {
         ("receive-remote-write", "agent", 4),
         ("self-metrics-endpoint", "cos-prom", 5),
         ("ingress", "traefik", INGRESS),
+        ("catalogue", "catalogue", CATALOGUE),
+        ("prometheus-api", "api-client", API),
     ] {
         let rel = state.add_relation_with_id(endpoint, app, id);
         state.add_remote_unit(&rel, &format!("{app}/0"));
@@ -111,10 +139,7 @@ fn every_unit_writes_the_request_prometheus_k8s_writes() {
                 (k.clone(), v)
             })
             .collect();
-        let written: RelationData = unit_data(&c, &ingress())
-            .into_iter()
-            .filter(|(k, _)| !k.contains("address") && k != "egress-subnets")
-            .collect();
+        let written = charm_keys(unit_data(&c, &ingress()));
         assert_eq!(written, expected, "leader={leader}");
         // No URL yet: Prometheus runs at its own address.
         assert!(!prometheus_command(&c).contains("--web.external-url"));
@@ -162,6 +187,23 @@ fn the_ingress_url_becomes_the_external_url_and_every_published_url() {
     // The port of the ingress URL (80 for http without one), as prometheus-k8s.
     assert_eq!(jobs[0]["static_configs"], json!([{"targets": ["*:80"]}]));
     assert_eq!(jobs[0]["metrics_path"], "/metrics");
+
+    // The catalogue entry and the API URLs follow too (the direct URL stays the unit's own).
+    let entry = c.local_app_data(&catalogue());
+    assert_eq!(entry["url"], TRAEFIK_URL);
+    assert!(
+        entry["api_endpoints"].starts_with(&format!(
+            r#"{{"Instant queries": "{TRAEFIK_URL}/api/v1/query", "#
+        )),
+        "{}",
+        entry["api_endpoints"]
+    );
+    let urls = c.local_app_data(&api());
+    assert_eq!(urls["ingress_url"], TRAEFIK_URL);
+    assert!(
+        urls["direct_url"].ends_with(".svc.cluster.local:9090/"),
+        "{urls:?}"
+    );
 
     // A later hook: nothing to write, nothing to restart.
     c.reset_records();
@@ -281,6 +323,18 @@ fn snapshot_with_ingress(ingress_yaml: Option<&str>) -> ModelSnapshot {
         "app_data": app_data,
         "units": [{"name": "traefik/0", "data": {}}],
     }));
+    for (endpoint, app, id) in [
+        ("catalogue", "catalogue", CATALOGUE),
+        ("prometheus-api", "api-client", API),
+    ] {
+        value["relations"].as_array_mut().unwrap().push(json!({
+            "endpoint": endpoint,
+            "id": id,
+            "app": app,
+            "app_data": {},
+            "units": [{"name": format!("{app}/0"), "data": {}}],
+        }));
+    }
     serde_json::from_value(value).unwrap()
 }
 
@@ -337,4 +391,47 @@ fn render_shows_the_request_the_external_url_and_where_it_comes_from() {
         )),
         "{text}"
     );
+}
+
+/// The leader writes the catalogue entry and the API URLs (the fixtures' keys, with this
+/// unit's own URL before any ingress); a non-leader writes nothing there. A later hook writes
+/// nothing again.
+#[test]
+fn the_leader_publishes_the_catalogue_entry_and_the_api_urls() {
+    let c = related(true);
+    c.deploy();
+    let internal =
+        unit_data(&c, &RelationId::new("grafana-source", 3))["grafana_source_host"].clone();
+    let entry = c.local_app_data(&catalogue());
+    let keys: Vec<&String> = entry.keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "api_docs",
+            "api_endpoints",
+            "description",
+            "icon",
+            "name",
+            "url"
+        ]
+    );
+    assert_eq!(entry["name"], "Prometheus");
+    assert_eq!(entry["icon"], "chart-line-variant");
+    assert_eq!(entry["url"], internal);
+    let links: Value = serde_json::from_str(&entry["api_endpoints"]).unwrap();
+    assert_eq!(links["Alerts"], format!("{internal}/api/v1/alerts"));
+    let urls = c.local_app_data(&api());
+    assert_eq!(
+        urls,
+        RelationData::from([("direct_url".to_owned(), format!("{internal}/"))])
+    );
+    assert!(charm_keys(unit_data(&c, &catalogue())).is_empty());
+    assert!(charm_keys(unit_data(&c, &api())).is_empty());
+
+    let follower = related(false);
+    follower.deploy();
+    follower.assert_active();
+    assert!(follower.local_app_data(&catalogue()).is_empty());
+    assert!(follower.local_app_data(&api()).is_empty());
+    assert!(charm_keys(unit_data(&follower, &catalogue())).is_empty());
 }
