@@ -7,8 +7,8 @@ use std::path::Path;
 
 use charm_interfaces::scrape::{self, AppError, Explanation};
 use charm_interfaces::{
-    alert_rules, alertmanager, catalogue, grafana_source, ingress_per_unit, prometheus_api,
-    remote_write, self_metrics, Databag, RelationView,
+    alert_rules, alertmanager, catalogue, datasource_exchange, grafana_source, ingress_per_unit,
+    prometheus_api, remote_write, self_metrics, Databag, RelationView,
 };
 use juju_hook::{RelationId, Status};
 
@@ -183,6 +183,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     );
 
     let ingress = ingress_url(snapshot, inputs.external_url_in_plan, &mut problems);
+    let datasources = datasources(snapshot, &mut problems);
     // The URL Prometheus is reached at from outside: `web_external_url` when the operator set
     // it (as prometheus-k8s while the option had an effect), else the ingress URL, else none
     // (Prometheus' own address). Everything below (flags, published URLs) follows it.
@@ -254,7 +255,14 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             stopped_checks,
             prometheus_version: Some(inputs.version.to_string()),
         },
-        writes: relation_writes(inputs, config, &scrape, &scrape_rules, &sender_rules),
+        writes: relation_writes(
+            inputs,
+            config,
+            datasources,
+            &scrape,
+            &scrape_rules,
+            &sender_rules,
+        ),
         problems,
         explanations: scrape.explanations,
         notes,
@@ -317,6 +325,7 @@ fn rules_per_relation(
 fn relation_writes(
     inputs: &DesiredInputs<'_>,
     config: &CharmConfig,
+    datasources: Databag,
     scrape: &scrape::ScrapeOutcome,
     scrape_rules: &alert_rules::RulesOutcome,
     sender_rules: &alert_rules::RulesOutcome,
@@ -397,7 +406,7 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 6] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 7] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -419,6 +428,7 @@ fn relation_writes(
             )),
             Databag::new(),
         ),
+        ("send-datasource", Some(datasources), Databag::new()),
     ];
     for (endpoint, app_data, unit_data) in &per_endpoint {
         for rel in snapshot.relations_on(endpoint) {
@@ -459,6 +469,25 @@ fn ingress_url(
         }
     }
     None
+}
+
+/// The `send-datasource` application databag: the datasource UIDs every related Grafana gave
+/// this application's units. A Grafana whose answer cannot be used is a problem of its
+/// `grafana-source` relation and is left out; the datasource itself keeps working.
+fn datasources(snapshot: &ModelSnapshot, problems: &mut Vec<RelationProblem>) -> Databag {
+    let mut grafanas = Vec::new();
+    for rel in snapshot.relations_on("grafana-source") {
+        match datasource_exchange::grafana_uids(&rel.app_data) {
+            Ok(Some(g)) => grafanas.push(g),
+            Ok(None) => {}
+            Err(message) => problems.push(RelationProblem {
+                relation: rel.relation_id(),
+                app: rel.app.clone(),
+                message,
+            }),
+        }
+    }
+    datasource_exchange::app_data(&grafanas)
 }
 
 /// The `--web.external-url` of a Prometheus command line, if it has one.

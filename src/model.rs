@@ -112,6 +112,7 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "ingress",
     "catalogue",
     "prometheus-api",
+    "send-datasource",
     "prometheus-peers",
 ];
 

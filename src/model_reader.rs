@@ -62,6 +62,11 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_unit: false,
         writes_app: true,
     },
+    EndpointUse {
+        name: "send-datasource",
+        writes_unit: false,
+        writes_app: true,
+    },
 ];
 
 /// Reads config, leadership and every relation into a snapshot.

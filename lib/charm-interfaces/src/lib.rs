@@ -17,6 +17,7 @@
 //! - [`ingress_per_unit`]: `ingress_per_unit` requirer (`ingress`).
 //! - [`catalogue`]: `catalogue` requirer (`catalogue`).
 //! - [`prometheus_api`]: `prometheus_api` provider (`prometheus-api`).
+//! - [`datasource_exchange`]: `grafana_datasource_exchange` provider (`send-datasource`).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ pub mod alert_rules;
 pub mod alertmanager;
 pub mod catalogue;
 pub mod databag;
+pub mod datasource_exchange;
 pub mod grafana_source;
 mod httpurl;
 pub mod ingress_per_unit;
