@@ -276,26 +276,40 @@ fn bad_ingress_data_names_the_relation_and_changes_nothing() {
     assert_eq!(prometheus_command(&c), command);
 }
 
-/// The route is withdrawn (Traefik removed our entry) or the relation is removed: Prometheus
-/// goes back to its own address (a restart), and so do the published URLs.
+/// The route is withdrawn (Traefik removed our entry), the last Traefik unit departs (its
+/// application databag is no longer read: there is nobody to route) or the relation is
+/// removed: Prometheus goes back to its own address (one restart), and so do the published
+/// URLs.
 #[test]
 fn losing_the_route_reverts_the_external_url() {
-    for broken in [false, true] {
+    for how in ["withdrawn", "departed", "broken"] {
         let c = related(true);
         c.deploy();
         let own = prometheus_command(&c);
         publish(&c, &fixture_publication(&c));
         changed(&c);
         let before = c.counters();
-        if broken {
-            c.sim.juju.state().remove_relation(&ingress());
-            c.ok(&c.relation_event(&ingress(), RelationEventKind::Broken, None));
-        } else {
-            publish(&c, "");
-            changed(&c);
+        match how {
+            "broken" => {
+                c.sim.juju.state().remove_relation(&ingress());
+                c.ok(&c.relation_event(&ingress(), RelationEventKind::Broken, None));
+            }
+            "departed" => {
+                let event =
+                    c.relation_event(&ingress(), RelationEventKind::Departed, Some("traefik/0"));
+                c.sim
+                    .juju
+                    .state()
+                    .remove_remote_unit(&ingress(), "traefik/0");
+                c.ok(&event);
+            }
+            _ => {
+                publish(&c, "");
+                changed(&c);
+            }
         }
         c.assert_active();
-        assert_eq!(prometheus_command(&c), own, "broken={broken}");
+        assert_eq!(prometheus_command(&c), own, "{how}");
         assert_eq!(
             c.counters().prometheus_restarts,
             before.prometheus_restarts + 1
