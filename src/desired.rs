@@ -7,7 +7,8 @@ use std::path::Path;
 
 use charm_interfaces::scrape::{self, AppError, Explanation};
 use charm_interfaces::{
-    alert_rules, alertmanager, grafana_source, remote_write, self_metrics, Databag, RelationView,
+    alert_rules, alertmanager, catalogue, datasource_exchange, grafana_source, ingress_per_unit,
+    prometheus_api, remote_write, self_metrics, Databag, RelationView,
 };
 use juju_hook::{RelationId, Status};
 
@@ -34,6 +35,9 @@ pub struct DesiredInputs<'a> {
     pub charm_binary: Option<&'a Path>,
     /// Rule files promtool rejected in this hook (live path → reason): left out and reported.
     pub rejected_rules: &'a BTreeMap<String, String>,
+    /// The `--web.external-url` Prometheus runs with (from Pebble's plan), kept while the
+    /// ingress relation's data is unusable.
+    pub external_url_in_plan: Option<&'a str>,
 }
 
 /// Keys to write into one databag (only those that differ from what is there).
@@ -178,13 +182,32 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         &mut problems,
     );
 
+    let ingress = ingress_url(snapshot, inputs.external_url_in_plan, &mut problems);
+    let datasources = datasources(snapshot, &mut problems);
+    // The URL Prometheus is reached at from outside: `web_external_url` when the operator set
+    // it (as prometheus-k8s while the option had an effect), else the ingress URL, else none
+    // (Prometheus' own address). Everything below (flags, published URLs) follows it.
+    let mut config = inputs.config.clone();
+    let mut notes = Vec::new();
+    match (&config.web_external_url, &ingress) {
+        (Some(url), Some((rel, _))) => notes.push(format!(
+            "external URL {url} from web_external_url (it takes precedence over the URL of {rel})"
+        )),
+        (None, Some((rel, url))) => {
+            notes.push(format!("external URL {url} from {rel}"));
+            config.web_external_url = Some(url.clone());
+        }
+        _ => {}
+    }
+    let config = &config;
+
     let topology = Topology {
         model: snapshot.model.name.clone(),
         model_uuid: snapshot.model.uuid.clone(),
         application: snapshot.app_name.clone(),
         unit: snapshot.unit_name(),
     };
-    let mut input = ConfigInput::new(inputs.config, topology, inputs.version);
+    let mut input = ConfigInput::new(config, topology, inputs.version);
     input.self_target = format!("{}:{PROMETHEUS_PORT}", snapshot.fqdn);
     input.relation_jobs = scrape.jobs.clone();
     input.alertmanagers = alerting.alertmanagers;
@@ -221,7 +244,8 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         ),
         _ => (Vec::new(), Vec::new()),
     };
-    let layer = build_layer(&with_computed_retention(inputs), inventory)?;
+    let layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    notes.extend(rendered.notes);
 
     Ok(Desired {
         workload: DesiredWorkload {
@@ -231,18 +255,25 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             stopped_checks,
             prometheus_version: Some(inputs.version.to_string()),
         },
-        writes: relation_writes(inputs, &scrape, &scrape_rules, &sender_rules),
+        writes: relation_writes(
+            inputs,
+            config,
+            datasources,
+            &scrape,
+            &scrape_rules,
+            &sender_rules,
+        ),
         problems,
         explanations: scrape.explanations,
-        notes: rendered.notes,
+        notes,
         notice: retention_notice(inputs),
     })
 }
 
 /// The config with a percentage `maximum_retention_size` turned into a size of the database
 /// volume, once its capacity is known (without it: no size limit).
-fn with_computed_retention(inputs: &DesiredInputs<'_>) -> CharmConfig {
-    let mut config = inputs.config.clone();
+fn with_computed_retention(inputs: &DesiredInputs<'_>, config: &CharmConfig) -> CharmConfig {
+    let mut config = config.clone();
     if let (Some(percent), Some(capacity)) = (
         config.maximum_retention_percent,
         &inputs.snapshot.pvc_capacity,
@@ -293,6 +324,8 @@ fn rules_per_relation(
 /// The relation data this unit (and, as leader, this application) publishes.
 fn relation_writes(
     inputs: &DesiredInputs<'_>,
+    config: &CharmConfig,
+    datasources: Databag,
     scrape: &scrape::ScrapeOutcome,
     scrape_rules: &alert_rules::RulesOutcome,
     sender_rules: &alert_rules::RulesOutcome,
@@ -300,15 +333,13 @@ fn relation_writes(
     let snapshot = inputs.snapshot;
     let leader = snapshot.leader;
     let internal_url = format!("http://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
-    // Published URLs follow `web_external_url` when it is set (a proxy in front, which strips
-    // the path: Prometheus serves at `/`).
-    let base_url = inputs
-        .config
+    // Published URLs follow the external URL (`web_external_url` or the ingress URL) when
+    // there is one (a proxy in front, which strips the path: Prometheus serves at `/`).
+    let base_url = config
         .web_external_url
         .clone()
-        .unwrap_or(internal_url);
-    let external = inputs
-        .config
+        .unwrap_or_else(|| internal_url.clone());
+    let external = config
         .web_external_url
         .as_deref()
         .and_then(|u| reqwest::Url::parse(u).ok());
@@ -352,7 +383,7 @@ fn relation_writes(
         fqdn: &snapshot.fqdn,
         port: PROMETHEUS_PORT,
         https: false,
-        scrape_interval: inputs.config.scrape_interval.as_str(),
+        scrape_interval: config.scrape_interval.as_str(),
     });
     grafana_unit.insert(grafana_source::UNIT_HOST_KEY.to_owned(), base_url.clone());
     let me = self_metrics::SelfMetrics {
@@ -368,7 +399,14 @@ fn relation_writes(
         https: scrape_https,
     };
     let remote_write_unit = remote_write::provider_unit_data(&base_url);
-    let per_endpoint: [(&str, Option<Databag>, Databag); 3] = [
+    let ingress_request = ingress_per_unit::request_unit_data(&ingress_per_unit::IngressRequest {
+        model: &snapshot.model.name,
+        unit: &unit_name,
+        host: &snapshot.fqdn,
+        port: PROMETHEUS_PORT,
+        https: false,
+    });
+    let per_endpoint: [(&str, Option<Databag>, Databag); 7] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -376,6 +414,21 @@ fn relation_writes(
             self_metrics::unit_data(&me),
         ),
         ("receive-remote-write", None, remote_write_unit),
+        (INGRESS_ENDPOINT, None, ingress_request),
+        (
+            "catalogue",
+            Some(catalogue::app_data(&base_url)),
+            Databag::new(),
+        ),
+        (
+            "prometheus-api",
+            Some(prometheus_api::app_data(
+                &internal_url,
+                config.web_external_url.as_deref(),
+            )),
+            Databag::new(),
+        ),
+        ("send-datasource", Some(datasources), Databag::new()),
     ];
     for (endpoint, app_data, unit_data) in &per_endpoint {
         for rel in snapshot.relations_on(endpoint) {
@@ -386,6 +439,62 @@ fn relation_writes(
         }
     }
     writes
+}
+
+/// The ingress endpoint (`ingress_per_unit`, limit 1).
+pub const INGRESS_ENDPOINT: &str = "ingress";
+
+/// This unit's URL from the ingress relation, with the relation it came from (`None`: no
+/// relation or no route yet). Unusable data is a problem of that relation only: Prometheus
+/// keeps the external URL it runs with (`in_plan`), so nothing restarts and the published
+/// URLs stay as they are until the provider's data is fixed.
+fn ingress_url(
+    snapshot: &ModelSnapshot,
+    in_plan: Option<&str>,
+    problems: &mut Vec<RelationProblem>,
+) -> Option<(RelationId, String)> {
+    let unit = snapshot.unit_name();
+    for rel in snapshot.relations_on(INGRESS_ENDPOINT) {
+        match ingress_per_unit::unit_url(&rel.app_data, &unit) {
+            Ok(Some(url)) => return Some((rel.relation_id(), url)),
+            Ok(None) => {}
+            Err(message) => {
+                problems.push(RelationProblem {
+                    relation: rel.relation_id(),
+                    app: rel.app.clone(),
+                    message,
+                });
+                return in_plan.map(|url| (rel.relation_id(), url.to_owned()));
+            }
+        }
+    }
+    None
+}
+
+/// The `send-datasource` application databag: the datasource UIDs every related Grafana gave
+/// this application's units. A Grafana whose answer cannot be used is a problem of its
+/// `grafana-source` relation and is left out; the datasource itself keeps working.
+fn datasources(snapshot: &ModelSnapshot, problems: &mut Vec<RelationProblem>) -> Databag {
+    let mut grafanas = Vec::new();
+    for rel in snapshot.relations_on("grafana-source") {
+        match datasource_exchange::grafana_uids(&rel.app_data) {
+            Ok(Some(g)) => grafanas.push(g),
+            Ok(None) => {}
+            Err(message) => problems.push(RelationProblem {
+                relation: rel.relation_id(),
+                app: rel.app.clone(),
+                message,
+            }),
+        }
+    }
+    datasource_exchange::app_data(&grafanas)
+}
+
+/// The `--web.external-url` of a Prometheus command line, if it has one.
+pub fn external_url_of(command: &str) -> Option<&str> {
+    command
+        .split_whitespace()
+        .find_map(|arg| arg.strip_prefix("--web.external-url="))
 }
 
 /// Adds a write of the keys of `wanted` that differ from what the databag holds.

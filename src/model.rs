@@ -109,6 +109,10 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "self-metrics-endpoint",
     "grafana-source",
     "receive-remote-write",
+    "ingress",
+    "catalogue",
+    "prometheus-api",
+    "send-datasource",
     "prometheus-peers",
 ];
 

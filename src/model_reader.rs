@@ -47,6 +47,26 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_unit: true,
         writes_app: true,
     },
+    EndpointUse {
+        name: "ingress",
+        writes_unit: true,
+        writes_app: false,
+    },
+    EndpointUse {
+        name: "catalogue",
+        writes_unit: false,
+        writes_app: true,
+    },
+    EndpointUse {
+        name: "prometheus-api",
+        writes_unit: false,
+        writes_app: true,
+    },
+    EndpointUse {
+        name: "send-datasource",
+        writes_unit: false,
+        writes_app: true,
+    },
 ];
 
 /// Reads config, leadership and every relation into a snapshot.

@@ -18,7 +18,9 @@ use crate::model::ModelSnapshot;
 use crate::model_reader;
 use crate::unchanged_inputs::{self, HookInputs};
 use crate::version::PrometheusVersion;
-use crate::workload::{WorkloadAccess, INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT};
+use crate::workload::{
+    WorkloadAccess, INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE,
+};
 
 /// What a reconcile did, for logs and tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -467,6 +469,10 @@ fn converge(
             inventory_in_plan: inputs.inventory_in_plan,
             charm_binary: inputs.charm_binary,
             rejected_rules: &rejected_rules,
+            external_url_in_plan: current
+                .and_then(|c| c.plan.services.get(PROMETHEUS_SERVICE))
+                .and_then(|s| s.command.as_deref())
+                .and_then(desired::external_url_of),
         })?;
         let Some(current) = current else {
             return Ok((desired, None));
@@ -510,6 +516,7 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         inventory_in_plan: false,
         charm_binary: None,
         rejected_rules: &BTreeMap::new(),
+        external_url_in_plan: None,
     })?)
 }
 

@@ -15,6 +15,7 @@ use juju_hook::{
 };
 use prometheus_rs_k8s::databag_cache::{self, CACHE_FILE};
 use prometheus_rs_k8s::dispatch::handle_event;
+use prometheus_rs_k8s::model_reader::ENDPOINTS;
 use prometheus_rs_k8s::reconcile::LAST_GOOD_CONFIG_KEY;
 use prometheus_rs_k8s::simulate::{charm_model_state, Simulation};
 use serde_json::{Map, Value};
@@ -232,7 +233,9 @@ fn the_same_events_render_the_same_config_with_and_without_the_cache() {
     // Nor relation ids, ports or status: only config and leadership are asked.
     let expected = BTreeMap::from([("config-get".to_string(), 1), ("is-leader".to_string(), 1)]);
     assert_eq!(cached.all_calls(), expected);
-    assert_eq!(plain.calls("relation-ids"), 6);
+    // One `relation-ids` per endpoint without the cache (a relation the unit lacks costs only
+    // that), none with it.
+    assert_eq!(plain.calls("relation-ids"), ENDPOINTS.len() as u64);
     assert_eq!(plain.calls("status-set"), 1);
 
     // A remote unit moves: relation-changed on its relation.
@@ -407,7 +410,7 @@ fn a_failed_hook_leaves_no_cache_and_the_next_hook_reads_everything() {
     assert!(unit.calls("relation-get") >= 6, "everything was read again");
     assert_eq!(
         unit.calls("relation-ids"),
-        6,
+        ENDPOINTS.len() as u64,
         "every endpoint was listed again"
     );
     assert_eq!(unit.calls("opened-ports"), 1, "ports were asked again");
@@ -536,7 +539,12 @@ fn a_relation_hook_asks_juju_for_the_ids_of_its_own_endpoint_only() {
     assert_eq!(unit.calls("relation-ids"), 1);
     // The other endpoints' lists were kept, its own one was saved again.
     let file = cache_file(&unit);
-    assert_eq!(file.relation_ids.len(), 6, "{:?}", file.relation_ids);
+    assert_eq!(
+        file.relation_ids.len(),
+        ENDPOINTS.len(),
+        "{:?}",
+        file.relation_ids
+    );
     assert_eq!(file.relation_ids["metrics-endpoint"], ids(&unit));
 }
 

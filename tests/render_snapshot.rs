@@ -425,8 +425,8 @@ fn malformed_snapshots_exit_2_naming_what_is_wrong() {
     for (field, bad, named) in [
         (
             "endpoint",
-            json!("ingress"),
-            "endpoint \"ingress\" is not declared",
+            json!("tracing"),
+            "endpoint \"tracing\" is not declared",
         ),
         ("app", json!("prometheus-k8s"), "cannot be this application"),
     ] {

@@ -14,15 +14,23 @@
 //! - [`alertmanager`]: `alertmanager_dispatch` consumer (`alertmanager`).
 //! - [`self_metrics`]: `prometheus_scrape` provider (`self-metrics-endpoint`).
 //! - [`remote_write`]: `prometheus_remote_write` consumer and provider.
+//! - [`ingress_per_unit`]: `ingress_per_unit` requirer (`ingress`).
+//! - [`catalogue`]: `catalogue` requirer (`catalogue`).
+//! - [`prometheus_api`]: `prometheus_api` provider (`prometheus-api`).
+//! - [`datasource_exchange`]: `grafana_datasource_exchange` provider (`send-datasource`).
 
 use std::collections::BTreeMap;
 
 pub mod alert_rules;
 pub mod alertmanager;
+pub mod catalogue;
 pub mod databag;
+pub mod datasource_exchange;
 pub mod grafana_source;
 mod httpurl;
+pub mod ingress_per_unit;
 mod ordered;
+pub mod prometheus_api;
 mod promql;
 pub mod remote_write;
 pub mod scrape;
