@@ -65,7 +65,10 @@ impl Unit {
         )
         .expect("hook runner set up")
         .with_launcher(&launcher)
-        .with_env("CHARM_PEBBLE_SOCKET", pod.socket().display().to_string());
+        .with_env("CHARM_PEBBLE_SOCKET", pod.socket().display().to_string())
+        // A trusted pod's 1Gi volume, as in the other process tests: the percentage retention
+        // default then has a size to apply (no Kubernetes API here).
+        .with_env("CHARM_DATABASE_CAPACITY", "1Gi");
         let http = pod.in_net(|| {
             reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
