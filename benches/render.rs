@@ -7,10 +7,10 @@ mod support;
 
 use std::time::Duration;
 
+use charm_sim::Simulation;
 use criterion::{criterion_group, criterion_main, Criterion};
 use juju_hook::Event;
 use prometheus_rs_k8s::reconcile::desired_for;
-use prometheus_rs_k8s::simulate::Simulation;
 use prometheus_rs_k8s::{render, CharmConfig, ConfigInput, PrometheusVersion, Topology};
 use serde_json::{Map, Value};
 

@@ -29,8 +29,6 @@ enum Command {
     Poll(inventory_sd::Args),
     /// Print what the charm would apply for a model snapshot, without a cluster.
     Render(RenderArgs),
-    /// Drive the charm through a deployment on this machine with the real Prometheus, no Juju.
-    Demo(prometheus_rs_k8s::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,7 +40,6 @@ fn main() -> ExitCode {
             inventory_sd::run_cli(&args)
         }
         Command::Render(args) => render_cmd::run(&args),
-        Command::Demo(args) => prometheus_rs_k8s::demo::run(&args),
     }
 }
 

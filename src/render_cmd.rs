@@ -1,7 +1,10 @@
 //! `render --model snapshot.json`: what the charm would apply for a model, without a cluster.
 //!
-//! The snapshot is loaded into the harness and one `config-changed` hook runs through the same
-//! code as in production; what the fake workload and the fake model hold afterwards is printed.
+//! A pure function of the snapshot: the model as a `config-changed` hook reads it (config
+//! defaults from config.yaml, the databags the hook sees), the desired state computed by the
+//! hook's own [`desired_for`], and from it the files, the Pebble plan the charm's layer makes,
+//! the relation data written and the status. No Pebble, no socket, no promtool: `render` shows,
+//! it does not validate (every hook and the `validate-configuration` action do, in the workload).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,20 +12,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use charm_harness::ExecResult;
 use charm_interfaces::scrape::Explanation;
-use juju_hook::{Event, Status};
+use juju_hook::Status;
 use serde::Serialize;
 
+use crate::apply::FileContent;
 use crate::config::{format_simple, CharmConfig};
 use crate::desired::RelationProblem;
-use crate::model::{Databag, ModelSnapshot};
+use crate::model::{Databag, ModelSnapshot, RelationSnapshot};
+use crate::model_reader::ENDPOINTS;
 use crate::prometheus_config::{
     FILE_SD_GLOB, INVENTORY_TARGET_LIMIT, POLLER_JOB_NAME, POLLER_TARGET, SELF_JOB_NAME,
 };
 use crate::reconcile::desired_for;
-use crate::simulate::Simulation;
-use crate::workload::{CONFIG_FILE, RULES_DIR};
+use crate::workload::{CONFIG_FILE, LAYER_LABEL, RULES_DIR};
 
 /// Arguments of `render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -181,90 +184,199 @@ pub fn parse_snapshot(text: &str) -> anyhow::Result<ModelSnapshot> {
     Ok(snapshot)
 }
 
-/// Runs one `config-changed` for the snapshot and collects what the charm applied.
+/// The Prometheus version `render` renders for when the snapshot names none.
+pub const DEFAULT_RENDER_VERSION: &str = "3.5.0";
+
+/// config.yaml as shipped: the option types and defaults a hook's `config-get` applies.
+const CONFIG_YAML: &str = include_str!("../config.yaml");
+
+#[derive(serde::Deserialize)]
+struct ConfigYaml {
+    options: BTreeMap<String, ConfigOption>,
+}
+
+#[derive(serde::Deserialize)]
+struct ConfigOption {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    default: serde_json::Value,
+}
+
+/// The options as `config-get` shows them to a hook: config.yaml's defaults with the snapshot's
+/// values over them. A value Juju would refuse (unknown option, wrong type) is an error naming
+/// the option.
+fn effective_config(
+    set: &serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let options: ConfigYaml =
+        serde_yaml_ng::from_str(CONFIG_YAML).context("the shipped config.yaml is invalid")?;
+    let mut config: serde_json::Map<String, serde_json::Value> = options
+        .options
+        .iter()
+        .filter(|(_, o)| !o.default.is_null())
+        .map(|(k, o)| (k.clone(), o.default.clone()))
+        .collect();
+    for (key, value) in set {
+        if value.is_null() {
+            config.remove(key);
+            continue;
+        }
+        let option = options
+            .options
+            .get(key)
+            .with_context(|| format!("config option {key:?}: unknown config option {key:?}"))?;
+        let fits = match option.kind.as_str() {
+            "string" | "secret" => value.is_string(),
+            "int" => value.is_i64() || value.is_u64(),
+            "float" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            _ => true,
+        };
+        if !fits {
+            anyhow::bail!(
+                "config option {key:?}: config option {key:?} is of type {}, got {value}",
+                option.kind
+            );
+        }
+        config.insert(key.clone(), value.clone());
+    }
+    Ok(config)
+}
+
+/// The snapshot as a `config-changed` hook reads it through the hook tools
+/// (`model_reader::read_snapshot`): effective config, the endpoints the charm handles in their
+/// order and relations by id, only the databags the hook reads, planned units from goal-state
+/// when sharding. `prometheus_version` is the one rendered for.
+fn hook_view(snapshot: &ModelSnapshot) -> anyhow::Result<ModelSnapshot> {
+    let config = effective_config(&snapshot.config)?;
+    let mut relations = Vec::new();
+    for endpoint in ENDPOINTS {
+        let mut on_endpoint: Vec<&RelationSnapshot> =
+            snapshot.relations_on(endpoint.name).collect();
+        on_endpoint.sort_by_key(|r| r.id);
+        for rel in on_endpoint {
+            let mut rel = rel.clone();
+            if rel.units.is_empty() {
+                rel.app_data = Databag::new();
+            }
+            if !endpoint.writes_unit {
+                rel.local_unit_data = Databag::new();
+            }
+            if !(endpoint.writes_app && snapshot.leader) {
+                rel.local_app_data = Databag::new();
+            }
+            relations.push(rel);
+        }
+    }
+    // goal-state lists the planned units, or this unit alone when nothing else is planned.
+    let planned =
+        (config.get("scrape_sharding") == Some(&serde_json::Value::Bool(true))).then(|| {
+            let mut numbers = snapshot
+                .planned_numbers()
+                .unwrap_or_else(|| vec![snapshot.unit_id]);
+            numbers.sort_unstable();
+            numbers.dedup();
+            numbers
+        });
+    let version = snapshot
+        .prometheus_version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_RENDER_VERSION.to_owned());
+    Ok(ModelSnapshot {
+        description: None,
+        config,
+        leader: snapshot.leader,
+        model: snapshot.model.clone(),
+        app_name: snapshot.app_name.clone(),
+        unit_id: snapshot.unit_id,
+        fqdn: snapshot.fqdn.clone(),
+        relations,
+        prometheus_version: Some(version),
+        planned_units: planned
+            .as_ref()
+            .map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX)),
+        planned_unit_numbers: planned,
+        pvc_capacity: snapshot.pvc_capacity.clone(),
+    })
+}
+
+/// Computes what one `config-changed` hook would apply for the snapshot, as a fresh unit (no
+/// plan, no files, no remembered state) whose workload accepts everything: the desired state
+/// of [`desired_for`], the plan the charm's layer makes, the relation data after the hook's
+/// writes and the status the hook ends with.
 pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput> {
     let problems = snapshot.problems();
     if !problems.is_empty() {
         anyhow::bail!("invalid model snapshot: {}", problems.join("; "));
     }
-    let sim = Simulation::from_snapshot(snapshot)?;
-    // promtool of the right version is not at hand here: render shows, it does not validate
-    // (the `validate-configuration` action and every hook validate in the real workload).
-    sim.pebble.on_exec("promtool", |_| ExecResult {
-        exit_code: 0,
-        stdout: b"SUCCESS: not validated by render\n".to_vec(),
-        stderr: Vec::new(),
-    });
-    // Kubernetes as a cluster that applies the limits and has the snapshot's volume: what a
-    // trusted unit would do (`render` never calls a real API).
-    let ctx = sim.context(&Event::ConfigChanged)?;
-    let cluster = |_: &crate::k8s::Workload, wanted: &crate::k8s::Wanted| crate::k8s::Outcome {
-        limits_in_place: true,
-        pvc_capacity: snapshot
-            .pvc_capacity
-            .clone()
-            .filter(|_| wanted.pvc_capacity),
-        ..crate::k8s::Outcome::default()
-    };
-    match crate::reconcile::reconcile_with(&ctx, &sim.juju, &sim.access, &cluster) {
-        Ok(_) => sim.juju.commit(),
-        Err(e) => {
-            sim.juju.rollback();
-            return Err(e);
-        }
-    }
+    let view = hook_view(snapshot)?;
 
-    let mut files = BTreeMap::new();
-    if let Some(bytes) = sim.pebble.read_file(CONFIG_FILE) {
-        files.insert(
-            CONFIG_FILE.to_string(),
-            String::from_utf8_lossy(&bytes).into(),
-        );
-    }
-    let rules_dir = sim.pebble.host_path(RULES_DIR);
-    if let Ok(entries) = std::fs::read_dir(&rules_dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = format!("{RULES_DIR}/{name}");
-            if let Some(bytes) = sim.pebble.read_file(&path) {
-                files.insert(path, String::from_utf8_lossy(&bytes).into());
-            }
-        }
-    }
-
-    let state = sim.juju.state();
-    let mut relation_data = BTreeMap::new();
-    for rel in state.relations.iter().filter(|r| !r.broken) {
-        if rel.local_app_data.is_empty() && rel.local_unit_data.is_empty() {
-            continue;
-        }
-        relation_data.insert(
-            rel.relation_id().to_string(),
-            WrittenData {
+    // This unit's databags as the model holds them, then as the hook leaves them.
+    let mut relation_data: BTreeMap<u32, (String, WrittenData)> = snapshot
+        .relations
+        .iter()
+        .map(|rel| {
+            let written = WrittenData {
                 app: rel.local_app_data.clone(),
                 unit: rel.local_unit_data.clone(),
-            },
-        );
-    }
-    let status = state
-        .unit_status
-        .clone()
-        .unwrap_or_else(|| Status::maintenance(""));
-    drop(state);
-
+            };
+            (rel.id, (format!("{}:{}", rel.endpoint, rel.id), written))
+        })
+        .collect();
+    let mut files = BTreeMap::new();
     let mut explain = Explain::default();
-    if let Ok(config) = CharmConfig::from_options(&snapshot.config) {
-        explain.own_jobs = own_jobs(snapshot, &config);
-        explain.sharding = config.scrape_sharding.then(|| sharding_text(snapshot));
-    }
-    if let Ok(desired) = desired_for(snapshot) {
-        explain.relation_jobs = desired.explanations;
-        explain.problems = desired.problems;
-        explain.notes = desired.notes;
-    }
+    let (layer_yaml, status) = match CharmConfig::from_options(&view.config) {
+        // Invalid options and none ever valid: the hook blocks before touching anything.
+        Err(errors) => (
+            pebble::plan_to_yaml(&pebble::Plan::default()),
+            Status::blocked(errors.status_message()),
+        ),
+        Ok(config) => {
+            let desired = desired_for(&view)?;
+            for write in &desired.writes {
+                let Some((_, data)) = relation_data.get_mut(&write.relation.id) else {
+                    continue;
+                };
+                let bag = if write.app {
+                    &mut data.app
+                } else {
+                    &mut data.unit
+                };
+                for (key, value) in &write.data {
+                    if value.is_empty() {
+                        bag.remove(key);
+                    } else {
+                        bag.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            for file in &desired.workload.files {
+                let shown = file.path == CONFIG_FILE
+                    || std::path::Path::new(&file.path).parent() == Some(Path::new(RULES_DIR));
+                if let (true, FileContent::Bytes(bytes)) = (shown, &file.content) {
+                    files.insert(file.path.clone(), String::from_utf8_lossy(bytes).into());
+                }
+            }
+            let plan =
+                pebble::combine_layers(&[(LAYER_LABEL.to_owned(), desired.workload.layer.clone())])
+                    .context("the charm's layer does not make a valid Pebble plan")?;
+            explain.own_jobs = own_jobs(snapshot, &config);
+            explain.sharding = config.scrape_sharding.then(|| sharding_text(snapshot));
+            let status = desired.status();
+            explain.relation_jobs = desired.explanations;
+            explain.problems = desired.problems;
+            explain.notes = desired.notes;
+            (pebble::plan_to_yaml(&plan), status)
+        }
+    };
+    let relation_data = relation_data
+        .into_values()
+        .filter(|(_, data)| !data.app.is_empty() || !data.unit.is_empty())
+        .collect();
     Ok(RenderOutput {
         files,
-        layer_yaml: sim.pebble.plan_yaml(),
+        layer_yaml,
         relation_data,
         status,
         explain,

@@ -106,7 +106,7 @@ fn first_deployment_reaches_active_with_prometheus_started_once() {
 
 #[test]
 fn a_prometheus_3_workload_gets_a_3x_configuration_its_own_promtool_accepts() {
-    let mut state = prometheus_rs_k8s::simulate::charm_model_state().unwrap();
+    let mut state = charm_sim::charm_model_state().unwrap();
     state
         .load_fixture(std::path::Path::new(common::TWO_APPS_FIXTURE))
         .unwrap();

@@ -5,10 +5,10 @@
 
 mod common;
 
+use charm_sim::charm_model_state;
 use common::{Charm, CONFIG_FILE};
 use juju_hook::{RelationId, Status, StatusKind};
 use prometheus_rs_k8s::fqdn::FqdnSource;
-use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::{json, Value};
 
 fn prometheus_command(c: &Charm) -> String {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use charm_harness::ModelState;
+use charm_sim::{charm_model_state, Simulation};
 use juju_hook::cache::CacheFile;
 use juju_hook::CachedHookTools;
 use juju_hook::{
@@ -17,7 +18,6 @@ use prometheus_rs_k8s::databag_cache::{self, CACHE_FILE};
 use prometheus_rs_k8s::dispatch::handle_event;
 use prometheus_rs_k8s::model_reader::ENDPOINTS;
 use prometheus_rs_k8s::reconcile::LAST_GOOD_CONFIG_KEY;
-use prometheus_rs_k8s::simulate::{charm_model_state, Simulation};
 use serde_json::{Map, Value};
 
 const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";

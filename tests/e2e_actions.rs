@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use charm_harness::juju::ActionRun;
 use charm_harness::ModelState;
+use charm_sim::charm_model_state;
+use charm_sim::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use common::{have_prometheus, pebble_ready, Charm, CONFIG_FILE};
 use juju_hook::{Event, StatusKind};
-use prometheus_rs_k8s::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use prometheus_rs_k8s::workload::{INVENTORY_FILE, INVENTORY_SERVICE};
 use serde_json::{Map, Value};
 

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use charm_harness::ModelState;
+use charm_sim::charm_model_state;
+use charm_sim::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use common::have_prometheus;
 use juju_hook::{Event, RelationData, RelationEventKind, WorkloadEventKind};
-use prometheus_rs_k8s::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use prometheus_rs_k8s::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
 
 /// Prometheus applies file_sd and relation changes within ~5-10 s; scrapes run every 2 s.

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use charm_sim::charm_model_state;
+use charm_sim::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use juju_hook::{Event, RelationData, WorkloadEventKind};
-use prometheus_rs_k8s::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::Value;
 
 use common::have_prometheus;

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use charm_harness::juju::Relation;
 use charm_harness::ModelState;
+use charm_sim::charm_model_state;
 use common::process::ProcessCharm;
 use common::*;
 use juju_hook::{Event, Port, RelationEventKind, RelationId, Status, StatusKind};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::{Map, Value};
 
 /// The relations recorded in the shared fixture, by remote application.

@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use charm_harness::juju::{HookOutcome, HookRunner};
 use charm_harness::ModelState;
+use charm_sim::charm_model_state;
 use common::pod::{is_alive, wait_for, Pod, RealSystems};
 use common::process::{fake_hook_tool, CHARM_BINARY};
 use inventory_sd::sample::{Fault, MetricsPorts, SampleInventory, SampleOptions};
 use juju_hook::{Event, RelationData, RelationEventKind, Status, StatusKind};
 use pebble::{CheckLevel, CheckStatus, ServiceStatus};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::{Map, Value};
 
 /// Prometheus and the poller react within seconds; Prometheus 3 starts in a few.
@@ -71,7 +71,10 @@ impl Unit {
         )
         .expect("hook runner set up")
         .with_launcher(&launcher)
-        .with_env("CHARM_PEBBLE_SOCKET", pod.socket().display().to_string());
+        .with_env("CHARM_PEBBLE_SOCKET", pod.socket().display().to_string())
+        // A trusted pod's 1Gi volume, as in the other process tests: the percentage retention
+        // default then has a size to apply (no Kubernetes API here).
+        .with_env("CHARM_DATABASE_CAPACITY", "1Gi");
         let http = pod.in_net(|| {
             reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use charm_harness::pebble::exec::real_promtool_handler;
 use charm_harness::{ExecResult, ReloadResponse, ServiceCurrent};
+use charm_sim::{charm_model_state, Simulation};
 use common::*;
 use juju_hook::{Event, Status, StatusKind};
-use prometheus_rs_k8s::simulate::{charm_model_state, Simulation};
 
 /// Bytes of the live prometheus.yml.
 fn live_config(c: &Charm) -> Vec<u8> {

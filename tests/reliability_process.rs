@@ -5,10 +5,10 @@
 
 mod common;
 
+use charm_sim::charm_model_state;
 use common::process::ProcessCharm;
 use common::*;
 use juju_hook::{Event, RelationId, Status, StatusKind};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::Value;
 
 /// A deployed leader related to Grafana, with the reload and start counts after deployment.

@@ -149,7 +149,7 @@ fn a_new_url_restarts_only_the_poller_and_unsetting_it_removes_the_file() {
 
 #[test]
 fn the_compiled_charm_never_prints_the_password() {
-    let mut state = prometheus_rs_k8s::simulate::charm_model_state().expect("charm metadata loads");
+    let mut state = charm_sim::charm_model_state().expect("charm metadata loads");
     state.set_leader(true);
     let c = ProcessCharm::start(&state);
     let mut output = String::new();

@@ -8,11 +8,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use charm_harness::ModelState;
+use charm_sim::charm_model_state;
 use common::{add_scrape_app, pebble_ready, Charm};
 use juju_hook::{GoalStateEntry, RelationEventKind};
 use prometheus_rs_k8s::prometheus_config::{POLLER_JOB_NAME, SELF_JOB_NAME};
 use prometheus_rs_k8s::sharding::{hashmod, HASH_LABEL, REPLICA_LABEL};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::json;
 use serde_yaml_ng::Value;
 

@@ -14,9 +14,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use charm_sim::{charm_model_state, CONFIG_YAML, METADATA_YAML};
 use common::{pebble_ready, Charm, CONFIG_FILE, TWO_APPS_FIXTURE};
 use juju_hook::{Event, RelationId, Status};
-use prometheus_rs_k8s::simulate::{charm_model_state, CONFIG_YAML, METADATA_YAML};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/prometheus_k8s");

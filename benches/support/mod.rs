@@ -5,9 +5,9 @@
 #![allow(dead_code)] // each bench uses a part
 
 use charm_harness::ModelState;
+use charm_sim::charm_model_state;
 use juju_hook::RelationId;
 use prometheus_rs_k8s::model::{Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot};
-use prometheus_rs_k8s::simulate::charm_model_state;
 
 /// Model name and UUID of the related applications.
 const REMOTE_MODEL: &str = "workloads";

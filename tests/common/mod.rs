@@ -11,8 +11,8 @@ use std::path::Path;
 
 use charm_harness::pebble::exec::real_promtool_handler;
 use charm_harness::{ModelState, RecordedRequest};
+use charm_sim::{charm_model_state, Simulation};
 use juju_hook::{Event, RelationEventKind, RelationId, Status, WorkloadEventKind};
-use prometheus_rs_k8s::simulate::{charm_model_state, Simulation};
 use serde_json::Value;
 
 /// The Prometheus version the fake workload reports (Debian's, which the host promtool is).
@@ -273,7 +273,7 @@ pub struct Counters {
 /// Whether the host's Prometheus and promtool are there, for tests that run them: without
 /// them such a test fails on CI (`CI=true`) and is skipped elsewhere.
 pub fn have_prometheus() -> bool {
-    use prometheus_rs_k8s::demo;
+    use charm_sim::demo;
     if demo::host_has_prometheus() {
         return true;
     }

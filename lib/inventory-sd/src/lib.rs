@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod parse;
 pub mod poller;
 pub mod redact;
+#[cfg(feature = "sample")]
 pub mod sample;
 pub mod server;
 pub mod service;

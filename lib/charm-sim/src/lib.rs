@@ -1,7 +1,9 @@
-//! Runs the charm in-process against the harness: a fake Juju model and hook tools, a fake
-//! Pebble speaking the real API on a Unix socket, and a fake Prometheus web API. The same
-//! [`handle_event`] a hook runs, so what is observed here is what a hook would do.
-//! Used by `render`, the demo and the tests.
+//! Runs the prometheus-rs-k8s charm in-process against the harness: a fake Juju model and hook
+//! tools, a fake Pebble speaking the real API on a Unix socket, and a fake Prometheus web API.
+//! The same [`handle_event`] a hook runs, so what is observed here is what a hook would do.
+//! Used by the tests, the benches and the demo ([`demo`]); a dev-only crate, never shipped.
+
+pub mod demo;
 
 use std::path::Path;
 
@@ -10,18 +12,18 @@ use charm_harness::{FakeHookTools, FakePebble, FakePrometheusWeb, ModelState};
 use juju_hook::{Event, HookContext};
 use tempfile::TempDir;
 
-use crate::dispatch::handle_event;
-use crate::fqdn::{conventional_fqdn, FqdnSource};
-use crate::model::ModelSnapshot;
-use crate::workload::WorkloadAccess;
+use prometheus_rs_k8s::dispatch::handle_event;
+use prometheus_rs_k8s::fqdn::{conventional_fqdn, FqdnSource};
+use prometheus_rs_k8s::model::ModelSnapshot;
+use prometheus_rs_k8s::workload::WorkloadAccess;
 
 /// metadata.yaml and config.yaml as shipped, so a simulation knows the charm's endpoints and
 /// option defaults without a charm directory.
-pub const METADATA_YAML: &str = include_str!("../metadata.yaml");
+pub const METADATA_YAML: &str = include_str!("../../../metadata.yaml");
 /// See [`METADATA_YAML`].
-pub const CONFIG_YAML: &str = include_str!("../config.yaml");
+pub const CONFIG_YAML: &str = include_str!("../../../config.yaml");
 /// See [`METADATA_YAML`].
-pub const ACTIONS_YAML: &str = include_str!("../actions.yaml");
+pub const ACTIONS_YAML: &str = include_str!("../../../actions.yaml");
 
 /// The database volume's capacity in a simulation (that of the reference captures).
 pub const SIMULATED_DATABASE_CAPACITY: &str = "1Gi";

@@ -18,10 +18,11 @@ use juju_hook::{Event, RelationData, RelationEventKind, RelationId, WorkloadEven
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::apply::Manifest;
-use crate::simulate::{charm_model_state, Simulation};
-use crate::version::PrometheusVersion;
-use crate::workload::{
+use crate::{charm_model_state, Simulation};
+
+use prometheus_rs_k8s::apply::Manifest;
+use prometheus_rs_k8s::version::PrometheusVersion;
+use prometheus_rs_k8s::workload::{
     CONTAINER, INVENTORY_SERVICE, MANIFEST_FILE, POLLER_BINARY, POLLER_LISTEN, PROMETHEUS_BINARY,
     PROMETHEUS_PORT, PROMETHEUS_SERVICE,
 };
@@ -34,7 +35,7 @@ pub const HOST_PROMTOOL: &str = "/usr/bin/promtool";
 pub const INVENTORY_JOB: &str = "inventory";
 const RELOAD_METRIC: &str = "prometheus_config_last_reload_success_timestamp_seconds";
 
-/// `prometheus-rs-k8s demo` options.
+/// The demo's options (`cargo run --release --example demo -- --help`).
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Keep Prometheus and the poller running at the end, until Ctrl-C.
@@ -425,7 +426,8 @@ fn print_targets(targets: &[Target]) {
     }
 }
 
-/// Runs the demo (`prometheus-rs-k8s demo`).
+/// Runs the demo (`cargo run --release --example demo`). The poller service runs the current
+/// executable with `poll`, which must hand over to [`inventory_sd::run_cli`] as the charm does.
 pub fn run(args: &DemoArgs) -> ExitCode {
     if !host_has_prometheus() {
         eprintln!(
@@ -470,7 +472,7 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let app = live.sample_inventory(1)?;
     let app_port = app.metrics_addrs()[0].port();
     println!(
-        "prometheus-rs-k8s demo: the charm in this process, Juju and Pebble simulated, the real \
+        "demo: the prometheus-rs-k8s charm in this process, Juju and Pebble simulated, the real \
          Prometheus ({}) and inventory poller on loopback.\nPrometheus: {}\nService logs: {}",
         host_prometheus_version()?,
         live.prometheus_url,
