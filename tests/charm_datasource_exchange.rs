@@ -6,9 +6,9 @@
 
 mod common;
 
+use charm_sim::charm_model_state;
 use common::Charm;
 use juju_hook::{RelationData, RelationEventKind, RelationId, StatusKind};
-use prometheus_rs_k8s::simulate::charm_model_state;
 use serde_json::Value;
 
 fn fixture(path: &str) -> Value {

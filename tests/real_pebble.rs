@@ -43,15 +43,9 @@ impl Unit {
         let pod = Pod::start(systems);
         let mut state = charm_model_state().expect("charm metadata loads");
         state.set_leader(true);
-        // A size limit in bytes: the pod has no Kubernetes API to read the volume's capacity
-        // from, which the default (a percentage) needs; tests/k8s_*.rs cover that path.
-        for (key, value) in [
-            ("scrape_interval", "5s"),
-            ("scrape_timeout", "2s"),
-            ("maximum_retention_size", "1GB"),
-        ]
-        .iter()
-        .chain(options)
+        for (key, value) in [("scrape_interval", "5s"), ("scrape_timeout", "2s")]
+            .iter()
+            .chain(options)
         {
             state
                 .set_config(key, *value)
