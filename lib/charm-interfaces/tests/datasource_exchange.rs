@@ -3,38 +3,27 @@
 //! compared byte for byte with what prometheus-k8s wrote
 //! (`tests/fixtures/grafana_datasource_exchange/`); a property test for the parser.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use charm_interfaces::datasource_exchange::{app_data, grafana_uids, GrafanaUids};
 use charm_interfaces::Databag;
+use common::{json_bag, repo_fixture};
 use proptest::prelude::*;
 use serde_json::Value;
 
-fn fixture(path: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(path);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn to_bag(v: &Value) -> Databag {
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
-}
-
 #[test]
 fn datasources_are_byte_for_byte_prometheus_k8s() {
-    let grafana = to_bag(&fixture("grafana_datasource/remote-app.json"));
+    let grafana = json_bag(&repo_fixture("grafana_datasource/remote-app.json"));
     let uids = grafana_uids(&grafana).unwrap().expect("Grafana answered");
     let ours = app_data(&[uids]);
-    let theirs =
-        to_bag(&fixture("grafana_datasource_exchange/prometheus-writes.json")["final"]["app"]);
+    let theirs = json_bag(
+        &repo_fixture("grafana_datasource_exchange/prometheus-writes.json")["final"]["app"],
+    );
     assert_eq!(ours, theirs);
     // What the remote library read back.
-    let read = &fixture("grafana_datasource_exchange/remote-reads.json")
+    let read = &repo_fixture("grafana_datasource_exchange/remote-reads.json")
         ["DatasourceExchange.received_datasources"];
     let ours: Value = serde_json::from_str(&ours["datasources"]).unwrap();
     assert_eq!(&ours, read);

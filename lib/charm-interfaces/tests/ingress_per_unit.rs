@@ -2,26 +2,19 @@
 //! what prometheus-k8s wrote, and the URL read from what Traefik's real provider library wrote
 //! (both captured in `tests/fixtures/ingress_per_unit/`); a property test for the parser.
 
+mod common;
+
 use charm_interfaces::ingress_per_unit::{
     request_unit_data, unit_url, IngressRequest, INGRESS_KEY,
 };
 use charm_interfaces::Databag;
+use common::{json_bag, repo_fixture};
 use proptest::prelude::*;
 use serde_json::Value;
 
+/// A fixture of this interface.
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ingress_per_unit")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn to_bag(v: &Value) -> Databag {
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
+    repo_fixture(&format!("ingress_per_unit/{name}"))
 }
 
 const UNIT: &str = "prometheus-k8s/0";
@@ -30,7 +23,7 @@ const FQDN: &str = "prometheus-k8s-0.prometheus-k8s-endpoints.cos.svc.cluster.lo
 #[test]
 fn the_request_is_byte_for_byte_what_prometheus_k8s_writes() {
     let writes = fixture("prometheus-writes.json");
-    let expected = to_bag(&writes["final"]["unit"][UNIT]);
+    let expected = json_bag(&writes["final"]["unit"][UNIT]);
     let ours = request_unit_data(&IngressRequest {
         model: "cos",
         unit: UNIT,
@@ -40,7 +33,7 @@ fn the_request_is_byte_for_byte_what_prometheus_k8s_writes() {
     });
     assert_eq!(ours, expected);
     // Written from relation-created on, the same in every hook.
-    assert_eq!(to_bag(&writes["per_hook"][0]["unit"][UNIT]), expected);
+    assert_eq!(json_bag(&writes["per_hook"][0]["unit"][UNIT]), expected);
     assert!(writes["final"]["app"].as_object().unwrap().is_empty());
     // With TLS only the scheme changes.
     let tls = request_unit_data(&IngressRequest {
@@ -59,7 +52,7 @@ fn the_request_is_byte_for_byte_what_prometheus_k8s_writes() {
 
 #[test]
 fn the_url_traefik_published_is_read_for_this_unit() {
-    let app = to_bag(&fixture("remote-app.json"));
+    let app = json_bag(&fixture("remote-app.json"));
     assert_eq!(
         unit_url(&app, UNIT).unwrap().as_deref(),
         Some("http://10.0.0.100/cos-prometheus-k8s-0")

@@ -177,3 +177,20 @@ pub fn promtool_check_rules(files: &[(String, String)]) {
         }
     }
 }
+
+/// A JSON file under the repository's `tests/fixtures/` (relation data the real libraries wrote).
+pub fn repo_fixture(path: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(path);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A fixture's JSON object of strings as a databag.
+pub fn json_bag(v: &Value) -> Databag {
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
