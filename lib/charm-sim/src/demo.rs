@@ -151,6 +151,9 @@ impl LiveDeployment {
         sim.access.prometheus_url = prometheus_url.clone();
         sim.access.poller_url = format!("http://127.0.0.1:{poller}");
         sim.access.charm_binary = Some(charm_binary.to_path_buf());
+        // The "pod" is this machine: its name for itself resolves here, so the self-scrape at
+        // `<fqdn>:9090` reaches this Prometheus when it has the in-pod port.
+        sim.access.unit_fqdn = Some("localhost".to_owned());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
