@@ -192,56 +192,22 @@ const CONFIG_YAML: &str = include_str!("../config.yaml");
 
 #[derive(serde::Deserialize)]
 struct ConfigYaml {
-    options: BTreeMap<String, ConfigOption>,
-}
-
-#[derive(serde::Deserialize)]
-struct ConfigOption {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    default: serde_json::Value,
+    options: juju_hook::ConfigOptions,
 }
 
 /// The options as `config-get` shows them to a hook: config.yaml's defaults with the snapshot's
-/// values over them. A value Juju would refuse (unknown option, wrong type) is an error naming
-/// the option.
+/// values over them (`null` resets an option to its default). A value Juju would refuse
+/// (unknown option, wrong type) is an error naming the option.
 fn effective_config(
     set: &serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let options: ConfigYaml =
         serde_yaml_ng::from_str(CONFIG_YAML).context("the shipped config.yaml is invalid")?;
-    let mut config: serde_json::Map<String, serde_json::Value> = options
-        .options
-        .iter()
-        .filter(|(_, o)| !o.default.is_null())
-        .map(|(k, o)| (k.clone(), o.default.clone()))
-        .collect();
     for (key, value) in set {
-        if value.is_null() {
-            config.remove(key);
-            continue;
-        }
-        let option = options
-            .options
-            .get(key)
-            .with_context(|| format!("config option {key:?}: unknown config option {key:?}"))?;
-        let fits = match option.kind.as_str() {
-            "string" | "secret" => value.is_string(),
-            "int" => value.is_i64() || value.is_u64(),
-            "float" => value.is_number(),
-            "boolean" => value.is_boolean(),
-            _ => true,
-        };
-        if !fits {
-            anyhow::bail!(
-                "config option {key:?}: config option {key:?} is of type {}, got {value}",
-                option.kind
-            );
-        }
-        config.insert(key.clone(), value.clone());
+        juju_hook::check_config_value(&options.options, key, value)
+            .with_context(|| format!("config option {key:?}"))?;
     }
-    Ok(config)
+    Ok(juju_hook::effective_config(&options.options, set))
 }
 
 /// The snapshot as a `config-changed` hook reads it through the hook tools

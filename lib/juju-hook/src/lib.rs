@@ -9,12 +9,16 @@
 //! successful hooks, so that a hook asks Juju only for what may have changed.
 
 pub mod cache;
+mod config_schema;
 mod error;
 mod event;
 mod process;
 mod tools;
 
 pub use cache::{CacheSettings, CachedHookTools};
+pub use config_schema::{
+    check_config_value, effective_config, ConfigOption, ConfigOptions, ConfigValueError,
+};
 pub use error::HookToolError;
 pub use event::{
     Event, HookContext, HookContextError, RelationEvent, RelationEventKind, SecretEventKind,

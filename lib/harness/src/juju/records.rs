@@ -28,16 +28,8 @@ pub struct Endpoint {
     pub interface: String,
 }
 
-/// One option declared in config.yaml.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConfigOption {
-    /// `string`, `int`, `float`, `boolean` or `secret`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The default, if any (`null` = no default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<Value>,
-}
+/// One option declared in config.yaml (the charm library's type).
+pub use juju_hook::ConfigOption;
 
 /// One relation of this unit, with both sides' databags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

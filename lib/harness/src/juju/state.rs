@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use juju_hook::{merge_relation_set, GoalStateEntry, Port, Status};
+use juju_hook::{merge_relation_set, ConfigValueError, GoalStateEntry, Port, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -233,24 +233,20 @@ impl ModelState {
             return Ok(());
         }
         if !self.config_options.is_empty() {
-            let option = self
-                .config_options
-                .get(key)
-                .ok_or_else(|| ModelError::UnknownOption(key.to_string()))?;
-            let fits = match option.kind.as_str() {
-                "string" | "secret" => value.is_string(),
-                "int" => value.is_i64() || value.is_u64(),
-                "float" => value.is_number(),
-                "boolean" => value.is_boolean(),
-                _ => true,
-            };
-            if !fits {
-                return Err(ModelError::WrongType {
-                    option: key.to_string(),
-                    expected: option.kind.clone(),
-                    value,
-                });
-            }
+            juju_hook::check_config_value(&self.config_options, key, &value).map_err(
+                |e| match e {
+                    ConfigValueError::UnknownOption(option) => ModelError::UnknownOption(option),
+                    ConfigValueError::WrongType {
+                        option,
+                        expected,
+                        value,
+                    } => ModelError::WrongType {
+                        option,
+                        expected,
+                        value,
+                    },
+                },
+            )?;
         }
         self.config.insert(key.to_string(), value);
         Ok(())
@@ -258,18 +254,7 @@ impl ModelState {
 
     /// What `config-get` prints: every option that is set or has a non-null default.
     pub fn effective_config(&self) -> Map<String, Value> {
-        let mut out: Map<String, Value> = self
-            .config_options
-            .iter()
-            .filter_map(|(k, o)| match &o.default {
-                Some(v) if !v.is_null() => Some((k.clone(), v.clone())),
-                _ => None,
-            })
-            .collect();
-        for (k, v) in &self.config {
-            out.insert(k.clone(), v.clone());
-        }
-        out
+        juju_hook::effective_config(&self.config_options, &self.config)
     }
 
     /// The hook exited 0: apply every buffered write, as Juju's context flush does.
