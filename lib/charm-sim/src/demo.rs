@@ -2,7 +2,7 @@
 //! The harness plays Juju and Pebble; the REAL Prometheus and inventory poller run on loopback
 //! as the charm configured them ([`LiveDeployment`], which the end-to-end tests use too).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -102,12 +102,24 @@ pub fn host_prometheus_version() -> anyhow::Result<String> {
 }
 
 fn free_port(preferred: Option<u16>) -> anyhow::Result<u16> {
+    // The listener is closed before the service binds the port, so the kernel may hand the
+    // same port to the next caller: never hand out a port twice in this process (several
+    // deployments start side by side in one test).
+    static HANDED_OUT: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(port) = preferred {
-        if TcpListener::bind(("0.0.0.0", port)).is_ok() {
+        if !handed_out.contains(&port) && TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            handed_out.insert(port);
             return Ok(port);
         }
     }
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if handed_out.insert(port) {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free loopback port not handed out already")
 }
 
 /// Polls `probe` every 200 ms until it answers or `timeout` passes.
