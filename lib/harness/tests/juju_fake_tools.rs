@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use charm_harness::juju::{FakeHookTools, ModelError, ModelState};
 use juju_hook::{
-    Event, HookContext, HookToolError, HookTools, LogLevel, Port, RelationData, RelationEventKind,
-    RelationId, SecretEventKind, Status, StorageEventKind, WorkloadEventKind,
+    ConfigValueError, Event, HookContext, HookToolError, HookTools, LogLevel, Port, RelationData,
+    RelationEventKind, RelationId, SecretEventKind, Status, StorageEventKind, WorkloadEventKind,
 };
 use serde_json::{json, Map};
 
@@ -51,11 +51,11 @@ fn set_config_overrides_and_checks_types() {
     state.set_config("log_level", "debug").unwrap();
     assert!(matches!(
         state.set_config("inventory_target_port", "9100"),
-        Err(ModelError::WrongType { .. })
+        Err(ModelError::Config(ConfigValueError::WrongType { .. }))
     ));
     assert!(matches!(
         state.set_config("no_such_option", 1),
-        Err(ModelError::UnknownOption(_))
+        Err(ModelError::Config(ConfigValueError::UnknownOption(_)))
     ));
     let tools = FakeHookTools::new(state);
     assert_eq!(tools.config_get().unwrap()["log_level"], json!("debug"));

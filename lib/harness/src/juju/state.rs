@@ -35,19 +35,9 @@ pub enum ModelError {
         /// Why.
         reason: String,
     },
-    /// `set_config` of an option config.yaml does not declare.
-    #[error("unknown config option {0:?}")]
-    UnknownOption(String),
-    /// `set_config` with a value of the wrong type.
-    #[error("config option {option:?} is of type {expected}, got {value}")]
-    WrongType {
-        /// The option.
-        option: String,
-        /// Its declared type.
-        expected: String,
-        /// The rejected value.
-        value: Value,
-    },
+    /// `set_config` of a value Juju refuses: an undeclared option or the wrong type.
+    #[error(transparent)]
+    Config(#[from] ConfigValueError),
     /// No (live) relation with this id.
     #[error("no relation {0}")]
     UnknownRelation(String),
@@ -233,20 +223,7 @@ impl ModelState {
             return Ok(());
         }
         if !self.config_options.is_empty() {
-            juju_hook::check_config_value(&self.config_options, key, &value).map_err(
-                |e| match e {
-                    ConfigValueError::UnknownOption(option) => ModelError::UnknownOption(option),
-                    ConfigValueError::WrongType {
-                        option,
-                        expected,
-                        value,
-                    } => ModelError::WrongType {
-                        option,
-                        expected,
-                        value,
-                    },
-                },
-            )?;
+            juju_hook::check_config_value(&self.config_options, key, &value)?;
         }
         self.config.insert(key.to_string(), value);
         Ok(())
