@@ -29,17 +29,7 @@ pub fn promtool_for(version: &str) -> std::path::PathBuf {
     if !version.starts_with('3') {
         return "/usr/bin/promtool".into();
     }
-    if let Some(path) = std::env::var_os("PROMTOOL3_BIN") {
-        return path.into();
-    }
-    let home = std::env::var_os("HOME").unwrap_or_default();
-    let path = std::path::PathBuf::from(home)
-        .join(".cache/prometheus-rs-k8s/tools/prometheus-3.14.0/promtool");
-    assert!(
-        path.exists(),
-        "no promtool 3.14: run scripts/real-systems (./run_tests does) or set PROMTOOL3_BIN"
-    );
-    path
+    charm_harness::real_systems::require(charm_harness::real_systems::promtool3())
 }
 
 /// Live configuration file in the workload container.

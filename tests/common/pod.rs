@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use charm_harness::real_systems;
 use tempfile::TempDir;
 
 /// The binaries built by `scripts/real-systems`.
@@ -42,21 +43,10 @@ impl RealSystems {
     /// else the cache of `scripts/real-systems`. Missing: the test fails on CI (`CI=true`) and
     /// is skipped elsewhere (`None`).
     pub fn find() -> Option<RealSystems> {
-        let tools = std::env::var_os("PROMETHEUS_RS_K8S_TOOLS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/prometheus-rs-k8s/tools")
-            });
-        let pick = |var: &str, cached: &str| {
-            std::env::var_os(var)
-                .map(PathBuf::from)
-                .unwrap_or_else(|| tools.join(cached))
-        };
         let systems = RealSystems {
-            pebble: pick("PEBBLE_BIN", "pebble-v1.32.1/pebble"),
-            prometheus: pick("PROMETHEUS3_BIN", "prometheus-3.14.0/prometheus"),
-            promtool: pick("PROMTOOL3_BIN", "prometheus-3.14.0/promtool"),
+            pebble: real_systems::pebble(),
+            prometheus: real_systems::prometheus3(),
+            promtool: real_systems::promtool3(),
         };
         let missing: Vec<String> = [&systems.pebble, &systems.prometheus, &systems.promtool]
             .into_iter()

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use charm_harness::real_systems;
 use prometheus_rs_k8s::{CharmConfig, ConfigInput, PrometheusVersion, Topology};
 use serde_json::{json, Map, Value};
 
@@ -16,26 +17,6 @@ pub const V3_5: PrometheusVersion = PrometheusVersion::new(3, 5, 0);
 pub const V3_14: PrometheusVersion = PrometheusVersion::new(3, 14, 0);
 /// One release of each major the charm renders for, each checked by its own promtool.
 pub const MAJORS: [PrometheusVersion; 2] = [V2_42, V3_14];
-
-/// A tool of the Prometheus 3.14 release: `$var`, else where `scripts/real-systems` caches it.
-fn prometheus3_tool(var: &str, name: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(var) {
-        return path.into();
-    }
-    let cache = std::env::var_os("PROMETHEUS_RS_K8S_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/prometheus-rs-k8s/tools")
-        });
-    let path = cache.join("prometheus-3.14.0").join(name);
-    assert!(
-        path.exists(),
-        "no {name} 3.14 at {}: run scripts/real-systems (./run_tests does) or set {var}",
-        path.display()
-    );
-    path
-}
 
 /// Debian's Prometheus 2.42 tool `name` under /usr/bin.
 fn prometheus2_tool(name: &str) -> PathBuf {
@@ -51,7 +32,7 @@ fn prometheus2_tool(name: &str) -> PathBuf {
 /// The promtool of `version`'s major: Debian's 2.42 for 2.x, 3.14 (`PROMTOOL3_BIN`) for 3.x.
 pub fn promtool_for(version: PrometheusVersion) -> PathBuf {
     if version.major >= 3 {
-        prometheus3_tool("PROMTOOL3_BIN", "promtool")
+        real_systems::require(real_systems::promtool3())
     } else {
         prometheus2_tool("promtool")
     }
@@ -60,7 +41,7 @@ pub fn promtool_for(version: PrometheusVersion) -> PathBuf {
 /// The Prometheus server of `version`'s major, as [`promtool_for`].
 pub fn prometheus_for(version: PrometheusVersion) -> PathBuf {
     if version.major >= 3 {
-        prometheus3_tool("PROMETHEUS3_BIN", "prometheus")
+        real_systems::require(real_systems::prometheus3())
     } else {
         prometheus2_tool("prometheus")
     }

@@ -3,6 +3,7 @@
 pub mod juju;
 pub mod pebble;
 pub mod prometheus_web;
+pub mod real_systems;
 
 pub use juju::{install_hook_tools, FakeHookTools, ModelState};
 pub use pebble::{ExecRequest, ExecResult, FakePebble, RecordedRequest, ServiceCurrent};

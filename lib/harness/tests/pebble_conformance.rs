@@ -20,16 +20,7 @@ use serde_json::{json, Value};
 
 /// The real daemon: `PEBBLE_BIN`, else where `scripts/real-systems` caches it.
 fn pebble_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("PEBBLE_BIN") {
-        return path.into();
-    }
-    let home = std::env::var_os("HOME").unwrap_or_default();
-    let cached = PathBuf::from(home).join(".cache/prometheus-rs-k8s/tools/pebble-v1.32.1/pebble");
-    assert!(
-        cached.exists(),
-        "no real Pebble: run scripts/real-systems (./run_tests does) or set PEBBLE_BIN"
-    );
-    cached
+    charm_harness::real_systems::require(charm_harness::real_systems::pebble())
 }
 
 /// A loopback HTTP server answering 200 or 500 as the test says.
