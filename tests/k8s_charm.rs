@@ -386,20 +386,7 @@ fn the_volume_capacity_is_remembered_and_survives_a_failed_read() {
     charm.assert_active();
 
     // A relation hook: remembered, no API call at all.
-    let rel = {
-        let mut state = charm.sim.juju.state();
-        let rel = state.add_relation("metrics-endpoint", "app");
-        state.add_remote_unit(&rel, "app/0");
-        rel
-    };
-    let event = charm.relation_event(&rel, juju_hook::RelationEventKind::Changed, Some("app/0"));
-    let ctx = charm.sim.context(&event).unwrap();
-    cluster.asked.borrow_mut().clear();
-    reconcile_with(&ctx, &charm.sim.juju, &charm.sim.access, &|w, wanted| {
-        cluster.sync(w, wanted)
-    })
-    .unwrap();
-    charm.sim.juju.commit();
+    relation_changed(&charm, &cluster);
     assert!(cluster.asked.borrow().is_empty(), "no API call");
     assert!(command(&charm).contains("--storage.tsdb.retention.size=8192MB"));
 
@@ -429,20 +416,7 @@ fn a_refused_capacity_read_is_not_retried_before_a_refresh_event() {
     assert_eq!(charm.status().kind, StatusKind::Active);
     assert!(charm.status().message.starts_with("no TSDB size limit"));
 
-    let rel = {
-        let mut state = charm.sim.juju.state();
-        let rel = state.add_relation("metrics-endpoint", "app");
-        state.add_remote_unit(&rel, "app/0");
-        rel
-    };
-    let event = charm.relation_event(&rel, juju_hook::RelationEventKind::Changed, Some("app/0"));
-    let ctx = charm.sim.context(&event).unwrap();
-    cluster.asked.borrow_mut().clear();
-    reconcile_with(&ctx, &charm.sim.juju, &charm.sim.access, &|w, wanted| {
-        cluster.sync(w, wanted)
-    })
-    .unwrap();
-    charm.sim.juju.commit();
+    relation_changed(&charm, &cluster);
     assert!(cluster.asked.borrow().is_empty(), "not retried");
 
     // `juju trust`, then config-changed: read again and applied.
@@ -460,4 +434,23 @@ fn a_refused_capacity_read_is_not_retried_before_a_refresh_event() {
         command.contains("--storage.tsdb.retention.size=1638MB"),
         "{command}"
     );
+}
+
+/// A relation joins and its unit's data changes (a hook that is not a capacity-refresh event),
+/// with the record of API calls cleared first.
+fn relation_changed(charm: &Charm, cluster: &Cluster) {
+    let rel = {
+        let mut state = charm.sim.juju.state();
+        let rel = state.add_relation("metrics-endpoint", "app");
+        state.add_remote_unit(&rel, "app/0");
+        rel
+    };
+    let event = charm.relation_event(&rel, juju_hook::RelationEventKind::Changed, Some("app/0"));
+    let ctx = charm.sim.context(&event).unwrap();
+    cluster.asked.borrow_mut().clear();
+    reconcile_with(&ctx, &charm.sim.juju, &charm.sim.access, &|w, wanted| {
+        cluster.sync(w, wanted)
+    })
+    .unwrap();
+    charm.sim.juju.commit();
 }
