@@ -33,19 +33,6 @@ fn rule_file_of(c: &Charm, app: &str) -> Option<String> {
         .find(|f| f.contains(app))
 }
 
-/// Rewrites one key of a remote application's databag.
-fn set_remote_app_key(c: &Charm, rel: &juju_hook::RelationId, key: &str, value: &Value) {
-    let mut state = c.sim.juju.state();
-    let mut data = state.relation(rel).unwrap().remote_app_data.clone();
-    data.insert(key.into(), value.to_string());
-    state.set_remote_app_data(rel, &data);
-}
-
-fn remote_app_key(c: &Charm, rel: &juju_hook::RelationId, key: &str) -> Value {
-    let state = c.sim.juju.state();
-    serde_json::from_str(&state.relation(rel).unwrap().remote_app_data[key]).unwrap()
-}
-
 fn clean_feedback() -> Value {
     json!({"errors": "", "scrape_job_errors": "", "valid": true})
 }
@@ -210,9 +197,9 @@ fn an_invalid_scrape_job_drops_that_apps_jobs_only_and_is_reported_to_it() {
     let c = Charm::two_apps(true);
     c.deploy();
     let node_jobs = jobs_of(&c, "node-exporter");
-    let mut jobs = remote_app_key(&c, &web_api(), "scrape_jobs");
+    let mut jobs = c.remote_app_key(&web_api(), "scrape_jobs");
     jobs[0]["metrics_path"] = json!(42);
-    set_remote_app_key(&c, &web_api(), "scrape_jobs", &jobs);
+    c.set_remote_app_key(&web_api(), "scrape_jobs", &jobs);
     c.ok(&c.relation_event(&web_api(), RelationEventKind::Changed, None));
 
     let status = c.status();
@@ -235,7 +222,7 @@ fn an_invalid_scrape_job_drops_that_apps_jobs_only_and_is_reported_to_it() {
 
     // Fixed by the remote charm: Active again and the feedback cleared.
     jobs[0]["metrics_path"] = json!("/api/v1/metrics");
-    set_remote_app_key(&c, &web_api(), "scrape_jobs", &jobs);
+    c.set_remote_app_key(&web_api(), "scrape_jobs", &jobs);
     c.ok(&c.relation_event(&web_api(), RelationEventKind::Changed, None));
     c.assert_active();
     assert!(!jobs_of(&c, "web-api").is_empty());
@@ -250,7 +237,7 @@ fn an_invalid_rule_group_is_left_out_and_reported_to_its_app() {
         "{RULES_DIR}/{}",
         rule_file_of(&c, "node").expect("node-exporter rules")
     );
-    let original = remote_app_key(&c, &node_exporter(), "alert_rules");
+    let original = c.remote_app_key(&node_exporter(), "alert_rules");
     let groups = original["groups"].as_array().unwrap().len();
     assert!(
         groups >= 2,
@@ -260,7 +247,7 @@ fn an_invalid_rule_group_is_left_out_and_reported_to_its_app() {
     // One bad group: left out of the app's rule file, the other groups stay.
     let mut rules = original.clone();
     rules["groups"][0]["rules"][0]["expr"] = json!("up <");
-    set_remote_app_key(&c, &node_exporter(), "alert_rules", &rules);
+    c.set_remote_app_key(&node_exporter(), "alert_rules", &rules);
     c.ok(&c.relation_event(&node_exporter(), RelationEventKind::Changed, None));
 
     let status = c.status();
@@ -292,7 +279,7 @@ fn an_invalid_rule_group_is_left_out_and_reported_to_its_app() {
     for group in 0..groups {
         rules["groups"][group]["rules"][0]["expr"] = json!("sum(");
     }
-    set_remote_app_key(&c, &node_exporter(), "alert_rules", &rules);
+    c.set_remote_app_key(&node_exporter(), "alert_rules", &rules);
     c.ok(&c.relation_event(&node_exporter(), RelationEventKind::Changed, None));
     assert_eq!(c.status().kind, StatusKind::Blocked);
     assert_eq!(
@@ -305,7 +292,7 @@ fn an_invalid_rule_group_is_left_out_and_reported_to_its_app() {
     assert_eq!(c.event_feedback(&node_exporter()).unwrap()["valid"], false);
 
     // Fixed: the rule file is back, the error cleared.
-    set_remote_app_key(&c, &node_exporter(), "alert_rules", &original);
+    c.set_remote_app_key(&node_exporter(), "alert_rules", &original);
     c.ok(&c.relation_event(&node_exporter(), RelationEventKind::Changed, None));
     assert_eq!(c.status(), Status::active(""));
     assert!(c.file(&file).unwrap().contains("NodeExporterTargetDown"));
@@ -365,13 +352,13 @@ fn relation_changes_while_the_container_is_down_are_applied_when_it_is_back() {
 fn a_rule_file_promtool_rejects_is_left_out_and_reported_to_its_app() {
     let c = Charm::two_apps(true);
     c.deploy();
-    let original = remote_app_key(&c, &web_api(), "alert_rules");
+    let original = c.remote_app_key(&web_api(), "alert_rules");
     let before = c.counters();
     // Valid PromQL, so the relation data checks pass it; the Go template is broken, which
     // only promtool sees.
     let mut rules = original.clone();
     rules["groups"][0]["rules"][0]["annotations"]["summary"] = json!("{{ $labels.instance ");
-    set_remote_app_key(&c, &web_api(), "alert_rules", &rules);
+    c.set_remote_app_key(&web_api(), "alert_rules", &rules);
     c.ok(&c.relation_event(&web_api(), RelationEventKind::Changed, None));
 
     let status = c.status();
@@ -415,7 +402,7 @@ fn a_rule_file_promtool_rejects_is_left_out_and_reported_to_its_app() {
     );
     assert_eq!(after.prometheus_starts, before.prometheus_starts);
 
-    set_remote_app_key(&c, &web_api(), "alert_rules", &original);
+    c.set_remote_app_key(&web_api(), "alert_rules", &original);
     c.ok(&c.relation_event(&web_api(), RelationEventKind::Changed, None));
     c.assert_active();
     assert!(rule_file_of(&c, "web").is_some());

@@ -6,21 +6,9 @@ mod common;
 
 use common::*;
 use juju_hook::{RelationEventKind, StatusKind};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const RULES_DIR: &str = "/etc/prometheus/rules";
-
-fn set_remote_app_key(c: &Charm, rel: &juju_hook::RelationId, key: &str, value: &Value) {
-    let mut state = c.sim.juju.state();
-    let mut data = state.relation(rel).unwrap().remote_app_data.clone();
-    data.insert(key.into(), value.to_string());
-    state.set_remote_app_data(rel, &data);
-}
-
-fn remote_app_key(c: &Charm, rel: &juju_hook::RelationId, key: &str) -> Value {
-    let state = c.sim.juju.state();
-    serde_json::from_str(&state.relation(rel).unwrap().remote_app_data[key]).unwrap()
-}
 
 #[test]
 fn a_300_character_model_name_in_rule_topology_costs_nothing_else() {
@@ -31,17 +19,17 @@ fn a_300_character_model_name_in_rule_topology_costs_nothing_else() {
     c.deploy();
     let web_api = metrics_relation(11);
     let node = metrics_relation(10);
-    let mut rules = remote_app_key(&c, &web_api, "alert_rules");
+    let mut rules = c.remote_app_key(&web_api, "alert_rules");
     for group in rules["groups"].as_array_mut().unwrap() {
         for rule in group["rules"].as_array_mut().unwrap() {
             rule["labels"]["juju_model"] = json!("m".repeat(300));
         }
     }
-    set_remote_app_key(&c, &web_api, "alert_rules", &rules);
+    c.set_remote_app_key(&web_api, "alert_rules", &rules);
     // Another application's change in the same hook's configuration.
-    let mut node_jobs = remote_app_key(&c, &node, "scrape_jobs");
+    let mut node_jobs = c.remote_app_key(&node, "scrape_jobs");
     node_jobs[0]["scrape_interval"] = json!("17s");
-    set_remote_app_key(&c, &node, "scrape_jobs", &node_jobs);
+    c.set_remote_app_key(&node, "scrape_jobs", &node_jobs);
     c.ok(&c.relation_event(&web_api, RelationEventKind::Changed, None));
 
     c.assert_active();

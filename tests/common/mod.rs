@@ -230,6 +230,30 @@ impl Charm {
             .map(|s| serde_json::from_str(s).expect("event is JSON"))
     }
 
+    /// One key of a remote application's databag, parsed as JSON.
+    pub fn remote_app_key(&self, relation: &RelationId, key: &str) -> Value {
+        let state = self.sim.juju.state();
+        serde_json::from_str(
+            &state
+                .relation(relation)
+                .expect("relation exists")
+                .remote_app_data[key],
+        )
+        .expect("the key holds JSON")
+    }
+
+    /// Rewrites one key of a remote application's databag (as JSON).
+    pub fn set_remote_app_key(&self, relation: &RelationId, key: &str, value: &Value) {
+        let mut state = self.sim.juju.state();
+        let mut data = state
+            .relation(relation)
+            .expect("relation exists")
+            .remote_app_data
+            .clone();
+        data.insert(key.into(), value.to_string());
+        state.set_remote_app_data(relation, &data);
+    }
+
     /// The event of `kind` on `relation` (remote unit given for joined/changed/departed).
     pub fn relation_event(
         &self,
