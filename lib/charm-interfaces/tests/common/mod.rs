@@ -135,22 +135,7 @@ pub fn promtool2() -> PathBuf {
 
 /// promtool 3.14: `PROMTOOL3_BIN`, else where `scripts/real-systems` caches it.
 pub fn promtool3() -> PathBuf {
-    if let Some(path) = std::env::var_os("PROMTOOL3_BIN") {
-        return path.into();
-    }
-    let cache = std::env::var_os("PROMETHEUS_RS_K8S_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/prometheus-rs-k8s/tools")
-        });
-    let path = cache.join("prometheus-3.14.0/promtool");
-    assert!(
-        path.exists(),
-        "no promtool 3.14 at {}: run scripts/real-systems (./run_tests does) or set PROMTOOL3_BIN",
-        path.display()
-    );
-    path
+    charm_harness::real_systems::require(charm_harness::real_systems::promtool3())
 }
 
 /// Write each rule file into a fresh temp dir and run the real `promtool check rules` of both
