@@ -22,9 +22,9 @@ use charm_harness::juju::{hook_command, HookRunner};
 use charm_harness::{FakeHookTools, FakePebble, FakePrometheusWeb};
 use juju_hook::CachedHookTools;
 use juju_hook::{Event, HookContext, RelationEventKind, WorkloadEventKind};
-use prometheus_rs_k8s::databag_cache;
-use prometheus_rs_k8s::dispatch::handle_event;
-use prometheus_rs_k8s::workload::WorkloadAccess;
+use prometheus_rs_k8s::core::workload::WorkloadAccess;
+use prometheus_rs_k8s::hook::databag_cache;
+use prometheus_rs_k8s::hook::dispatch::handle_event;
 use serde_json::json;
 
 /// What one hook run cost.
@@ -133,7 +133,7 @@ fn deploy_in_process(unit: &Unit, events: &[Event]) {
         poller_url: "http://127.0.0.1:9".into(),
         charm_binary: Some(target_bin("CHARM_BIN", "prometheus-rs-k8s")),
         unit_fqdn: None,
-        fqdn_source: prometheus_rs_k8s::fqdn::FqdnSource::default(),
+        fqdn_source: prometheus_rs_k8s::effects::fqdn::FqdnSource::default(),
         database_capacity: Some("1Gi".into()),
     };
     for event in events {

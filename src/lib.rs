@@ -1,30 +1,21 @@
 //! prometheus-rs-k8s: a Juju Kubernetes sidecar charm for Prometheus.
 //!
-//! The library holds the charm's pure core: reading and validating config ([`config`]),
-//! rendering prometheus.yml ([`prometheus_config`]) and the Pebble layer ([`layer`]) from it and
-//! the model snapshot ([`model`]), for the Prometheus version detected ([`version`]).
+//! Four layers, each a folder, imports running one way (`cli` and `hook` → `effects` →
+//! `core`; `core` imports none of the others):
+//!
+//! - [`core`]: pure: config validation, the model snapshot, the desired state (prometheus.yml,
+//!   rule files, the Pebble layer, relation data), sharding, the Prometheus version.
+//! - [`hook`]: the hook flow: dispatch, the reconcile, reading the model through the hook
+//!   tools, actions.
+//! - [`effects`]: what touches the world: Pebble, promtool, Prometheus' HTTP API, Kubernetes.
+//! - [`cli`]: command-line entry points (`render`).
 
-pub mod actions;
-pub mod apply;
-pub mod config;
-pub mod databag_cache;
-pub mod desired;
-pub mod dispatch;
-pub mod event_policy;
-pub mod fqdn;
-pub mod k8s;
-pub mod layer;
-pub mod model;
-pub mod model_reader;
-pub mod prometheus_config;
-pub mod reconcile;
-pub mod render_cmd;
-pub mod sharding;
-pub mod unchanged_inputs;
-pub mod version;
-pub mod workload;
+pub mod cli;
+pub mod core;
+pub mod effects;
+pub mod hook;
 
-pub use config::{CharmConfig, ConfigError, ConfigErrors, InventoryConfig};
-pub use layer::{build_layer, InventoryService};
-pub use prometheus_config::{render, ConfigInput, RenderedConfig, Topology};
-pub use version::PrometheusVersion;
+pub use crate::core::config::{CharmConfig, ConfigError, ConfigErrors, InventoryConfig};
+pub use crate::core::layer::{build_layer, InventoryService};
+pub use crate::core::prometheus_config::{render, ConfigInput, RenderedConfig, Topology};
+pub use crate::core::version::PrometheusVersion;

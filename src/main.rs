@@ -9,10 +9,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use juju_hook::{CachedHookTools, HookContext, HookTools, LogLevel, ProcessHookTools};
-use prometheus_rs_k8s::databag_cache;
-use prometheus_rs_k8s::dispatch::handle_event;
-use prometheus_rs_k8s::render_cmd::{self, RenderArgs};
-use prometheus_rs_k8s::workload::WorkloadAccess;
+use prometheus_rs_k8s::cli::render::{self, RenderArgs};
+use prometheus_rs_k8s::core::workload::WorkloadAccess;
+use prometheus_rs_k8s::hook::databag_cache;
+use prometheus_rs_k8s::hook::dispatch::handle_event;
 
 #[derive(Debug, Parser)]
 #[command(name = "prometheus-rs-k8s", version, about)]
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             inventory_sd::init_tracing();
             inventory_sd::run_cli(&args)
         }
-        Command::Render(args) => render_cmd::run(&args),
+        Command::Render(args) => render::run(&args),
     }
 }
 

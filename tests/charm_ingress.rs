@@ -10,8 +10,8 @@ mod common;
 use charm_sim::charm_model_state;
 use common::{Charm, TWO_APPS_FIXTURE};
 use juju_hook::{RelationData, RelationEventKind, RelationId, StatusKind};
-use prometheus_rs_k8s::model::ModelSnapshot;
-use prometheus_rs_k8s::render_cmd::{explain_text, render_snapshot};
+use prometheus_rs_k8s::cli::render::{explain_text, render_snapshot};
+use prometheus_rs_k8s::core::model::ModelSnapshot;
 use serde_json::{json, Value};
 
 const INGRESS: u32 = 7;

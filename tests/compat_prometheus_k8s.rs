@@ -8,7 +8,7 @@ mod common;
 use charm_sim::charm_model_state;
 use common::{Charm, CONFIG_FILE};
 use juju_hook::{RelationId, Status, StatusKind};
-use prometheus_rs_k8s::fqdn::FqdnSource;
+use prometheus_rs_k8s::effects::fqdn::FqdnSource;
 use serde_json::{json, Value};
 
 fn prometheus_command(c: &Charm) -> String {

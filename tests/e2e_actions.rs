@@ -13,7 +13,7 @@ use charm_sim::charm_model_state;
 use charm_sim::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use common::{have_prometheus, pebble_ready, Charm, CONFIG_FILE};
 use juju_hook::{Event, StatusKind};
-use prometheus_rs_k8s::workload::{INVENTORY_FILE, INVENTORY_SERVICE};
+use prometheus_rs_k8s::core::workload::{INVENTORY_FILE, INVENTORY_SERVICE};
 use serde_json::{Map, Value};
 
 /// Prometheus follows file_sd changes within seconds; the first poll happens at start.

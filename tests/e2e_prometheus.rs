@@ -13,7 +13,7 @@ use charm_sim::charm_model_state;
 use charm_sim::demo::{self, LiveDeployment, Ports, INVENTORY_JOB};
 use common::have_prometheus;
 use juju_hook::{Event, RelationData, RelationEventKind, WorkloadEventKind};
-use prometheus_rs_k8s::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
+use prometheus_rs_k8s::core::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
 
 /// Prometheus applies file_sd and relation changes within ~5-10 s; scrapes run every 2 s.
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -194,7 +194,7 @@ fn two_shards_scrape_disjoint_halves_and_the_receiver_gets_every_target_once() {
     // The split is Prometheus' hashmod, which the charm's own implementation reproduces.
     let expected: BTreeSet<String> = all
         .iter()
-        .filter(|t| prometheus_rs_k8s::sharding::hashmod(t, 2) == 0)
+        .filter(|t| prometheus_rs_k8s::core::sharding::hashmod(t, 2) == 0)
         .cloned()
         .collect();
     assert_eq!(a, expected, "unit 0 keeps the targets whose hashmod is 0");

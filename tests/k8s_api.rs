@@ -11,7 +11,9 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use kube::Client;
-use prometheus_rs_k8s::k8s::{self, LimitsPlan, Managed, Quantity, Resource, Wanted, Workload};
+use prometheus_rs_k8s::core::limits::{LimitsPlan, Managed, Resource};
+use prometheus_rs_k8s::core::quantity::Quantity;
+use prometheus_rs_k8s::effects::k8s::{self, Wanted, Workload};
 use serde_json::{json, Value};
 
 const NS: &str = "cos";

@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::Charm;
 use juju_hook::{Event, StatusKind};
-use prometheus_rs_k8s::k8s::managed::STATE_KEY;
-use prometheus_rs_k8s::k8s::{Outcome, Resource, Wanted, Workload};
-use prometheus_rs_k8s::model::ModelSnapshot;
-use prometheus_rs_k8s::reconcile::{desired_for, reconcile_with};
+use prometheus_rs_k8s::core::limits::Resource;
+use prometheus_rs_k8s::core::limits::STATE_KEY;
+use prometheus_rs_k8s::core::model::ModelSnapshot;
+use prometheus_rs_k8s::effects::k8s::{Outcome, Wanted, Workload};
+use prometheus_rs_k8s::hook::reconcile::{desired_for, reconcile_with};
 use serde_json::json;
 
 #[test]
@@ -352,7 +353,7 @@ fn a_removal_outside_a_cluster_blocks_with_the_reason() {
 /// and a failed read keeps the remembered capacity rather than dropping the size limit.
 #[test]
 fn the_volume_capacity_is_remembered_and_survives_a_failed_read() {
-    use prometheus_rs_k8s::k8s::CAPACITY_STATE_KEY;
+    use prometheus_rs_k8s::effects::k8s::CAPACITY_STATE_KEY;
     let mut charm = Charm::leader();
     charm.sim.access.database_capacity = None;
     charm.deploy();

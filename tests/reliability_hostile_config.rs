@@ -5,11 +5,11 @@
 
 mod render_common;
 
-use prometheus_rs_k8s::layer::{
+use prometheus_rs_k8s::core::layer::{
     build_layer, inventory_args, prometheus_args, InventoryService, INVENTORY_SERVICE,
     PROMETHEUS_SERVICE,
 };
-use prometheus_rs_k8s::prometheus_config::render;
+use prometheus_rs_k8s::core::prometheus_config::render;
 use prometheus_rs_k8s::CharmConfig;
 use render_common::{input, V3_5};
 use serde_json::{json, Map, Value};

@@ -3,7 +3,7 @@
 //! the same durations (to the nanosecond) and labels.
 
 use clap::Parser;
-use prometheus_rs_k8s::layer::inventory_args;
+use prometheus_rs_k8s::core::layer::inventory_args;
 use prometheus_rs_k8s::CharmConfig;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use prometheus_rs_k8s::config::LogLevel;
+use prometheus_rs_k8s::core::config::LogLevel;
 use prometheus_rs_k8s::{CharmConfig, ConfigErrors};
 use serde_json::{json, Map, Value};
 

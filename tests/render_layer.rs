@@ -5,11 +5,11 @@ mod render_common;
 
 use insta::assert_snapshot;
 use pebble::{CheckLevel, Layer, Startup};
-use prometheus_rs_k8s::layer::{
+use prometheus_rs_k8s::core::layer::{
     build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_SERVICE,
     PROMETHEUS_READY_CHECK, PROMETHEUS_SERVICE,
 };
-use prometheus_rs_k8s::prometheus_config::render;
+use prometheus_rs_k8s::core::prometheus_config::render;
 use prometheus_rs_k8s::CharmConfig;
 use render_common::*;
 use serde_json::{json, Value};
@@ -253,7 +253,7 @@ fn inventory_on() {
     assert!(!plan_text.contains("inventory:1337"), "{plan_text}");
     assert_eq!(
         layer.services[INVENTORY_SERVICE].environment["INVENTORY_URL_SHA256"],
-        prometheus_rs_k8s::layer::inventory_url_hash("http://inventory:1337/inventory")
+        prometheus_rs_k8s::core::layer::inventory_url_hash("http://inventory:1337/inventory")
     );
     // The inventory does not change Prometheus' own service.
     assert_eq!(
@@ -466,7 +466,7 @@ fn every_prometheus_flag_the_layer_passes_is_accepted_by_both_majors() {
         json!({"metrics_retention_time": "0", "log_level": "error"}),
     ];
     for options in configs {
-        let args = prometheus_rs_k8s::layer::prometheus_args(&config(options.clone()));
+        let args = prometheus_rs_k8s::core::layer::prometheus_args(&config(options.clone()));
         for version in MAJORS {
             let (ok, text) = prometheus_parses(version, &args[1..]);
             assert!(

@@ -4,7 +4,7 @@
 mod render_common;
 
 use insta::assert_snapshot;
-use prometheus_rs_k8s::prometheus_config::render;
+use prometheus_rs_k8s::core::prometheus_config::render;
 use prometheus_rs_k8s::CharmConfig;
 use render_common::*;
 use serde_json::{json, Value};
@@ -232,7 +232,7 @@ fn restart_only_options_do_not_touch_prometheus_yml() {
 
 #[test]
 fn topology_comes_from_the_model_snapshot() {
-    let snapshot: prometheus_rs_k8s::model::ModelSnapshot = serde_json::from_value(json!({
+    let snapshot: prometheus_rs_k8s::core::model::ModelSnapshot = serde_json::from_value(json!({
         "leader": true,
         "model": {"name": "cos", "uuid": "f2c4a6d8-1234-4abc-8def-0123456789ab"},
         "app_name": "prometheus",

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use common::{Charm, TWO_APPS_FIXTURE};
 use juju_hook::StatusKind;
-use prometheus_rs_k8s::model::ModelSnapshot;
-use prometheus_rs_k8s::render_cmd::{explain_text, load_snapshot, render_snapshot, RenderOutput};
+use prometheus_rs_k8s::cli::render::{explain_text, load_snapshot, render_snapshot, RenderOutput};
+use prometheus_rs_k8s::core::model::ModelSnapshot;
 use serde_json::{json, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_prometheus-rs-k8s");

@@ -11,8 +11,8 @@ use charm_harness::ModelState;
 use charm_sim::charm_model_state;
 use common::{add_scrape_app, pebble_ready, Charm};
 use juju_hook::{GoalStateEntry, RelationEventKind};
-use prometheus_rs_k8s::prometheus_config::{POLLER_JOB_NAME, SELF_JOB_NAME};
-use prometheus_rs_k8s::sharding::{hashmod, HASH_LABEL, REPLICA_LABEL};
+use prometheus_rs_k8s::core::prometheus_config::{POLLER_JOB_NAME, SELF_JOB_NAME};
+use prometheus_rs_k8s::core::sharding::{hashmod, HASH_LABEL, REPLICA_LABEL};
 use serde_json::json;
 use serde_yaml_ng::Value;
 
@@ -264,7 +264,7 @@ fn sharded_config_snapshot() {
 
 #[test]
 fn render_of_a_snapshot_uses_its_planned_units() {
-    let snapshot: prometheus_rs_k8s::model::ModelSnapshot = serde_json::from_value(json!({
+    let snapshot: prometheus_rs_k8s::core::model::ModelSnapshot = serde_json::from_value(json!({
         "leader": false,
         "model": {"name": "cos", "uuid": "00000000-0000-4000-8000-000000000000"},
         "app_name": "prom", "unit_id": 4, "fqdn": "prom-4.prom-endpoints.cos.svc.cluster.local",
@@ -272,7 +272,7 @@ fn render_of_a_snapshot_uses_its_planned_units() {
         "planned_unit_numbers": [0, 4, 9],
     }))
     .unwrap();
-    let out = prometheus_rs_k8s::render_cmd::render_snapshot(&snapshot).unwrap();
+    let out = prometheus_rs_k8s::cli::render::render_snapshot(&snapshot).unwrap();
     let yaml: Value =
         serde_yaml_ng::from_str(&out.files["/etc/prometheus/prometheus.yml"]).unwrap();
     let inventory = yaml["scrape_configs"]

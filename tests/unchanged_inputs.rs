@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use juju_hook::{Event, RelationEventKind, RelationId, Status, StatusKind};
 use pebble::{Client, Layer};
-use prometheus_rs_k8s::reconcile::{reconcile, ReconcileOutcome};
+use prometheus_rs_k8s::hook::reconcile::{reconcile, ReconcileOutcome};
 use serde_json::Value;
 
 /// Runs `event` through the reconcile as a hook that exits 0 (writes committed).

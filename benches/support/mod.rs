@@ -7,7 +7,9 @@
 use charm_harness::ModelState;
 use charm_sim::charm_model_state;
 use juju_hook::RelationId;
-use prometheus_rs_k8s::model::{Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot};
+use prometheus_rs_k8s::core::model::{
+    Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot,
+};
 
 /// Model name and UUID of the related applications.
 const REMOTE_MODEL: &str = "workloads";

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use charm_interfaces::{alert_rules, remote_write, Databag, RelationView};
-use prometheus_rs_k8s::layer::{build_layer, inventory_args, prometheus_args, InventoryService};
+use prometheus_rs_k8s::core::layer::{
+    build_layer, inventory_args, prometheus_args, InventoryService,
+};
 use prometheus_rs_k8s::CharmConfig;
 
 /// Longest message a refusal may carry (it reaches `juju status` and the provider's databag).
@@ -200,11 +202,11 @@ pub fn pebble_answers(data: &[u8]) {
 /// computed from it. Never a panic; an accepted snapshot has no problems left.
 pub fn model_snapshot(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let Ok(snapshot) = prometheus_rs_k8s::render_cmd::parse_snapshot(&text) else {
+    let Ok(snapshot) = prometheus_rs_k8s::cli::render::parse_snapshot(&text) else {
         return;
     };
     assert!(snapshot.problems().is_empty(), "{snapshot:?}");
-    if let Ok(desired) = prometheus_rs_k8s::reconcile::desired_for(&snapshot) {
+    if let Ok(desired) = prometheus_rs_k8s::hook::reconcile::desired_for(&snapshot) {
         for p in &desired.problems {
             assert!(
                 p.message.len() <= 8 * MAX_MESSAGE,

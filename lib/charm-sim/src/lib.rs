@@ -12,10 +12,10 @@ use charm_harness::{FakeHookTools, FakePebble, FakePrometheusWeb, ModelState};
 use juju_hook::{Event, HookContext};
 use tempfile::TempDir;
 
-use prometheus_rs_k8s::dispatch::handle_event;
-use prometheus_rs_k8s::fqdn::{conventional_fqdn, FqdnSource};
-use prometheus_rs_k8s::model::ModelSnapshot;
-use prometheus_rs_k8s::workload::WorkloadAccess;
+use prometheus_rs_k8s::core::model::ModelSnapshot;
+use prometheus_rs_k8s::core::workload::WorkloadAccess;
+use prometheus_rs_k8s::effects::fqdn::{conventional_fqdn, FqdnSource};
+use prometheus_rs_k8s::hook::dispatch::handle_event;
 
 /// metadata.yaml and config.yaml as shipped, so a simulation knows the charm's endpoints and
 /// option defaults without a charm directory.

@@ -16,16 +16,16 @@ use charm_interfaces::scrape::Explanation;
 use juju_hook::Status;
 use serde::Serialize;
 
-use crate::apply::FileContent;
-use crate::config::{format_simple, CharmConfig};
-use crate::desired::RelationProblem;
-use crate::model::{Databag, ModelSnapshot, RelationSnapshot};
-use crate::model_reader::ENDPOINTS;
-use crate::prometheus_config::{
+use crate::core::config::{format_simple, CharmConfig};
+use crate::core::desired::RelationProblem;
+use crate::core::model::{Databag, ModelSnapshot, RelationSnapshot};
+use crate::core::prometheus_config::{
     FILE_SD_GLOB, INVENTORY_TARGET_LIMIT, POLLER_JOB_NAME, POLLER_TARGET, SELF_JOB_NAME,
 };
-use crate::reconcile::desired_for;
-use crate::workload::{CONFIG_FILE, LAYER_LABEL, RULES_DIR};
+use crate::core::workload::{CONFIG_FILE, LAYER_LABEL, RULES_DIR};
+use crate::effects::apply::FileContent;
+use crate::hook::model_reader::ENDPOINTS;
+use crate::hook::reconcile::desired_for;
 
 /// Arguments of `render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -100,7 +100,7 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
             "Prometheus' own metrics at {}:{}, labelled with this unit's Juju topology; \
              instance is <model>_<model uuid>_<application>_<unit>",
             snapshot.fqdn,
-            crate::workload::PROMETHEUS_PORT
+            crate::core::workload::PROMETHEUS_PORT
         )],
     }];
     if let Some(inv) = &config.inventory {
@@ -146,7 +146,7 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
 /// Which targets of a sharded job this unit keeps.
 fn sharding_text(snapshot: &ModelSnapshot) -> String {
     let planned = snapshot.planned_numbers().unwrap_or_default();
-    match crate::sharding::shard_for(snapshot.unit_id, &planned) {
+    match crate::core::sharding::shard_for(snapshot.unit_id, &planned) {
         Some(shard) => format!(
             "scrape_sharding: this unit keeps share {} of {} of the targets (hashmod of the address)",
             shard.index + 1,
@@ -188,7 +188,7 @@ pub fn parse_snapshot(text: &str) -> anyhow::Result<ModelSnapshot> {
 pub const DEFAULT_RENDER_VERSION: &str = "3.5.0";
 
 /// config.yaml as shipped: the option types and defaults a hook's `config-get` applies.
-const CONFIG_YAML: &str = include_str!("../config.yaml");
+const CONFIG_YAML: &str = include_str!("../../config.yaml");
 
 #[derive(serde::Deserialize)]
 struct ConfigYaml {

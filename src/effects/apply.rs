@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::workload::{
+use crate::core::workload::{
     CANDIDATE_DIR, CONFIG_DIR, LAYER_LABEL, LEGACY_CANDIDATE_DIR, MANIFEST_FILE,
     PROMETHEUS_SERVICE, PROMTOOL_BINARY, RULES_DIR,
 };
@@ -119,7 +119,7 @@ pub struct Manifest {
 
 /// The hook an apply belonged to, as far as a later hook needs to recognise the same
 /// situation: same inputs and an untouched plan mean the same result (see
-/// [`crate::unchanged_inputs`]).
+/// [`crate::hook::unchanged_inputs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedFor {
     /// Fingerprint of the hook's inputs, with this unit's databags as they are once the hook's
@@ -308,18 +308,18 @@ pub fn apply(
         && !report
             .restarted
             .iter()
-            .any(|s| s == crate::workload::INVENTORY_SERVICE)
+            .any(|s| s == crate::core::workload::INVENTORY_SERVICE)
     {
         let poller_enabled = desired
             .layer
             .services
-            .get(crate::workload::INVENTORY_SERVICE)
+            .get(crate::core::workload::INVENTORY_SERVICE)
             .is_some_and(|s| s.startup == Some(pebble::Startup::Enabled));
         if poller_enabled {
-            client.restart_services(&[crate::workload::INVENTORY_SERVICE], CHANGE_TIMEOUT)?;
+            client.restart_services(&[crate::core::workload::INVENTORY_SERVICE], CHANGE_TIMEOUT)?;
             report
                 .restarted
-                .push(crate::workload::INVENTORY_SERVICE.to_string());
+                .push(crate::core::workload::INVENTORY_SERVICE.to_string());
         }
     }
 

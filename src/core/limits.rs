@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::Quantity;
+use crate::core::quantity::Quantity;
 
 /// The unit-state key holding the managed resources, comma-separated (empty: none).
 pub const STATE_KEY: &str = "k8s-managed-resources";

@@ -28,10 +28,10 @@ use pebble::{Client, Startup};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::apply::{plan_digest, CurrentWorkload};
-use crate::desired::RelationWrite;
-use crate::event_policy::EventPolicy;
-use crate::model::ModelSnapshot;
+use crate::core::desired::RelationWrite;
+use crate::core::model::ModelSnapshot;
+use crate::effects::apply::{plan_digest, CurrentWorkload};
+use crate::hook::event_policy::EventPolicy;
 
 /// Bumped whenever what the fingerprint covers changes.
 const FORMAT: u32 = 1;
@@ -123,7 +123,7 @@ pub fn last_status_if_unchanged(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Databag, ModelInfo, RelationSnapshot};
+    use crate::core::model::{Databag, ModelInfo, RelationSnapshot};
     use juju_hook::RelationId;
 
     fn snapshot() -> ModelSnapshot {

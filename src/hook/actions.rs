@@ -6,8 +6,8 @@ use std::time::Duration;
 use juju_hook::{HookContext, HookTools};
 use pebble::{Client, ExecOptions};
 
-use crate::config::CharmConfig;
-use crate::workload::{WorkloadAccess, CONFIG_FILE, PROMTOOL_BINARY};
+use crate::core::config::CharmConfig;
+use crate::core::workload::{WorkloadAccess, CONFIG_FILE, PROMTOOL_BINARY};
 
 /// Runs the named action; unknown names fail the action (Juju only sends declared ones).
 pub fn run(

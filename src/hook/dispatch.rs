@@ -3,10 +3,10 @@
 use juju_hook::{Event, HookContext, HookTools};
 use tracing::info;
 
-use crate::actions;
-use crate::event_policy::EventPolicy;
-use crate::reconcile::reconcile;
-use crate::workload::WorkloadAccess;
+use crate::core::workload::WorkloadAccess;
+use crate::hook::actions;
+use crate::hook::event_policy::EventPolicy;
+use crate::hook::reconcile::reconcile;
 
 /// Handles one dispatched event. An `Err` makes the process exit non-zero, so Juju retries
 /// the hook; it is returned only for failures a retry can fix (a hook tool failing).

@@ -55,7 +55,7 @@ pub struct WorkloadAccess {
     /// is resolved from [`Self::fqdn_source`].
     pub unit_fqdn: Option<String>,
     /// Where the pod's host name and hosts file are read to resolve its FQDN.
-    pub fqdn_source: crate::fqdn::FqdnSource,
+    pub fqdn_source: crate::effects::fqdn::FqdnSource,
     /// The database volume's capacity when given (`CHARM_DATABASE_CAPACITY`, e.g. `1Gi`;
     /// `render` uses the snapshot's `pvc_capacity`): then a percentage `maximum_retention_size`
     /// needs no Kubernetes API.
@@ -85,7 +85,7 @@ impl WorkloadAccess {
                 .map(PathBuf::from)
                 .or_else(|| std::env::current_exe().ok()),
             unit_fqdn: non_empty("CHARM_UNIT_FQDN"),
-            fqdn_source: crate::fqdn::FqdnSource::default(),
+            fqdn_source: crate::effects::fqdn::FqdnSource::default(),
             database_capacity: non_empty("CHARM_DATABASE_CAPACITY"),
         }
     }

@@ -11,10 +11,7 @@
 //! everything else keeps working. Limits are patched only when they differ from the spec
 //! (which restarts the pod). Emptying an option removes the limit and request the charm set
 //! for that resource, and only those: which resources the charm manages is remembered in the
-//! unit's Juju state ([`managed`]), so limits someone else set are never touched.
-
-pub mod managed;
-mod quantity;
+//! unit's Juju state ([`crate::core::limits`]), so limits someone else set are never touched.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,11 +23,11 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-pub use managed::{LimitsPlan, Managed, Resource};
-pub use quantity::Quantity;
+use crate::core::limits::{LimitsPlan, Managed, Resource};
+use crate::core::quantity::Quantity;
 
-use crate::config::{CharmConfig, RetentionSize};
-use crate::layer::PROMETHEUS_SERVICE;
+use crate::core::config::{CharmConfig, RetentionSize};
+use crate::core::layer::PROMETHEUS_SERVICE;
 
 /// The workload container whose resources are set.
 pub const CONTAINER: &str = PROMETHEUS_SERVICE;

@@ -2,7 +2,7 @@
 
 use juju_hook::{Event, HookContext, HookToolError, HookTools, RelationEventKind, RelationId};
 
-use crate::model::{Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot};
+use crate::core::model::{Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot};
 
 /// Endpoints whose remote data the charm reads, and whether it writes this unit's or this
 /// application's databag there (so it must know what it wrote last).
@@ -75,7 +75,7 @@ pub const ENDPOINTS: &[EndpointUse] = &[
 /// `relation-list`, one `relation-get` per remote unit and for the remote app (only when it has
 /// units), and this unit's/app's own databags only on endpoints where the charm writes; plus
 /// `goal-state` only when `scrape_sharding` is on.
-/// `fqdn` is this unit's FQDN (see [`crate::fqdn`]).
+/// `fqdn` is this unit's FQDN (see [`crate::effects::fqdn`]).
 pub fn read_snapshot(
     ctx: &HookContext,
     tools: &dyn HookTools,

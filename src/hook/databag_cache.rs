@@ -3,7 +3,7 @@
 
 use juju_hook::CacheSettings;
 
-use crate::event_policy::EventPolicy;
+use crate::hook::event_policy::EventPolicy;
 
 /// The cache file's name in the charm directory.
 pub const CACHE_FILE: &str = ".databag-cache.json";

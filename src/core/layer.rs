@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use pebble::{Check, CheckLevel, HttpCheck, Layer, Override, Service, Startup};
 
-use crate::config::{format_simple, CharmConfig, InventoryConfig};
+use crate::core::config::{format_simple, CharmConfig, InventoryConfig};
 
 /// Label under which the charm adds (and combines) its layer.
 pub const LAYER_LABEL: &str = "prometheus-rs-k8s";

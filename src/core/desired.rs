@@ -12,14 +12,18 @@ use charm_interfaces::{
 };
 use juju_hook::{RelationId, Status};
 
-use crate::apply::{DesiredFile, DesiredWorkload, FileContent, FileRole};
-use crate::config::CharmConfig;
-use crate::layer::{build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE};
-use crate::model::{ModelSnapshot, RelationSnapshot};
-use crate::prometheus_config::{render, ConfigInput, Topology};
-use crate::sharding;
-use crate::version::PrometheusVersion;
-use crate::workload::{CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR};
+use crate::core::config::CharmConfig;
+use crate::core::layer::{
+    build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE,
+};
+use crate::core::model::{ModelSnapshot, RelationSnapshot};
+use crate::core::prometheus_config::{render, ConfigInput, Topology};
+use crate::core::sharding;
+use crate::core::version::PrometheusVersion;
+use crate::core::workload::{
+    CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR,
+};
+use crate::effects::apply::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 
 /// What [`compute`] needs besides the snapshot.
 pub struct DesiredInputs<'a> {
@@ -106,10 +110,10 @@ impl Desired {
 pub enum DesiredError {
     /// prometheus.yml could not be serialised.
     #[error(transparent)]
-    Render(#[from] crate::prometheus_config::RenderError),
+    Render(#[from] crate::core::prometheus_config::RenderError),
     /// The layer could not be built.
     #[error(transparent)]
-    Layer(#[from] crate::layer::LayerError),
+    Layer(#[from] crate::core::layer::LayerError),
 }
 
 fn views<'a>(snapshot: &'a ModelSnapshot, endpoint: &'a str) -> Vec<RelationView<'a>> {
@@ -278,7 +282,8 @@ fn with_computed_retention(inputs: &DesiredInputs<'_>, config: &CharmConfig) -> 
         config.maximum_retention_percent,
         &inputs.snapshot.pvc_capacity,
     ) {
-        config.maximum_retention_size = crate::k8s::retention_from_percent(capacity, percent);
+        config.maximum_retention_size =
+            crate::effects::k8s::retention_from_percent(capacity, percent);
     }
     config
 }

@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::config::{CharmConfig, InventoryConfig, PromDuration};
-use crate::model::ModelSnapshot;
-use crate::sharding::{self, Shard};
-use crate::version::PrometheusVersion;
+use crate::core::config::{CharmConfig, InventoryConfig, PromDuration};
+use crate::core::model::ModelSnapshot;
+use crate::core::sharding::{self, Shard};
+use crate::core::version::PrometheusVersion;
 
 pub use yaml::to_canonical_yaml;
 
@@ -157,7 +157,7 @@ impl ConfigInput {
             inventory: config.inventory.as_ref().map(InventoryJob::from_config),
             version,
             shard: None,
-            self_target: format!("localhost:{}", crate::workload::PROMETHEUS_PORT),
+            self_target: format!("localhost:{}", crate::core::workload::PROMETHEUS_PORT),
             max_exemplars: config.max_exemplars,
         }
     }

@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
-use crate::prometheus_config::Topology;
-use crate::version::PrometheusVersion;
+use crate::core::prometheus_config::Topology;
+use crate::core::version::PrometheusVersion;
 
 /// Label the hash is written to (dropped by Prometheus after relabelling: `__tmp_` prefix).
 pub const HASH_LABEL: &str = "__tmp_hash";

@@ -9,18 +9,19 @@ use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind, Workloa
 use pebble::{Client, ExecOptions, ServiceStatus};
 use tracing::{info, warn};
 
-use crate::apply::{self, AppliedFor, ApplyError, ApplyReport, CurrentWorkload};
-use crate::config::CharmConfig;
-use crate::desired::{self, Desired, DesiredInputs};
-use crate::event_policy::EventPolicy;
-use crate::k8s;
-use crate::model::ModelSnapshot;
-use crate::model_reader;
-use crate::unchanged_inputs::{self, HookInputs};
-use crate::version::PrometheusVersion;
-use crate::workload::{
+use crate::core::config::CharmConfig;
+use crate::core::desired::{self, Desired, DesiredInputs};
+use crate::core::limits::Managed;
+use crate::core::model::ModelSnapshot;
+use crate::core::version::PrometheusVersion;
+use crate::core::workload::{
     WorkloadAccess, INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE,
 };
+use crate::effects::apply::{self, AppliedFor, ApplyError, ApplyReport, CurrentWorkload};
+use crate::effects::k8s;
+use crate::hook::event_policy::EventPolicy;
+use crate::hook::model_reader;
+use crate::hook::unchanged_inputs::{self, HookInputs};
 
 /// What a reconcile did, for logs and tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +56,7 @@ pub fn reconcile_with(
     access: &WorkloadAccess,
     kubernetes: &KubernetesSync<'_>,
 ) -> anyhow::Result<ReconcileOutcome> {
-    let fqdn = crate::fqdn::unit_fqdn(
+    let fqdn = crate::effects::fqdn::unit_fqdn(
         access.unit_fqdn.as_deref(),
         &access.fqdn_source,
         &ctx.app_name,
@@ -327,7 +328,7 @@ fn sync_kubernetes(
     snapshot: &mut ModelSnapshot,
     kubernetes: &KubernetesSync<'_>,
 ) -> Option<String> {
-    let managed = k8s::Managed::from_state(unit_state);
+    let managed = Managed::from_state(unit_state);
     let mut wanted = k8s::Wanted::from_config(config, &managed)?;
     // The volume's capacity: given (render, tests), or remembered from an earlier hook and
     // read again only on the events that may follow a resize or a `juju trust`. An empty

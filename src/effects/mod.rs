@@ -1,0 +1,7 @@
+//! Everything that touches the world outside the charm process: the workload container
+//! through Pebble, Prometheus and the poller over HTTP, the Kubernetes API, the pod's own
+//! files. The hook flow ([`crate::hook`]) calls these; the core ([`crate::core`]) never does.
+
+pub mod apply;
+pub mod fqdn;
+pub mod k8s;
