@@ -22,7 +22,7 @@ use charm_harness::juju::{hook_command, HookRunner};
 use charm_harness::{FakeHookTools, FakePebble, FakePrometheusWeb};
 use juju_hook::CachedHookTools;
 use juju_hook::{Event, HookContext, RelationEventKind, WorkloadEventKind};
-use prometheus_rs_k8s::core::workload::WorkloadAccess;
+use prometheus_rs_k8s::effects::access::WorkloadAccess;
 use prometheus_rs_k8s::hook::databag_cache;
 use prometheus_rs_k8s::hook::dispatch::handle_event;
 use serde_json::json;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use charm_sim::Simulation;
 use criterion::{criterion_group, criterion_main, Criterion};
 use juju_hook::Event;
-use prometheus_rs_k8s::hook::reconcile::desired_for;
+use prometheus_rs_k8s::core::desired::desired_for;
 use prometheus_rs_k8s::{render, CharmConfig, ConfigInput, PrometheusVersion, Topology};
 use serde_json::{Map, Value};
 
@@ -48,8 +48,8 @@ fn benches(c: &mut Criterion) {
         .iter()
         .find(|f| f.path == prometheus_rs_k8s::core::workload::CONFIG_FILE)
         .map(|f| match &f.content {
-            prometheus_rs_k8s::effects::apply::FileContent::Bytes(b) => b.len(),
-            prometheus_rs_k8s::effects::apply::FileContent::Local { .. } => 0,
+            prometheus_rs_k8s::core::desired_workload::FileContent::Bytes(b) => b.len(),
+            prometheus_rs_k8s::core::desired_workload::FileContent::Local { .. } => 0,
         })
         .unwrap_or(0);
     eprintln!("desired::compute 2000x5: prometheus.yml of {yml} bytes");

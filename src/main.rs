@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use juju_hook::{CachedHookTools, HookContext, HookTools, LogLevel, ProcessHookTools};
 use prometheus_rs_k8s::cli::render::{self, RenderArgs};
-use prometheus_rs_k8s::core::workload::WorkloadAccess;
+use prometheus_rs_k8s::effects::access::WorkloadAccess;
 use prometheus_rs_k8s::hook::databag_cache;
 use prometheus_rs_k8s::hook::dispatch::handle_event;
 

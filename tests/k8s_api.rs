@@ -284,7 +284,7 @@ async fn database_capacity_comes_from_the_pods_database_claim() {
             ),
         ]
     );
-    let size = k8s::retention_from_percent("10Gi", 80).unwrap();
+    let size = prometheus_rs_k8s::core::config::RetentionSize::percent_of("10Gi", 80).unwrap();
     assert_eq!(size.as_str(), "8192MB");
 }
 

@@ -12,11 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::Charm;
 use juju_hook::{Event, StatusKind};
+use prometheus_rs_k8s::core::desired::desired_for;
 use prometheus_rs_k8s::core::limits::Resource;
 use prometheus_rs_k8s::core::limits::STATE_KEY;
 use prometheus_rs_k8s::core::model::ModelSnapshot;
 use prometheus_rs_k8s::effects::k8s::{Outcome, Wanted, Workload};
-use prometheus_rs_k8s::hook::reconcile::{desired_for, reconcile_with};
+use prometheus_rs_k8s::hook::reconcile::reconcile_with;
 use serde_json::json;
 
 #[test]

@@ -11,8 +11,8 @@ use charm_harness::ModelState;
 use charm_sim::charm_model_state;
 use common::{add_scrape_app, pebble_ready, Charm};
 use juju_hook::{GoalStateEntry, RelationEventKind};
-use prometheus_rs_k8s::core::prometheus_config::{POLLER_JOB_NAME, SELF_JOB_NAME};
 use prometheus_rs_k8s::core::sharding::{hashmod, HASH_LABEL, REPLICA_LABEL};
+use prometheus_rs_k8s::core::workload::{POLLER_JOB_NAME, SELF_JOB_NAME};
 use serde_json::json;
 use serde_yaml_ng::Value;
 

@@ -206,7 +206,7 @@ pub fn model_snapshot(data: &[u8]) {
         return;
     };
     assert!(snapshot.problems().is_empty(), "{snapshot:?}");
-    if let Ok(desired) = prometheus_rs_k8s::hook::reconcile::desired_for(&snapshot) {
+    if let Ok(desired) = prometheus_rs_k8s::core::desired::desired_for(&snapshot) {
         for p in &desired.problems {
             assert!(
                 p.message.len() <= 8 * MAX_MESSAGE,

@@ -17,15 +17,13 @@ use juju_hook::Status;
 use serde::Serialize;
 
 use crate::core::config::{format_simple, CharmConfig};
+use crate::core::desired::desired_for;
 use crate::core::desired::RelationProblem;
+use crate::core::desired_workload::FileContent;
 use crate::core::model::{Databag, ModelSnapshot, RelationSnapshot};
-use crate::core::prometheus_config::{
-    FILE_SD_GLOB, INVENTORY_TARGET_LIMIT, POLLER_JOB_NAME, POLLER_TARGET, SELF_JOB_NAME,
-};
-use crate::core::workload::{CONFIG_FILE, LAYER_LABEL, RULES_DIR};
-use crate::effects::apply::FileContent;
+use crate::core::prometheus_config::{FILE_SD_GLOB, INVENTORY_TARGET_LIMIT, POLLER_TARGET};
+use crate::core::workload::{CONFIG_FILE, LAYER_LABEL, POLLER_JOB_NAME, RULES_DIR, SELF_JOB_NAME};
 use crate::hook::model_reader::ENDPOINTS;
-use crate::hook::reconcile::desired_for;
 
 /// Arguments of `render`.
 #[derive(Debug, Clone, clap::Args)]

@@ -14,8 +14,8 @@ pub use duration::{format_simple, parse_flexible, DurationError, PromDuration};
 pub use error::{ConfigError, ConfigErrors};
 pub use values::{LogLevel, RetentionSize};
 
-use crate::core::prometheus_config::{POLLER_JOB_NAME, SELF_JOB_NAME};
 use crate::core::quantity::Quantity;
+use crate::core::workload::{POLLER_JOB_NAME, SELF_JOB_NAME};
 
 /// Defaults, identical to config.yaml (Juju normally fills them in; absent keys get them too).
 mod defaults {

@@ -3,7 +3,6 @@
 //! and `render` share it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use charm_interfaces::scrape::{self, AppError, Explanation};
 use charm_interfaces::{
@@ -12,18 +11,21 @@ use charm_interfaces::{
 };
 use juju_hook::{RelationId, Status};
 
-use crate::core::config::CharmConfig;
+use crate::core::config::{CharmConfig, RetentionSize};
+use crate::core::desired_workload::{
+    DesiredFile, DesiredWorkload, FileContent, FileRole, LocalFile,
+};
 use crate::core::layer::{
     build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE,
 };
+use crate::core::model::Topology;
 use crate::core::model::{ModelSnapshot, RelationSnapshot};
-use crate::core::prometheus_config::{render, ConfigInput, Topology};
+use crate::core::prometheus_config::{render, ConfigInput};
 use crate::core::sharding;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
     CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR,
 };
-use crate::effects::apply::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 
 /// What [`compute`] needs besides the snapshot.
 pub struct DesiredInputs<'a> {
@@ -36,7 +38,7 @@ pub struct DesiredInputs<'a> {
     /// Whether Pebble's plan already has the poller service (layers cannot remove it).
     pub inventory_in_plan: bool,
     /// This binary in the charm container, pushed for the poller when the inventory is on.
-    pub charm_binary: Option<&'a Path>,
+    pub charm_binary: Option<&'a LocalFile>,
     /// Rule files promtool rejected in this hook (live path → reason): left out and reported.
     pub rejected_rules: &'a BTreeMap<String, String>,
     /// The `--web.external-url` Prometheus runs with (from Pebble's plan), kept while the
@@ -236,8 +238,8 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     }
     let inventory = InventoryService::from_config(inputs.config, inputs.inventory_in_plan);
     if let InventoryService::On(inv) = &inventory {
-        if let Some(file) = inputs.charm_binary.and_then(poller_binary) {
-            files.push(file);
+        if let Some(binary) = inputs.charm_binary {
+            files.push(poller_binary(binary));
         }
         files.push(inventory_url_file(&inv.url));
     }
@@ -282,8 +284,7 @@ fn with_computed_retention(inputs: &DesiredInputs<'_>, config: &CharmConfig) -> 
         config.maximum_retention_percent,
         &inputs.snapshot.pvc_capacity,
     ) {
-        config.maximum_retention_size =
-            crate::effects::k8s::retention_from_percent(capacity, percent);
+        config.maximum_retention_size = RetentionSize::percent_of(capacity, percent);
     }
     config
 }
@@ -541,27 +542,30 @@ fn inventory_url_file(url: &str) -> DesiredFile {
 }
 
 /// The charm's own binary as a file for the workload.
-fn poller_binary(path: &Path) -> Option<DesiredFile> {
-    Some(DesiredFile {
+fn poller_binary(binary: &LocalFile) -> DesiredFile {
+    DesiredFile {
         path: POLLER_BINARY.to_string(),
         content: FileContent::Local {
-            path: path.to_path_buf(),
-            identity: local_file_identity(path)?,
+            path: binary.path.clone(),
+            identity: binary.identity.clone(),
         },
         permissions: 0o755,
         role: FileRole::PollerBinary,
-    })
+    }
 }
 
-/// A local file's identity by size and modification time, so that a hook does not hash
-/// megabytes to find the charm's binary unchanged; `None` when it cannot be read.
-pub fn local_file_identity(path: &Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    Some(format!("size={} mtime={mtime}", meta.len()))
+/// Computes the desired state for a snapshot, without touching anything: the path `render`
+/// takes, identical to the hook's (a fresh container: no plan, no charm binary to push).
+pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
+    let config = CharmConfig::from_options(&snapshot.config)
+        .map_err(|e| anyhow::anyhow!(e.status_message()))?;
+    Ok(compute(&DesiredInputs {
+        snapshot,
+        config: &config,
+        version: PrometheusVersion::detected_or_assumed(snapshot.prometheus_version.as_deref()),
+        inventory_in_plan: false,
+        charm_binary: None,
+        rejected_rules: &BTreeMap::new(),
+        external_url_in_plan: None,
+    })?)
 }

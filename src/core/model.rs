@@ -228,3 +228,28 @@ impl ModelSnapshot {
             .filter(move |r| r.endpoint == endpoint)
     }
 }
+
+/// Where this unit sits in Juju, for topology labels on its own targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// Model name.
+    pub model: String,
+    /// Model UUID.
+    pub model_uuid: String,
+    /// Application name.
+    pub application: String,
+    /// Unit name (`app/0`).
+    pub unit: String,
+}
+
+impl Topology {
+    /// This unit's topology from the model snapshot.
+    pub fn from_model(model: &ModelSnapshot) -> Self {
+        Self {
+            model: model.model.name.clone(),
+            model_uuid: model.model.uuid.clone(),
+            application: model.app_name.clone(),
+            unit: model.unit_name(),
+        }
+    }
+}

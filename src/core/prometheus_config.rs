@@ -15,16 +15,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::core::config::{CharmConfig, InventoryConfig, PromDuration};
-use crate::core::model::ModelSnapshot;
+use crate::core::model::Topology;
 use crate::core::sharding::{self, Shard};
 use crate::core::version::PrometheusVersion;
+use crate::core::workload::{POLLER_JOB_NAME, SELF_JOB_NAME};
 
 pub use yaml::to_canonical_yaml;
 
-/// Job name of Prometheus' self-scrape.
-pub const SELF_JOB_NAME: &str = "prometheus";
-/// Job name of the inventory poller's own metrics.
-pub const POLLER_JOB_NAME: &str = "inventory-sd";
 /// The poller's metrics endpoint (it listens on loopback only).
 pub const POLLER_TARGET: &str = "127.0.0.1:9099";
 /// Rule files, relative to the config file.
@@ -47,31 +44,6 @@ pub const INVENTORY_TARGET_LIMIT: u64 = 100_000;
 pub const FALLBACK_SCRAPE_PROTOCOL_KEY: &str = "fallback_scrape_protocol";
 /// Value added where a job does not choose one (the classic text format, as Prometheus 2 assumed).
 pub const FALLBACK_SCRAPE_PROTOCOL: &str = "PrometheusText0.0.4";
-
-/// Where this unit sits in Juju, for topology labels on its own targets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topology {
-    /// Model name.
-    pub model: String,
-    /// Model UUID.
-    pub model_uuid: String,
-    /// Application name.
-    pub application: String,
-    /// Unit name (`app/0`).
-    pub unit: String,
-}
-
-impl Topology {
-    /// This unit's topology from the model snapshot.
-    pub fn from_model(model: &ModelSnapshot) -> Self {
-        Self {
-            model: model.model.name.clone(),
-            model_uuid: model.model.uuid.clone(),
-            application: model.app_name.clone(),
-            unit: model.unit_name(),
-        }
-    }
-}
 
 /// The `global` section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
-use crate::core::prometheus_config::Topology;
+use crate::core::model::Topology;
 use crate::core::version::PrometheusVersion;
 
 /// Label the hash is written to (dropped by Prometheus after relabelling: `__tmp_` prefix).

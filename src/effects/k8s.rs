@@ -26,11 +26,9 @@ use serde_json::json;
 use crate::core::limits::{LimitsPlan, Managed, Resource};
 use crate::core::quantity::Quantity;
 
-use crate::core::config::{CharmConfig, RetentionSize};
-use crate::core::layer::PROMETHEUS_SERVICE;
+use crate::core::config::CharmConfig;
+use crate::core::workload::CONTAINER;
 
-/// The workload container whose resources are set.
-pub const CONTAINER: &str = PROMETHEUS_SERVICE;
 /// The storage whose volume holds the TSDB (metadata.yaml).
 pub const DATABASE_STORAGE: &str = "database";
 /// The unit-state key remembering the database volume's capacity between hooks.
@@ -297,30 +295,9 @@ pub async fn pvc_capacity(client: &Client, workload: &Workload) -> Result<String
         .ok_or_else(|| K8sError::Missing(format!("claim {claim} has no storage size")))
 }
 
-/// `percent` of a volume `capacity` as a retention size in whole MB (1024² bytes), `None`
-/// when the capacity is not a quantity or the share is under 1 MB.
-pub fn retention_from_percent(capacity: &str, percent: u8) -> Option<RetentionSize> {
-    let bytes = Quantity::parse(capacity).ok()?.millis() / 1000;
-    let mb = bytes * u128::from(percent) / 100 / (1 << 20);
-    (mb > 0)
-        .then(|| RetentionSize::parse(&format!("{mb}MB")).ok())
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_of_capacity_in_megabytes() {
-        assert_eq!(
-            retention_from_percent("10Gi", 80).unwrap().as_str(),
-            "8192MB"
-        );
-        assert_eq!(retention_from_percent("1G", 50).unwrap().as_str(), "476MB");
-        assert_eq!(retention_from_percent("1Mi", 50), None);
-        assert_eq!(retention_from_percent("junk", 50), None);
-    }
 
     #[test]
     fn forbidden_names_the_trust_command() {

@@ -2,6 +2,11 @@
 //! through Pebble, Prometheus and the poller over HTTP, the Kubernetes API, the pod's own
 //! files. The hook flow ([`crate::hook`]) calls these; the core ([`crate::core`]) never does.
 
+pub mod access;
 pub mod apply;
+pub mod current;
 pub mod fqdn;
+pub mod http;
 pub mod k8s;
+pub mod promtool;
+pub mod services;

@@ -1,13 +1,14 @@
 //! The charm's actions (actions.yaml).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use juju_hook::{HookContext, HookTools};
-use pebble::{Client, ExecOptions};
+use pebble::Client;
 
 use crate::core::config::CharmConfig;
-use crate::core::workload::{WorkloadAccess, CONFIG_FILE, PROMTOOL_BINARY};
+use crate::core::workload::CONFIG_FILE;
+use crate::effects::access::WorkloadAccess;
+use crate::effects::{http, promtool};
 
 /// Runs the named action; unknown names fail the action (Juju only sends declared ones).
 pub fn run(
@@ -29,13 +30,7 @@ pub fn run(
 /// Runs promtool in the workload against the live configuration.
 fn validate_configuration(tools: &dyn HookTools, access: &WorkloadAccess) -> anyhow::Result<()> {
     let client = Client::new(&access.pebble_socket);
-    let output = match client.exec(
-        &[PROMTOOL_BINARY, "check", "config", CONFIG_FILE],
-        &ExecOptions {
-            timeout: Some(Duration::from_secs(60)),
-            ..ExecOptions::default()
-        },
-    ) {
+    let output = match promtool::check_config(&client, CONFIG_FILE) {
         Ok(output) => output,
         Err(e) => {
             tools.action_fail(&format!("cannot run promtool in the workload: {e}"))?;
@@ -72,14 +67,7 @@ fn refresh_inventory(tools: &dyn HookTools, access: &WorkloadAccess) -> anyhow::
         tools.action_fail("inventory_url is not set: there is no inventory to refresh")?;
         return Ok(());
     }
-    let url = format!("{}/refresh", access.poller_url.trim_end_matches('/'));
-    let answer = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?
-        .post(&url)
-        .send()
-        .and_then(|r| r.error_for_status())
-        .and_then(|r| r.json::<serde_json::Value>());
+    let answer = http::refresh_inventory(&access.poller_url)?;
     match answer {
         Ok(body) => {
             let mut results = BTreeMap::new();

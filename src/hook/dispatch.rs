@@ -3,7 +3,7 @@
 use juju_hook::{Event, HookContext, HookTools};
 use tracing::info;
 
-use crate::core::workload::WorkloadAccess;
+use crate::effects::access::WorkloadAccess;
 use crate::hook::actions;
 use crate::hook::event_policy::EventPolicy;
 use crate::hook::reconcile::reconcile;

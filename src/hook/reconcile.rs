@@ -11,13 +11,18 @@ use tracing::{info, warn};
 
 use crate::core::config::CharmConfig;
 use crate::core::desired::{self, Desired, DesiredInputs};
+use crate::core::desired_workload::LocalFile;
 use crate::core::limits::Managed;
+use crate::core::manifest::AppliedFor;
 use crate::core::model::ModelSnapshot;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
-    WorkloadAccess, INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE,
+    INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE,
 };
-use crate::effects::apply::{self, AppliedFor, ApplyError, ApplyReport, CurrentWorkload};
+use crate::effects::access::WorkloadAccess;
+use crate::effects::apply::{self, ApplyError, ApplyReport};
+use crate::effects::current::CurrentWorkload;
+use crate::effects::http::inventory_outage;
 use crate::effects::k8s;
 use crate::hook::event_policy::EventPolicy;
 use crate::hook::model_reader;
@@ -110,6 +115,7 @@ pub fn reconcile_with(
         ensure_port(tools)?;
     }
 
+    let charm_binary = access.charm_binary_file();
     let inputs = Inputs {
         snapshot: &snapshot,
         config: &config,
@@ -117,7 +123,7 @@ pub fn reconcile_with(
         inventory_in_plan: current
             .as_ref()
             .is_some_and(|c| c.plan.services.contains_key(INVENTORY_SERVICE)),
-        charm_binary: access.charm_binary.as_deref(),
+        charm_binary: charm_binary.as_ref(),
         kubernetes_problem: k8s_problem.as_deref(),
         config_problem,
     };
@@ -259,45 +265,6 @@ fn poller_crashing(client: &Client) -> Option<String> {
     ))
 }
 
-/// The outage as the poller's metrics show it, `None` when its last poll succeeded or it
-/// cannot be asked.
-fn inventory_outage(poller_url: &str) -> Option<String> {
-    let text = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .ok()?
-        .get(format!("{}/metrics", poller_url.trim_end_matches('/')))
-        .send()
-        .ok()?
-        .error_for_status()
-        .ok()?
-        .text()
-        .ok()?;
-    let metric = |name: &str| -> Option<f64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-    };
-    let failures = metric("inventory_sd_consecutive_failures")?;
-    if failures < 1.0 {
-        return None;
-    }
-    let targets = metric("inventory_sd_targets").unwrap_or(0.0);
-    let since = match metric("inventory_sd_last_success_timestamp_seconds") {
-        Some(t) if t > 0.0 => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(t);
-            let age = Duration::from_secs((now - t).max(0.0) as u64);
-            format!("for {}", humantime::format_duration(age))
-        }
-        _ => "since the poller started".to_string(),
-    };
-    Some(format!(
-        "inventory failing {since} ({failures} failed polls): serving {targets} last good targets"
-    ))
-}
-
 /// Sets the final status (one `status-set` per hook) and reports what happened.
 fn finish(
     tools: &dyn HookTools,
@@ -431,7 +398,7 @@ struct Inputs<'a> {
     config: &'a CharmConfig,
     version: PrometheusVersion,
     inventory_in_plan: bool,
-    charm_binary: Option<&'a std::path::Path>,
+    charm_binary: Option<&'a LocalFile>,
     kubernetes_problem: Option<&'a str>,
     /// Blocked status naming the invalid option, when `config` is the last good one.
     config_problem: Option<&'a Status>,
@@ -444,7 +411,7 @@ impl Inputs<'_> {
         HookInputs {
             snapshot,
             prometheus_version: self.version.to_string(),
-            charm_binary: self.charm_binary.and_then(desired::local_file_identity),
+            charm_binary: self.charm_binary.map(|b| b.identity.clone()),
             kubernetes_problem: self.kubernetes_problem,
         }
     }
@@ -503,22 +470,6 @@ fn converge(
             other => return Ok((desired, Some(other))),
         }
     }
-}
-
-/// Computes the desired state for a snapshot, without touching anything: the path `render`
-/// takes, identical to the hook's.
-pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
-    let config = CharmConfig::from_options(&snapshot.config)
-        .map_err(|e| anyhow::anyhow!(e.status_message()))?;
-    Ok(desired::compute(&DesiredInputs {
-        snapshot,
-        config: &config,
-        version: PrometheusVersion::detected_or_assumed(snapshot.prometheus_version.as_deref()),
-        inventory_in_plan: false,
-        charm_binary: None,
-        rejected_rules: &BTreeMap::new(),
-        external_url_in_plan: None,
-    })?)
 }
 
 fn write_relation_data(tools: &dyn HookTools, desired: &Desired) -> anyhow::Result<()> {

@@ -29,8 +29,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::core::desired::RelationWrite;
+use crate::core::manifest::plan_digest;
 use crate::core::model::ModelSnapshot;
-use crate::effects::apply::{plan_digest, CurrentWorkload};
+use crate::effects::current::CurrentWorkload;
 use crate::hook::event_policy::EventPolicy;
 
 /// Bumped whenever what the fingerprint covers changes.

@@ -20,12 +20,12 @@ use serde_json::Value;
 
 use crate::{charm_model_state, Simulation};
 
+use prometheus_rs_k8s::core::manifest::Manifest;
 use prometheus_rs_k8s::core::version::PrometheusVersion;
 use prometheus_rs_k8s::core::workload::{
     CONTAINER, INVENTORY_SERVICE, MANIFEST_FILE, POLLER_BINARY, POLLER_LISTEN, PROMETHEUS_BINARY,
     PROMETHEUS_PORT, PROMETHEUS_SERVICE,
 };
-use prometheus_rs_k8s::effects::apply::Manifest;
 
 /// The host's Prometheus (Debian package `prometheus`).
 pub const HOST_PROMETHEUS: &str = "/usr/bin/prometheus";

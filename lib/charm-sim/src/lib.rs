@@ -13,7 +13,7 @@ use juju_hook::{Event, HookContext};
 use tempfile::TempDir;
 
 use prometheus_rs_k8s::core::model::ModelSnapshot;
-use prometheus_rs_k8s::core::workload::WorkloadAccess;
+use prometheus_rs_k8s::effects::access::WorkloadAccess;
 use prometheus_rs_k8s::effects::fqdn::{conventional_fqdn, FqdnSource};
 use prometheus_rs_k8s::hook::dispatch::handle_event;
 

@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use reqwest::Url;
 
+use crate::core::quantity::Quantity;
+
 /// Prometheus' `--log.level` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -87,6 +89,16 @@ impl RetentionSize {
             text: text.to_owned(),
             bytes,
         })
+    }
+
+    /// `percent` of a volume `capacity` (a Kubernetes quantity) as a size in whole MB (1024²
+    /// bytes), `None` when the capacity is not a quantity or the share is under 1 MB.
+    pub fn percent_of(capacity: &str, percent: u8) -> Option<Self> {
+        let bytes = Quantity::parse(capacity).ok()?.millis() / 1000;
+        let mb = bytes * u128::from(percent) / 100 / (1 << 20);
+        (mb > 0)
+            .then(|| Self::parse(&format!("{mb}MB")).ok())
+            .flatten()
     }
 
     /// The text as written (what the flag gets).
@@ -239,6 +251,20 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_of_capacity_in_megabytes() {
+        assert_eq!(
+            RetentionSize::percent_of("10Gi", 80).unwrap().as_str(),
+            "8192MB"
+        );
+        assert_eq!(
+            RetentionSize::percent_of("1G", 50).unwrap().as_str(),
+            "476MB"
+        );
+        assert_eq!(RetentionSize::percent_of("1Mi", 50), None);
+        assert_eq!(RetentionSize::percent_of("junk", 50), None);
+    }
 
     #[test]
     fn log_level_is_case_insensitive_and_normalised() {

@@ -1,0 +1,46 @@
+//! The record of what the charm applied successfully, kept in the workload container
+//! ([`crate::core::workload::MANIFEST_FILE`]): a container restart loses it together with the
+//! Pebble plan, and then everything is applied again.
+
+use std::collections::BTreeMap;
+
+use juju_hook::Status;
+use pebble::Plan;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What the charm applied successfully last time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Path → identity of each managed file.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// The detected Prometheus version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_version: Option<String>,
+    /// What the apply was for: lets a later hook with the same inputs skip the work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_for: Option<AppliedFor>,
+}
+
+/// The hook an apply belonged to, as far as a later hook needs to recognise the same
+/// situation: same inputs and an untouched plan mean the same result (see
+/// [`crate::hook::unchanged_inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedFor {
+    /// Fingerprint of the hook's inputs, with this unit's databags as they are once the hook's
+    /// relation writes are committed.
+    pub inputs: String,
+    /// The status the hook ends with when the apply succeeds.
+    pub status: Status,
+    /// Digest of Pebble's plan right after the apply (filled in by the apply).
+    #[serde(default)]
+    pub plan: String,
+}
+
+/// A digest of a Pebble plan, to notice that it changed.
+pub fn plan_digest(plan: &Plan) -> String {
+    let mut hasher = Sha256::new();
+    serde_json::to_writer(&mut hasher, plan).expect("a plan serialises");
+    hex::encode(hasher.finalize())
+}

@@ -1,0 +1,97 @@
+//! The charm's HTTP calls to the workload's processes, over the pod's shared network:
+//! Prometheus' `POST /-/reload`, and the inventory poller's metrics and `POST /refresh`.
+
+use std::time::Duration;
+
+use crate::effects::apply::ApplyError;
+
+/// Reload timeout that grows with the configuration: Prometheus re-reads every file and
+/// rebuilds every scrape pool, which takes seconds for configurations of thousands of jobs.
+pub fn reload_timeout(config_bytes: usize) -> Duration {
+    Duration::from_secs(5) + Duration::from_millis((config_bytes / 1024) as u64 * 10)
+}
+
+/// `POST /-/reload`. Prometheus answers 200 on success and 500 with the reason otherwise.
+pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyError> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| ApplyError::ReloadFailed(e.to_string()))?;
+    let url = format!("{}/-/reload", base_url.trim_end_matches('/'));
+    match client.post(&url).send() {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => {
+            let status = resp.status();
+            let body = resp.text().unwrap_or_default();
+            Err(ApplyError::ReloadFailed(format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                body.trim()
+            )))
+        }
+        Err(e) if e.is_connect() || e.is_timeout() => Err(ApplyError::NotReady(e.to_string())),
+        Err(e) => Err(ApplyError::ReloadFailed(e.to_string())),
+    }
+}
+
+/// The inventory outage as the poller's metrics show it, `None` when its last poll succeeded
+/// or it cannot be asked.
+pub fn inventory_outage(poller_url: &str) -> Option<String> {
+    let text = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?
+        .get(format!("{}/metrics", poller_url.trim_end_matches('/')))
+        .send()
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .text()
+        .ok()?;
+    let metric = |name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    let failures = metric("inventory_sd_consecutive_failures")?;
+    if failures < 1.0 {
+        return None;
+    }
+    let targets = metric("inventory_sd_targets").unwrap_or(0.0);
+    let since = match metric("inventory_sd_last_success_timestamp_seconds") {
+        Some(t) if t > 0.0 => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(t);
+            let age = Duration::from_secs((now - t).max(0.0) as u64);
+            format!("for {}", humantime::format_duration(age))
+        }
+        _ => "since the poller started".to_string(),
+    };
+    Some(format!(
+        "inventory failing {since} ({failures} failed polls): serving {targets} last good targets"
+    ))
+}
+
+/// Asks the poller to poll now (`POST /refresh`) and returns its JSON answer.
+pub fn refresh_inventory(poller_url: &str) -> anyhow::Result<reqwest::Result<serde_json::Value>> {
+    let url = format!("{}/refresh", poller_url.trim_end_matches('/'));
+    Ok(reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?
+        .post(&url)
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.json::<serde_json::Value>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_timeout_grows_with_the_configuration() {
+        assert_eq!(reload_timeout(0), Duration::from_secs(5));
+        assert!(reload_timeout(10 * 1024 * 1024) > Duration::from_secs(100));
+    }
+}

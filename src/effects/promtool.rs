@@ -1,0 +1,170 @@
+//! promtool runs in the workload container (through Pebble exec), and what their output says:
+//! the staged candidate configuration before it goes live, the rule files it rejects, and the
+//! live configuration for the `validate-configuration` action.
+
+use std::time::Duration;
+
+use pebble::{Client, ExecOptions, ExecOutput};
+
+use crate::core::desired_workload::{DesiredWorkload, FileRole};
+use crate::core::workload::{CANDIDATE_DIR, CONFIG_DIR, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY};
+use crate::effects::apply::{file_bytes, ignore_not_found, push_options, ApplyError, ApplyReport};
+
+/// Longest a promtool run may take.
+const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn run(client: &Client, command: &[&str]) -> Result<ExecOutput, pebble::Error> {
+    client.exec(
+        command,
+        &ExecOptions {
+            timeout: Some(PROMTOOL_TIMEOUT),
+            ..ExecOptions::default()
+        },
+    )
+}
+
+/// `promtool check config` on a configuration file of the workload (the live one for the
+/// `validate-configuration` action).
+pub fn check_config(client: &Client, config_file: &str) -> Result<ExecOutput, pebble::Error> {
+    run(client, &[PROMTOOL_BINARY, "check", "config", config_file])
+}
+
+/// Stages every Prometheus configuration file under the candidate directory and runs
+/// `promtool check config` on it, so a bad file never reaches the live paths.
+pub fn validate_candidate(
+    client: &Client,
+    desired: &DesiredWorkload,
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
+    for dir in [CANDIDATE_DIR, LEGACY_CANDIDATE_DIR] {
+        client.remove_path(dir, true).or_else(ignore_not_found)?;
+    }
+    let mut staged = Vec::new();
+    for file in desired
+        .files
+        .iter()
+        .filter(|f| f.role == FileRole::PrometheusConfig)
+    {
+        let relative = file
+            .path
+            .strip_prefix(CONFIG_DIR)
+            .unwrap_or(&file.path)
+            .trim_start_matches('/');
+        staged.push((format!("{CANDIDATE_DIR}/{relative}"), file_bytes(file)?));
+    }
+    report.bytes_pushed += staged.iter().map(|(_, b)| b.len()).sum::<usize>();
+    client.push_many(&staged, &push_options(0o644))?;
+
+    let candidate_config = format!("{CANDIDATE_DIR}/prometheus.yml");
+    let output = check_config(client, &candidate_config).map_err(|e| exec_error(client, e))?;
+    if output.exit_code != 0 {
+        let text = String::from_utf8_lossy(if output.stderr.is_empty() {
+            &output.stdout
+        } else {
+            &output.stderr
+        });
+        let rule_files: Vec<&str> = staged
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| p.ends_with(".rules"))
+            .collect();
+        let bad_rules = find_bad_rule_files(client, &rule_files)?;
+        if !bad_rules.is_empty() {
+            return Err(ApplyError::InvalidRules(bad_rules));
+        }
+        return Err(ApplyError::InvalidConfig(summarise_promtool(&text)));
+    }
+    Ok(())
+}
+
+/// A promtool run that failed to complete. If Pebble is gone now (the container went away
+/// while the command ran, which breaks the exec websocket), it is Pebble being unreachable,
+/// not a validation problem: the charm waits for pebble-ready instead of blocking.
+fn exec_error(client: &Client, e: pebble::Error) -> ApplyError {
+    let gone = e.is_connect() || client.system_info().is_err_and(|probe| probe.is_connect());
+    if gone {
+        ApplyError::Pebble(pebble::Error::Connect {
+            socket: client.socket_path().to_path_buf(),
+            reason: e.to_string(),
+        })
+    } else {
+        ApplyError::Validation(e.to_string())
+    }
+}
+
+/// Which staged rule files `promtool check rules` rejects, as live paths with the reason:
+/// lets the charm leave out one application's rules instead of refusing the whole update.
+fn find_bad_rule_files(
+    client: &Client,
+    staged: &[&str],
+) -> Result<Vec<(String, String)>, ApplyError> {
+    if staged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut command = vec![PROMTOOL_BINARY, "check", "rules"];
+    command.extend_from_slice(staged);
+    let output = run(client, &command).map_err(|e| exec_error(client, e))?;
+    if output.exit_code == 0 {
+        return Ok(Vec::new());
+    }
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    Ok(parse_check_rules(&text, staged)
+        .into_iter()
+        .map(|(path, reason)| {
+            (
+                path.replace(CANDIDATE_DIR, CONFIG_DIR),
+                reason.replace(CANDIDATE_DIR, CONFIG_DIR),
+            )
+        })
+        .collect())
+}
+
+/// Parses `promtool check rules` output for the given files: promtool prints each failure as a
+/// line starting with the file's path (on stderr, so the `Checking` lines on stdout cannot be
+/// used to attribute it).
+pub fn parse_check_rules(output: &str, files: &[&str]) -> Vec<(String, String)> {
+    files
+        .iter()
+        .filter_map(|file| {
+            let prefix = format!("{file}:");
+            let reasons: Vec<&str> = output
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix(prefix.as_str()))
+                .map(str::trim)
+                .collect();
+            (!reasons.is_empty()).then(|| (file.to_string(), reasons.join("; ")))
+        })
+        .collect()
+}
+
+/// The most telling line of promtool's output, with the candidate path made live.
+pub fn summarise_promtool(output: &str) -> String {
+    let line = output
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("promtool failed without output");
+    line.replace(CANDIDATE_DIR, CONFIG_DIR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_rules_failures_are_attributed_by_path() {
+        // What promtool 2.42 prints (stdout then stderr) for one good and one bad file.
+        let output = "Checking /c/rules/good.rules\n  SUCCESS: 1 rules found\n\n\
+                      Checking /c/rules/bad.rules\n\n  FAILED:\n\
+                      /c/rules/bad.rules: 5:11: group \"b\", rule 1, \"Y\": could not parse expression\n";
+        let failed = parse_check_rules(output, &["/c/rules/good.rules", "/c/rules/bad.rules"]);
+        assert_eq!(
+            failed,
+            vec![(
+                "/c/rules/bad.rules".to_string(),
+                "5:11: group \"b\", rule 1, \"Y\": could not parse expression".to_string()
+            )]
+        );
+    }
+}
