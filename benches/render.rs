@@ -11,7 +11,7 @@ use charm_sim::Simulation;
 use criterion::{criterion_group, criterion_main, Criterion};
 use juju_hook::Event;
 use prometheus_rs_k8s::core::desired::desired_for;
-use prometheus_rs_k8s::{render, CharmConfig, ConfigInput, PrometheusVersion, Topology};
+use prometheus_rs_k8s::{render, CharmConfig, ConfigInput, PrometheusVersion};
 use serde_json::{Map, Value};
 
 fn jobs(n: usize) -> Vec<Map<String, Value>> {
@@ -79,7 +79,7 @@ fn benches(c: &mut Criterion) {
     });
 
     let config = CharmConfig::from_options(&Map::new()).expect("defaults are valid");
-    let topology = Topology::from_model(&snapshot);
+    let topology = snapshot.topology();
     let mut input = ConfigInput::new(
         &config,
         topology,

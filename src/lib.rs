@@ -17,6 +17,5 @@ pub mod hook;
 
 pub use crate::core::config::{CharmConfig, ConfigError, ConfigErrors, InventoryConfig};
 pub use crate::core::layer::{build_layer, InventoryService};
-pub use crate::core::model::Topology;
 pub use crate::core::prometheus_config::{render, ConfigInput, RenderedConfig};
 pub use crate::core::version::PrometheusVersion;

@@ -6,10 +6,10 @@
 mod render_common;
 
 use prometheus_rs_k8s::core::layer::{
-    build_layer, inventory_args, prometheus_args, InventoryService, INVENTORY_SERVICE,
-    PROMETHEUS_SERVICE,
+    build_layer, inventory_args, prometheus_args, InventoryService,
 };
 use prometheus_rs_k8s::core::prometheus_config::render;
+use prometheus_rs_k8s::core::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
 use prometheus_rs_k8s::CharmConfig;
 use render_common::{input, V3_5};
 use serde_json::{json, Map, Value};

@@ -6,10 +6,10 @@ mod render_common;
 use insta::assert_snapshot;
 use pebble::{CheckLevel, Layer, Startup};
 use prometheus_rs_k8s::core::layer::{
-    build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_SERVICE,
-    PROMETHEUS_READY_CHECK, PROMETHEUS_SERVICE,
+    build_layer, InventoryService, INVENTORY_READY_CHECK, PROMETHEUS_READY_CHECK,
 };
 use prometheus_rs_k8s::core::prometheus_config::render;
+use prometheus_rs_k8s::core::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
 use prometheus_rs_k8s::CharmConfig;
 use render_common::*;
 use serde_json::{json, Value};

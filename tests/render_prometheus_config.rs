@@ -240,10 +240,7 @@ fn topology_comes_from_the_model_snapshot() {
         "fqdn": "prometheus-0.prometheus-endpoints.cos.svc.cluster.local",
     }))
     .unwrap();
-    assert_eq!(
-        prometheus_rs_k8s::Topology::from_model(&snapshot),
-        topology()
-    );
+    assert_eq!(snapshot.topology(), topology());
 }
 
 /// Exemplar storage as prometheus-k8s renders it: `storage.exemplars.max_exemplars` in

@@ -21,8 +21,11 @@ use crate::core::desired::desired_for;
 use crate::core::desired::RelationProblem;
 use crate::core::desired_workload::FileContent;
 use crate::core::model::{Databag, ModelSnapshot, RelationSnapshot};
-use crate::core::prometheus_config::{FILE_SD_GLOB, INVENTORY_TARGET_LIMIT, POLLER_TARGET};
-use crate::core::workload::{CONFIG_FILE, LAYER_LABEL, POLLER_JOB_NAME, RULES_DIR, SELF_JOB_NAME};
+use crate::core::prometheus_config::{FILE_SD_GLOB, INVENTORY_TARGET_LIMIT};
+use crate::core::workload::{
+    CONFIG_FILE, LAYER_LABEL, POLLER_JOB_NAME, POLLER_LISTEN, PROMETHEUS_PORT, RULES_DIR,
+    SELF_JOB_NAME,
+};
 use crate::hook::model_reader::ENDPOINTS;
 
 /// Arguments of `render`.
@@ -97,8 +100,7 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
         reasons: vec![format!(
             "Prometheus' own metrics at {}:{}, labelled with this unit's Juju topology; \
              instance is <model>_<model uuid>_<application>_<unit>",
-            snapshot.fqdn,
-            crate::core::workload::PROMETHEUS_PORT
+            snapshot.fqdn, PROMETHEUS_PORT
         )],
     }];
     if let Some(inv) = &config.inventory {
@@ -134,7 +136,7 @@ fn own_jobs(snapshot: &ModelSnapshot, config: &CharmConfig) -> Vec<OwnJobExplana
             job: POLLER_JOB_NAME.into(),
             source: "inventory poller".into(),
             reasons: vec![format!(
-                "the poller's own metrics (polls, latency, target count) at {POLLER_TARGET}"
+                "the poller's own metrics (polls, latency, target count) at {POLLER_LISTEN}"
             )],
         });
     }

@@ -18,13 +18,12 @@ use crate::core::desired_workload::{
 use crate::core::layer::{
     build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE,
 };
-use crate::core::model::Topology;
 use crate::core::model::{ModelSnapshot, RelationSnapshot};
 use crate::core::prometheus_config::{render, ConfigInput};
 use crate::core::sharding;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
-    CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR,
+    CHARM_NAME, CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR,
 };
 
 /// What [`compute`] needs besides the snapshot.
@@ -136,9 +135,6 @@ fn view(rel: &RelationSnapshot) -> RelationView<'_> {
     }
 }
 
-/// The charm's name as other charms see it in topology labels.
-pub const CHARM_NAME: &str = "prometheus-rs-k8s";
-
 fn problems_from(endpoint: &str, errors: &[AppError], into: &mut Vec<RelationProblem>) {
     into.extend(errors.iter().map(|e| RelationProblem {
         relation: RelationId::new(endpoint, e.relation_id),
@@ -207,12 +203,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     }
     let config = &config;
 
-    let topology = Topology {
-        model: snapshot.model.name.clone(),
-        model_uuid: snapshot.model.uuid.clone(),
-        application: snapshot.app_name.clone(),
-        unit: snapshot.unit_name(),
-    };
+    let topology = snapshot.topology();
     let mut input = ConfigInput::new(config, topology, inputs.version);
     input.self_target = format!("{}:{PROMETHEUS_PORT}", snapshot.fqdn);
     input.relation_jobs = scrape.jobs.clone();

@@ -13,13 +13,11 @@ use std::collections::BTreeMap;
 use pebble::{Check, CheckLevel, HttpCheck, Layer, Override, Service, Startup};
 
 use crate::core::config::{format_simple, CharmConfig, InventoryConfig};
+use crate::core::workload::{
+    CONFIG_FILE, INVENTORY_FILE, INVENTORY_SERVICE, POLLER_BINARY, POLLER_LISTEN,
+    PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE, TSDB_DIR,
+};
 
-/// Label under which the charm adds (and combines) its layer.
-pub const LAYER_LABEL: &str = "prometheus-rs-k8s";
-/// The Prometheus service.
-pub const PROMETHEUS_SERVICE: &str = "prometheus";
-/// The inventory poller service.
-pub const INVENTORY_SERVICE: &str = "inventory-sd";
 /// Ready check of Prometheus.
 pub const PROMETHEUS_READY_CHECK: &str = "prometheus-ready";
 /// Check of the poller (its `/health`). It has no level: an inventory outage must not take
@@ -27,22 +25,12 @@ pub const PROMETHEUS_READY_CHECK: &str = "prometheus-ready";
 /// raises `pebble-check-failed`. (The name is kept from when it was ready-level: a layer cannot
 /// remove a check from the plan.)
 pub const INVENTORY_READY_CHECK: &str = "inventory-sd-ready";
-/// Where the charm pushes its own binary in the workload container.
-pub const CHARM_BINARY_IN_WORKLOAD: &str = "/opt/prometheus-rs-k8s/prometheus-rs-k8s";
-/// The file_sd file the poller writes.
-pub const INVENTORY_FILE: &str = "/etc/prometheus/file_sd/inventory.json";
 /// The file holding the inventory URL, readable only by the poller (mode 0600): the URL may
 /// carry credentials, so it never appears on a command line, in the plan or in the environment.
 pub const INVENTORY_URL_FILE: &str = "/etc/prometheus-rs-k8s/inventory-url";
 /// Environment variable of the poller service holding the SHA-256 of the URL: a new URL changes
 /// the service definition, so Pebble's replan restarts the poller (and only it).
 pub const INVENTORY_URL_HASH_ENV: &str = "INVENTORY_URL_SHA256";
-/// The poller's metrics and health listener.
-pub const POLLER_LISTEN: &str = "127.0.0.1:9099";
-
-const PROMETHEUS_BINARY: &str = "/bin/prometheus";
-const PROMETHEUS_READY_URL: &str = "http://localhost:9090/-/ready";
-const INVENTORY_READY_URL: &str = "http://127.0.0.1:9099/health";
 
 /// What to do with the `inventory-sd` service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,16 +96,14 @@ fn join(service: &'static str, args: &[String]) -> Result<String, LayerError> {
 
 /// The Prometheus command line (arguments, unquoted).
 pub fn prometheus_args(config: &CharmConfig) -> Vec<String> {
-    let mut args: Vec<String> = [
-        PROMETHEUS_BINARY,
-        "--config.file=/etc/prometheus/prometheus.yml",
-        "--storage.tsdb.path=/var/lib/prometheus",
-        "--web.listen-address=0.0.0.0:9090",
-        "--web.enable-lifecycle",
-        "--web.enable-remote-write-receiver",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = vec![
+        PROMETHEUS_BINARY.into(),
+        format!("--config.file={CONFIG_FILE}"),
+        format!("--storage.tsdb.path={TSDB_DIR}"),
+        format!("--web.listen-address=0.0.0.0:{PROMETHEUS_PORT}"),
+        "--web.enable-lifecycle".into(),
+        "--web.enable-remote-write-receiver".into(),
+    ];
     args.push(format!("--log.level={}", config.log_level));
     args.push(format!(
         "--storage.tsdb.retention.time={}",
@@ -149,7 +135,7 @@ pub fn prometheus_args(config: &CharmConfig) -> Vec<String> {
 /// the scrape job in prometheus.yml.
 pub fn inventory_args(inv: &InventoryConfig) -> Vec<String> {
     let mut args = vec![
-        CHARM_BINARY_IN_WORKLOAD.to_owned(),
+        POLLER_BINARY.to_owned(),
         "poll".to_owned(),
         format!("--inventory-url-file={INVENTORY_URL_FILE}"),
         format!("--interval={}", format_simple(inv.poll_interval)),
@@ -174,7 +160,7 @@ pub fn inventory_url_hash(url: &str) -> String {
 /// Arguments of a present-but-disabled poller: never started, so only the fixed parts.
 fn disabled_inventory_args() -> Vec<String> {
     vec![
-        CHARM_BINARY_IN_WORKLOAD.to_owned(),
+        POLLER_BINARY.to_owned(),
         "poll".to_owned(),
         format!("--output={INVENTORY_FILE}"),
         format!("--listen={POLLER_LISTEN}"),
@@ -225,7 +211,7 @@ pub fn build_layer(config: &CharmConfig, inventory: InventoryService) -> Result<
     layer.checks.insert(
         PROMETHEUS_READY_CHECK.into(),
         http_check(
-            PROMETHEUS_READY_URL,
+            &format!("http://localhost:{PROMETHEUS_PORT}/-/ready"),
             Some(CheckLevel::Ready),
             Startup::Enabled,
         ),
@@ -250,7 +236,7 @@ pub fn build_layer(config: &CharmConfig, inventory: InventoryService) -> Result<
         layer.services.insert(INVENTORY_SERVICE.into(), poller);
         layer.checks.insert(
             INVENTORY_READY_CHECK.into(),
-            http_check(INVENTORY_READY_URL, None, startup),
+            http_check(&format!("http://{POLLER_LISTEN}/health"), None, startup),
         );
     }
     Ok(layer)

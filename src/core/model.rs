@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use charm_interfaces::topology::Topology;
 /// A relation databag (all values are strings).
-pub type Databag = BTreeMap<String, String>;
+pub use charm_interfaces::Databag;
+
+use crate::core::workload::CHARM_NAME;
 
 /// The model the unit lives in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +216,17 @@ impl ModelSnapshot {
             .or_else(|| self.planned_units.map(|n| (0..n.min(10_000)).collect()))
     }
 
+    /// Where this unit sits in Juju, for the topology labels of its own targets and series.
+    pub fn topology(&self) -> Topology {
+        Topology {
+            model: self.model.name.clone(),
+            model_uuid: self.model.uuid.clone(),
+            application: self.app_name.clone(),
+            unit: self.unit_name(),
+            charm_name: CHARM_NAME.to_owned(),
+        }
+    }
+
     /// This unit's name, `<app>/<n>`.
     pub fn unit_name(&self) -> String {
         format!("{}/{}", self.app_name, self.unit_id)
@@ -226,30 +240,5 @@ impl ModelSnapshot {
         self.relations
             .iter()
             .filter(move |r| r.endpoint == endpoint)
-    }
-}
-
-/// Where this unit sits in Juju, for topology labels on its own targets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topology {
-    /// Model name.
-    pub model: String,
-    /// Model UUID.
-    pub model_uuid: String,
-    /// Application name.
-    pub application: String,
-    /// Unit name (`app/0`).
-    pub unit: String,
-}
-
-impl Topology {
-    /// This unit's topology from the model snapshot.
-    pub fn from_model(model: &ModelSnapshot) -> Self {
-        Self {
-            model: model.model.name.clone(),
-            model_uuid: model.model.uuid.clone(),
-            application: model.app_name.clone(),
-            unit: model.unit_name(),
-        }
     }
 }

@@ -22,8 +22,6 @@ use crate::core::workload::{POLLER_JOB_NAME, SELF_JOB_NAME};
 
 pub use yaml::to_canonical_yaml;
 
-/// The poller's metrics endpoint (it listens on loopback only).
-pub const POLLER_TARGET: &str = "127.0.0.1:9099";
 /// Rule files, relative to the config file.
 pub const RULE_FILES_GLOB: &str = "rules/*.rules";
 /// file_sd files of the inventory job, relative to the config file.

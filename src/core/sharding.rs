@@ -249,6 +249,7 @@ mod tests {
             model_uuid: "u".into(),
             application: "p".into(),
             unit: "p/1".into(),
+            charm_name: String::new(),
         };
         let sharded = external_labels(&t, true);
         assert_eq!(

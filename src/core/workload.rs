@@ -2,7 +2,9 @@
 
 /// The workload container's name in metadata.yaml.
 pub const CONTAINER: &str = "prometheus";
-/// Label of the Pebble layer the charm adds.
+/// The charm's name (metadata.yaml), as other charms see it in topology labels.
+pub const CHARM_NAME: &str = "prometheus-rs-k8s";
+/// Label of the Pebble layer the charm adds (and combines).
 pub const LAYER_LABEL: &str = "prometheus-rs-k8s";
 /// Pebble service running Prometheus.
 pub const PROMETHEUS_SERVICE: &str = "prometheus";
@@ -32,6 +34,8 @@ pub const LEGACY_CANDIDATE_DIR: &str = "/etc/prometheus/.candidate";
 pub const MANIFEST_FILE: &str = "/etc/prometheus/.charm-applied.json";
 /// The charm's own binary, pushed into the workload to run the poller.
 pub const POLLER_BINARY: &str = "/opt/prometheus-rs-k8s/prometheus-rs-k8s";
+/// Where the TSDB lives: the `database` storage's mount (metadata.yaml).
+pub const TSDB_DIR: &str = "/var/lib/prometheus";
 /// Prometheus binary in the workload image.
 pub const PROMETHEUS_BINARY: &str = "/bin/prometheus";
 /// promtool in the workload image.

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use charm_harness::real_systems;
-use prometheus_rs_k8s::{CharmConfig, ConfigInput, PrometheusVersion, Topology};
+use prometheus_rs_k8s::core::model::Topology;
+use prometheus_rs_k8s::{CharmConfig, ConfigInput, PrometheusVersion};
 use serde_json::{json, Map, Value};
 
 /// Debian's Prometheus on build machines.
@@ -59,6 +60,7 @@ pub fn topology() -> Topology {
         model_uuid: "f2c4a6d8-1234-4abc-8def-0123456789ab".into(),
         application: "prometheus".into(),
         unit: "prometheus/0".into(),
+        charm_name: "prometheus-rs-k8s".into(),
     }
 }
 

@@ -7,11 +7,10 @@ use serde::Serialize;
 
 use super::{
     Topology, FILE_SD_GLOB, FILE_SD_REFRESH_INTERVAL, INVENTORY_TARGET_LIMIT, POLLER_JOB_NAME,
-    POLLER_TARGET, SELF_JOB_NAME,
+    SELF_JOB_NAME,
 };
 
-/// The charm's name as the `juju_charm` topology label.
-const CHARM_NAME: &str = "prometheus-rs-k8s";
+use crate::core::workload::{CHARM_NAME, POLLER_LISTEN};
 
 /// One scrape job as the charm writes it (relation jobs are passed as plain maps instead).
 #[derive(Debug, Clone, Serialize)]
@@ -105,7 +104,7 @@ pub fn self_job(target: &str, topology: &Topology) -> OwnJob {
 
 /// The inventory poller's own metrics (poll success, latency, target count).
 pub fn poller_job(topology: &Topology) -> OwnJob {
-    local_job(POLLER_JOB_NAME, POLLER_TARGET, topology)
+    local_job(POLLER_JOB_NAME, POLLER_LISTEN, topology)
 }
 
 /// Hosts listed by the inventory, read from the file_sd files the poller writes.
