@@ -4,16 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use pebble::{Client, PushOptions};
 use thiserror::Error;
 
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
 use crate::core::workload::{CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR};
 use crate::effects::current::CurrentWorkload;
+use crate::effects::gateway::WorkloadGateway;
 use crate::effects::http::{reload_prometheus, reload_timeout};
 use crate::effects::promtool::validate_candidate;
-use crate::effects::services::{apply_layer, CHANGE_TIMEOUT};
+use crate::effects::services::apply_layer;
 
 /// What one apply did, for statuses, logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,11 +72,11 @@ pub enum ApplyError {
     LocalFile(String),
 }
 
-/// Applies `desired` against the workload reached through `client`, with Prometheus' web API at
+/// Applies `desired` against the workload reached through `workload`, with Prometheus' web API at
 /// `prometheus_url`. `current` is what [`CurrentWorkload::read`] returned at the start of the
 /// hook; `applied_for` is recorded in the manifest once everything succeeded.
 pub fn apply(
-    client: &Client,
+    workload: &WorkloadGateway,
     prometheus_url: &str,
     desired: &DesiredWorkload,
     current: &CurrentWorkload,
@@ -108,7 +108,7 @@ pub fn apply(
         .cloned()
         .collect();
     if manifest.files.is_empty() {
-        stale.extend(unknown_rule_files(client, &applied)?);
+        stale.extend(unknown_rule_files(workload, &applied)?);
     }
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
         || stale
@@ -117,15 +117,15 @@ pub fn apply(
     let binary_changed = changed.iter().any(|f| f.role == FileRole::PollerBinary);
 
     if config_changed {
-        validate_candidate(client, desired, &mut report)?;
+        validate_candidate(workload, desired, &mut report)?;
     }
-    push_changed(client, &changed, &mut report)?;
+    push_changed(workload, &changed, &mut report)?;
     for path in &stale {
-        client.remove_path(path, false).or_else(ignore_not_found)?;
+        workload.remove(path, false)?;
         report.removed.push(path.clone());
     }
 
-    let prometheus_restarted = apply_layer(client, desired, &current.plan, &mut report)?;
+    let prometheus_restarted = apply_layer(workload, desired, &current.plan, &mut report)?;
 
     if binary_changed && !report.restarted.iter().any(|s| s == INVENTORY_SERVICE) {
         let poller_enabled = desired
@@ -134,7 +134,7 @@ pub fn apply(
             .get(INVENTORY_SERVICE)
             .is_some_and(|s| s.startup == Some(pebble::Startup::Enabled));
         if poller_enabled {
-            client.restart_services(&[INVENTORY_SERVICE], CHANGE_TIMEOUT)?;
+            workload.restart_services(&[INVENTORY_SERVICE])?;
             report.restarted.push(INVENTORY_SERVICE.to_string());
         }
     }
@@ -155,7 +155,7 @@ pub fn apply(
 
     // The plan changes only when the layer was added: then read what Pebble made of it.
     let plan = if report.layer_changed {
-        plan_digest(&client.get_plan()?)
+        plan_digest(&workload.plan()?)
     } else {
         plan_digest(&current.plan)
     };
@@ -165,7 +165,7 @@ pub fn apply(
     });
     if &applied != manifest {
         let bytes = serde_json::to_vec_pretty(&applied).expect("manifest serialises");
-        client.push(MANIFEST_FILE, &bytes, &push_options(0o600))?;
+        workload.push(MANIFEST_FILE, &bytes, 0o600)?;
     }
     Ok(report)
 }
@@ -173,7 +173,7 @@ pub fn apply(
 /// Pushes the changed files: one multipart request per permission set (config files share
 /// 0644, the poller's binary is 0755, its URL file 0600).
 fn push_changed(
-    client: &Client,
+    workload: &WorkloadGateway,
     changed: &[&DesiredFile],
     report: &mut ApplyReport,
 ) -> Result<(), ApplyError> {
@@ -187,46 +187,27 @@ fn push_changed(
             files.push((file.path.clone(), file_bytes(file)?));
         }
         report.bytes_pushed += files.iter().map(|(_, b)| b.len()).sum::<usize>();
-        client.push_many(&files, &push_options(perms))?;
+        workload.push_many(&files, perms)?;
     }
     report.pushed = changed.iter().map(|f| f.path.clone()).collect();
     Ok(())
-}
-
-/// Push options of the charm's files: parent directories created, `permissions` set.
-pub(crate) fn push_options(permissions: u32) -> PushOptions {
-    PushOptions {
-        make_dirs: true,
-        permissions: Some(permissions),
-        ..PushOptions::default()
-    }
 }
 
 /// Rule files in the rules directory that this apply does not want, found when the charm has
 /// applied nothing in this container yet: left by another charm (prometheus-k8s writes
 /// `juju_*.rules` there, and `juju refresh --switch` keeps the container), they would be
 /// loaded by the `rules/*.rules` glob.
-fn unknown_rule_files(client: &Client, applied: &Manifest) -> Result<Vec<String>, pebble::Error> {
-    let listed = match client.list_files(RULES_DIR, Some("*.rules")) {
-        Ok(listed) => listed,
-        Err(e) if e.is_not_found() => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    Ok(listed
+fn unknown_rule_files(
+    workload: &WorkloadGateway,
+    applied: &Manifest,
+) -> Result<Vec<String>, pebble::Error> {
+    Ok(workload
+        .list_files(RULES_DIR, "*.rules")?
         .into_iter()
         .filter(|f| f.file_type == pebble::FileType::File)
         .map(|f| format!("{RULES_DIR}/{}", f.name))
         .filter(|p| !applied.files.contains_key(p))
         .collect())
-}
-
-/// Treats "not found" as done (removing what is already gone).
-pub(crate) fn ignore_not_found(e: pebble::Error) -> Result<(), pebble::Error> {
-    if e.is_not_found() {
-        Ok(())
-    } else {
-        Err(e)
-    }
 }
 
 /// The bytes of a desired file (a local one is read now).

@@ -6,6 +6,7 @@ pub mod access;
 pub mod apply;
 pub mod current;
 pub mod fqdn;
+pub mod gateway;
 pub mod http;
 pub mod k8s;
 pub mod promtool;

@@ -4,40 +4,38 @@
 
 use std::time::Duration;
 
-use pebble::{Client, ExecOptions, ExecOutput};
+use pebble::ExecOutput;
 
 use crate::core::desired_workload::{DesiredWorkload, FileRole};
 use crate::core::workload::{CANDIDATE_DIR, CONFIG_DIR, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY};
-use crate::effects::apply::{file_bytes, ignore_not_found, push_options, ApplyError, ApplyReport};
+use crate::effects::apply::{file_bytes, ApplyError, ApplyReport};
+use crate::effects::gateway::WorkloadGateway;
 
 /// Longest a promtool run may take.
 const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn run(client: &Client, command: &[&str]) -> Result<ExecOutput, pebble::Error> {
-    client.exec(
-        command,
-        &ExecOptions {
-            timeout: Some(PROMTOOL_TIMEOUT),
-            ..ExecOptions::default()
-        },
-    )
+fn run(workload: &WorkloadGateway, command: &[&str]) -> Result<ExecOutput, pebble::Error> {
+    workload.exec(command, PROMTOOL_TIMEOUT)
 }
 
 /// `promtool check config` on a configuration file of the workload (the live one for the
 /// `validate-configuration` action).
-pub fn check_config(client: &Client, config_file: &str) -> Result<ExecOutput, pebble::Error> {
-    run(client, &[PROMTOOL_BINARY, "check", "config", config_file])
+pub fn check_config(
+    workload: &WorkloadGateway,
+    config_file: &str,
+) -> Result<ExecOutput, pebble::Error> {
+    run(workload, &[PROMTOOL_BINARY, "check", "config", config_file])
 }
 
 /// Stages every Prometheus configuration file under the candidate directory and runs
 /// `promtool check config` on it, so a bad file never reaches the live paths.
 pub fn validate_candidate(
-    client: &Client,
+    workload: &WorkloadGateway,
     desired: &DesiredWorkload,
     report: &mut ApplyReport,
 ) -> Result<(), ApplyError> {
     for dir in [CANDIDATE_DIR, LEGACY_CANDIDATE_DIR] {
-        client.remove_path(dir, true).or_else(ignore_not_found)?;
+        workload.remove(dir, true)?;
     }
     let mut staged = Vec::new();
     for file in desired
@@ -53,10 +51,10 @@ pub fn validate_candidate(
         staged.push((format!("{CANDIDATE_DIR}/{relative}"), file_bytes(file)?));
     }
     report.bytes_pushed += staged.iter().map(|(_, b)| b.len()).sum::<usize>();
-    client.push_many(&staged, &push_options(0o644))?;
+    workload.push_many(&staged, 0o644)?;
 
     let candidate_config = format!("{CANDIDATE_DIR}/prometheus.yml");
-    let output = check_config(client, &candidate_config).map_err(|e| exec_error(client, e))?;
+    let output = check_config(workload, &candidate_config).map_err(|e| exec_error(workload, e))?;
     if output.exit_code != 0 {
         let text = String::from_utf8_lossy(if output.stderr.is_empty() {
             &output.stdout
@@ -68,7 +66,7 @@ pub fn validate_candidate(
             .map(|(p, _)| p.as_str())
             .filter(|p| p.ends_with(".rules"))
             .collect();
-        let bad_rules = find_bad_rule_files(client, &rule_files)?;
+        let bad_rules = find_bad_rule_files(workload, &rule_files)?;
         if !bad_rules.is_empty() {
             return Err(ApplyError::InvalidRules(bad_rules));
         }
@@ -80,13 +78,9 @@ pub fn validate_candidate(
 /// A promtool run that failed to complete. If Pebble is gone now (the container went away
 /// while the command ran, which breaks the exec websocket), it is Pebble being unreachable,
 /// not a validation problem: the charm waits for pebble-ready instead of blocking.
-fn exec_error(client: &Client, e: pebble::Error) -> ApplyError {
-    let gone = e.is_connect() || client.system_info().is_err_and(|probe| probe.is_connect());
-    if gone {
-        ApplyError::Pebble(pebble::Error::Connect {
-            socket: client.socket_path().to_path_buf(),
-            reason: e.to_string(),
-        })
+fn exec_error(workload: &WorkloadGateway, e: pebble::Error) -> ApplyError {
+    if e.is_connect() || workload.is_gone() {
+        ApplyError::Pebble(workload.connect_error(e.to_string()))
     } else {
         ApplyError::Validation(e.to_string())
     }
@@ -95,7 +89,7 @@ fn exec_error(client: &Client, e: pebble::Error) -> ApplyError {
 /// Which staged rule files `promtool check rules` rejects, as live paths with the reason:
 /// lets the charm leave out one application's rules instead of refusing the whole update.
 fn find_bad_rule_files(
-    client: &Client,
+    workload: &WorkloadGateway,
     staged: &[&str],
 ) -> Result<Vec<(String, String)>, ApplyError> {
     if staged.is_empty() {
@@ -103,7 +97,7 @@ fn find_bad_rule_files(
     }
     let mut command = vec![PROMTOOL_BINARY, "check", "rules"];
     command.extend_from_slice(staged);
-    let output = run(client, &command).map_err(|e| exec_error(client, e))?;
+    let output = run(workload, &command).map_err(|e| exec_error(workload, e))?;
     if output.exit_code == 0 {
         return Ok(Vec::new());
     }

@@ -2,27 +2,24 @@
 //! when a definition changed, start what should run, stop what the layer disabled.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use pebble::{Client, Plan};
+use pebble::Plan;
 
 use crate::core::desired_workload::DesiredWorkload;
-use crate::core::workload::{LAYER_LABEL, PROMETHEUS_SERVICE};
+use crate::core::workload::PROMETHEUS_SERVICE;
 use crate::effects::apply::{ApplyError, ApplyReport};
-
-/// How long Pebble may take to start or restart services.
-pub const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::effects::gateway::WorkloadGateway;
 
 /// Adds the layer and replans when the plan or the services' state differ from what is
 /// desired. Returns whether Prometheus was (re)started, which makes a reload unnecessary.
 pub fn apply_layer(
-    client: &Client,
+    workload: &WorkloadGateway,
     desired: &DesiredWorkload,
     plan: &Plan,
     report: &mut ApplyReport,
 ) -> Result<bool, ApplyError> {
     let names: Vec<&str> = desired.layer.services.keys().map(String::as_str).collect();
-    let running: BTreeSet<String> = client
+    let running: BTreeSet<String> = workload
         .services(&names)?
         .into_iter()
         .filter(|s| s.is_running())
@@ -47,30 +44,30 @@ pub fn apply_layer(
         .any(|(name, check)| plan.checks.get(name) != Some(check));
 
     if layer_changed {
-        client.add_layer(LAYER_LABEL, &desired.layer, true)?;
+        workload.add_layer(&desired.layer)?;
         report.layer_changed = true;
     }
     for name in &desired.stopped_services {
         if running.contains(name) {
-            client.stop_services(&[name.as_str()], CHANGE_TIMEOUT)?;
+            workload.stop_services(&[name.as_str()])?;
             report.stopped.push(name.clone());
         }
     }
     if !desired.stopped_checks.is_empty() {
         let names: Vec<&str> = desired.stopped_checks.iter().map(String::as_str).collect();
-        let active: Vec<String> = client
-            .checks(None, &names)?
+        let active: Vec<String> = workload
+            .checks(&names)?
             .into_iter()
             .filter(|c| c.status != pebble::CheckStatus::Inactive)
             .map(|c| c.name)
             .collect();
         if !active.is_empty() {
             let active: Vec<&str> = active.iter().map(String::as_str).collect();
-            client.stop_checks(&active)?;
+            workload.stop_checks(&active)?;
         }
     }
     if !will_start.is_empty() {
-        client.replan(CHANGE_TIMEOUT)?;
+        workload.replan()?;
         report.restarted.extend(will_start);
     }
     Ok(report.restarted.iter().any(|s| s == PROMETHEUS_SERVICE))

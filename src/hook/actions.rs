@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use juju_hook::{HookContext, HookTools};
-use pebble::Client;
 
 use crate::core::config::CharmConfig;
 use crate::core::workload::CONFIG_FILE;
 use crate::effects::access::WorkloadAccess;
+use crate::effects::gateway::WorkloadGateway;
 use crate::effects::{http, promtool};
 
 /// Runs the named action; unknown names fail the action (Juju only sends declared ones).
@@ -29,8 +29,8 @@ pub fn run(
 
 /// Runs promtool in the workload against the live configuration.
 fn validate_configuration(tools: &dyn HookTools, access: &WorkloadAccess) -> anyhow::Result<()> {
-    let client = Client::new(&access.pebble_socket);
-    let output = match promtool::check_config(&client, CONFIG_FILE) {
+    let workload = WorkloadGateway::new(&access.pebble_socket);
+    let output = match promtool::check_config(&workload, CONFIG_FILE) {
         Ok(output) => output,
         Err(e) => {
             tools.action_fail(&format!("cannot run promtool in the workload: {e}"))?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use juju_hook::{Event, HookContext, HookTools, Port, Status, StatusKind, WorkloadEventKind};
-use pebble::{Client, ExecOptions, ServiceStatus};
+use pebble::ServiceStatus;
 use tracing::{info, warn};
 
 use crate::core::config::CharmConfig;
@@ -22,6 +22,7 @@ use crate::core::workload::{
 use crate::effects::access::WorkloadAccess;
 use crate::effects::apply::{self, ApplyError, ApplyReport};
 use crate::effects::current::CurrentWorkload;
+use crate::effects::gateway::WorkloadGateway;
 use crate::effects::http::inventory_outage;
 use crate::effects::k8s;
 use crate::hook::event_policy::EventPolicy;
@@ -93,8 +94,8 @@ pub fn reconcile_with(
         tools.state_set(&state_writes)?;
     }
 
-    let client = Client::new(&access.pebble_socket);
-    let current = match read_workload(ctx, &client) {
+    let workload = WorkloadGateway::new(&access.pebble_socket);
+    let current = match read_workload(ctx, &workload) {
         Ok(current) => current,
         Err(e) => {
             let status = config_problem
@@ -105,7 +106,7 @@ pub fn reconcile_with(
     };
     let version = current.as_ref().and_then(|c| {
         workload_version(
-            &client,
+            &workload,
             tools,
             c,
             EventPolicy::is_fresh_container(&ctx.event),
@@ -132,10 +133,10 @@ pub fn reconcile_with(
     let fingerprint = unchanged_inputs::fingerprint(&inputs.hook_inputs(&snapshot));
     if let Some(current) = &current {
         if let Some(status) =
-            unchanged_inputs::last_status_if_unchanged(&ctx.event, &client, current, &fingerprint)
+            unchanged_inputs::last_status_if_unchanged(&ctx.event, &workload, current, &fingerprint)
         {
             info!("inputs unchanged since the last apply: the workload is up to date");
-            let status = with_inventory_state(status, &config, access, &client);
+            let status = with_inventory_state(status, &config, access, &workload);
             tools.status_set(&status, false)?;
             return Ok(ReconcileOutcome {
                 status,
@@ -144,7 +145,7 @@ pub fn reconcile_with(
             });
         }
     }
-    let (desired, applied) = converge(&inputs, &fingerprint, &client, access, current.as_ref())?;
+    let (desired, applied) = converge(&inputs, &fingerprint, &workload, access, current.as_ref())?;
     write_relation_data(tools, &desired)?;
 
     let (status, report) = match applied {
@@ -156,7 +157,7 @@ pub fn reconcile_with(
             log_report(&report);
             let status = status_once_applied(&desired, &inputs);
             (
-                with_inventory_state(status, &config, access, &client),
+                with_inventory_state(status, &config, access, &workload),
                 Some(report),
             )
         }
@@ -235,12 +236,12 @@ fn with_inventory_state(
     status: Status,
     config: &CharmConfig,
     access: &WorkloadAccess,
-    client: &Client,
+    workload: &WorkloadGateway,
 ) -> Status {
     if status.kind != StatusKind::Active || config.inventory.is_none() {
         return status;
     }
-    if let Some(problem) = poller_crashing(client) {
+    if let Some(problem) = poller_crashing(workload) {
         return Status::blocked(problem);
     }
     match inventory_outage(&access.poller_url) {
@@ -251,8 +252,8 @@ fn with_inventory_state(
 }
 
 /// The poller's service as Pebble shows it, when it keeps exiting.
-fn poller_crashing(client: &Client) -> Option<String> {
-    let services = client.services(&[INVENTORY_SERVICE]).ok()?;
+fn poller_crashing(workload: &WorkloadGateway) -> Option<String> {
+    let services = workload.services(&[INVENTORY_SERVICE]).ok()?;
     let service = services.into_iter().find(|s| s.name == INVENTORY_SERVICE)?;
     let state = match service.current {
         ServiceStatus::Backoff => "backoff: restarted after exiting",
@@ -374,11 +375,11 @@ fn refreshes_capacity(event: &Event) -> bool {
 /// few minutes, managed files edited in the container are noticed so they get restored.
 fn read_workload(
     ctx: &HookContext,
-    client: &Client,
+    workload: &WorkloadGateway,
 ) -> Result<Option<CurrentWorkload>, pebble::Error> {
-    let result = CurrentWorkload::read(client).and_then(|mut current| {
+    let result = CurrentWorkload::read(workload).and_then(|mut current| {
         if ctx.event == Event::UpdateStatus {
-            let drifted = current.forget_drifted_files(client)?;
+            let drifted = current.forget_drifted_files(workload)?;
             if !drifted.is_empty() {
                 warn!("restoring files changed in the workload: {drifted:?}");
             }
@@ -424,7 +425,7 @@ impl Inputs<'_> {
 fn converge(
     inputs: &Inputs<'_>,
     read_fingerprint: &str,
-    client: &Client,
+    workload: &WorkloadGateway,
     access: &WorkloadAccess,
     current: Option<&CurrentWorkload>,
 ) -> anyhow::Result<(Desired, Option<Result<ApplyReport, ApplyError>>)> {
@@ -456,7 +457,7 @@ fn converge(
             plan: String::new(),
         };
         let result = apply::apply(
-            client,
+            workload,
             &access.prometheus_url,
             &desired.workload,
             current,
@@ -487,7 +488,7 @@ fn write_relation_data(tools: &dyn HookTools, desired: &Desired) -> anyhow::Resu
 /// The Prometheus version: remembered in the manifest, detected again on pebble-ready and
 /// upgrades (the image may have changed) or when unknown.
 fn workload_version(
-    client: &Client,
+    workload: &WorkloadGateway,
     tools: &dyn HookTools,
     current: &CurrentWorkload,
     fresh_container: bool,
@@ -497,14 +498,8 @@ fn workload_version(
             return Some(v.clone());
         }
     }
-    let output = client
-        .exec(
-            &[PROMETHEUS_BINARY, "--version"],
-            &ExecOptions {
-                timeout: Some(Duration::from_secs(10)),
-                ..ExecOptions::default()
-            },
-        )
+    let output = workload
+        .exec(&[PROMETHEUS_BINARY, "--version"], Duration::from_secs(10))
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);

@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 
 use juju_hook::{merge_relation_set, Event, Status};
-use pebble::{Client, Startup};
+use pebble::Startup;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -32,6 +32,7 @@ use crate::core::desired::RelationWrite;
 use crate::core::manifest::plan_digest;
 use crate::core::model::ModelSnapshot;
 use crate::effects::current::CurrentWorkload;
+use crate::effects::gateway::WorkloadGateway;
 use crate::hook::event_policy::EventPolicy;
 
 /// Bumped whenever what the fingerprint covers changes.
@@ -102,7 +103,7 @@ pub fn after_writes<'a>(
 /// is as that apply left it; `None` when the desired state must be computed.
 pub fn last_status_if_unchanged(
     event: &Event,
-    client: &Client,
+    workload: &WorkloadGateway,
     current: &CurrentWorkload,
     fingerprint: &str,
 ) -> Option<Status> {
@@ -114,7 +115,7 @@ pub fn last_status_if_unchanged(
         return None;
     }
     // A service stopped or crashed since is restarted by the full path.
-    let services = client.services(&[]).ok()?;
+    let services = workload.services(&[]).ok()?;
     services
         .iter()
         .all(|s| s.is_running() == (s.startup == Startup::Enabled))
