@@ -14,9 +14,9 @@ use juju_hook::{
     Event, GoalState, HookToolError, HookTools, LogLevel, NetworkInfo, Port, RelationData,
     RelationEventKind, RelationId, Status, StatusKind, WorkloadEventKind,
 };
+use prometheus_rs_k8s::core::endpoints::ENDPOINTS;
 use prometheus_rs_k8s::hook::databag_cache::{self, CACHE_FILE};
 use prometheus_rs_k8s::hook::dispatch::handle_event;
-use prometheus_rs_k8s::hook::model_reader::ENDPOINTS;
 use prometheus_rs_k8s::hook::reconcile::LAST_GOOD_CONFIG_KEY;
 use serde_json::{Map, Value};
 

@@ -20,13 +20,13 @@ use crate::core::config::{format_simple, CharmConfig};
 use crate::core::desired::desired_for;
 use crate::core::desired::RelationProblem;
 use crate::core::desired_workload::FileContent;
+use crate::core::endpoints::ENDPOINTS;
 use crate::core::model::{Databag, ModelSnapshot, RelationSnapshot};
 use crate::core::prometheus_config::{FILE_SD_GLOB, INVENTORY_TARGET_LIMIT};
 use crate::core::workload::{
     CONFIG_FILE, LAYER_LABEL, POLLER_JOB_NAME, POLLER_LISTEN, PROMETHEUS_PORT, RULES_DIR,
     SELF_JOB_NAME,
 };
-use crate::hook::model_reader::ENDPOINTS;
 
 /// Arguments of `render`.
 #[derive(Debug, Clone, clap::Args)]

@@ -15,6 +15,10 @@ use crate::core::config::{CharmConfig, RetentionSize};
 use crate::core::desired_workload::{
     DesiredFile, DesiredWorkload, FileContent, FileRole, LocalFile,
 };
+use crate::core::endpoints::{
+    ALERTMANAGER, CATALOGUE, GRAFANA_SOURCE, INGRESS, METRICS_ENDPOINT, PROMETHEUS_API,
+    RECEIVE_REMOTE_WRITE, SELF_METRICS_ENDPOINT, SEND_DATASOURCE, SEND_REMOTE_WRITE,
+};
 use crate::core::layer::{
     build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE,
 };
@@ -148,38 +152,38 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let snapshot = inputs.snapshot;
     let mut problems = Vec::new();
 
-    let metrics = views(snapshot, "metrics-endpoint");
+    let metrics = views(snapshot, METRICS_ENDPOINT.name);
     let scrape = scrape::scrape_jobs(&metrics);
     let scrape_rules = rules_per_relation(
         &metrics,
         inputs.rejected_rules,
         alert_rules::scrape_rule_files,
     );
-    problems_from("metrics-endpoint", &scrape.per_app_errors, &mut problems);
+    problems_from(METRICS_ENDPOINT.name, &scrape.per_app_errors, &mut problems);
     problems_from(
-        "metrics-endpoint",
+        METRICS_ENDPOINT.name,
         &scrape_rules.per_app_errors,
         &mut problems,
     );
 
-    let senders = views(snapshot, "receive-remote-write");
+    let senders = views(snapshot, RECEIVE_REMOTE_WRITE.name);
     let sender_rules = rules_per_relation(
         &senders,
         inputs.rejected_rules,
         remote_write::sender_rule_files,
     );
     problems_from(
-        "receive-remote-write",
+        RECEIVE_REMOTE_WRITE.name,
         &sender_rules.per_app_errors,
         &mut problems,
     );
 
-    let alerting = alertmanager::alertmanagers(&views(snapshot, "alertmanager"));
-    problems_from("alertmanager", &alerting.per_app_errors, &mut problems);
+    let alerting = alertmanager::alertmanagers(&views(snapshot, ALERTMANAGER.name));
+    problems_from(ALERTMANAGER.name, &alerting.per_app_errors, &mut problems);
 
-    let receivers = remote_write::endpoints(&views(snapshot, "send-remote-write"));
+    let receivers = remote_write::endpoints(&views(snapshot, SEND_REMOTE_WRITE.name));
     problems_from(
-        "send-remote-write",
+        SEND_REMOTE_WRITE.name,
         &receivers.per_app_errors,
         &mut problems,
     );
@@ -356,11 +360,11 @@ fn relation_writes(
     if leader {
         for (endpoint, scrape_errors, rules) in [
             (
-                "metrics-endpoint",
+                METRICS_ENDPOINT.name,
                 scrape.per_app_errors.as_slice(),
                 scrape_rules,
             ),
-            ("receive-remote-write", &[][..], sender_rules),
+            (RECEIVE_REMOTE_WRITE.name, &[][..], sender_rules),
         ] {
             let ids: Vec<u32> = snapshot.relations_on(endpoint).map(|r| r.id).collect();
             let feedback =
@@ -404,28 +408,28 @@ fn relation_writes(
         https: false,
     });
     let per_endpoint: [(&str, Option<Databag>, Databag); 7] = [
-        ("grafana-source", Some(grafana_app), grafana_unit),
+        (GRAFANA_SOURCE.name, Some(grafana_app), grafana_unit),
         (
-            "self-metrics-endpoint",
+            SELF_METRICS_ENDPOINT.name,
             Some(self_metrics::app_data(&me)),
             self_metrics::unit_data(&me),
         ),
-        ("receive-remote-write", None, remote_write_unit),
-        (INGRESS_ENDPOINT, None, ingress_request),
+        (RECEIVE_REMOTE_WRITE.name, None, remote_write_unit),
+        (INGRESS.name, None, ingress_request),
         (
-            "catalogue",
+            CATALOGUE.name,
             Some(catalogue::app_data(&base_url)),
             Databag::new(),
         ),
         (
-            "prometheus-api",
+            PROMETHEUS_API.name,
             Some(prometheus_api::app_data(
                 &internal_url,
                 config.web_external_url.as_deref(),
             )),
             Databag::new(),
         ),
-        ("send-datasource", Some(datasources), Databag::new()),
+        (SEND_DATASOURCE.name, Some(datasources), Databag::new()),
     ];
     for (endpoint, app_data, unit_data) in &per_endpoint {
         for rel in snapshot.relations_on(endpoint) {
@@ -438,9 +442,6 @@ fn relation_writes(
     writes
 }
 
-/// The ingress endpoint (`ingress_per_unit`, limit 1).
-pub const INGRESS_ENDPOINT: &str = "ingress";
-
 /// This unit's URL from the ingress relation, with the relation it came from (`None`: no
 /// relation or no route yet). Unusable data is a problem of that relation only: Prometheus
 /// keeps the external URL it runs with (`in_plan`), so nothing restarts and the published
@@ -451,7 +452,7 @@ fn ingress_url(
     problems: &mut Vec<RelationProblem>,
 ) -> Option<(RelationId, String)> {
     let unit = snapshot.unit_name();
-    for rel in snapshot.relations_on(INGRESS_ENDPOINT) {
+    for rel in snapshot.relations_on(INGRESS.name) {
         match ingress_per_unit::unit_url(&rel.app_data, &unit) {
             Ok(Some(url)) => return Some((rel.relation_id(), url)),
             Ok(None) => {}
@@ -473,7 +474,7 @@ fn ingress_url(
 /// `grafana-source` relation and is left out; the datasource itself keeps working.
 fn datasources(snapshot: &ModelSnapshot, problems: &mut Vec<RelationProblem>) -> Databag {
     let mut grafanas = Vec::new();
-    for rel in snapshot.relations_on("grafana-source") {
+    for rel in snapshot.relations_on(GRAFANA_SOURCE.name) {
         match datasource_exchange::grafana_uids(&rel.app_data) {
             Ok(Some(g)) => grafanas.push(g),
             Ok(None) => {}
@@ -559,4 +560,73 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         rejected_rules: &BTreeMap::new(),
         external_url_in_plan: None,
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::endpoints::{by_name, ENDPOINTS};
+    use crate::core::model::{ModelInfo, UnitSnapshot};
+
+    /// A leader with one related application on every endpoint it reads.
+    fn related_everywhere() -> ModelSnapshot {
+        let relations = ENDPOINTS
+            .iter()
+            .zip(1..)
+            .map(|(endpoint, id)| {
+                let app = format!("remote{id}");
+                RelationSnapshot {
+                    endpoint: endpoint.name.to_owned(),
+                    id,
+                    app: app.clone(),
+                    app_data: Databag::new(),
+                    units: vec![UnitSnapshot {
+                        name: format!("{app}/0"),
+                        data: Databag::new(),
+                    }],
+                    local_app_data: Databag::new(),
+                    local_unit_data: Databag::new(),
+                }
+            })
+            .collect();
+        ModelSnapshot {
+            description: None,
+            config: serde_json::Map::new(),
+            leader: true,
+            model: ModelInfo {
+                name: "cos".into(),
+                uuid: "f2c4a6d8-1234-4abc-8def-0123456789ab".into(),
+            },
+            app_name: "prometheus".into(),
+            unit_id: 0,
+            fqdn: "prometheus-0.prometheus-endpoints.cos.svc.cluster.local".into(),
+            relations,
+            prometheus_version: None,
+            planned_units: None,
+            planned_unit_numbers: None,
+            pvc_capacity: None,
+        }
+    }
+
+    /// The charm writes only the databags the endpoint table says it writes: those are the
+    /// ones a hook reads back to write only what changed.
+    #[test]
+    fn relation_writes_follow_the_endpoint_table() {
+        let desired = desired_for(&related_everywhere()).expect("renders");
+        assert!(!desired.writes.is_empty());
+        for write in &desired.writes {
+            let endpoint = by_name(&write.relation.endpoint).expect("a declared endpoint");
+            let declared = if write.app {
+                endpoint.writes_app
+            } else {
+                endpoint.writes_unit
+            };
+            assert!(
+                declared,
+                "{} writes the {} databag, which its table row does not declare",
+                endpoint.name,
+                if write.app { "application" } else { "unit" }
+            );
+        }
+    }
 }

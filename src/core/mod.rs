@@ -6,6 +6,7 @@
 pub mod config;
 pub mod desired;
 pub mod desired_workload;
+pub mod endpoints;
 pub mod layer;
 pub mod limits;
 pub mod manifest;

@@ -12,6 +12,7 @@ pub use charm_interfaces::topology::Topology;
 /// A relation databag (all values are strings).
 pub use charm_interfaces::Databag;
 
+use crate::core::endpoints;
 use crate::core::workload::CHARM_NAME;
 
 /// The model the unit lives in.
@@ -104,24 +105,6 @@ pub struct ModelSnapshot {
     pub pvc_capacity: Option<String>,
 }
 
-/// Endpoints a snapshot's relations may be on (metadata.yaml's, peers included).
-pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
-    "metrics-endpoint",
-    "alertmanager",
-    "send-remote-write",
-    "self-metrics-endpoint",
-    "grafana-source",
-    "receive-remote-write",
-    "ingress",
-    "catalogue",
-    "prometheus-api",
-    "send-datasource",
-    "prometheus-peers",
-];
-
-/// The peer endpoint (its remote units are this application's other units).
-const PEER_ENDPOINT: &str = "prometheus-peers";
-
 impl ModelSnapshot {
     /// What makes this snapshot a model Juju could not present, one line each (empty: none):
     /// names that are empty or malformed, a relation id used twice, an endpoint the charm does
@@ -168,13 +151,13 @@ impl ModelSnapshot {
                     rel.id, rel.endpoint
                 ));
             }
-            if !SNAPSHOT_ENDPOINTS.contains(&rel.endpoint.as_str()) {
+            if endpoints::by_name(&rel.endpoint).is_none() {
                 out.push(format!(
                     "{name}: endpoint {:?} is not declared by the charm",
                     rel.endpoint
                 ));
             }
-            let peer = rel.endpoint == PEER_ENDPOINT;
+            let peer = rel.endpoint == endpoints::PEERS.name;
             if !app_ok(&rel.app) {
                 out.push(format!(
                     "{name}: app {:?} is not a Juju application name",

@@ -1,73 +1,10 @@
-//! Fills a [`ModelSnapshot`] through the hook tools, reading every databag at most once.
+//! Fills a [`ModelSnapshot`] through the hook tools, reading every databag at most once, on
+//! the endpoints of [`crate::core::endpoints::ENDPOINTS`].
 
 use juju_hook::{Event, HookContext, HookToolError, HookTools, RelationEventKind, RelationId};
 
+use crate::core::endpoints::{Endpoint, ENDPOINTS};
 use crate::core::model::{Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot};
-
-/// Endpoints whose remote data the charm reads, and whether it writes this unit's or this
-/// application's databag there (so it must know what it wrote last).
-pub struct EndpointUse {
-    /// Endpoint name from metadata.yaml.
-    pub name: &'static str,
-    /// The charm writes this unit's databag on this endpoint.
-    pub writes_unit: bool,
-    /// The leader writes the application databag on this endpoint.
-    pub writes_app: bool,
-}
-
-/// Every relation endpoint the charm handles.
-pub const ENDPOINTS: &[EndpointUse] = &[
-    EndpointUse {
-        name: "metrics-endpoint",
-        writes_unit: false,
-        writes_app: true,
-    },
-    EndpointUse {
-        name: "alertmanager",
-        writes_unit: false,
-        writes_app: false,
-    },
-    EndpointUse {
-        name: "grafana-source",
-        writes_unit: true,
-        writes_app: true,
-    },
-    EndpointUse {
-        name: "self-metrics-endpoint",
-        writes_unit: true,
-        writes_app: true,
-    },
-    EndpointUse {
-        name: "send-remote-write",
-        writes_unit: false,
-        writes_app: false,
-    },
-    EndpointUse {
-        name: "receive-remote-write",
-        writes_unit: true,
-        writes_app: true,
-    },
-    EndpointUse {
-        name: "ingress",
-        writes_unit: true,
-        writes_app: false,
-    },
-    EndpointUse {
-        name: "catalogue",
-        writes_unit: false,
-        writes_app: true,
-    },
-    EndpointUse {
-        name: "prometheus-api",
-        writes_unit: false,
-        writes_app: true,
-    },
-    EndpointUse {
-        name: "send-datasource",
-        writes_unit: false,
-        writes_app: true,
-    },
-];
 
 /// Reads config, leadership and every relation into a snapshot.
 ///
@@ -161,7 +98,7 @@ fn planned_unit_numbers(
 fn read_relation(
     ctx: &HookContext,
     tools: &dyn HookTools,
-    endpoint: &EndpointUse,
+    endpoint: &Endpoint,
     id: &RelationId,
     leader: bool,
     departing: Option<&str>,
