@@ -3,11 +3,9 @@
 //! change of input, of the plan or of the services, and any event that re-checks everything,
 //! takes the full path.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use juju_hook::{Event, RelationEventKind, RelationId, Status, StatusKind};
 use pebble::{Client, Layer};
 use prometheus_rs_k8s::hook::reconcile::{reconcile, ReconcileOutcome};

@@ -5,12 +5,10 @@
 //! charm set is kept in the unit state, so emptying an option removes exactly those: checked
 //! with the Kubernetes step stood in for (`reconcile_with`).
 
-mod common;
-
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::Charm;
+use crate::common::Charm;
 use juju_hook::{Event, StatusKind};
 use prometheus_rs_k8s::core::desired::desired_for;
 use prometheus_rs_k8s::core::limits::Resource;

@@ -2,12 +2,12 @@
 //! and explanation of refused data, unknown snapshot fields named, `--out` files, and the
 //! `--explain` text (every job's origin, every dropped job, rule group and rename).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{Charm, TWO_APPS_FIXTURE};
+use crate::common::{Charm, TWO_APPS_FIXTURE};
 use juju_hook::StatusKind;
 use prometheus_rs_k8s::cli::render::{explain_text, load_snapshot, render_snapshot, RenderOutput};
 use prometheus_rs_k8s::core::model::ModelSnapshot;

@@ -5,15 +5,13 @@
 //! still what Prometheus serves, nothing is recorded as applied, and the next event converges
 //! once the fault clears.
 
-mod common;
-
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::common::*;
 use charm_harness::pebble::exec::real_promtool_handler;
 use charm_harness::{ExecResult, ReloadResponse, ServiceCurrent};
 use charm_sim::{charm_model_state, Simulation};
-use common::*;
 use juju_hook::{Event, Status, StatusKind};
 
 /// Bytes of the live prometheus.yml.

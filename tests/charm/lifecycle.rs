@@ -2,10 +2,10 @@
 //! changes applied by reload or by restart, invalid config, an unreachable or restarted
 //! container, failed reloads and configurations promtool rejects.
 
-mod common;
+use crate::common;
 
+use crate::common::*;
 use charm_harness::ReloadResponse;
-use common::*;
 use juju_hook::{Event, Port, Status, StatusKind};
 use serde_json::{json, Value};
 

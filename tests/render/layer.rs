@@ -1,8 +1,7 @@
 //! Pebble layer rendering: snapshots, and which option changes touch which part of the
 //! workload (service definitions vs prometheus.yml).
 
-mod render_common;
-
+use crate::render_common::*;
 use insta::assert_snapshot;
 use pebble::{CheckLevel, Layer, Startup};
 use prometheus_rs_k8s::core::layer::{
@@ -11,7 +10,6 @@ use prometheus_rs_k8s::core::layer::{
 use prometheus_rs_k8s::core::prometheus_config::render;
 use prometheus_rs_k8s::core::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
 use prometheus_rs_k8s::CharmConfig;
-use render_common::*;
 use serde_json::{json, Value};
 
 fn inventory_options() -> Value {

@@ -3,15 +3,13 @@
 //! the very one the charm meant, or be refused by validation with an error naming its option.
 //! The same values in prometheus.yml stay literal YAML strings.
 
-mod render_common;
-
+use crate::render_common::{input, V3_5};
 use prometheus_rs_k8s::core::layer::{
     build_layer, inventory_args, prometheus_args, InventoryService,
 };
 use prometheus_rs_k8s::core::prometheus_config::render;
 use prometheus_rs_k8s::core::workload::{INVENTORY_SERVICE, PROMETHEUS_SERVICE};
 use prometheus_rs_k8s::CharmConfig;
-use render_common::{input, V3_5};
 use serde_json::{json, Map, Value};
 
 /// Payloads a shell would act on, plus quoting and line breaks.

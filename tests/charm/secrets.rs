@@ -2,13 +2,11 @@
 //! environment, a status, a log line, relation data or a world-readable file. The URL reaches
 //! the poller in a file only it can read (0600); a new URL restarts only the poller.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::process::ProcessCharm;
-use common::*;
+use crate::common::process::ProcessCharm;
+use crate::common::*;
 use juju_hook::Event;
 use serde_json::Value;
 

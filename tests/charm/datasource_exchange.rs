@@ -4,10 +4,8 @@
 //! UIDs in the fixture's format, a non-leader writes nothing, and a Grafana whose answer
 //! cannot be used is named in the status and left out, nothing else changing.
 
-mod common;
-
+use crate::common::Charm;
 use charm_sim::charm_model_state;
-use common::Charm;
 use juju_hook::{RelationData, RelationEventKind, RelationId, StatusKind};
 use serde_json::Value;
 

@@ -1,12 +1,10 @@
 //! prometheus.yml rendering: snapshots, and every render validated by the real promtool of the
 //! major it targets (Debian's 2.42 for 2.x, 3.14 for 3.x).
 
-mod render_common;
-
+use crate::render_common::*;
 use insta::assert_snapshot;
 use prometheus_rs_k8s::core::prometheus_config::render;
 use prometheus_rs_k8s::CharmConfig;
-use render_common::*;
 use serde_json::{json, Value};
 
 fn inventory_options() -> Value {

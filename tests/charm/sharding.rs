@@ -3,13 +3,11 @@
 //! inventory targets, the shares cover every target before and after rescaling, peer events
 //! re-render, and goal-state is read only when sharding is on.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::{add_scrape_app, pebble_ready, Charm};
 use charm_harness::ModelState;
 use charm_sim::charm_model_state;
-use common::{add_scrape_app, pebble_ready, Charm};
 use juju_hook::{GoalStateEntry, RelationEventKind};
 use prometheus_rs_k8s::core::sharding::{hashmod, HASH_LABEL, REPLICA_LABEL};
 use prometheus_rs_k8s::core::workload::{POLLER_JOB_NAME, SELF_JOB_NAME};

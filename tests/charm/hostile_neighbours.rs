@@ -2,9 +2,7 @@
 //! the real promtool): it costs only that application's own jobs or rules, is named in the
 //! status and in its `event` feedback, and every other application's change still applies.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use juju_hook::{RelationEventKind, StatusKind};
 use serde_json::json;
 

@@ -2,16 +2,14 @@
 //! a file_sd scrape job, poller-only options restart only the poller, unsetting the URL
 //! disables and stops it, and the charm's own binary is pushed for it when it changed.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::common::*;
 use charm_harness::pebble::ServiceRunner;
 use charm_harness::ServiceCurrent;
-use common::*;
 use juju_hook::{Event, StatusKind};
 use pebble::{Service, Startup};
 use serde_json::{json, Value};

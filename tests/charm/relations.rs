@@ -2,10 +2,8 @@
 //! scrape library (the shared two-apps fixture): jobs, rule files, the `event` feedback the
 //! leader writes, units departing, relations breaking, and one application's bad data.
 
-mod common;
-
+use crate::common::*;
 use charm_harness::RecordedRequest;
-use common::*;
 use juju_hook::{Event, RelationEventKind, Status, StatusKind};
 use serde_json::{json, Value};
 

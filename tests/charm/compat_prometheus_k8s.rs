@@ -3,10 +3,8 @@
 //! resolves it, the self-scrape at that address, `web_external_url`, exemplar storage, and the
 //! default percentage retention of an untrusted unit.
 
-mod common;
-
+use crate::common::{Charm, CONFIG_FILE};
 use charm_sim::charm_model_state;
-use common::{Charm, CONFIG_FILE};
 use juju_hook::{RelationId, Status, StatusKind};
 use prometheus_rs_k8s::effects::fqdn::FqdnSource;
 use serde_json::{json, Value};

@@ -5,10 +5,8 @@
 //! `web_external_url` taking precedence, bad data costing nothing that works, and the relation
 //! going away.
 
-mod common;
-
+use crate::common::{Charm, TWO_APPS_FIXTURE};
 use charm_sim::charm_model_state;
-use common::{Charm, TWO_APPS_FIXTURE};
 use juju_hook::{RelationData, RelationEventKind, RelationId, StatusKind};
 use prometheus_rs_k8s::cli::render::{explain_text, render_snapshot};
 use prometheus_rs_k8s::core::model::ModelSnapshot;

@@ -9,13 +9,11 @@
 //! (upstream commit 432c227, see /work/shared/fixtures INTERFACES.md) in
 //! `tests/fixtures/prometheus_k8s/` and `tests/fixtures/prometheus_scrape/`.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::{pebble_ready, Charm, CONFIG_FILE, TWO_APPS_FIXTURE};
 use charm_sim::{charm_model_state, CONFIG_YAML, METADATA_YAML};
-use common::{pebble_ready, Charm, CONFIG_FILE, TWO_APPS_FIXTURE};
 use juju_hook::{Event, RelationId, Status};
 use serde_json::Value;
 
