@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::desired_workload::LocalFile;
+use crate::core::desired_workload::{DesiredFile, FileContent, LocalFile};
 use crate::core::workload::{CONTAINER, POLLER_LISTEN, PROMETHEUS_PORT};
 use crate::effects::fqdn::FqdnSource;
+use crate::effects::report::ApplyError;
 
 /// How this process reaches the workload. Defaults are what Juju sets up in a sidecar pod;
 /// each can be overridden by an environment variable (the harness and the demo do).
@@ -82,4 +83,13 @@ pub fn local_file_identity(path: &Path) -> Option<String> {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     Some(format!("size={} mtime={mtime}", meta.len()))
+}
+
+/// The bytes of a desired file (a local one is read now).
+pub fn file_bytes(file: &DesiredFile) -> Result<Vec<u8>, ApplyError> {
+    match &file.content {
+        FileContent::Bytes(bytes) => Ok(bytes.clone()),
+        FileContent::Local { path, .. } => std::fs::read(path)
+            .map_err(|e| ApplyError::LocalFile(format!("cannot read {}: {e}", path.display()))),
+    }
 }

@@ -4,73 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use thiserror::Error;
-
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
 use crate::core::workload::{CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR};
+use crate::effects::access::file_bytes;
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::http::{reload_prometheus, reload_timeout};
 use crate::effects::promtool::validate_candidate;
+use crate::effects::report::{ApplyError, ApplyReport};
 use crate::effects::services::apply_layer;
-
-/// What one apply did, for statuses, logs and tests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApplyReport {
-    /// Files pushed live.
-    pub pushed: Vec<String>,
-    /// Stale files removed.
-    pub removed: Vec<String>,
-    /// Bytes pushed (live and candidate).
-    pub bytes_pushed: usize,
-    /// The layer was (re)added.
-    pub layer_changed: bool,
-    /// Services (re)started by replan or an explicit restart.
-    pub restarted: Vec<String>,
-    /// Services stopped.
-    pub stopped: Vec<String>,
-    /// Prometheus reloaded its configuration.
-    pub reloaded: bool,
-}
-
-impl ApplyReport {
-    /// True when nothing at all was changed.
-    pub fn is_noop(&self) -> bool {
-        self.pushed.is_empty()
-            && self.removed.is_empty()
-            && !self.layer_changed
-            && self.restarted.is_empty()
-            && self.stopped.is_empty()
-            && !self.reloaded
-    }
-}
-
-/// Why an apply stopped. Nothing is recorded as applied, so the next event retries.
-#[derive(Debug, Error)]
-pub enum ApplyError {
-    /// Pebble failed (unreachable, API error, failed change).
-    #[error("{0}")]
-    Pebble(#[from] pebble::Error),
-    /// promtool rejected the rendered configuration; Prometheus keeps the old one.
-    #[error("generated configuration rejected by promtool: {0}")]
-    InvalidConfig(String),
-    /// `promtool check rules` rejected these rule files (live path, promtool's reason).
-    #[error("rule files rejected by promtool: {}", .0.iter().map(|(p, m)| format!("{p}: {m}")).collect::<Vec<_>>().join("; "))]
-    InvalidRules(Vec<(String, String)>),
-    /// promtool could not be run.
-    #[error("cannot validate configuration: {0}")]
-    Validation(String),
-    /// Prometheus did not accept `POST /-/reload`.
-    #[error("Prometheus reload failed: {0}")]
-    ReloadFailed(String),
-    /// Prometheus did not answer the reload (still starting, e.g. replaying its WAL).
-    #[error("Prometheus not ready for reload: {0}")]
-    NotReady(String),
-    /// A local file to push could not be read.
-    #[error("{0}")]
-    LocalFile(String),
-}
 
 /// Applies `desired` against the workload reached through `workload`, with Prometheus' web API at
 /// `prometheus_url`. `current` is what [`CurrentWorkload::read`] returned at the start of the
@@ -208,13 +151,4 @@ fn unknown_rule_files(
         .map(|f| format!("{RULES_DIR}/{}", f.name))
         .filter(|p| !applied.files.contains_key(p))
         .collect())
-}
-
-/// The bytes of a desired file (a local one is read now).
-pub(crate) fn file_bytes(file: &DesiredFile) -> Result<Vec<u8>, ApplyError> {
-    match &file.content {
-        FileContent::Bytes(bytes) => Ok(bytes.clone()),
-        FileContent::Local { path, .. } => std::fs::read(path)
-            .map_err(|e| ApplyError::LocalFile(format!("cannot read {}: {e}", path.display()))),
-    }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::effects::apply::ApplyError;
+use crate::effects::report::ApplyError;
 
 /// Reload timeout that grows with the configuration: Prometheus re-reads every file and
 /// rebuilds every scrape pool, which takes seconds for configurations of thousands of jobs.

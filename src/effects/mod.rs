@@ -10,4 +10,5 @@ pub mod gateway;
 pub mod http;
 pub mod k8s;
 pub mod promtool;
+pub mod report;
 pub mod services;

@@ -8,8 +8,9 @@ use pebble::ExecOutput;
 
 use crate::core::desired_workload::{DesiredWorkload, FileRole};
 use crate::core::workload::{CANDIDATE_DIR, CONFIG_DIR, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY};
-use crate::effects::apply::{file_bytes, ApplyError, ApplyReport};
+use crate::effects::access::file_bytes;
 use crate::effects::gateway::WorkloadGateway;
+use crate::effects::report::{ApplyError, ApplyReport};
 
 /// Longest a promtool run may take.
 const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);

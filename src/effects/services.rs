@@ -7,8 +7,8 @@ use pebble::Plan;
 
 use crate::core::desired_workload::DesiredWorkload;
 use crate::core::workload::PROMETHEUS_SERVICE;
-use crate::effects::apply::{ApplyError, ApplyReport};
 use crate::effects::gateway::WorkloadGateway;
+use crate::effects::report::{ApplyError, ApplyReport};
 
 /// Adds the layer and replans when the plan or the services' state differ from what is
 /// desired. Returns whether Prometheus was (re)started, which makes a reload unnecessary.

@@ -20,11 +20,12 @@ use crate::core::workload::{
     INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE,
 };
 use crate::effects::access::WorkloadAccess;
-use crate::effects::apply::{self, ApplyError, ApplyReport};
+use crate::effects::apply;
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::http::inventory_outage;
 use crate::effects::k8s;
+use crate::effects::report::{ApplyError, ApplyReport};
 use crate::hook::event_policy::EventPolicy;
 use crate::hook::model_reader;
 use crate::hook::unchanged_inputs::{self, HookInputs};
