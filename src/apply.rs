@@ -584,6 +584,12 @@ fn apply_layer(
         .checks
         .iter()
         .any(|(name, check)| plan.checks.get(name) != Some(check));
+    // Log targets take effect when the layer is added (no replan needed).
+    layer_changed |= desired
+        .layer
+        .log_targets
+        .iter()
+        .any(|(name, target)| plan.log_targets.get(name) != Some(target));
 
     if layer_changed {
         client.add_layer(LAYER_LABEL, &desired.layer, true)?;

@@ -38,6 +38,9 @@ pub struct DesiredInputs<'a> {
     /// The `--web.external-url` Prometheus runs with (from Pebble's plan), kept while the
     /// ingress relation's data is unusable.
     pub external_url_in_plan: Option<&'a str>,
+    /// The log targets of Pebble's current plan (`None`: unknown), so that targets no Loki
+    /// unit wants any more are turned off.
+    pub log_targets_in_plan: Option<&'a BTreeMap<String, pebble::LogTarget>>,
 }
 
 /// Keys to write into one databag (only those that differ from what is there).
@@ -244,7 +247,9 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         ),
         _ => (Vec::new(), Vec::new()),
     };
-    let layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    let mut layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    layer.log_targets =
+        crate::log_forwarding::log_targets(snapshot, inputs.log_targets_in_plan, &mut problems);
     notes.extend(rendered.notes);
 
     Ok(Desired {
@@ -406,7 +411,7 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 7] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 8] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -429,6 +434,11 @@ fn relation_writes(
             Databag::new(),
         ),
         ("send-datasource", Some(datasources), Databag::new()),
+        (
+            crate::log_forwarding::LOGGING_ENDPOINT,
+            Some(crate::log_forwarding::app_data(snapshot)),
+            Databag::new(),
+        ),
     ];
     for (endpoint, app_data, unit_data) in &per_endpoint {
         for rel in snapshot.relations_on(endpoint) {

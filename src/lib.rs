@@ -14,6 +14,7 @@ pub mod event_policy;
 pub mod fqdn;
 pub mod k8s;
 pub mod layer;
+pub mod log_forwarding;
 pub mod model;
 pub mod model_reader;
 pub mod prometheus_config;

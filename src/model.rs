@@ -113,6 +113,7 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "catalogue",
     "prometheus-api",
     "send-datasource",
+    "logging",
     "prometheus-peers",
 ];
 

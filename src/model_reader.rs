@@ -67,6 +67,11 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_unit: false,
         writes_app: true,
     },
+    EndpointUse {
+        name: "logging",
+        writes_unit: false,
+        writes_app: true,
+    },
 ];
 
 /// Reads config, leadership and every relation into a snapshot.

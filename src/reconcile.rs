@@ -473,6 +473,7 @@ fn converge(
                 .and_then(|c| c.plan.services.get(PROMETHEUS_SERVICE))
                 .and_then(|s| s.command.as_deref())
                 .and_then(desired::external_url_of),
+            log_targets_in_plan: current.map(|c| &c.plan.log_targets),
         })?;
         let Some(current) = current else {
             return Ok((desired, None));
@@ -517,6 +518,7 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         charm_binary: None,
         rejected_rules: &BTreeMap::new(),
         external_url_in_plan: None,
+        log_targets_in_plan: None,
     })?)
 }
 

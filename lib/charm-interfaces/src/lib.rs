@@ -18,6 +18,7 @@
 //! - [`catalogue`]: `catalogue` requirer (`catalogue`).
 //! - [`prometheus_api`]: `prometheus_api` provider (`prometheus-api`).
 //! - [`datasource_exchange`]: `grafana_datasource_exchange` provider (`send-datasource`).
+//! - [`loki_push_api`]: `loki_push_api` requirer (`logging`), Pebble log forwarding.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,7 @@ pub mod datasource_exchange;
 pub mod grafana_source;
 mod httpurl;
 pub mod ingress_per_unit;
+pub mod loki_push_api;
 mod ordered;
 pub mod prometheus_api;
 mod promql;
