@@ -215,6 +215,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     input.relation_jobs = scrape.jobs.clone();
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
+    input.tracing = crate::workload_tracing::tracing_config(snapshot, &mut problems);
     if inputs.config.scrape_sharding {
         let planned = snapshot.planned_numbers().unwrap_or_default();
         input.shard = sharding::shard_for(snapshot.unit_id, &planned);
@@ -411,7 +412,7 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 8] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 9] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -437,6 +438,11 @@ fn relation_writes(
         (
             crate::log_forwarding::LOGGING_ENDPOINT,
             Some(crate::log_forwarding::app_data(snapshot)),
+            Databag::new(),
+        ),
+        (
+            crate::workload_tracing::WORKLOAD_TRACING_ENDPOINT,
+            Some(crate::workload_tracing::request_app_data()),
             Databag::new(),
         ),
     ];

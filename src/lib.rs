@@ -24,6 +24,7 @@ pub mod sharding;
 pub mod unchanged_inputs;
 pub mod version;
 pub mod workload;
+pub mod workload_tracing;
 
 pub use config::{CharmConfig, ConfigError, ConfigErrors, InventoryConfig};
 pub use layer::{build_layer, InventoryService};

@@ -114,6 +114,7 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "prometheus-api",
     "send-datasource",
     "logging",
+    "workload-tracing",
     "prometheus-peers",
 ];
 

@@ -72,6 +72,11 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_unit: false,
         writes_app: true,
     },
+    EndpointUse {
+        name: "workload-tracing",
+        writes_unit: false,
+        writes_app: true,
+    },
 ];
 
 /// Reads config, leadership and every relation into a snapshot.

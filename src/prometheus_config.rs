@@ -143,6 +143,8 @@ pub struct ConfigInput {
     pub self_target: String,
     /// `storage.exemplars.max_exemplars`, when exemplar storage is on.
     pub max_exemplars: Option<u64>,
+    /// The `tracing` section (Prometheus' own traces), when a receiver is related.
+    pub tracing: Option<Value>,
 }
 
 impl ConfigInput {
@@ -159,6 +161,7 @@ impl ConfigInput {
             shard: None,
             self_target: format!("localhost:{}", crate::workload::PROMETHEUS_PORT),
             max_exemplars: config.max_exemplars,
+            tracing: None,
         }
     }
 }
@@ -194,6 +197,8 @@ struct PrometheusYml {
     remote_write: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     storage: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracing: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -258,6 +263,7 @@ pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
         storage: input
             .max_exemplars
             .map(|n| serde_json::json!({"exemplars": {"max_exemplars": n}})),
+        tracing: input.tracing.clone(),
     };
     Ok(RenderedConfig {
         yaml: to_canonical_yaml(&file)?,

@@ -1,10 +1,12 @@
-//! Logs leaving the pod, against the real systems: the compiled charm, run as Juju
+//! Logs and traces leaving the pod, against the real systems: the compiled charm, run as Juju
 //! runs it, configures a real Pebble v1.32.1 running the real Prometheus 3.14 (the pod of
 //! `common::pod`), and the test runs the receivers on the pod's loopback:
 //!
 //! - a Loki push API (`POST /loki/api/v1/push`, the JSON streams Pebble's Loki client sends):
 //!   the `logging` relation's log target makes Pebble forward Prometheus' log lines there, with
-//!   the Juju topology labels; when the relation goes, forwarding stops.
+//!   the Juju topology labels; when the relation goes, forwarding stops;
+//! - an OTLP/HTTP receiver (`POST /v1/traces`): the `workload-tracing` relation makes
+//!   Prometheus send its spans there, applied by a reload.
 
 mod common;
 
@@ -27,11 +29,13 @@ use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// What the receivers got: Loki pushes (decoded JSON).
+/// What the receivers got: Loki pushes (decoded JSON) and OTLP trace exports (content type and
+/// raw protobuf body).
 #[derive(Default)]
 struct Received {
     loki: Vec<Value>,
     loki_errors: Vec<String>,
+    traces: Vec<(String, Vec<u8>)>,
 }
 
 type Shared = Arc<Mutex<Received>>;
@@ -57,6 +61,19 @@ async fn loki_push(State(got): State<Shared>, headers: HeaderMap, body: Bytes) -
     }
 }
 
+async fn otlp_traces(State(got): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    got.lock()
+        .unwrap()
+        .traces
+        .push((content_type, body.to_vec()));
+    StatusCode::OK
+}
+
 /// The receivers, serving on an ephemeral port of the pod's loopback.
 struct Receivers {
     _runtime: tokio::runtime::Runtime,
@@ -80,6 +97,7 @@ impl Receivers {
             let port = listener.local_addr().unwrap().port();
             let app = Router::new()
                 .route("/loki/api/v1/push", post(loki_push))
+                .route("/v1/traces", post(otlp_traces))
                 .with_state(state);
             runtime.spawn(async move { axum::serve(listener, app).await });
             (runtime, port)
@@ -112,6 +130,10 @@ impl Receivers {
 
     fn loki_lines(&self) -> usize {
         self.loki_streams().iter().map(|(_, l)| l.len()).sum()
+    }
+
+    fn traces(&self) -> Vec<(String, Vec<u8>)> {
+        self.got.lock().unwrap().traces.clone()
     }
 }
 
@@ -203,6 +225,18 @@ impl Unit {
             .send()?
             .error_for_status()?
             .json()?)
+    }
+
+    /// The configuration Prometheus runs, parsed.
+    fn loaded_config(&self) -> serde_yaml_ng::Value {
+        let body: Value = self
+            .http
+            .get("http://127.0.0.1:9090/api/v1/status/config")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        serde_yaml_ng::from_str(body["data"]["yaml"].as_str().unwrap()).unwrap()
     }
 
     /// The process id of Prometheus, from Pebble's view of the pod: a reload keeps it.
@@ -342,4 +376,58 @@ fn prometheus_logs_reach_the_related_loki_with_the_juju_topology() {
         before,
         "nothing forwarded after removal"
     );
+}
+
+/// Tempo publishes an OTLP/HTTP receiver on the pod's loopback: prometheus.yml gets the
+/// `tracing` block (a reload, same process) and Prometheus 3 exports the spans of the queries
+/// it serves there; removing the relation removes the block.
+#[test]
+fn prometheus_sends_its_spans_to_the_related_otlp_receiver() {
+    let Some(unit) = Unit::new() else { return };
+    let receivers = Receivers::start(&unit.pod);
+    unit.deploy();
+    let pid = unit.prometheus_pid();
+    let receivers_json = json!([
+        {"protocol": {"name": "otlp_grpc", "type": "grpc"}, "url": "127.0.0.1:4317"},
+        {"protocol": {"name": "otlp_http", "type": "http"},
+         "url": format!("http://127.0.0.1:{}", receivers.port)},
+    ]);
+    let rel = unit.relate(
+        "workload-tracing",
+        "tempo",
+        &[("receivers", receivers_json.to_string())],
+        &[],
+    );
+    assert_eq!(unit.status(), Status::active(""));
+    // What the leader asked for.
+    let asked = unit.state().relation(&rel).unwrap().local_app_data.clone();
+    assert_eq!(asked["receivers"], r#"["otlp_http"]"#);
+
+    let tracing = &unit.loaded_config()["tracing"];
+    assert_eq!(tracing["client_type"].as_str(), Some("http"));
+    assert_eq!(
+        tracing["endpoint"].as_str(),
+        Some(format!("127.0.0.1:{}", receivers.port).as_str())
+    );
+    assert_eq!(unit.prometheus_pid(), pid, "applied by a reload");
+
+    let (content_type, body) = wait_for("spans at the OTLP receiver", DEADLINE, || {
+        unit.query("up").ok()?;
+        receivers
+            .traces()
+            .into_iter()
+            .find(|(_, body)| !body.is_empty())
+    });
+    assert_eq!(content_type, "application/x-protobuf");
+    let contains = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"service.name"), "a resource with a service name");
+    assert!(contains(b"prometheus"), "Prometheus' spans");
+
+    unit.unrelate(&rel);
+    assert_eq!(unit.status(), Status::active(""));
+    assert!(
+        unit.loaded_config()["tracing"].is_null()
+            || unit.loaded_config()["tracing"]["endpoint"].is_null()
+    );
+    assert_eq!(unit.prometheus_pid(), pid);
 }

@@ -19,6 +19,7 @@
 //! - [`prometheus_api`]: `prometheus_api` provider (`prometheus-api`).
 //! - [`datasource_exchange`]: `grafana_datasource_exchange` provider (`send-datasource`).
 //! - [`loki_push_api`]: `loki_push_api` requirer (`logging`), Pebble log forwarding.
+//! - [`tracing_endpoint`]: `tracing` requirer (`workload-tracing`, `charm-tracing`).
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,7 @@ pub mod remote_write;
 pub mod scrape;
 pub mod self_metrics;
 pub mod topology;
+pub mod tracing_endpoint;
 mod validate;
 
 pub use scrape::{scrape_jobs, AppError, Explanation, ScrapeOutcome};
