@@ -412,7 +412,7 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 9] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 10] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -443,6 +443,13 @@ fn relation_writes(
         (
             crate::workload_tracing::WORKLOAD_TRACING_ENDPOINT,
             Some(crate::workload_tracing::request_app_data()),
+            Databag::new(),
+        ),
+        (
+            crate::grafana_dashboard::DASHBOARD_ENDPOINT,
+            leader
+                .then(|| crate::grafana_dashboard::app_data(snapshot))
+                .flatten(),
             Databag::new(),
         ),
     ];

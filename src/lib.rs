@@ -12,6 +12,7 @@ pub mod desired;
 pub mod dispatch;
 pub mod event_policy;
 pub mod fqdn;
+pub mod grafana_dashboard;
 pub mod k8s;
 pub mod layer;
 pub mod log_forwarding;

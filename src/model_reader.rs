@@ -77,6 +77,11 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_unit: false,
         writes_app: true,
     },
+    EndpointUse {
+        name: "grafana-dashboard",
+        writes_unit: false,
+        writes_app: true,
+    },
 ];
 
 /// Reads config, leadership and every relation into a snapshot.

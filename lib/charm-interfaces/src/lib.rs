@@ -18,6 +18,7 @@
 //! - [`catalogue`]: `catalogue` requirer (`catalogue`).
 //! - [`prometheus_api`]: `prometheus_api` provider (`prometheus-api`).
 //! - [`datasource_exchange`]: `grafana_datasource_exchange` provider (`send-datasource`).
+//! - [`grafana_dashboard`]: `grafana_dashboard` provider (`grafana-dashboard`).
 //! - [`loki_push_api`]: `loki_push_api` requirer (`logging`), Pebble log forwarding.
 //! - [`tracing_endpoint`]: `tracing` requirer (`workload-tracing`, `charm-tracing`).
 
@@ -28,6 +29,7 @@ pub mod alertmanager;
 pub mod catalogue;
 pub mod databag;
 pub mod datasource_exchange;
+pub mod grafana_dashboard;
 pub mod grafana_source;
 mod httpurl;
 pub mod ingress_per_unit;
