@@ -152,6 +152,34 @@ fn render_shows_the_tracing_block_and_the_request() {
     let yml = &out.files["/etc/prometheus/prometheus.yml"];
     let start = yml.find("\ntracing:").expect("a tracing block");
     insta::assert_snapshot!("render_tracing_block", &yml[start + 1..]);
+    // prometheus-k8s's block (asking for otlp_grpc) differs only by the receiver it names and
+    // the client type: same host, TLS choice and sampling.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tracing/workload-tracing/workload.json");
+    let workload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let theirs: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        workload["final"]["files_vs_baseline"]["modified"]["/etc/prometheus/prometheus.yml"]
+            ["content"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let ours: serde_yaml_ng::Value = serde_yaml_ng::from_str(yml).unwrap();
+    let (theirs, ours) = (&theirs["tracing"], &ours["tracing"]);
+    assert_eq!(theirs["insecure"], ours["insecure"]);
+    assert_eq!(theirs["sampling_fraction"], ours["sampling_fraction"]);
+    let host = |v: &serde_yaml_ng::Value| {
+        v["endpoint"]
+            .as_str()
+            .unwrap()
+            .rsplit_once(':')
+            .unwrap()
+            .0
+            .to_owned()
+    };
+    assert_eq!(host(theirs), host(ours));
+    assert!(theirs["client_type"].is_null(), "grpc, Prometheus' default");
+    assert_eq!(ours["client_type"].as_str(), Some("http"));
     assert_eq!(
         out.relation_data[&format!("workload-tracing:{TRACING}")].app["receivers"],
         r#"["otlp_http"]"#
