@@ -16,8 +16,9 @@ use crate::core::desired_workload::{
     DesiredFile, DesiredWorkload, FileContent, FileRole, LocalFile,
 };
 use crate::core::endpoints::{
-    ALERTMANAGER, CATALOGUE, GRAFANA_SOURCE, INGRESS, METRICS_ENDPOINT, PROMETHEUS_API,
-    RECEIVE_REMOTE_WRITE, SELF_METRICS_ENDPOINT, SEND_DATASOURCE, SEND_REMOTE_WRITE,
+    ALERTMANAGER, CATALOGUE, GRAFANA_DASHBOARD, GRAFANA_SOURCE, INGRESS, LOGGING, METRICS_ENDPOINT,
+    PROMETHEUS_API, RECEIVE_REMOTE_WRITE, SELF_METRICS_ENDPOINT, SEND_DATASOURCE,
+    SEND_REMOTE_WRITE, WORKLOAD_TRACING,
 };
 use crate::core::layer::{
     build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE,
@@ -47,6 +48,9 @@ pub struct DesiredInputs<'a> {
     /// The `--web.external-url` Prometheus runs with (from Pebble's plan), kept while the
     /// ingress relation's data is unusable.
     pub external_url_in_plan: Option<&'a str>,
+    /// The log targets of Pebble's current plan (`None`: unknown), so that targets no Loki
+    /// unit wants any more are turned off.
+    pub log_targets_in_plan: Option<&'a BTreeMap<String, pebble::LogTarget>>,
 }
 
 /// Keys to write into one databag (only those that differ from what is there).
@@ -213,6 +217,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     input.relation_jobs = scrape.jobs.clone();
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
+    input.tracing = crate::core::workload_tracing::tracing_config(snapshot, &mut problems);
     if inputs.config.scrape_sharding {
         let planned = snapshot.planned_numbers().unwrap_or_default();
         input.shard = sharding::shard_for(snapshot.unit_id, &planned);
@@ -245,7 +250,12 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         ),
         _ => (Vec::new(), Vec::new()),
     };
-    let layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    let mut layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    layer.log_targets = crate::core::log_forwarding::log_targets(
+        snapshot,
+        inputs.log_targets_in_plan,
+        &mut problems,
+    );
     notes.extend(rendered.notes);
 
     Ok(Desired {
@@ -407,7 +417,7 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 7] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 10] = [
         (GRAFANA_SOURCE.name, Some(grafana_app), grafana_unit),
         (
             SELF_METRICS_ENDPOINT.name,
@@ -430,6 +440,23 @@ fn relation_writes(
             Databag::new(),
         ),
         (SEND_DATASOURCE.name, Some(datasources), Databag::new()),
+        (
+            LOGGING.name,
+            Some(crate::core::log_forwarding::app_data(snapshot)),
+            Databag::new(),
+        ),
+        (
+            WORKLOAD_TRACING.name,
+            Some(crate::core::workload_tracing::request_app_data()),
+            Databag::new(),
+        ),
+        (
+            GRAFANA_DASHBOARD.name,
+            leader
+                .then(|| crate::core::grafana_dashboard::app_data(snapshot))
+                .flatten(),
+            Databag::new(),
+        ),
     ];
     for (endpoint, app_data, unit_data) in &per_endpoint {
         for rel in snapshot.relations_on(endpoint) {
@@ -559,6 +586,7 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         charm_binary: None,
         rejected_rules: &BTreeMap::new(),
         external_url_in_plan: None,
+        log_targets_in_plan: None,
     })?)
 }
 

@@ -114,6 +114,16 @@ pub const PROMETHEUS_API: Endpoint =
 pub const SEND_DATASOURCE: Endpoint =
     Endpoint::new("send-datasource", "grafana_datasource_exchange", Provides).writes_app();
 
+/// Loki units this Prometheus forwards its workload's logs to (Pebble log targets).
+pub const LOGGING: Endpoint = Endpoint::new("logging", "loki_push_api", Requires).writes_app();
+/// A tracing receiver (Tempo) for Prometheus' own traces.
+pub const WORKLOAD_TRACING: Endpoint = Endpoint::new("workload-tracing", "tracing", Requires)
+    .limit(1)
+    .writes_app();
+/// This charm's dashboards, sent to Grafana.
+pub const GRAFANA_DASHBOARD: Endpoint =
+    Endpoint::new("grafana-dashboard", "grafana_dashboard", Provides).writes_app();
+
 /// Every endpoint whose relations the charm reads, in the order a hook reads them.
 pub const ENDPOINTS: &[Endpoint] = &[
     METRICS_ENDPOINT,
@@ -126,6 +136,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     CATALOGUE,
     PROMETHEUS_API,
     SEND_DATASOURCE,
+    LOGGING,
+    WORKLOAD_TRACING,
+    GRAFANA_DASHBOARD,
 ];
 
 /// The peer endpoint between this application's units. Not in [`ENDPOINTS`]: the charm does

@@ -7,8 +7,10 @@ pub mod config;
 pub mod desired;
 pub mod desired_workload;
 pub mod endpoints;
+pub mod grafana_dashboard;
 pub mod layer;
 pub mod limits;
+pub mod log_forwarding;
 pub mod manifest;
 pub mod model;
 pub mod prometheus_config;
@@ -16,6 +18,7 @@ pub mod quantity;
 pub mod sharding;
 pub mod version;
 pub mod workload;
+pub mod workload_tracing;
 
 #[cfg(test)]
 mod tests {

@@ -113,6 +113,8 @@ pub struct ConfigInput {
     pub self_target: String,
     /// `storage.exemplars.max_exemplars`, when exemplar storage is on.
     pub max_exemplars: Option<u64>,
+    /// The `tracing` section (Prometheus' own traces), when a receiver is related.
+    pub tracing: Option<Value>,
 }
 
 impl ConfigInput {
@@ -129,6 +131,7 @@ impl ConfigInput {
             shard: None,
             self_target: format!("localhost:{}", crate::core::workload::PROMETHEUS_PORT),
             max_exemplars: config.max_exemplars,
+            tracing: None,
         }
     }
 }
@@ -164,6 +167,8 @@ struct PrometheusYml {
     remote_write: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     storage: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracing: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -228,6 +233,7 @@ pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
         storage: input
             .max_exemplars
             .map(|n| serde_json::json!({"exemplars": {"max_exemplars": n}})),
+        tracing: input.tracing.clone(),
     };
     Ok(RenderedConfig {
         yaml: to_canonical_yaml(&file)?,

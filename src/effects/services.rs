@@ -42,6 +42,12 @@ pub fn apply_layer(
         .checks
         .iter()
         .any(|(name, check)| plan.checks.get(name) != Some(check));
+    // Log targets take effect when the layer is added (no replan needed).
+    layer_changed |= desired
+        .layer
+        .log_targets
+        .iter()
+        .any(|(name, target)| plan.log_targets.get(name) != Some(target));
 
     if layer_changed {
         workload.add_layer(&desired.layer)?;

@@ -443,6 +443,7 @@ fn converge(
                 .and_then(|c| c.plan.services.get(PROMETHEUS_SERVICE))
                 .and_then(|s| s.command.as_deref())
                 .and_then(desired::external_url_of),
+            log_targets_in_plan: current.map(|c| &c.plan.log_targets),
         })?;
         let Some(current) = current else {
             return Ok((desired, None));

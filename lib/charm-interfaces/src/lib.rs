@@ -18,6 +18,9 @@
 //! - [`catalogue`]: `catalogue` requirer (`catalogue`).
 //! - [`prometheus_api`]: `prometheus_api` provider (`prometheus-api`).
 //! - [`datasource_exchange`]: `grafana_datasource_exchange` provider (`send-datasource`).
+//! - [`grafana_dashboard`]: `grafana_dashboard` provider (`grafana-dashboard`).
+//! - [`loki_push_api`]: `loki_push_api` requirer (`logging`), Pebble log forwarding.
+//! - [`tracing_endpoint`]: `tracing` requirer (`workload-tracing`, `charm-tracing`).
 
 use std::collections::BTreeMap;
 
@@ -26,9 +29,11 @@ pub mod alertmanager;
 pub mod catalogue;
 pub mod databag;
 pub mod datasource_exchange;
+pub mod grafana_dashboard;
 pub mod grafana_source;
 mod httpurl;
 pub mod ingress_per_unit;
+pub mod loki_push_api;
 mod ordered;
 pub mod prometheus_api;
 mod promql;
@@ -36,6 +41,7 @@ pub mod remote_write;
 pub mod scrape;
 pub mod self_metrics;
 pub mod topology;
+pub mod tracing_endpoint;
 mod validate;
 
 pub use scrape::{scrape_jobs, AppError, Explanation, ScrapeOutcome};
