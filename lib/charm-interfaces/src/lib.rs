@@ -18,12 +18,17 @@
 //! - [`catalogue`]: `catalogue` requirer (`catalogue`).
 //! - [`prometheus_api`]: `prometheus_api` provider (`prometheus-api`).
 //! - [`datasource_exchange`]: `grafana_datasource_exchange` provider (`send-datasource`).
+//! - [`tls_certificates`]: `tls-certificates` v4 requirer (`certificates`): key, CSR, issued
+//!   certificate.
+//! - [`certificate_transfer`]: `certificate_transfer` requirer (`receive-ca-cert`): CAs to
+//!   trust.
 
 use std::collections::BTreeMap;
 
 pub mod alert_rules;
 pub mod alertmanager;
 pub mod catalogue;
+pub mod certificate_transfer;
 pub mod databag;
 pub mod datasource_exchange;
 pub mod grafana_source;
@@ -35,6 +40,7 @@ mod promql;
 pub mod remote_write;
 pub mod scrape;
 pub mod self_metrics;
+pub mod tls_certificates;
 pub mod topology;
 mod validate;
 
