@@ -30,6 +30,10 @@ pub enum FileRole {
     /// A file the poller reads once at start (its URL file). Triggers nothing itself: the
     /// layer carries its hash, so a change restarts the poller through replan.
     PollerInput,
+    /// Certificate, key, CA or web configuration: Prometheus reads them on every TLS handshake,
+    /// so a change triggers nothing (the `--web.config.file` flag restarts it once, through
+    /// the layer).
+    Tls,
 }
 
 /// Where a desired file's bytes come from.
@@ -100,6 +104,17 @@ pub struct DesiredWorkload {
     pub stopped_checks: Vec<String>,
     /// The Prometheus version the files were rendered for.
     pub prometheus_version: Option<String>,
+    /// How to reach Prometheus' web API when it serves HTTPS.
+    pub web_tls: Option<WebTls>,
+}
+
+/// Prometheus serves HTTPS: the CA its certificate comes from and the name it certifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebTls {
+    /// The CA (PEM) to trust.
+    pub ca: String,
+    /// The name the certificate is for (the unit's FQDN).
+    pub server_name: String,
 }
 
 /// What the charm applied successfully last time, kept in the workload container: a container
@@ -333,7 +348,14 @@ pub fn apply(
                 FileContent::Local { .. } => 0,
             })
             .sum();
-        reload_prometheus(prometheus_url, reload_timeout(config_bytes))?;
+        match &desired.web_tls {
+            Some(tls) => crate::tls_client::reload_prometheus_tls(
+                prometheus_url,
+                tls,
+                reload_timeout(config_bytes),
+            )?,
+            None => reload_prometheus(prometheus_url, reload_timeout(config_bytes))?,
+        }
         report.reloaded = true;
     }
 
@@ -622,7 +644,12 @@ pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyE
         .build()
         .map_err(|e| ApplyError::ReloadFailed(e.to_string()))?;
     let url = format!("{}/-/reload", base_url.trim_end_matches('/'));
-    match client.post(&url).send() {
+    reload_with(&client, &url)
+}
+
+/// `POST <url>` with `client`, Prometheus' answer as a result.
+pub fn reload_with(client: &reqwest::blocking::Client, url: &str) -> Result<(), ApplyError> {
+    match client.post(url).send() {
         Ok(resp) if resp.status().is_success() => Ok(()),
         Ok(resp) => {
             let status = resp.status();

@@ -183,12 +183,14 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     );
 
     let ingress = ingress_url(snapshot, inputs.external_url_in_plan, &mut problems);
+    let tls = crate::tls::desired(snapshot);
+    problems.extend(tls.problems.iter().cloned());
+    let mut notes = tls.notes.clone();
     let datasources = datasources(snapshot, &mut problems);
     // The URL Prometheus is reached at from outside: `web_external_url` when the operator set
     // it (as prometheus-k8s while the option had an effect), else the ingress URL, else none
     // (Prometheus' own address). Everything below (flags, published URLs) follows it.
     let mut config = inputs.config.clone();
-    let mut notes = Vec::new();
     match (&config.web_external_url, &ingress) {
         (Some(url), Some((rel, _))) => notes.push(format!(
             "external URL {url} from web_external_url (it takes precedence over the URL of {rel})"
@@ -212,6 +214,10 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     input.relation_jobs = scrape.jobs.clone();
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
+    if tls.server_ca.is_some() {
+        input.self_ca_file = Some(crate::tls::SERVER_CA_FILE.to_owned());
+    }
+    input.trusted_cas_file = tls.trusted_cas.map(str::to_owned);
     if inputs.config.scrape_sharding {
         let planned = snapshot.planned_numbers().unwrap_or_default();
         input.shard = sharding::shard_for(snapshot.unit_id, &planned);
@@ -244,7 +250,19 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         ),
         _ => (Vec::new(), Vec::new()),
     };
-    let layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    files.extend(tls.files.iter().cloned());
+    let mut layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    let web_tls = tls.server_ca.as_ref().map(|ca| crate::apply::WebTls {
+        ca: ca.clone(),
+        server_name: snapshot.fqdn.clone(),
+    });
+    if web_tls.is_some() {
+        files.extend(crate::tls::secure_layer(
+            &mut layer,
+            inputs.version,
+            &snapshot.fqdn,
+        ));
+    }
     notes.extend(rendered.notes);
 
     Ok(Desired {
@@ -254,6 +272,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             stopped_services,
             stopped_checks,
             prometheus_version: Some(inputs.version.to_string()),
+            web_tls,
         },
         writes: relation_writes(
             inputs,
@@ -262,11 +281,15 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             &scrape,
             &scrape_rules,
             &sender_rules,
+            &tls,
         ),
         problems,
         explanations: scrape.explanations,
         notes,
-        notice: retention_notice(inputs),
+        notice: match (retention_notice(inputs), tls.notice) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        },
     })
 }
 
@@ -329,10 +352,14 @@ fn relation_writes(
     scrape: &scrape::ScrapeOutcome,
     scrape_rules: &alert_rules::RulesOutcome,
     sender_rules: &alert_rules::RulesOutcome,
+    tls: &crate::tls::TlsDesired,
 ) -> Vec<RelationWrite> {
     let snapshot = inputs.snapshot;
     let leader = snapshot.leader;
-    let internal_url = format!("http://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
+    // Prometheus serves HTTPS once a certificate is in use: every URL of the unit itself says so.
+    let https = tls.server_ca.is_some();
+    let own_scheme = if https { "https" } else { "http" };
+    let internal_url = format!("{own_scheme}://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
     // Published URLs follow the external URL (`web_external_url` or the ingress URL) when
     // there is one (a proxy in front, which strips the path: Prometheus serves at `/`).
     let base_url = config
@@ -350,7 +377,12 @@ fn relation_writes(
             url.path().trim_end_matches('/').to_owned(),
             url.scheme() == "https",
         ),
-        None => (snapshot.fqdn.clone(), PROMETHEUS_PORT, String::new(), false),
+        None => (snapshot.fqdn.clone(), PROMETHEUS_PORT, String::new(), https),
+    };
+    // The scraper must trust the served certificate's CA (not when a proxy is in front).
+    let scrape_ca = match &external {
+        None => tls.server_ca.as_deref(),
+        Some(_) => None,
     };
     let unit_name = snapshot.unit_name();
     let mut writes = Vec::new();
@@ -382,7 +414,7 @@ fn relation_writes(
         application: &snapshot.app_name,
         fqdn: &snapshot.fqdn,
         port: PROMETHEUS_PORT,
-        https: false,
+        https,
         scrape_interval: config.scrape_interval.as_str(),
     });
     grafana_unit.insert(grafana_source::UNIT_HOST_KEY.to_owned(), base_url.clone());
@@ -397,6 +429,7 @@ fn relation_writes(
         port: scrape_port,
         path: &scrape_path,
         https: scrape_https,
+        ca: scrape_ca,
     };
     let remote_write_unit = remote_write::provider_unit_data(&base_url);
     let ingress_request = ingress_per_unit::request_unit_data(&ingress_per_unit::IngressRequest {
@@ -404,7 +437,7 @@ fn relation_writes(
         unit: &unit_name,
         host: &snapshot.fqdn,
         port: PROMETHEUS_PORT,
-        https: false,
+        https,
     });
     let per_endpoint: [(&str, Option<Databag>, Databag); 7] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
@@ -436,6 +469,22 @@ fn relation_writes(
                 push_write(&mut writes, rel, true, app_data);
             }
             push_write(&mut writes, rel, false, unit_data);
+        }
+    }
+    // The certificate request (every unit, its own) and the certificate_transfer version.
+    if let Some((relation, request)) = &tls.request {
+        if let Some(rel) = snapshot
+            .relations
+            .iter()
+            .find(|r| &r.relation_id() == relation)
+        {
+            push_write(&mut writes, rel, false, request);
+        }
+    }
+    if leader {
+        let version = crate::tls::receive_ca_cert_app_data();
+        for rel in snapshot.relations_on(crate::tls::RECEIVE_CA_CERT_ENDPOINT) {
+            push_write(&mut writes, rel, true, &version);
         }
     }
     writes

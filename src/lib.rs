@@ -20,6 +20,8 @@ pub mod prometheus_config;
 pub mod reconcile;
 pub mod render_cmd;
 pub mod sharding;
+pub mod tls;
+pub mod tls_client;
 pub mod unchanged_inputs;
 pub mod version;
 pub mod workload;

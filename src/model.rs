@@ -99,6 +99,10 @@ pub struct ModelSnapshot {
     /// Capacity of the database volume (e.g. `1Gi`), if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pvc_capacity: Option<String>,
+    /// This unit's TLS key, certificate request and served certificate (kept in the unit
+    /// state, see `crate::tls`), when related on `certificates`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::UnitTls>,
 }
 
 /// Endpoints a snapshot's relations may be on (metadata.yaml's, peers included).
@@ -113,6 +117,8 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "catalogue",
     "prometheus-api",
     "send-datasource",
+    "certificates",
+    "receive-ca-cert",
     "prometheus-peers",
 ];
 

@@ -67,6 +67,16 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_unit: false,
         writes_app: true,
     },
+    EndpointUse {
+        name: "certificates",
+        writes_unit: true,
+        writes_app: false,
+    },
+    EndpointUse {
+        name: "receive-ca-cert",
+        writes_unit: false,
+        writes_app: true,
+    },
 ];
 
 /// Reads config, leadership and every relation into a snapshot.
@@ -133,6 +143,7 @@ pub fn read_snapshot(
             .map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX)),
         planned_unit_numbers: planned,
         pvc_capacity: None,
+        tls: None,
     })
 }
 

@@ -83,6 +83,12 @@ pub fn reconcile_with(
         &mut snapshot,
         kubernetes,
     );
+    crate::tls::prepare(
+        &mut snapshot,
+        &unit_state,
+        &mut state_writes,
+        crate::tls::now(),
+    );
     if !state_writes.is_empty() {
         tools.state_set(&state_writes)?;
     }
