@@ -640,3 +640,35 @@ fn render_shows_https_and_the_trusted_cas() {
         )
     );
 }
+
+/// The web configuration the charm pushes is accepted by `promtool check web-config` of both
+/// majors (2.42 and 3.14), with a certificate and key made here at its paths.
+#[test]
+fn the_web_config_passes_promtool_check_web_config_of_both_majors() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("test-ca");
+    let (cert, key) = ca.server(&["prometheus.example"]);
+    let cert_path = dir.path().join("server.cert");
+    let key_path = dir.path().join("server.key");
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let config = prometheus_rs_k8s::tls::web_config()
+        .replace(SERVER_CERT_FILE, &cert_path.display().to_string())
+        .replace(SERVER_KEY_FILE, &key_path.display().to_string());
+    assert_ne!(config, prometheus_rs_k8s::tls::web_config());
+    let file = dir.path().join("web.yml");
+    std::fs::write(&file, &config).unwrap();
+    for version in ["2.42.0", "3.14.0"] {
+        let out = std::process::Command::new(common::promtool_for(version))
+            .args(["check", "web-config"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {version}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
