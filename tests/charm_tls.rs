@@ -672,3 +672,101 @@ fn the_web_config_passes_promtool_check_web_config_of_both_majors() {
         );
     }
 }
+
+/// Debian's Prometheus 2.42 and Prometheus 3.14 started with the web configuration the charm
+/// renders (paths moved to a temporary directory) serve HTTPS: the charm's client, trusting
+/// only the test's CA and checking the certificate names the unit, gets `/-/ready` and the
+/// reload through; plain HTTP is refused; a client trusting another CA is refused.
+#[test]
+fn prometheus_2_and_3_serve_https_and_reload_over_it() {
+    use prometheus_rs_k8s::apply::WebTls;
+    use prometheus_rs_k8s::tls_client;
+    use std::time::{Duration, Instant};
+    if !common::have_prometheus() {
+        return;
+    }
+    let binaries = [
+        std::path::PathBuf::from("/usr/bin/prometheus"),
+        charm_harness::real_systems::require(charm_harness::real_systems::prometheus3()),
+    ];
+    let name = "prometheus-rs-k8s-0.prometheus-rs-k8s-endpoints.lab.svc.cluster.local";
+    let ca = TestCa::new("test-ca");
+    let (cert, key) = ca.server(&[name]);
+    for binary in binaries {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |f: &str| dir.path().join(f).display().to_string();
+        std::fs::write(path("server.cert"), &cert).unwrap();
+        std::fs::write(path("server.key"), &key).unwrap();
+        std::fs::write(
+            path("web.yml"),
+            prometheus_rs_k8s::tls::web_config()
+                .replace(SERVER_CERT_FILE, &path("server.cert"))
+                .replace(SERVER_KEY_FILE, &path("server.key")),
+        )
+        .unwrap();
+        std::fs::write(path("prometheus.yml"), "global:\n  scrape_interval: 1m\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(&binary)
+            .arg(format!("--config.file={}", path("prometheus.yml")))
+            .arg(format!("--storage.tsdb.path={}", path("data")))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.enable-lifecycle")
+            .arg(format!("--web.config.file={}", path("web.yml")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let tls = WebTls {
+            ca: ca.pem.clone(),
+            server_name: name.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let ready = loop {
+            match tls_client::request(&base, &tls, "GET", "/-/ready", Duration::from_secs(5)) {
+                Ok(a) if a.status == 200 => break a,
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                other => panic!("{}: not serving HTTPS: {other:?}", binary.display()),
+            }
+        };
+        assert_eq!(ready.status, 200);
+        tls_client::reload_prometheus_tls(&base, &tls, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{}: reload over https: {e}", binary.display()));
+        let other = WebTls {
+            ca: TestCa::new("stranger").pem,
+            server_name: name.to_owned(),
+        };
+        assert!(matches!(
+            tls_client::request(&base, &other, "GET", "/-/ready", Duration::from_secs(5)),
+            Err(tls_client::HttpsError::Tls(_))
+        ));
+        let wrong_name = WebTls {
+            ca: ca.pem.clone(),
+            server_name: "other.example".to_owned(),
+        };
+        assert!(matches!(
+            tls_client::request(
+                &base,
+                &wrong_name,
+                "GET",
+                "/-/ready",
+                Duration::from_secs(5)
+            ),
+            Err(tls_client::HttpsError::Tls(_))
+        ));
+        let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::{Read, Write};
+        plain
+            .write_all(b"GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = plain.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.0 400"), "{answer}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
