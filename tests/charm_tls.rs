@@ -770,3 +770,44 @@ fn prometheus_2_and_3_serve_https_and_reload_over_it() {
         let _ = child.wait();
     }
 }
+
+/// TLS with an http ingress route, as in the captured combined fixture: the request asks
+/// Traefik for `scheme: https`, the direct URL is the unit's https one while the external URL
+/// stays Traefik's, and the self-metrics job follows the URL scrapers use (Traefik's).
+#[test]
+fn tls_with_an_ingress_route_keeps_the_route_and_asks_for_https_upstream() {
+    let c = related(true);
+    c.deploy();
+    let ca = TestCa::new("test-ca");
+    issue(&c, &ca);
+    let unit = c.sim.juju.state().unit_name();
+    let traefik = "http://10.0.0.100/cos-prometheus-rs-k8s-0";
+    let mut state = c.sim.juju.state();
+    let data = RelationData::from([("ingress".to_owned(), format!("{unit}:\n  url: {traefik}\n"))]);
+    state.set_remote_app_data(&RelationId::new("ingress", 7), &data);
+    drop(state);
+    c.ok(&c.relation_event(
+        &RelationId::new("ingress", 7),
+        RelationEventKind::Changed,
+        Some("traefik/0"),
+    ));
+    c.assert_active();
+    assert!(command(&c).contains(&format!("--web.external-url={traefik} ")));
+    assert!(command(&c).ends_with("--web.config.file=/etc/prometheus/prometheus-web-config.yml"));
+    assert_eq!(
+        unit_data(&c, &RelationId::new("ingress", 7))["scheme"],
+        "https"
+    );
+    let api = c.local_app_data(&RelationId::new("prometheus-api", 9));
+    assert_eq!(api["direct_url"], format!("https://{}:9090/", fqdn(&c)));
+    assert_eq!(api["ingress_url"], traefik);
+    let scraper = RelationId::new("self-metrics-endpoint", 5);
+    let jobs: Value = serde_json::from_str(&c.local_app_data(&scraper)["scrape_jobs"]).unwrap();
+    assert_eq!(jobs[0]["static_configs"], json!([{"targets": ["*:80"]}]));
+    assert!(jobs[0].get("tls_config").is_none());
+    // Prometheus scrapes itself at its own address, over TLS.
+    assert_eq!(
+        c.config_value()["scrape_configs"][0]["scheme"].as_str(),
+        Some("https")
+    );
+}
