@@ -9,6 +9,8 @@
 //! not collide), so the tests may run in parallel.
 
 mod common;
+#[path = "common/test_ca.rs"]
+mod test_ca;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -721,4 +723,249 @@ fn refresh_inventory_with_an_invalid_option_says_so_once() {
     assert!(failure.starts_with("invalid config: "), "{failure}");
     assert_eq!(failure.matches("invalid config").count(), 1, "{failure}");
     assert!(failure.contains("scrape_interval"), "{failure}");
+}
+
+/// An HTTPS server on `listener` answering every request with `body` as Prometheus text
+/// metrics, with `cert` and `key` (PEM): a TLS scrape target. One connection at a time.
+fn serve_https_metrics(listener: std::net::TcpListener, cert: &str, key: &str, body: &'static str) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::Arc;
+    let der = |pem: &str| {
+        x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .unwrap()
+            .1
+            .contents
+    };
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![der(cert).into()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(der(key).into()),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut reader = BufReader::new(&mut tls);
+            let mut line = String::new();
+            // The request head; a failed handshake (an untrusting client) ends here.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(answer.as_bytes());
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+}
+
+/// Everything TLS against the real Prometheus 3 in the real Pebble: a CA made here signs the
+/// request the compiled charm published on `certificates`; Prometheus then serves HTTPS only
+/// (a client trusting only that CA gets answers, plain HTTP and other CAs do not), Pebble's
+/// ready check (`promtool check ready` over TLS) passes, the charm's reload goes over https,
+/// a renewed certificate is used without a restart (Prometheus reads it per handshake), and
+/// a TLS scrape target signed by a second CA is scraped only once that CA arrives on
+/// `receive-ca-cert`.
+#[test]
+fn tls_serves_https_reloads_over_https_and_trusts_transferred_cas() {
+    use prometheus_rs_k8s::core::desired_workload::WebTls;
+    use prometheus_rs_k8s::effects::tls_client;
+    use test_ca::{now, published_csr, TestCa, DAY};
+
+    let Some(unit) = Unit::new(&[]) else { return };
+    unit.deploy();
+    let fqdn = format!(
+        "prometheus-rs-k8s-0.prometheus-rs-k8s-endpoints.{}.svc.cluster.local",
+        unit.state().model_name
+    );
+
+    // A TLS scrape target in the pod's network, its certificate from a second CA.
+    let target_ca = TestCa::new("target-ca");
+    let (target_cert, target_key) = target_ca.server(&["127.0.0.1"]);
+    let listener = unit
+        .pod
+        .in_net(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let target = listener.local_addr().unwrap().to_string();
+    serve_https_metrics(listener, &target_cert, &target_key, "tls_target_up 1\n");
+    let scrape = unit.update(|s| {
+        let rel = s.add_relation("metrics-endpoint", "secure-exporter");
+        let jobs = serde_json::json!([{"job_name": "secure", "scheme": "https",
+            "static_configs": [{"targets": [target]}]}]);
+        let data: RelationData = [("scrape_jobs".to_string(), jobs.to_string())]
+            .into_iter()
+            .collect();
+        s.set_remote_app_data(&rel, &data);
+        s.add_remote_unit(&rel, "secure-exporter/0");
+        rel
+    });
+    let event = unit
+        .state()
+        .relation_event(&scrape, RelationEventKind::Changed, None);
+    unit.ok(&event);
+
+    // certificates: the request, signed by the test's CA.
+    let certs = unit.update(|s| {
+        let rel = s.add_relation("certificates", "self-signed-certificates");
+        s.add_remote_unit(&rel, "self-signed-certificates/0");
+        rel
+    });
+    let created = unit
+        .state()
+        .relation_event(&certs, RelationEventKind::Created, None);
+    unit.ok(&created);
+    let csrs = unit.state().relation(&certs).unwrap().local_unit_data
+        ["certificate_signing_requests"]
+        .clone();
+    let csr = published_csr(&csrs);
+    let ca = TestCa::new("prometheus-ca");
+    let answer = |ca: &TestCa, until: i64| {
+        let cert = ca.sign(&csr, now() - DAY, until);
+        let value = ca.answer(&csr, &cert, serde_json::json!({}));
+        unit.update(|s| {
+            let data: RelationData = [("certificates".to_string(), value.to_string())]
+                .into_iter()
+                .collect();
+            s.set_remote_app_data(&certs, &data);
+        });
+        // An application databag change: relation-changed without a remote unit.
+        let changed = unit
+            .state()
+            .relation_event(&certs, RelationEventKind::Changed, None);
+        unit.ok(&changed);
+        cert
+    };
+    let pid_http = unit.prometheus_pid();
+    answer(&ca, now() + 365 * DAY);
+    assert_eq!(unit.status(), Status::active(""));
+    let pid = unit.prometheus_pid();
+    assert_ne!(pid, pid_http, "restarted once for --web.config.file");
+
+    let trusting = |ca: &TestCa| WebTls {
+        ca: ca.pem.clone(),
+        server_name: fqdn.clone(),
+    };
+    let get = |tls: WebTls, path: &'static str| {
+        unit.pod.in_net(move || {
+            tls_client::request(
+                "https://localhost:9090",
+                &tls,
+                "GET",
+                path,
+                Duration::from_secs(10),
+            )
+        })
+    };
+    let tls = trusting(&ca);
+    let ready = wait_for("Prometheus to serve HTTPS", DEADLINE, || {
+        get(tls.clone(), "/-/ready").ok()
+    });
+    assert_eq!(ready.status, 200, "{ready:?}");
+    // Only over TLS, and only for a client trusting the CA.
+    let plain = unit
+        .http
+        .get("http://127.0.0.1:9090/-/ready")
+        .send()
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 400, "plain HTTP is refused");
+    let stranger = TestCa::new("stranger");
+    assert!(matches!(
+        get(trusting(&stranger), "/-/ready"),
+        Err(tls_client::HttpsError::Tls(_))
+    ));
+    // Pebble's ready check is promtool 3 over TLS: the pod is ready.
+    wait_for("the TLS ready check up", DEADLINE, || {
+        (unit.check("prometheus-ready") == Some((Some(CheckLevel::Ready), CheckStatus::Up)))
+            .then_some(())
+    });
+    assert!(unit.ready());
+
+    // The charm's reload goes over https: a new interval, same process.
+    unit.configure("scrape_interval", "7s");
+    assert_eq!(unit.status(), Status::active(""));
+    let config = get(tls.clone(), "/api/v1/status/config").unwrap();
+    let config: Value = serde_json::from_str(&config.body).unwrap();
+    assert!(
+        config["data"]["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("scrape_interval: 7s"),
+        "{config}"
+    );
+    assert_eq!(
+        unit.prometheus_pid(),
+        pid,
+        "reloaded over https, not restarted"
+    );
+
+    // The TLS target is down until its CA is trusted.
+    let target_health = |tls: &WebTls| -> Option<(String, String)> {
+        let answer = get(tls.clone(), "/api/v1/targets").ok()?;
+        let body: Value = serde_json::from_str(&answer.body).ok()?;
+        body["data"]["activeTargets"]
+            .as_array()?
+            .iter()
+            .find(|t| t["labels"]["job"] == "secure")
+            .map(|t| {
+                (
+                    t["health"].as_str().unwrap_or_default().to_owned(),
+                    t["lastError"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+    };
+    let (health, error) = wait_for("the TLS target scraped once", DEADLINE, || {
+        target_health(&tls).filter(|(h, _)| h != "unknown")
+    });
+    assert_eq!(health, "down", "{error}");
+    assert!(error.contains("certificate"), "{error}");
+    let cas = unit.update(|s| {
+        let rel = s.add_relation("receive-ca-cert", "ca-sender");
+        let data: RelationData = [
+            (
+                "certificates".to_string(),
+                serde_json::json!([target_ca.pem]).to_string(),
+            ),
+            ("version".to_string(), "1".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        s.set_remote_app_data(&rel, &data);
+        s.add_remote_unit(&rel, "ca-sender/0");
+        rel
+    });
+    let changed = unit
+        .state()
+        .relation_event(&cas, RelationEventKind::Changed, None);
+    unit.ok(&changed);
+    assert_eq!(unit.status(), Status::active(""));
+    wait_for(
+        "the TLS target up with the transferred CA",
+        DEADLINE,
+        || target_health(&tls).filter(|(h, _)| h == "up"),
+    );
+    assert_eq!(unit.prometheus_pid(), pid, "a reload, not a restart");
+
+    // Renewal with another CA (to tell the certificates apart): the same process serves the
+    // new certificate on the next handshake; clients trusting only the old CA are refused.
+    let renewed_ca = TestCa::new("renewed-ca");
+    answer(&renewed_ca, now() + 2 * 365 * DAY);
+    assert_eq!(unit.status(), Status::active(""));
+    let ready = get(trusting(&renewed_ca), "/-/ready").unwrap();
+    assert_eq!(ready.status, 200);
+    assert!(matches!(
+        get(tls.clone(), "/-/ready"),
+        Err(tls_client::HttpsError::Tls(_))
+    ));
+    assert_eq!(unit.prometheus_pid(), pid, "renewal: no restart");
 }

@@ -89,6 +89,7 @@ pub fn snapshot(apps: usize, units: usize) -> ModelSnapshot {
         planned_units: None,
         planned_unit_numbers: None,
         pvc_capacity: None,
+        tls: None,
     }
 }
 

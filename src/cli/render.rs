@@ -264,6 +264,7 @@ fn hook_view(snapshot: &ModelSnapshot) -> anyhow::Result<ModelSnapshot> {
             .map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX)),
         planned_unit_numbers: planned,
         pvc_capacity: snapshot.pvc_capacity.clone(),
+        tls: snapshot.tls.clone(),
     })
 }
 
@@ -318,8 +319,10 @@ pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput>
                 }
             }
             for file in &desired.workload.files {
+                // TLS files are shown too, except the private key.
                 let shown = file.path == CONFIG_FILE
-                    || std::path::Path::new(&file.path).parent() == Some(Path::new(RULES_DIR));
+                    || std::path::Path::new(&file.path).parent() == Some(Path::new(RULES_DIR))
+                    || crate::core::tls::shown_by_render(&file.path);
                 if let (true, FileContent::Bytes(bytes)) = (shown, &file.content) {
                     files.insert(file.path.clone(), String::from_utf8_lossy(bytes).into());
                 }

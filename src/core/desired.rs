@@ -17,7 +17,7 @@ use crate::core::desired_workload::{
 };
 use crate::core::endpoints::{
     ALERTMANAGER, CATALOGUE, GRAFANA_DASHBOARD, GRAFANA_SOURCE, INGRESS, LOGGING, METRICS_ENDPOINT,
-    PROMETHEUS_API, RECEIVE_REMOTE_WRITE, SELF_METRICS_ENDPOINT, SEND_DATASOURCE,
+    PROMETHEUS_API, RECEIVE_CA_CERT, RECEIVE_REMOTE_WRITE, SELF_METRICS_ENDPOINT, SEND_DATASOURCE,
     SEND_REMOTE_WRITE, WORKLOAD_TRACING,
 };
 use crate::core::layer::{
@@ -193,12 +193,14 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     );
 
     let ingress = ingress_url(snapshot, inputs.external_url_in_plan, &mut problems);
+    let tls = crate::core::tls::desired(snapshot);
+    problems.extend(tls.problems.iter().cloned());
+    let mut notes = tls.notes.clone();
     let datasources = datasources(snapshot, &mut problems);
     // The URL Prometheus is reached at from outside: `web_external_url` when the operator set
     // it (as prometheus-k8s while the option had an effect), else the ingress URL, else none
     // (Prometheus' own address). Everything below (flags, published URLs) follows it.
     let mut config = inputs.config.clone();
-    let mut notes = Vec::new();
     match (&config.web_external_url, &ingress) {
         (Some(url), Some((rel, _))) => notes.push(format!(
             "external URL {url} from web_external_url (it takes precedence over the URL of {rel})"
@@ -218,6 +220,10 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
     input.tracing = crate::core::workload_tracing::tracing_config(snapshot, &mut problems);
+    if tls.server_ca.is_some() {
+        input.self_ca_file = Some(crate::core::tls::SERVER_CA_FILE.to_owned());
+    }
+    input.trusted_cas_file = tls.trusted_cas.map(str::to_owned);
     if inputs.config.scrape_sharding {
         let planned = snapshot.planned_numbers().unwrap_or_default();
         input.shard = sharding::shard_for(snapshot.unit_id, &planned);
@@ -250,12 +256,27 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         ),
         _ => (Vec::new(), Vec::new()),
     };
+    files.extend(tls.files.iter().cloned());
     let mut layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
     layer.log_targets = crate::core::log_forwarding::log_targets(
         snapshot,
         inputs.log_targets_in_plan,
         &mut problems,
     );
+    let web_tls = tls
+        .server_ca
+        .as_ref()
+        .map(|ca| crate::core::desired_workload::WebTls {
+            ca: ca.clone(),
+            server_name: snapshot.fqdn.clone(),
+        });
+    if web_tls.is_some() {
+        files.extend(crate::core::tls::secure_layer(
+            &mut layer,
+            inputs.version,
+            &snapshot.fqdn,
+        ));
+    }
     notes.extend(rendered.notes);
 
     Ok(Desired {
@@ -265,6 +286,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             stopped_services,
             stopped_checks,
             prometheus_version: Some(inputs.version.to_string()),
+            web_tls,
         },
         writes: relation_writes(
             inputs,
@@ -273,11 +295,15 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             &scrape,
             &scrape_rules,
             &sender_rules,
+            &tls,
         ),
         problems,
         explanations: scrape.explanations,
         notes,
-        notice: retention_notice(inputs),
+        notice: match (retention_notice(inputs), tls.notice) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        },
     })
 }
 
@@ -340,10 +366,14 @@ fn relation_writes(
     scrape: &scrape::ScrapeOutcome,
     scrape_rules: &alert_rules::RulesOutcome,
     sender_rules: &alert_rules::RulesOutcome,
+    tls: &crate::core::tls::TlsDesired,
 ) -> Vec<RelationWrite> {
     let snapshot = inputs.snapshot;
     let leader = snapshot.leader;
-    let internal_url = format!("http://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
+    // Prometheus serves HTTPS once a certificate is in use: every URL of the unit itself says so.
+    let https = tls.server_ca.is_some();
+    let own_scheme = if https { "https" } else { "http" };
+    let internal_url = format!("{own_scheme}://{}:{PROMETHEUS_PORT}", snapshot.fqdn);
     // Published URLs follow the external URL (`web_external_url` or the ingress URL) when
     // there is one (a proxy in front, which strips the path: Prometheus serves at `/`).
     let base_url = config
@@ -361,7 +391,12 @@ fn relation_writes(
             url.path().trim_end_matches('/').to_owned(),
             url.scheme() == "https",
         ),
-        None => (snapshot.fqdn.clone(), PROMETHEUS_PORT, String::new(), false),
+        None => (snapshot.fqdn.clone(), PROMETHEUS_PORT, String::new(), https),
+    };
+    // The scraper must trust the served certificate's CA (not when a proxy is in front).
+    let scrape_ca = match &external {
+        None => tls.server_ca.as_deref(),
+        Some(_) => None,
     };
     let unit_name = snapshot.unit_name();
     let mut writes = Vec::new();
@@ -393,7 +428,7 @@ fn relation_writes(
         application: &snapshot.app_name,
         fqdn: &snapshot.fqdn,
         port: PROMETHEUS_PORT,
-        https: false,
+        https,
         scrape_interval: config.scrape_interval.as_str(),
     });
     grafana_unit.insert(grafana_source::UNIT_HOST_KEY.to_owned(), base_url.clone());
@@ -408,6 +443,7 @@ fn relation_writes(
         port: scrape_port,
         path: &scrape_path,
         https: scrape_https,
+        ca: scrape_ca,
     };
     let remote_write_unit = remote_write::provider_unit_data(&base_url);
     let ingress_request = ingress_per_unit::request_unit_data(&ingress_per_unit::IngressRequest {
@@ -415,7 +451,7 @@ fn relation_writes(
         unit: &unit_name,
         host: &snapshot.fqdn,
         port: PROMETHEUS_PORT,
-        https: false,
+        https,
     });
     let per_endpoint: [(&str, Option<Databag>, Databag); 10] = [
         (GRAFANA_SOURCE.name, Some(grafana_app), grafana_unit),
@@ -464,6 +500,22 @@ fn relation_writes(
                 push_write(&mut writes, rel, true, app_data);
             }
             push_write(&mut writes, rel, false, unit_data);
+        }
+    }
+    // The certificate request (every unit, its own) and the certificate_transfer version.
+    if let Some((relation, request)) = &tls.request {
+        if let Some(rel) = snapshot
+            .relations
+            .iter()
+            .find(|r| &r.relation_id() == relation)
+        {
+            push_write(&mut writes, rel, false, request);
+        }
+    }
+    if leader {
+        let version = crate::core::tls::receive_ca_cert_app_data();
+        for rel in snapshot.relations_on(RECEIVE_CA_CERT.name) {
+            push_write(&mut writes, rel, true, &version);
         }
     }
     writes
@@ -633,6 +685,7 @@ mod tests {
             planned_units: None,
             planned_unit_numbers: None,
             pvc_capacity: None,
+            tls: None,
         }
     }
 

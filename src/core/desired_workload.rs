@@ -17,6 +17,10 @@ pub enum FileRole {
     /// A file the poller reads once at start (its URL file). Triggers nothing itself: the
     /// layer carries its hash, so a change restarts the poller through replan.
     PollerInput,
+    /// Certificate, key, CA or web configuration: Prometheus reads them on every TLS handshake,
+    /// so a change triggers nothing (the `--web.config.file` flag restarts it once, through
+    /// the layer).
+    Tls,
 }
 
 /// A file of the charm container (the charm's own binary), identified without reading it.
@@ -95,4 +99,15 @@ pub struct DesiredWorkload {
     pub stopped_checks: Vec<String>,
     /// The Prometheus version the files were rendered for.
     pub prometheus_version: Option<String>,
+    /// How to reach Prometheus' web API when it serves HTTPS.
+    pub web_tls: Option<WebTls>,
+}
+
+/// Prometheus serves HTTPS: the CA its certificate comes from and the name it certifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebTls {
+    /// The CA (PEM) to trust.
+    pub ca: String,
+    /// The name the certificate is for (the unit's FQDN).
+    pub server_name: String,
 }

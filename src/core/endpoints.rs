@@ -124,6 +124,14 @@ pub const WORKLOAD_TRACING: Endpoint = Endpoint::new("workload-tracing", "tracin
 pub const GRAFANA_DASHBOARD: Endpoint =
     Endpoint::new("grafana-dashboard", "grafana_dashboard", Provides).writes_app();
 
+/// A TLS provider signing this unit's server certificate (tls-certificates v4).
+pub const CERTIFICATES: Endpoint = Endpoint::new("certificates", "tls-certificates", Requires)
+    .limit(1)
+    .writes_unit();
+/// CAs to trust when scraping TLS targets.
+pub const RECEIVE_CA_CERT: Endpoint =
+    Endpoint::new("receive-ca-cert", "certificate_transfer", Requires).writes_app();
+
 /// Every endpoint whose relations the charm reads, in the order a hook reads them.
 pub const ENDPOINTS: &[Endpoint] = &[
     METRICS_ENDPOINT,
@@ -139,6 +147,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     LOGGING,
     WORKLOAD_TRACING,
     GRAFANA_DASHBOARD,
+    CERTIFICATES,
+    RECEIVE_CA_CERT,
 ];
 
 /// The peer endpoint between this application's units. Not in [`ENDPOINTS`]: the charm does
@@ -205,6 +215,6 @@ mod tests {
         assert!(ENDPOINTS.iter().all(|e| e.role != Role::Peers));
         assert_eq!(by_name("prometheus-peers"), Some(&PEERS));
         assert_eq!(by_name("metrics-endpoint"), Some(&METRICS_ENDPOINT));
-        assert_eq!(by_name("certificates"), None);
+        assert_eq!(by_name("no-such-endpoint"), None);
     }
 }

@@ -16,6 +16,7 @@ pub mod model;
 pub mod prometheus_config;
 pub mod quantity;
 pub mod sharding;
+pub mod tls;
 pub mod version;
 pub mod workload;
 pub mod workload_tracing;

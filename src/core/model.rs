@@ -103,6 +103,10 @@ pub struct ModelSnapshot {
     /// Capacity of the database volume (e.g. `1Gi`), if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pvc_capacity: Option<String>,
+    /// This unit's TLS key, certificate request and served certificate (kept in the unit
+    /// state, see `crate::tls`), when related on `certificates`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::core::tls::UnitTls>,
 }
 
 impl ModelSnapshot {

@@ -115,6 +115,12 @@ pub struct ConfigInput {
     pub max_exemplars: Option<u64>,
     /// The `tracing` section (Prometheus' own traces), when a receiver is related.
     pub tracing: Option<Value>,
+    /// The CA of the certificate Prometheus serves, when it serves HTTPS: the self-scrape
+    /// then uses https and trusts it.
+    pub self_ca_file: Option<String>,
+    /// The CAs received on `receive-ca-cert` (path relative to prometheus.yml): trusted by https
+    /// relation jobs that name no CA of their own.
+    pub trusted_cas_file: Option<String>,
 }
 
 impl ConfigInput {
@@ -132,6 +138,8 @@ impl ConfigInput {
             self_target: format!("localhost:{}", crate::core::workload::PROMETHEUS_PORT),
             max_exemplars: config.max_exemplars,
             tracing: None,
+            self_ca_file: None,
+            trusted_cas_file: None,
         }
     }
 }
@@ -199,6 +207,12 @@ pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
         jobs.push(serde_json::to_value(job)?);
     }
     jobs.extend(prepared.jobs.into_iter().map(Value::Object));
+    crate::core::tls::secure_jobs(
+        &mut jobs,
+        SELF_JOB_NAME,
+        input.self_ca_file.as_deref(),
+        input.trusted_cas_file.as_deref(),
+    );
     for job in &mut jobs {
         apply_version(job, input.version);
     }

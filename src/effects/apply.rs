@@ -92,7 +92,14 @@ pub fn apply(
                 FileContent::Local { .. } => 0,
             })
             .sum();
-        reload_prometheus(prometheus_url, reload_timeout(config_bytes))?;
+        match &desired.web_tls {
+            Some(tls) => crate::effects::tls_client::reload_prometheus_tls(
+                prometheus_url,
+                tls,
+                reload_timeout(config_bytes),
+            )?,
+            None => reload_prometheus(prometheus_url, reload_timeout(config_bytes))?,
+        }
         report.reloaded = true;
     }
 

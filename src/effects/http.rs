@@ -18,7 +18,12 @@ pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyE
         .build()
         .map_err(|e| ApplyError::ReloadFailed(e.to_string()))?;
     let url = format!("{}/-/reload", base_url.trim_end_matches('/'));
-    match client.post(&url).send() {
+    reload_with(&client, &url)
+}
+
+/// `POST <url>` with `client`, Prometheus' answer as a result.
+pub fn reload_with(client: &reqwest::blocking::Client, url: &str) -> Result<(), ApplyError> {
+    match client.post(url).send() {
         Ok(resp) if resp.status().is_success() => Ok(()),
         Ok(resp) => {
             let status = resp.status();

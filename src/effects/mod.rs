@@ -12,3 +12,4 @@ pub mod k8s;
 pub mod promtool;
 pub mod report;
 pub mod services;
+pub mod tls_client;

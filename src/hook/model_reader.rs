@@ -70,6 +70,7 @@ pub fn read_snapshot(
             .map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX)),
         planned_unit_numbers: planned,
         pvc_capacity: None,
+        tls: None,
     })
 }
 

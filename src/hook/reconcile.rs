@@ -91,6 +91,12 @@ pub fn reconcile_with(
         &mut snapshot,
         kubernetes,
     );
+    crate::core::tls::prepare(
+        &mut snapshot,
+        &unit_state,
+        &mut state_writes,
+        crate::core::tls::now(),
+    );
     if !state_writes.is_empty() {
         tools.state_set(&state_writes)?;
     }

@@ -153,6 +153,7 @@ mod tests {
             planned_units: None,
             planned_unit_numbers: None,
             pvc_capacity: None,
+            tls: None,
         }
     }
 

@@ -21,5 +21,6 @@ mod relations;
 mod secrets;
 mod sharding;
 mod switch_from_prometheus_k8s;
+mod tls;
 mod unchanged_inputs;
 mod workload_tracing;

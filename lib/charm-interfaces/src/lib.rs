@@ -21,12 +21,17 @@
 //! - [`grafana_dashboard`]: `grafana_dashboard` provider (`grafana-dashboard`).
 //! - [`loki_push_api`]: `loki_push_api` requirer (`logging`), Pebble log forwarding.
 //! - [`tracing_endpoint`]: `tracing` requirer (`workload-tracing`, `charm-tracing`).
+//! - [`tls_certificates`]: `tls-certificates` v4 requirer (`certificates`): key, CSR, issued
+//!   certificate.
+//! - [`certificate_transfer`]: `certificate_transfer` requirer (`receive-ca-cert`): CAs to
+//!   trust.
 
 use std::collections::BTreeMap;
 
 pub mod alert_rules;
 pub mod alertmanager;
 pub mod catalogue;
+pub mod certificate_transfer;
 pub mod databag;
 pub mod datasource_exchange;
 pub mod grafana_dashboard;
@@ -40,6 +45,7 @@ mod promql;
 pub mod remote_write;
 pub mod scrape;
 pub mod self_metrics;
+pub mod tls_certificates;
 pub mod topology;
 pub mod tracing_endpoint;
 mod validate;

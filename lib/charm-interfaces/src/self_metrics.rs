@@ -31,8 +31,11 @@ pub struct SelfMetrics<'a> {
     pub port: u16,
     /// Path prefix before `/metrics` (an external URL's path), `""` when none.
     pub path: &'a str,
-    /// Scrape over https (an `https://` external URL).
+    /// Scrape over https (an `https://` external URL, or Prometheus serving TLS itself).
     pub https: bool,
+    /// The CA (PEM) the scraper must trust, when Prometheus serves TLS itself: sent inline in
+    /// `tls_config.ca_file`, as prometheus-k8s does (the scrape library writes it to a file).
+    pub ca: Option<&'a str>,
 }
 
 /// (group, alert, expression, for, severity, summary, description)
@@ -117,6 +120,11 @@ fn jobs(s: &SelfMetrics<'_>) -> OVal {
     job.insert("static_configs", OVal::Arr(vec![OVal::Obj(sc)]));
     if s.https {
         job.insert("scheme", OVal::str("https"));
+        if let Some(ca) = s.ca {
+            let mut tls = OMap::new();
+            tls.insert("ca_file", OVal::str(ca));
+            job.insert("tls_config", OVal::Obj(tls));
+        }
     }
     OVal::Arr(vec![OVal::Obj(job)])
 }

@@ -186,6 +186,7 @@ fn me() -> SelfMetrics<'static> {
         port: 9090,
         path: "",
         https: false,
+        ca: None,
     }
 }
 
