@@ -406,7 +406,16 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 7] = [
+    // The units the receiver's ruler watches: the planned ones when goal-state was read
+    // (`scrape_sharding`), else this one.
+    let units: Vec<String> = match snapshot.planned_numbers() {
+        Some(numbers) if !numbers.is_empty() => numbers
+            .iter()
+            .map(|n| format!("{}/{n}", snapshot.app_name))
+            .collect(),
+        _ => vec![unit_name.clone()],
+    };
+    let per_endpoint: [(&str, Option<Databag>, Databag); 8] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -429,6 +438,11 @@ fn relation_writes(
             Databag::new(),
         ),
         ("send-datasource", Some(datasources), Databag::new()),
+        (
+            "send-remote-write",
+            Some(remote_write::consumer_app_data(&me, &units)),
+            Databag::new(),
+        ),
     ];
     for (endpoint, app_data, unit_data) in &per_endpoint {
         for rel in snapshot.relations_on(endpoint) {
