@@ -118,6 +118,11 @@ impl Unit {
     /// Unit `n` of an application of `planned` units, related to the sensors application, the
     /// inventory and Cortex, deployed and serving.
     fn deploy(world: &mut World, n: u32, planned: u32) -> Unit {
+        Self::deploy_with(world, n, planned, true)
+    }
+
+    /// Like [`Unit::deploy`], with `scrape_sharding` as given.
+    fn deploy_with(world: &mut World, n: u32, planned: u32, sharding: bool) -> Unit {
         let pod = Pod::start(world.systems.clone());
         let ip = world.cluster.attach(&pod);
         let mut state = charm_model_state().expect("charm metadata loads");
@@ -125,7 +130,7 @@ impl Unit {
         state.set_leader(n == 0);
         state.set_planned_units(planned);
         for (key, value) in [
-            ("scrape_sharding", Value::Bool(true)),
+            ("scrape_sharding", Value::Bool(sharding)),
             ("scrape_interval", format!("{SCRAPE_INTERVAL}s").into()),
             ("scrape_timeout", "1s".into()),
             ("inventory_url", world.inventory.inventory_url().into()),
@@ -532,9 +537,17 @@ fn sharded_units_write_every_target_once_to_cortex_across_adding_and_removing_a_
     assert_eq!(keys, expected, "every target has samples in the window");
     let worst = gaps.values().map(|(g, _)| *g).fold(0.0, f64::max);
     let doubled: usize = gaps.values().map(|(_, c)| *c).sum();
+    let out_of_order = world
+        .cortex
+        .metric("cortex_discarded_samples_total", "sample-out-of-order");
+    let failed: f64 = [&unit0, &unit1]
+        .iter()
+        .map(|u| u.own_metric("prometheus_remote_storage_samples_failed_total", ""))
+        .sum();
     eprintln!(
         "scale 2 -> 3 -> 2 over {window} s: longest gap {worst:.1} s (bound {MAX_GAP} s), \
-         {doubled} sample pairs closer than half an interval"
+         {doubled} sample pairs closer than half an interval, {out_of_order} samples refused \
+         out of order by Cortex, {failed} samples failed at units 0 and 1"
     );
     for (target, (gap, _)) in &gaps {
         assert!(
@@ -765,4 +778,65 @@ fn cortex_down_or_refusing_never_blocks_hooks_and_the_local_tsdb_keeps_every_sam
         "local samples: {local}"
     );
     world.cortex.set_overrides(NO_AUTH_TENANT, "");
+}
+
+#[test]
+fn unsharded_replicas_are_deduplicated_by_the_ha_tracker_and_fail_over() {
+    let Some(mut world) = World::start(&CortexOptions::default()) else {
+        return;
+    };
+    let expected = world.expected_targets();
+    let unit0 = Unit::deploy_with(&mut world, 0, 2, false);
+    let unit1 = Unit::deploy_with(&mut world, 1, 2, false);
+    // Both replicas scrape every target.
+    for unit in [&unit0, &unit1] {
+        wait_for("every target on each replica", DEADLINE, || {
+            (unit.sharded_targets() == expected).then_some(())
+        });
+    }
+    // Cortex keeps one replica per cluster and drops `__replica__`: one series per target.
+    wait_for_cortex(&world.cortex, &expected);
+    let state = unit0.state();
+    let cluster = format!("{}/{APP}", state.model_uuid);
+    let rows = world
+        .cortex
+        .query("up{job=\"inventory\"}", NO_AUTH_TENANT)
+        .unwrap();
+    assert_eq!(rows.len(), INVENTORY_TARGETS, "{rows:?}");
+    for (metric, _) in &rows {
+        assert_eq!(metric["cluster"], cluster.as_str(), "{metric}");
+        assert!(metric.get("__replica__").is_none(), "{metric}");
+    }
+    // The non-elected replica's samples are all dropped, its own metrics included: the
+    // receiver sees one unit's self-scrape.
+    std::thread::sleep(Duration::from_secs(5));
+    let own = world
+        .cortex
+        .query(
+            "count(count_over_time(up{job=\"prometheus\"}[4s]))",
+            NO_AUTH_TENANT,
+        )
+        .unwrap();
+    assert_eq!(own.first().map(|r| r.1), Some(1.0), "{own:?}");
+
+    // The first replica's pod goes away: after the failover timeout (5 s here, 30 s by
+    // default) the other replica is elected and its samples arrive.
+    let elected_before = world
+        .cortex
+        .metric("cortex_ha_tracker_elected_replica_changes_total", "");
+    let gone = Instant::now();
+    drop(unit0);
+    std::thread::sleep(Duration::from_secs(20));
+    let window = gone.elapsed().as_secs() + 10;
+    let gaps = gaps_at_cortex(&world.cortex, window);
+    let worst = gaps.values().map(|(g, _)| *g).fold(0.0, f64::max);
+    let changes = world
+        .cortex
+        .metric("cortex_ha_tracker_elected_replica_changes_total", "")
+        - elected_before;
+    eprintln!("HA failover: longest gap {worst:.1} s, {changes} elected-replica changes");
+    assert_eq!(gaps.len(), expected.len(), "{gaps:#?}");
+    assert!(worst <= 5.0 + MAX_GAP, "{gaps:#?}");
+    wait_for_cortex(&world.cortex, &expected);
+    drop(unit1);
 }

@@ -349,6 +349,9 @@ distributor:
       store: inmemory
   ha_tracker:
     enable_ha_tracker: true
+    ha_tracker_update_timeout: 1s
+    ha_tracker_update_timeout_jitter_max: 0s
+    ha_tracker_failover_timeout: 5s
     kvstore:
       store: memberlist
 ingester:
