@@ -62,13 +62,18 @@ struct World {
 
 impl World {
     fn start(options: &CortexOptions) -> Option<World> {
+        Self::start_with(options, 1)
+    }
+
+    /// Like [`World::start`], each inventory target serving `series` series.
+    fn start_with(options: &CortexOptions, series: usize) -> Option<World> {
         let binary = cortex::find()?;
         let systems = RealSystems::find()?;
         // 10.250.0.2 and .3 are the two sensors units' addresses.
         let cluster = Cluster::start(2);
         let cortex = Cortex::start(&binary, &cluster, options);
         eprintln!("Cortex ready in {:?}", cortex.started_in);
-        let inventory = cluster.targets(SERVICE_IP, INVENTORY_TARGETS);
+        let inventory = cluster.targets_with(SERVICE_IP, INVENTORY_TARGETS, series);
         // One endpoint on every cluster address: each sensors unit's `*:<port>`.
         let sensors = cluster.targets(Ipv4Addr::UNSPECIFIED, 1);
         Some(World {
@@ -839,4 +844,64 @@ fn unsharded_replicas_are_deduplicated_by_the_ha_tracker_and_fail_over() {
     assert!(worst <= 5.0 + MAX_GAP, "{gaps:#?}");
     wait_for_cortex(&world.cortex, &expected);
     drop(unit1);
+}
+
+/// Series per inventory target in the throughput test: 9 targets, 45,000 series, 22,500
+/// samples/s at the 2 s interval, split over two units.
+const LOAD_SERIES: usize = 5000;
+
+#[test]
+fn two_sharded_units_sustain_the_load_and_keep_up() {
+    let options = CortexOptions {
+        ingestion_rate: 1_000_000.0,
+        ingestion_burst: 2_000_000,
+        ..CortexOptions::default()
+    };
+    let Some(mut world) = World::start_with(&options, LOAD_SERIES) else {
+        return;
+    };
+    let expected = world.expected_targets();
+    let unit0 = Unit::deploy(&mut world, 0, 2);
+    let unit1 = Unit::deploy(&mut world, 1, 2);
+    wait_for_shards(&[&unit0, &unit1], &expected);
+    wait_for_cortex(&world.cortex, &expected);
+    // Let the queues settle, then measure both units over the same 30 s.
+    std::thread::sleep(Duration::from_secs(10));
+    let samples = |u: &Unit| u.own_metric("prometheus_remote_storage_samples_total", "");
+    let received = |c: &Cortex| c.metric("cortex_distributor_received_samples_total", "");
+    let (s0, s1, r) = (samples(&unit0), samples(&unit1), received(&world.cortex));
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(30));
+    let secs = started.elapsed().as_secs_f64();
+    let rate0 = (samples(&unit0) - s0) / secs;
+    let rate1 = (samples(&unit1) - s1) / secs;
+    let rate_cortex = (received(&world.cortex) - r) / secs;
+    let (lag0, lag1) = (lag(&unit0), lag(&unit1));
+    let failed: f64 = [&unit0, &unit1]
+        .iter()
+        .map(|u| u.own_metric("prometheus_remote_storage_samples_failed_total", ""))
+        .sum();
+    eprintln!(
+        "load: unit 0 sent {rate0:.0} samples/s, unit 1 {rate1:.0}; Cortex received \
+         {rate_cortex:.0}/s; lag {lag0:.1} s and {lag1:.1} s; {failed} failed"
+    );
+    let scraped = (INVENTORY_TARGETS * LOAD_SERIES) as f64 / SCRAPE_INTERVAL;
+    assert!(
+        rate0 + rate1 >= 0.9 * scraped,
+        "the units forward what they scrape: {rate0} + {rate1} < {scraped}"
+    );
+    assert!(
+        lag0 < 15.0 && lag1 < 15.0,
+        "the queues keep up: {lag0} {lag1}"
+    );
+    assert_eq!(failed, 0.0);
+    let series = world
+        .cortex
+        .query("count(sample_value)", NO_AUTH_TENANT)
+        .unwrap();
+    assert_eq!(
+        series.first().map(|r| r.1),
+        Some((INVENTORY_TARGETS * LOAD_SERIES + 2) as f64),
+        "every series once (plus the two sensors targets)"
+    );
 }

@@ -118,10 +118,16 @@ impl Cluster {
         })
     }
 
-    /// Serves `count` metrics endpoints (`/metrics`, one gauge `sample_value`) on ephemeral
+    /// Serves `count` metrics endpoints (`/metrics`, one series of gauge `sample_value`) on ephemeral
     /// ports of `ip`, and an inventory listing them (`/inventory`, a JSON list of `ip:port`)
     /// on `SERVICE_IP`; all in the cluster's network, until the returned value is dropped.
     pub fn targets(&self, ip: Ipv4Addr, count: usize) -> Targets {
+        self.targets_with(ip, count, 1)
+    }
+
+    /// Like [`Cluster::targets`], each endpoint serving `series` series of `sample_value`
+    /// (label `n`).
+    pub fn targets_with(&self, ip: Ipv4Addr, count: usize, series: usize) -> Targets {
         self.in_net(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -135,7 +141,10 @@ impl Cluster {
                         .await
                         .unwrap();
                     addrs.push(listener.local_addr().unwrap());
-                    let body = format!("# TYPE sample_value gauge\nsample_value {i}\n");
+                    let mut body = String::from("# TYPE sample_value gauge\n");
+                    for n in 0..series {
+                        body.push_str(&format!("sample_value{{n=\"{n}\"}} {i}\n"));
+                    }
                     let app = axum::Router::new()
                         .route("/metrics", axum::routing::get(move || async move { body }));
                     tokio::spawn(async move { axum::serve(listener, app).await });
