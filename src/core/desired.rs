@@ -453,7 +453,16 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 10] = [
+    // The units the receiver's ruler watches: the planned ones when goal-state was read
+    // (`scrape_sharding`), else this one.
+    let units: Vec<String> = match snapshot.planned_numbers() {
+        Some(numbers) if !numbers.is_empty() => numbers
+            .iter()
+            .map(|n| format!("{}/{n}", snapshot.app_name))
+            .collect(),
+        _ => vec![unit_name.clone()],
+    };
+    let per_endpoint: [(&str, Option<Databag>, Databag); 11] = [
         (GRAFANA_SOURCE.name, Some(grafana_app), grafana_unit),
         (
             SELF_METRICS_ENDPOINT.name,
@@ -476,6 +485,11 @@ fn relation_writes(
             Databag::new(),
         ),
         (SEND_DATASOURCE.name, Some(datasources), Databag::new()),
+        (
+            SEND_REMOTE_WRITE.name,
+            Some(remote_write::consumer_app_data(&me, &units)),
+            Databag::new(),
+        ),
         (
             LOGGING.name,
             Some(crate::core::log_forwarding::app_data(snapshot)),

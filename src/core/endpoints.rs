@@ -93,7 +93,7 @@ pub const SELF_METRICS_ENDPOINT: Endpoint =
         .writes_app();
 /// Remote-write endpoints Prometheus forwards samples to.
 pub const SEND_REMOTE_WRITE: Endpoint =
-    Endpoint::new("send-remote-write", "prometheus_remote_write", Requires);
+    Endpoint::new("send-remote-write", "prometheus_remote_write", Requires).writes_app();
 /// The remote-write receiver of this Prometheus; the leader writes problems back (`event`).
 pub const RECEIVE_REMOTE_WRITE: Endpoint =
     Endpoint::new("receive-remote-write", "prometheus_remote_write", Provides)

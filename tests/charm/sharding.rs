@@ -285,3 +285,51 @@ fn render_of_a_snapshot_uses_its_planned_units() {
         "unit 4 is the second of 0, 4, 9"
     );
 }
+
+#[test]
+fn the_leader_forwards_alert_rules_on_send_remote_write_for_every_planned_unit() {
+    for leader in [true, false] {
+        let mut state = charm_model_state().unwrap();
+        state.set_leader(leader);
+        state.set_config("scrape_sharding", true).unwrap();
+        state.set_planned_units(3);
+        let rel = state.add_relation("send-remote-write", "mimir");
+        state.add_remote_unit(&rel, "mimir/0");
+        let data = juju_hook::RelationData::from([(
+            "remote_write".to_string(),
+            json!({"url": "http://mimir-0.mimir:8080/api/v1/push"}).to_string(),
+        )]);
+        state.set_remote_unit_data(&rel, "mimir/0", &data);
+        let charm = Charm::with_state(state);
+        charm.deploy();
+        charm.assert_active();
+        let bag = charm.local_app_data(&rel);
+        if !leader {
+            assert!(bag.is_empty(), "only the leader writes app data: {bag:?}");
+            continue;
+        }
+        let rules: serde_json::Value = serde_json::from_str(&bag["alert_rules"]).unwrap();
+        let aggregator = rules["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| {
+                g["name"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("_prometheus_rs_k8s_AggregatorHostHealth_rules")
+            })
+            .expect("the aggregator group");
+        let units: BTreeSet<&str> = aggregator["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["labels"]["juju_unit"].as_str())
+            .collect();
+        let expected: BTreeSet<String> = (0..3).map(|n| format!("{APP}/{n}")).collect();
+        assert_eq!(
+            units,
+            expected.iter().map(String::as_str).collect::<BTreeSet<_>>()
+        );
+    }
+}

@@ -89,7 +89,7 @@ const RULES: &[Rule] = &[
      "Targets from the inventory may be out of date: hosts added or removed since then are not reflected."),
 ];
 
-fn topology(s: &SelfMetrics<'_>) -> Topology {
+pub(crate) fn topology(s: &SelfMetrics<'_>) -> Topology {
     Topology {
         model: s.model.to_owned(),
         model_uuid: s.model_uuid.to_owned(),
@@ -129,7 +129,7 @@ fn jobs(s: &SelfMetrics<'_>) -> OVal {
     OVal::Arr(vec![OVal::Obj(job)])
 }
 
-fn group_name(t: &Topology, group: &str) -> String {
+pub(crate) fn group_name(t: &Topology, group: &str) -> String {
     format!("{}_{group}_rules", t.identifier())
         .chars()
         .map(|c| {
@@ -145,6 +145,14 @@ fn group_name(t: &Topology, group: &str) -> String {
 /// The `alert_rules` document: `{"groups": [...]}`, topology labels on every rule and topology
 /// matchers in every expression.
 fn rules(s: &SelfMetrics<'_>) -> OVal {
+    let mut doc = OMap::new();
+    doc.insert("groups", OVal::Arr(rule_groups(s)));
+    OVal::Obj(doc)
+}
+
+/// The self-monitoring rule groups (what `alert_rules` holds), each rule with topology labels
+/// and its expression with topology matchers.
+pub(crate) fn rule_groups(s: &SelfMetrics<'_>) -> Vec<OVal> {
     let t = topology(s);
     let mut groups: Vec<(String, Vec<OVal>)> = Vec::new();
     for (group, alert, expr, for_, severity, summary, description) in RULES {
@@ -167,7 +175,7 @@ fn rules(s: &SelfMetrics<'_>) -> OVal {
             None => groups.push((name, vec![OVal::Obj(rule)])),
         }
     }
-    let groups = groups
+    groups
         .into_iter()
         .map(|(name, rules)| {
             let mut g = OMap::new();
@@ -175,10 +183,7 @@ fn rules(s: &SelfMetrics<'_>) -> OVal {
             g.insert("rules", OVal::Arr(rules));
             OVal::Obj(g)
         })
-        .collect();
-    let mut doc = OMap::new();
-    doc.insert("groups", OVal::Arr(groups));
-    OVal::Obj(doc)
+        .collect()
 }
 
 /// The leader's application databag.

@@ -1,6 +1,6 @@
 //! Where the real systems the tests run against are: the binaries `scripts/real-systems`
-//! builds (Pebble v1.32.1, Prometheus and promtool 3.14.0), from the variables `run_tests`
-//! exports, else from that script's cache.
+//! builds (Pebble v1.32.1, Prometheus and promtool 3.14.0, and with `--with-cortex` Cortex
+//! v1.21.1), from the variables `run_tests` exports, else from that script's cache.
 
 use std::path::PathBuf;
 
@@ -17,6 +17,11 @@ pub fn prometheus3() -> PathBuf {
 /// promtool 3.14.0 (`PROMTOOL3_BIN`).
 pub fn promtool3() -> PathBuf {
     locate("PROMTOOL3_BIN", "prometheus-3.14.0/promtool")
+}
+
+/// Cortex v1.21.1 (`CORTEX_BIN`), built only by `scripts/real-systems --with-cortex`.
+pub fn cortex() -> PathBuf {
+    locate("CORTEX_BIN", "cortex-v1.21.1/cortex")
 }
 
 /// `$var`, else `cached` under the script's cache (`PROMETHEUS_RS_K8S_TOOLS`, else
