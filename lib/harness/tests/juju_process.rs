@@ -688,9 +688,9 @@ fn a_hook_run_with_hook_command_sees_juju_environment() {
     );
 }
 
-/// `relation-get` and `relation-list` parse only the relation they name (through the index
-/// written with the state); what they print, their errors and the call counts are exactly
-/// those of a read of the whole state (the index removed).
+/// `relation-get` and `relation-list` parse only the relation they name, tools that read no
+/// relation none (through the index written with the state); what they print, their errors
+/// and the call counts are exactly those of a read of the whole state (the index removed).
 #[test]
 fn relation_reads_through_the_index_answer_as_reads_of_the_whole_state() {
     let (state, scrape, peers) = rich_state();
@@ -734,6 +734,12 @@ fn relation_reads_through_the_index_answer_as_reads_of_the_whole_state() {
         ("relation-list", vec!["--format=json", &relation_flag], &[]),
         ("relation-list", vec!["--format=json", "--app"], &env_rel),
         ("relation-list", vec!["-r", "7"], &[]),
+        // Tools that read no relation parse none.
+        ("is-leader", vec!["--format=json"], &[]),
+        ("config-get", vec!["--format=json"], &[]),
+        ("opened-ports", vec!["--format=json"], &[]),
+        ("state-get", vec!["--format=json"], &[]),
+        ("action-get", vec!["--format=json"], &[]),
     ];
     let run_all = || -> Vec<(i32, String, String)> {
         calls

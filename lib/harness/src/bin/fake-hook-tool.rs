@@ -5,7 +5,8 @@
 //! Juju's semantics, prints what Juju prints, saves the state back under a file lock, and exits
 //! 0, 1 (runtime error) or 2 (usage error) with `ERROR <text>` on stderr.
 //!
-//! `relation-get` and `relation-list` parse only the relation they name (see
+//! `relation-get` and `relation-list` parse only the relation they name, and `config-get`,
+//! `is-leader`, `opened-ports`, `state-get` and `action-get` none (see
 //! `StateFile::read_only_relations`), so their cost does not grow with the model. Every call
 //! appends its own duration in nanoseconds, from the start of `main` to its end, as one line
 //! to `<state>.times`, so benchmarks can tell the charm's time from the tools'.
@@ -31,6 +32,15 @@ const READ_ONLY: &[&str] = &[
     "relation-list",
     "state-get",
     "status-get",
+];
+
+/// Read-only tools that never look at relations: they parse none.
+const NO_RELATIONS: &[&str] = &[
+    "action-get",
+    "config-get",
+    "is-leader",
+    "opened-ports",
+    "state-get",
 ];
 
 fn main() -> ExitCode {
@@ -86,6 +96,8 @@ fn run() -> ExitCode {
     // Tools that only read need not rewrite the whole state (see `StateFile::read_only`).
     let outcome = if matches!(tool.as_str(), "relation-get" | "relation-list") {
         file.read_only_relations(&named_relations(&rest), run)
+    } else if NO_RELATIONS.contains(&tool.as_str()) {
+        file.read_only_relations(&BTreeSet::new(), run)
     } else if READ_ONLY.contains(&tool.as_str()) {
         file.read_only(run)
     } else {
