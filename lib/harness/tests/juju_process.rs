@@ -698,7 +698,8 @@ fn relation_reads_through_the_index_answer_as_reads_of_the_whole_state() {
     let (scrape, peers) = (scrape.to_string(), peers.to_string());
     let env_rel = [("JUJU_RELATION_ID", scrape.as_str())];
     let relation_flag = format!("--relation={scrape}");
-    let calls: Vec<(&str, Vec<&str>, &[(&str, &str)])> = vec![
+    type ToolCall<'a> = (&'a str, Vec<&'a str>, &'a [(&'a str, &'a str)]);
+    let calls: Vec<ToolCall> = vec![
         (
             "relation-get",
             vec!["--format=json", "-r", &scrape, "-", "node-exporter/1"],
