@@ -13,7 +13,9 @@
 //! time spent inside hook-tool processes, as `fake-hook-tool` records it itself (from the
 //! start to the end of its `main`, in `<state>.times`; process creation and loading are not
 //! included, so charm time slightly overstates the charm's own part). Also the reloads of
-//! Prometheus and the peak RSS of the charm process (`ru_maxrss` from `wait4`).
+//! Prometheus and the peak RSS of the charm process (`ru_maxrss` from `wait4`), an upper
+//! bound: Linux carries the spawning process's high-water mark across `exec`, so it includes
+//! this bench process's own resident set.
 //!
 //! Environment: `BENCH_SIZES` (default `0x0,2x2,200x5,2000x5`), `BENCH_RUNS` (default 7),
 //! `BENCH_UNCACHED_MAX_UNITS` (skip uncached runs above this many units, default 1000),
