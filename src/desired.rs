@@ -147,7 +147,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let mut problems = Vec::new();
 
     let metrics = views(snapshot, "metrics-endpoint");
-    let scrape = scrape::scrape_jobs(&metrics);
+    let mut scrape = scrape::scrape_jobs(&metrics);
     let scrape_rules = rules_per_relation(
         &metrics,
         inputs.rejected_rules,
@@ -209,7 +209,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     };
     let mut input = ConfigInput::new(config, topology, inputs.version);
     input.self_target = format!("{}:{PROMETHEUS_PORT}", snapshot.fqdn);
-    input.relation_jobs = scrape.jobs.clone();
+    input.relation_jobs = std::mem::take(&mut scrape.jobs);
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
     if inputs.config.scrape_sharding {
