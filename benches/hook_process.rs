@@ -5,8 +5,17 @@
 //! For each size (`apps`x`units` related on `metrics-endpoint`) it deploys a leader unit
 //! (install, leader-elected, config-changed, pebble-ready, start), then times hooks in which
 //! nothing changed: config-changed and metrics-endpoint-relation-changed, with the databag
-//! cache and without it (`PROMETHEUS_RS_K8S_DATABAG_CACHE=off`). Prints one JSON object per
-//! measurement on stdout (`scripts/bench-table` turns them into a table).
+//! cache and without it (`PROMETHEUS_RS_K8S_DATABAG_CACHE=off`); then update-status and
+//! pebble-ready after a container restart that wiped the container's files. Prints one JSON
+//! object per measurement on stdout (`scripts/bench-table` turns them into a table).
+//!
+//! Each row has the wall time of the charm process and its **charm time**: wall minus the
+//! time spent inside hook-tool processes, as `fake-hook-tool` records it itself (from the
+//! start to the end of its `main`, in `<state>.times`; process creation and loading are not
+//! included, so charm time slightly overstates the charm's own part). Also the reloads of
+//! Prometheus and the peak RSS of the charm process (`ru_maxrss` from `wait4`), an upper
+//! bound: Linux carries the spawning process's high-water mark across `exec`, so it includes
+//! this bench process's own resident set.
 //!
 //! Environment: `BENCH_SIZES` (default `0x0,2x2,200x5,2000x5`), `BENCH_RUNS` (default 7),
 //! `BENCH_UNCACHED_MAX_UNITS` (skip uncached runs above this many units, default 1000),
@@ -30,6 +39,11 @@ use serde_json::json;
 /// What one hook run cost.
 struct Sample {
     wall: Duration,
+    /// Time spent inside hook-tool processes, as they recorded it.
+    tools: Duration,
+    /// Peak resident set of the charm process, KiB.
+    max_rss_kib: u64,
+    reloads: usize,
     tool_calls: u64,
     relation_sets: u64,
     pebble_requests: usize,
@@ -191,8 +205,11 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
             cmd
         }
     };
+    let times = tool_times_path(file.path());
+    let _ = std::fs::remove_file(&times);
+    let reloads_before = unit._web.reload_count();
     let start = Instant::now();
-    let output = cmd.output().expect("charm runs");
+    let (output, max_rss_kib) = output_with_rusage(&mut cmd);
     let wall = start.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -201,15 +218,71 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
         event.name(),
         String::from_utf8_lossy(&output.stderr)
     );
+    let tools = std::fs::read_to_string(&times)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum();
     file.commit_pending().expect("commit");
     let state = file.load().expect("state");
     Sample {
         wall,
+        tools,
+        max_rss_kib,
+        reloads: unit._web.reload_count() - reloads_before,
         tool_calls: state.total_calls(),
         relation_sets: state.call_count("relation-set"),
         pebble_requests: unit.pebble.request_count(),
         bytes_pushed: bytes_pushed(&stdout),
     }
+}
+
+/// Where `fake-hook-tool` appends its durations.
+fn tool_times_path(state: &Path) -> PathBuf {
+    let mut path = state.as_os_str().to_owned();
+    path.push(".times");
+    PathBuf::from(path)
+}
+
+/// Runs `cmd` to completion like `Command::output`, and returns the peak RSS (KiB) of the
+/// process from `wait4`'s rusage.
+// The child is reaped by `wait4` below, which std's `Child` does not know about.
+#[allow(clippy::zombie_processes)]
+fn output_with_rusage(cmd: &mut std::process::Command) -> (std::process::Output, u64) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("charm runs");
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let mut stdout = Vec::new();
+    let _ = out_pipe.read_to_end(&mut stdout);
+    let stderr = err_reader.join().unwrap_or_default();
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: rusage is plain data, fully written by wait4 on success; the child is ours and
+    // not yet reaped (std's Child is not waited on afterwards).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    let max_rss_kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    let output = std::process::Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+    };
+    (output, max_rss_kib)
 }
 
 /// The charm logs `bytes=N` when it pushed files.
@@ -233,6 +306,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn emit(apps: usize, units: usize, hook: &str, cache: &str, samples: &[Sample]) {
     let ms: Vec<f64> = samples.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect();
+    let charm_ms: Vec<f64> = samples
+        .iter()
+        .map(|s| s.wall.saturating_sub(s.tools).as_secs_f64() * 1e3)
+        .collect();
     let last = samples.last().expect("a sample");
     let row = json!({
         "kind": "hook",
@@ -241,12 +318,15 @@ fn emit(apps: usize, units: usize, hook: &str, cache: &str, samples: &[Sample]) 
         "cache": cache,
         "runs": samples.len(),
         "median_ms": median(ms.clone()),
+        "charm_median_ms": median(charm_ms),
         "min_ms": ms.iter().copied().fold(f64::INFINITY, f64::min),
         "max_ms": ms.iter().copied().fold(0.0, f64::max),
         "tool_calls": last.tool_calls,
         "relation_sets": last.relation_sets,
         "pebble_requests": last.pebble_requests,
         "bytes_pushed": last.bytes_pushed,
+        "reloads": last.reloads,
+        "max_rss_kib": samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
     });
     println!("{row}");
 }
@@ -302,6 +382,37 @@ fn tool_cost(unit: &Unit, apps: usize, units: usize, runs: usize) {
         "state_bytes": size,
     });
     println!("{row}");
+}
+
+/// update-status (a rotating slice of the databags re-read), and pebble-ready after the
+/// workload container restarted with its files wiped (every file pushed again).
+fn measure_routine(unit: &Unit, apps: usize, units: usize, runs: usize) {
+    measure(
+        unit,
+        apps,
+        units,
+        runs,
+        true,
+        &Event::UpdateStatus,
+        "update-status",
+    );
+    let event = Event::Workload {
+        container: "prometheus".into(),
+        kind: WorkloadEventKind::PebbleReady,
+    };
+    let samples: Vec<Sample> = (0..runs.min(5))
+        .map(|_| {
+            unit.pebble.restart_container(true);
+            run(unit, &event, &[])
+        })
+        .collect();
+    emit(
+        apps,
+        units,
+        "prometheus-pebble-ready (container restarted, files wiped)",
+        "on",
+        &samples,
+    );
 }
 
 /// relation-changed after a remote unit's address really changed: prometheus.yml is
@@ -372,6 +483,7 @@ fn main() {
         if let Some(id) = ids.first() {
             measure_change(&unit, apps, units, runs, id);
         }
+        measure_routine(&unit, apps, units, runs);
         let total = apps * units;
         for cache in [true, false] {
             if !cache && total > uncached_max {

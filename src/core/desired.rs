@@ -157,7 +157,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let mut problems = Vec::new();
 
     let metrics = views(snapshot, METRICS_ENDPOINT.name);
-    let scrape = scrape::scrape_jobs(&metrics);
+    let mut scrape = scrape::scrape_jobs(&metrics);
     let scrape_rules = rules_per_relation(
         &metrics,
         inputs.rejected_rules,
@@ -216,7 +216,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let topology = snapshot.topology();
     let mut input = ConfigInput::new(config, topology, inputs.version);
     input.self_target = format!("{}:{PROMETHEUS_PORT}", snapshot.fqdn);
-    input.relation_jobs = scrape.jobs.clone();
+    input.relation_jobs = std::mem::take(&mut scrape.jobs);
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
     input.tracing = crate::core::workload_tracing::tracing_config(snapshot, &mut problems);

@@ -5,6 +5,7 @@
 //! ordered by name), so comparing the rendered text is enough to decide whether to reload.
 //! Paths are relative to the config file's directory (`/etc/prometheus`).
 
+mod block_yaml;
 mod own_jobs;
 mod relation_jobs;
 mod yaml;

@@ -10,12 +10,13 @@ pub const CACHE_FILE: &str = ".databag-cache.json";
 /// Environment variable that disables the cache when set to `off`.
 pub const DISABLE_ENV: &str = "PROMETHEUS_RS_K8S_DATABAG_CACHE";
 
-/// This build of the charm's cache settings: events on the full path read everything afresh.
+/// This build of the charm's cache settings: [`EventPolicy::cache_refresh`] says how much of
+/// the cache each event trusts.
 pub fn settings() -> CacheSettings {
     CacheSettings {
         file_name: CACHE_FILE,
         disable_env: DISABLE_ENV,
         charm_version: env!("CARGO_PKG_VERSION").to_string(),
-        full_refresh: EventPolicy::is_full_path,
+        refresh: EventPolicy::cache_refresh,
     }
 }

@@ -2,7 +2,13 @@
 //! unit, which take the full path (every databag read afresh, no shortcut), and which mean a
 //! new workload container.
 
-use juju_hook::{Event, StorageEventKind, WorkloadEventKind};
+use juju_hook::{Event, Refresh, StorageEventKind, WorkloadEventKind};
+
+/// Hook-tool calls update-status spends re-reading remote relation data from Juju (on top of
+/// `config-get`, `is-leader`, one `relation-ids`, and once a round `opened-ports`, `state-get`
+/// and `status-set`): at most 20 calls in all. See [`juju_hook::cache::Rotation`] for the bound
+/// this gives on how long a databag can stay unverified.
+pub const UPDATE_STATUS_READ_BUDGET: usize = 14;
 
 /// How the charm handles one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,10 +19,14 @@ pub enum EventPolicy {
     Ignore,
     /// Converge the whole unit.
     Reconcile {
-        /// Read every databag afresh (no databag cache) and compute and apply in full (no
-        /// unchanged-inputs shortcut). These events bound how long anything cached can be
-        /// stale: update-status runs every 5 minutes by default.
+        /// Compute and apply in full (no unchanged-inputs shortcut).
         full_path: bool,
+        /// How much of the databag cache to trust: install, upgrade-charm and leader-elected
+        /// read everything afresh; update-status re-reads a rotating slice within
+        /// [`UPDATE_STATUS_READ_BUDGET`] calls, which bounds how long anything cached can be
+        /// stale; pebble-ready trusts it (a new workload container changes nothing in Juju,
+        /// and the charm container keeps the cache).
+        reads: Refresh,
         /// The workload container (or its image) may be new: detect the Prometheus version
         /// again.
         fresh_container: bool,
@@ -40,17 +50,31 @@ impl EventPolicy {
             Event::Workload {
                 kind: WorkloadEventKind::PebbleReady,
                 ..
-            }
-            | Event::UpgradeCharm => Self::Reconcile {
+            } => Self::Reconcile {
                 full_path: true,
+                reads: Refresh::Cached,
                 fresh_container: true,
             },
-            Event::Install | Event::LeaderElected | Event::UpdateStatus => Self::Reconcile {
+            Event::UpgradeCharm => Self::Reconcile {
                 full_path: true,
+                reads: Refresh::Full,
+                fresh_container: true,
+            },
+            Event::Install | Event::LeaderElected => Self::Reconcile {
+                full_path: true,
+                reads: Refresh::Full,
+                fresh_container: false,
+            },
+            Event::UpdateStatus => Self::Reconcile {
+                full_path: true,
+                reads: Refresh::Rotate {
+                    budget: UPDATE_STATUS_READ_BUDGET,
+                },
                 fresh_container: false,
             },
             _ => Self::Reconcile {
                 full_path: false,
+                reads: Refresh::Cached,
                 fresh_container: false,
             },
         }
@@ -65,6 +89,15 @@ impl EventPolicy {
                 ..
             }
         )
+    }
+
+    /// How much of the databag cache `event` trusts (see [`EventPolicy::Reconcile`]);
+    /// events that converge nothing trust all of it.
+    pub fn cache_refresh(event: &Event) -> Refresh {
+        match Self::of(event) {
+            Self::Reconcile { reads, .. } => reads,
+            Self::Action | Self::Ignore => Refresh::Cached,
+        }
     }
 
     /// Whether `event` may come with a new workload container.
@@ -112,6 +145,28 @@ mod tests {
     }
 
     #[test]
+    fn only_install_upgrades_and_leadership_read_everything_and_update_status_rotates() {
+        for event in [Event::Install, Event::UpgradeCharm, Event::LeaderElected] {
+            assert_eq!(
+                EventPolicy::cache_refresh(&event),
+                Refresh::Full,
+                "{event:?}"
+            );
+        }
+        assert!(matches!(
+            EventPolicy::cache_refresh(&Event::UpdateStatus),
+            Refresh::Rotate { budget } if budget + 6 <= 20
+        ));
+        for event in [pebble_ready(), Event::ConfigChanged, Event::Start] {
+            assert_eq!(
+                EventPolicy::cache_refresh(&event),
+                Refresh::Cached,
+                "{event:?}"
+            );
+        }
+    }
+
+    #[test]
     fn only_pebble_ready_and_upgrades_mean_a_fresh_container() {
         assert!(EventPolicy::is_fresh_container(&pebble_ready()));
         assert!(EventPolicy::is_fresh_container(&Event::UpgradeCharm));
@@ -132,6 +187,7 @@ mod tests {
             EventPolicy::of(&event),
             EventPolicy::Reconcile {
                 full_path: false,
+                reads: Refresh::Cached,
                 fresh_container: false
             }
         );

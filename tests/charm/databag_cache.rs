@@ -622,7 +622,7 @@ fn the_unit_status_is_sent_only_when_it_changes_and_always_on_full_refreshes() {
         (Event::UpdateStatus, true, None),
         (Event::ConfigChanged, false, None),
         (Event::ConfigChanged, true, Some("info")),
-        (pebble_ready(), true, None),
+        (pebble_ready(), false, None),
         (Event::LeaderElected, true, None),
     ];
     for (i, (event, sent, log_level)) in steps.iter().enumerate() {

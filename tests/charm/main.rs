@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cache_rotation;
 mod compat_prometheus_k8s;
 mod databag_cache;
 mod datasource_exchange;

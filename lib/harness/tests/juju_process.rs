@@ -687,3 +687,83 @@ fn a_hook_run_with_hook_command_sees_juju_environment() {
         Some(Status::active("metrics-endpoint-relation-changed"))
     );
 }
+
+/// `relation-get` and `relation-list` parse only the relation they name, tools that read no
+/// relation none (through the index written with the state); what they print, their errors
+/// and the call counts are exactly those of a read of the whole state (the index removed).
+#[test]
+fn relation_reads_through_the_index_answer_as_reads_of_the_whole_state() {
+    let (state, scrape, peers) = rich_state();
+    let rig = Rig::new(&state);
+    let (scrape, peers) = (scrape.to_string(), peers.to_string());
+    let env_rel = [("JUJU_RELATION_ID", scrape.as_str())];
+    let relation_flag = format!("--relation={scrape}");
+    type ToolCall<'a> = (&'a str, Vec<&'a str>, &'a [(&'a str, &'a str)]);
+    let calls: Vec<ToolCall> = vec![
+        (
+            "relation-get",
+            vec!["--format=json", "-r", &scrape, "-", "node-exporter/1"],
+            &[],
+        ),
+        (
+            "relation-get",
+            vec![
+                "--format=json",
+                "-r",
+                &scrape,
+                "--app",
+                "-",
+                "node-exporter",
+            ],
+            &[],
+        ),
+        (
+            "relation-get",
+            vec!["--format=json", "-", "node-exporter/1"],
+            &env_rel,
+        ),
+        (
+            "relation-get",
+            vec!["-r", &peers, "--app", "k", "prometheus-rs-k8s"],
+            &[],
+        ),
+        (
+            "relation-get",
+            vec!["-r", "metrics-endpoint:99", "-", "x/0"],
+            &[],
+        ),
+        ("relation-list", vec!["--format=json", &relation_flag], &[]),
+        ("relation-list", vec!["--format=json", "--app"], &env_rel),
+        ("relation-list", vec!["-r", "7"], &[]),
+        // Tools that read no relation parse none.
+        ("is-leader", vec!["--format=json"], &[]),
+        ("config-get", vec!["--format=json"], &[]),
+        ("opened-ports", vec!["--format=json"], &[]),
+        ("state-get", vec!["--format=json"], &[]),
+        ("action-get", vec!["--format=json"], &[]),
+    ];
+    let run_all = || -> Vec<(i32, String, String)> {
+        calls
+            .iter()
+            .map(|(tool, args, env)| text(&rig.raw(tool, args, env, "")))
+            .collect()
+    };
+    let indexed = run_all();
+    let counted = rig.state().calls;
+    let index = {
+        let mut p = rig.file.path().as_os_str().to_owned();
+        p.push(".idx");
+        PathBuf::from(p)
+    };
+    assert!(index.exists(), "the state file is written with its index");
+    rig.file.update(|s| s.calls.clear()).unwrap();
+    std::fs::remove_file(&index).unwrap();
+    assert_eq!(run_all(), indexed);
+    assert_eq!(rig.state().calls, counted);
+    assert_eq!(indexed[0].0, 0, "{indexed:?}");
+    assert!(indexed[0].1.contains("9100"), "{indexed:?}");
+    assert_ne!(
+        indexed[4].0, 0,
+        "an unknown relation is an error: {indexed:?}"
+    );
+}

@@ -62,14 +62,16 @@
 //! * **A failed or killed hook leaves no cache.** The file is removed when a hook starts and
 //!   written again only after it succeeded, so after an error (retried, or skipped with
 //!   `juju resolve --no-retry`), a crash or a timeout, the next hook asks Juju everything.
-//! * **Full re-reads bound any staleness**: the events the charm names in
-//!   [`CacheSettings::full_refresh`] (typically install, upgrade-charm, leader-elected,
-//!   update-status, every 5 minutes by default, and `<container>-pebble-ready`) ignore the
-//!   cache: they read every relation, list every endpoint, ask for the opened ports and
-//!   always set the status; they read the unit state afresh too. So even a change made behind the charm's back (a hook tool run
-//!   with `juju exec`) lasts at most until the next update-status. Relations that
-//!   `relation-ids` no longer lists are dropped, and relations it lists that are not cached
-//!   are read in full.
+//! * **Re-reads bound any staleness**: the events the charm maps to [`Refresh::Full`] in
+//!   [`CacheSettings::refresh`] (typically install, upgrade-charm and leader-elected) ignore
+//!   the cache: they read every relation, list every endpoint, ask for the opened ports and
+//!   the unit state and always set the status. Those it maps to [`Refresh::Rotate`]
+//!   (typically update-status, every 5 minutes by default) re-read a slice of the remote data
+//!   within a budget of hook-tool calls, in a rotation that covers every relation within a
+//!   bounded number of such events ([`Rotation`] gives the bound). So even a change made
+//!   without a hook (which Juju does not do) or behind the charm's back (a hook tool run with
+//!   `juju exec`) lasts at most one rotation. Relations that `relation-ids` no longer lists
+//!   are dropped, and relations it lists that are not cached are read in full.
 //! * **Pod churn**: Kubernetes may recreate the pod at any time; the new pod's charm directory
 //!   is fresh, so there is no cache and the first hooks (config-changed, start, pebble-ready)
 //!   ask everything. A cache written by another unit, model or version of the charm (a copied
@@ -92,7 +94,48 @@ use serde_json::{Map, Value};
 use tracing::{debug, warn};
 
 /// Bumped whenever the file's layout or meaning changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
+
+/// How much of the cache an event trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// Answer from the cache (a relation event still forgets what it names).
+    Cached,
+    /// Answer from the cache, but re-read the next slice of it in a rotation that covers
+    /// everything remote within a bounded number of such events (see [`Rotation`]).
+    Rotate {
+        /// Hook-tool calls to spend on re-reading remote relation data; at least one
+        /// relation is re-read whatever its size.
+        budget: usize,
+    },
+    /// Ignore the cache: read everything afresh.
+    Full,
+}
+
+/// Where the rotation of [`Refresh::Rotate`] stands, saved with the cache.
+///
+/// Each rotating event re-reads, in the order of their ids as Juju prints them, the next
+/// relations after `after` whose cost (one `relation-list` plus one `relation-get` per remote
+/// unit and one for the remote application) fits in the budget, and always at least one;
+/// it also lists one endpoint again (`relation-ids`), in turn. When the walk passes the last
+/// relation it starts over, and that event also asks again for the opened ports, the unit
+/// state and sends the unit status. So every relation cached when a rotation starts is
+/// re-read within `ceil(relations / max(1, floor(budget / cost)))` rotating events, and every
+/// endpoint within as many events as there are endpoints. What only this unit writes (its own
+/// unit and application databags, the remote application's name) is not re-read: nothing
+/// else can change it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// The last relation re-read, `None` at the start of a round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// The last endpoint listed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Completed rounds (every relation re-read), for the logs and tests.
+    #[serde(default)]
+    pub rounds: u64,
+}
 
 /// How a charm uses the cache.
 #[derive(Debug, Clone)]
@@ -103,8 +146,8 @@ pub struct CacheSettings {
     pub disable_env: &'static str,
     /// The version of the charm writing the file: a file of another version is ignored.
     pub charm_version: String,
-    /// Events that read everything afresh instead of trusting the cache.
-    pub full_refresh: fn(&Event) -> bool,
+    /// How much of the cache each event trusts.
+    pub refresh: fn(&Event) -> Refresh,
 }
 
 impl CacheSettings {
@@ -183,6 +226,9 @@ pub struct CacheFile {
     /// The unit's key/value store (`state-get`) as Juju holds it, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_state: Option<BTreeMap<String, String>>,
+    /// Where the re-reading rotation of [`Refresh::Rotate`] events stands.
+    #[serde(default)]
+    pub rotation: Rotation,
 }
 
 struct State {
@@ -195,6 +241,7 @@ struct State {
     ports: PortMemory,
     /// The unit state with this hook's `state-set` merged in, when known.
     unit_state: Option<BTreeMap<String, String>>,
+    rotation: Rotation,
 }
 
 /// What is known of this unit's opened ports.
@@ -276,14 +323,20 @@ impl<'a> CachedHookTools<'a> {
             unit_status: None,
             ports: PortMemory::default(),
             unit_state: None,
+            rotation: Rotation::default(),
         };
-        if let Some(file) = loaded.filter(|_| !(settings.full_refresh)(&ctx.event)) {
+        let refresh = (settings.refresh)(&ctx.event);
+        if let Some(file) = loaded.filter(|_| refresh != Refresh::Full) {
             state.leader = Some(file.leader);
             state.relations = file.relations;
             state.relation_ids = file.relation_ids;
             state.unit_status = file.unit_status;
             state.ports.committed = file.opened_ports;
             state.unit_state = file.unit_state;
+            state.rotation = file.rotation;
+            if let Refresh::Rotate { budget } = refresh {
+                rotate(&mut state, budget, &ctx.app_name, &ctx.unit_name);
+            }
             if let Event::Relation(r) = &ctx.event {
                 forget_what_changed(&mut state, r);
                 // Its endpoint's ids may have changed too (-created, -broken): ask Juju.
@@ -349,6 +402,7 @@ impl<'a> CachedHookTools<'a> {
             unit_status: state.unit_status,
             opened_ports: state.ports.after_commit(),
             unit_state: state.unit_state,
+            rotation: state.rotation,
         };
         if let Err(e) = store(&path, &file) {
             warn!("cannot save the databag cache {}: {e}", path.display());
@@ -414,6 +468,75 @@ fn forget_what_changed(state: &mut State, event: &RelationEvent) {
     }
 }
 
+/// Forgets the next slice of remote data in the rotation (see [`Rotation`]), so this hook
+/// reads it from Juju again.
+fn rotate(state: &mut State, budget: usize, app_name: &str, unit_name: &str) {
+    // One endpoint's relation ids, in turn.
+    let next_endpoint = {
+        let mut names = state.relation_ids.keys();
+        match &state.rotation.endpoint {
+            Some(last) => state
+                .relation_ids
+                .range::<String, _>((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
+                .next()
+                .map(|(k, _)| k)
+                .or_else(|| names.next()),
+            None => names.next(),
+        }
+        .cloned()
+    };
+    if let Some(endpoint) = &next_endpoint {
+        state.relation_ids.remove(endpoint);
+    }
+    state.rotation.endpoint = next_endpoint;
+
+    // The next relations after the cursor that fit in the budget, at least one.
+    let mut start: Vec<String> = match &state.rotation.after {
+        Some(after) => state
+            .relations
+            .range::<String, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    if start.is_empty() {
+        // A new round (or the relations after the cursor are gone): from the first one.
+        start = state.relations.keys().cloned().collect();
+    }
+    let mut spent = 0;
+    let mut last = None;
+    for key in start {
+        let rel = &state.relations[&key];
+        let remote_units = rel.units.as_ref().map_or(rel.unit_data.len(), Vec::len);
+        let cost = 2 + remote_units;
+        if last.is_some() && spent + cost > budget {
+            break;
+        }
+        spent += cost;
+        if let Some(rel) = state.relations.get_mut(&key) {
+            rel.units = None;
+            rel.unit_data.retain(|unit, _| unit == unit_name);
+            rel.app_data.retain(|app, _| app == app_name);
+        }
+        last = Some(key);
+    }
+    let wrapped = match &last {
+        // The round ends with the last relation: the next event starts a new one.
+        Some(key) => state.relations.keys().next_back() == Some(key),
+        None => true,
+    };
+    if wrapped {
+        state.rotation.after = None;
+        state.rotation.rounds += 1;
+        // Once a round: what only this unit changes, in case it was changed behind its back.
+        state.unit_status = None;
+        state.ports.committed = None;
+        state.unit_state = None;
+    } else {
+        state.rotation.after = last;
+    }
+}
+
 /// Reads and removes the cache file; `None` when absent, unreadable or someone else's.
 fn take(path: &Path, owner: &CacheOwner) -> Option<CacheFile> {
     let bytes = std::fs::read(path).ok()?;
@@ -436,8 +559,8 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<CacheFile> {
 }
 
 /// Writes the file next to its final path, then renames it into place, so a reader sees a
-/// whole file or none. No fsync: after a node crash a torn file does not parse (ignored), and
-/// the container restart that follows brings a `pebble-ready`, which re-reads everything.
+/// whole file or none. No fsync: after a node crash a torn file does not parse and is ignored,
+/// so the next hook asks Juju everything.
 fn store(path: &Path, file: &CacheFile) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");

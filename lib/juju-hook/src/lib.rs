@@ -15,7 +15,7 @@ mod event;
 mod process;
 mod tools;
 
-pub use cache::{CacheSettings, CachedHookTools};
+pub use cache::{CacheSettings, CachedHookTools, Refresh};
 pub use config_schema::{
     check_config_value, effective_config, ConfigOption, ConfigOptions, ConfigValueError,
 };

@@ -30,9 +30,7 @@ pub fn prepare(jobs: &[Map<String, Value>], reserved: &BTreeSet<String>) -> Prep
     for job in jobs {
         match job.get("job_name").and_then(Value::as_str) {
             Some(name) if !name.is_empty() => {
-                // Tie-break equal names by content, so input order never decides.
-                let content = to_canonical_yaml(job).unwrap_or_default();
-                named.push((name.to_owned(), content, job.clone()));
+                named.push((name.to_owned(), String::new(), job.clone()));
             }
             _ => notes.push(format!(
                 "dropped a relation scrape job without a job_name: {}",
@@ -40,7 +38,25 @@ pub fn prepare(jobs: &[Map<String, Value>], reserved: &BTreeSet<String>) -> Prep
             )),
         }
     }
-    named.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    // Tie-break equal names by content, so input order never decides. Rendering a job's
+    // content is costly and needed only where a name is shared: sort by name, then render
+    // and sort the runs of equal names.
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut start = 0;
+    while start < named.len() {
+        let end = start
+            + named[start..]
+                .iter()
+                .take_while(|n| n.0 == named[start].0)
+                .count();
+        if end - start > 1 {
+            for entry in &mut named[start..end] {
+                entry.1 = to_canonical_yaml(&entry.2).unwrap_or_default();
+            }
+            named[start..end].sort_by(|a, b| a.1.cmp(&b.1));
+        }
+        start = end;
+    }
 
     // First pass: who keeps their name.
     let mut taken: BTreeSet<String> = reserved.clone();

@@ -2,6 +2,8 @@
 //! as Python's `json.dumps` writes it, so names equal the Python library's), jobs are grouped by
 //! their original name in first-seen order, then byte-identical jobs are collapsed.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 
 use super::Draft;
@@ -21,12 +23,19 @@ fn job_name(d: &Draft) -> String {
 
 /// Dedupe `drafts` (all live). Returns the kept drafts and the collapsed ones (marked dropped).
 pub(crate) fn dedupe(drafts: Vec<Draft>) -> (Vec<Draft>, Vec<Draft>) {
+    // Groups in first-seen order, found by name through a map: this runs over every job of
+    // every relation (10,000 at 2,000 applications of 5 units), where a scan of the groups
+    // per job was quadratic.
     let mut groups: Vec<(String, Vec<Draft>)> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
     for d in drafts {
         let name = job_name(&d);
-        match groups.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, g)) => g.push(d),
-            None => groups.push((name, vec![d])),
+        match group_of.get(&name) {
+            Some(&i) => groups[i].1.push(d),
+            None => {
+                group_of.insert(name.clone(), groups.len());
+                groups.push((name, vec![d]));
+            }
         }
     }
     let mut ordered = Vec::new();
@@ -44,20 +53,25 @@ pub(crate) fn dedupe(drafts: Vec<Draft>) -> (Vec<Draft>, Vec<Draft>) {
             ordered.push(d);
         }
     }
-    let mut kept: Vec<(String, Draft)> = Vec::new();
+    let mut kept: Vec<Draft> = Vec::new();
+    // The first kept job of each JSON text, by text (same reason: no scan per job).
+    let mut first_of: HashMap<String, usize> = HashMap::new();
     let mut collapsed = Vec::new();
     for mut d in ordered {
         let text = OVal::Obj(d.job.clone()).py_dumps();
-        if let Some((_, first)) = kept.iter().find(|(t, _)| *t == text) {
+        if let Some(&first) = first_of.get(&text) {
             d.dropped = true;
-            d.reasons
-                .push(format!("identical to job {}: collapsed", job_name(first)));
+            d.reasons.push(format!(
+                "identical to job {}: collapsed",
+                job_name(&kept[first])
+            ));
             collapsed.push(d);
         } else {
-            kept.push((text, d));
+            first_of.insert(text, kept.len());
+            kept.push(d);
         }
     }
-    (kept.into_iter().map(|(_, d)| d).collect(), collapsed)
+    (kept, collapsed)
 }
 
 #[cfg(test)]

@@ -4,10 +4,18 @@
 //! It loads the model from the JSON file named by `CHARM_HARNESS_STATE`, applies the call with
 //! Juju's semantics, prints what Juju prints, saves the state back under a file lock, and exits
 //! 0, 1 (runtime error) or 2 (usage error) with `ERROR <text>` on stderr.
+//!
+//! `relation-get` and `relation-list` parse only the relation they name, and `config-get`,
+//! `is-leader`, `opened-ports`, `state-get` and `action-get` none (see
+//! `StateFile::read_only_relations`), so their cost does not grow with the model. Every call
+//! appends its own duration in nanoseconds, from the start of `main` to its end, as one line
+//! to `<state>.times`, so benchmarks can tell the charm's time from the tools'.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use charm_harness::juju::{run_tool, StateFile, STATE_ENV};
 
@@ -26,7 +34,48 @@ const READ_ONLY: &[&str] = &[
     "status-get",
 ];
 
+/// Read-only tools that never look at relations: they parse none.
+const NO_RELATIONS: &[&str] = &[
+    "action-get",
+    "config-get",
+    "is-leader",
+    "opened-ports",
+    "state-get",
+];
+
 fn main() -> ExitCode {
+    let started = Instant::now();
+    let code = run();
+    if let Some(path) = std::env::var_os(STATE_ENV) {
+        let mut times = path;
+        times.push(".times");
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(times)
+        {
+            let _ = writeln!(file, "{}", started.elapsed().as_nanos());
+        }
+    }
+    code
+}
+
+/// The relation numbers a `relation-get` or `relation-list` call may name: any argument's
+/// number after its last `=` and `:` (`-r metrics-endpoint:3`, `--relation=3`), and
+/// `JUJU_RELATION_ID`'s. Extra numbers only load extra relations.
+fn named_relations(rest: &[String]) -> BTreeSet<u32> {
+    let env = std::env::var("JUJU_RELATION_ID").ok();
+    rest.iter()
+        .map(String::as_str)
+        .chain(env.as_deref())
+        .filter_map(|arg| {
+            let tail = arg.rsplit('=').next()?;
+            tail.rsplit(':').next()?.parse().ok()
+        })
+        .collect()
+}
+
+fn run() -> ExitCode {
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_default();
     let mut rest: Vec<String> = args.collect();
@@ -45,7 +94,11 @@ fn main() -> ExitCode {
     let file = StateFile::new(path);
     let run = |state: &mut _| run_tool(state, &tool, &rest, &mut std::io::stdin(), &env);
     // Tools that only read need not rewrite the whole state (see `StateFile::read_only`).
-    let outcome = if READ_ONLY.contains(&tool.as_str()) {
+    let outcome = if matches!(tool.as_str(), "relation-get" | "relation-list") {
+        file.read_only_relations(&named_relations(&rest), run)
+    } else if NO_RELATIONS.contains(&tool.as_str()) {
+        file.read_only_relations(&BTreeSet::new(), run)
+    } else if READ_ONLY.contains(&tool.as_str()) {
         file.read_only(run)
     } else {
         file.update(run)

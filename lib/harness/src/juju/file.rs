@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::cli::TOOL_NAMES;
+use super::index;
 use super::state::{ModelError, ModelState};
 
 /// The environment variable naming the state file for `fake-hook-tool`.
@@ -70,21 +71,32 @@ impl StateFile {
         let text = std::fs::read(&self.path).map_err(|e| self.error("cannot read", e))?;
         let mut state: ModelState =
             serde_json::from_slice(&text).map_err(|e| self.error("invalid JSON", e))?;
+        self.merge_call_log(&mut state)?;
+        Ok(state)
+    }
+
+    fn merge_call_log(&self, state: &mut ModelState) -> Result<(), ModelError> {
         match std::fs::read_to_string(self.calls_path()) {
             Ok(calls) => calls.lines().for_each(|tool| state.record_call(tool)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.error("cannot read the call log", e)),
         }
-        Ok(state)
+        Ok(())
     }
 
     fn write_unlocked(&self, state: &ModelState) -> Result<(), ModelError> {
-        let text = serde_json::to_vec_pretty(state).map_err(|e| self.error("cannot encode", e))?;
+        let (text, mut index) = index::encode(state).map_err(|e| self.error("cannot encode", e))?;
         // Write a sibling then rename, so a reader never sees half a file.
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(format!(".tmp{}", std::process::id()));
         std::fs::write(&tmp, text).map_err(|e| self.error("cannot write", e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| self.error("cannot replace", e))?;
+        // The index names the file it describes by size and modification time; a reader that
+        // finds another file (or no index) parses the whole state.
+        index.stamp = index::Stamp::of(&self.path).map_err(|e| self.error("cannot stat", e))?;
+        index
+            .store(&index::path_of(&self.path))
+            .map_err(|e| self.error("cannot write the index", e))?;
         // The state now holds every call counted in the call log.
         match std::fs::remove_file(self.calls_path()) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -124,6 +136,39 @@ impl StateFile {
         let mut state = self.read_unlocked()?;
         let before = state.calls.clone();
         let result = call(&mut state);
+        self.append_calls(&before, &state)?;
+        Ok(result)
+    }
+
+    /// Like [`read_only`](Self::read_only) for a tool that reads only the relations whose
+    /// numbers are in `relations` (`relation-get`, `relation-list`): when the index written
+    /// with the state is current, only those relations are parsed (the state's other
+    /// relations are absent from what `call` sees), so the call costs what those relations
+    /// weigh rather than the whole model. Without a current index, the whole state is read.
+    pub fn read_only_relations<R>(
+        &self,
+        relations: &std::collections::BTreeSet<u32>,
+        call: impl FnOnce(&mut ModelState) -> R,
+    ) -> Result<R, ModelError> {
+        let _lock = self.lock()?;
+        let mut state = match index::read_partial(&self.path, relations) {
+            Some(mut state) => {
+                self.merge_call_log(&mut state)?;
+                state
+            }
+            None => self.read_unlocked()?,
+        };
+        let before = state.calls.clone();
+        let result = call(&mut state);
+        self.append_calls(&before, &state)?;
+        Ok(result)
+    }
+
+    fn append_calls(
+        &self,
+        before: &std::collections::BTreeMap<String, u64>,
+        state: &ModelState,
+    ) -> Result<(), ModelError> {
         let mut log = String::new();
         for (tool, count) in &state.calls {
             let new = count.saturating_sub(before.get(tool).copied().unwrap_or(0));
@@ -141,7 +186,7 @@ impl StateFile {
             file.write_all(log.as_bytes())
                 .map_err(|e| self.error("cannot append to the call log", e))?;
         }
-        Ok(result)
+        Ok(())
     }
 
     /// The hook exited 0: apply its buffered writes.

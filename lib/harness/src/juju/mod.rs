@@ -14,6 +14,7 @@ mod env;
 mod fake_tools;
 mod file;
 mod fixture;
+mod index;
 mod records;
 mod relations;
 mod runner;
