@@ -22,7 +22,6 @@ mod cortex;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use charm_harness::juju::{HookOutcome, HookRunner};
@@ -30,7 +29,6 @@ use charm_harness::ModelState;
 use charm_sim::charm_model_state;
 use cluster::{Cluster, Targets, SERVICE_IP};
 use common::pod::{wait_for, Pod, RealSystems};
-use common::process::{fake_hook_tool, CHARM_BINARY};
 use cortex::{metric_sum, Cortex, CortexOptions, NO_AUTH_TENANT};
 use juju_hook::{Event, RelationData, RelationEventKind, RelationId, Status};
 use serde_json::{json, Value};
@@ -151,23 +149,11 @@ impl Unit {
         }
         relate_sensors(&mut state, world.sensors.ports()[0]);
         relate_cortex(&mut state, &world.cortex.push_url());
-        state.charm_dir = pod.path("charm");
-        std::fs::create_dir_all(&state.charm_dir).unwrap();
-        let launcher = pod.launcher();
-        let launcher: Vec<&str> = launcher.iter().map(String::as_str).collect();
-        let runner = HookRunner::new(
-            &pod.path("juju"),
-            fake_hook_tool(),
-            Path::new(CHARM_BINARY),
-            &state,
-        )
-        .expect("hook runner set up")
-        .with_launcher(&launcher)
-        .with_env("CHARM_PEBBLE_SOCKET", pod.socket().display().to_string())
-        // The pod's address is its name in the cluster: the self-scrape target and the
-        // published URLs use it, so the units' own series differ.
-        .with_env("CHARM_UNIT_FQDN", ip.to_string())
-        .with_env("CHARM_DATABASE_CAPACITY", "1Gi");
+        let runner = pod
+            .hook_runner(&mut state)
+            // The pod's address is its name in the cluster: the self-scrape target and the
+            // published URLs use it, so the units' own series differ.
+            .with_env("CHARM_UNIT_FQDN", ip.to_string());
         let http = pod.in_net(|| {
             reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))

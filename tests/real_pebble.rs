@@ -13,14 +13,12 @@ mod common;
 mod test_ca;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use charm_harness::juju::{HookOutcome, HookRunner};
 use charm_harness::ModelState;
 use charm_sim::charm_model_state;
 use common::pod::{is_alive, wait_for, Pod, RealSystems};
-use common::process::{fake_hook_tool, CHARM_BINARY};
 use inventory_sd::sample::{Fault, MetricsPorts, SampleInventory, SampleOptions};
 use juju_hook::{Event, RelationData, RelationEventKind, Status, StatusKind};
 use pebble::{CheckLevel, CheckStatus, ServiceStatus};
@@ -53,24 +51,7 @@ impl Unit {
                 .set_config(key, *value)
                 .expect("option fits config.yaml");
         }
-        // A charm directory of its own, as Juju gives each unit (the databag cache lives
-        // there); it outlives workload-container restarts.
-        state.charm_dir = pod.path("charm");
-        std::fs::create_dir_all(&state.charm_dir).unwrap();
-        let launcher = pod.launcher();
-        let launcher: Vec<&str> = launcher.iter().map(String::as_str).collect();
-        let runner = HookRunner::new(
-            &pod.path("juju"),
-            fake_hook_tool(),
-            Path::new(CHARM_BINARY),
-            &state,
-        )
-        .expect("hook runner set up")
-        .with_launcher(&launcher)
-        .with_env("CHARM_PEBBLE_SOCKET", pod.socket().display().to_string())
-        // A trusted pod's 1Gi volume, as in the other process tests: the percentage retention
-        // default then has a size to apply (no Kubernetes API here).
-        .with_env("CHARM_DATABASE_CAPACITY", "1Gi");
+        let runner = pod.hook_runner(&mut state);
         let http = pod.in_net(|| {
             reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -80,24 +61,10 @@ impl Unit {
         Some(Unit { pod, runner, http })
     }
 
-    fn run(&self, event: &Event) -> HookOutcome {
-        self.runner.run(event).expect("the charm process runs")
-    }
-
     /// Runs `event`, which must exit 0.
     #[track_caller]
     fn ok(&self, event: &Event) -> HookOutcome {
-        let out = self.run(event);
-        assert!(
-            out.success(),
-            "{} exited {:?}\nstdout:\n{}\nstderr:\n{}\npebble log:\n{}",
-            event.name(),
-            out.code,
-            out.stdout,
-            out.stderr,
-            self.pod.pebble_log()
-        );
-        out
+        self.pod.hook_ok(&self.runner, event)
     }
 
     fn state(&self) -> ModelState {

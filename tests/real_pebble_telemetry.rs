@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +22,6 @@ use charm_harness::juju::{HookOutcome, HookRunner};
 use charm_harness::ModelState;
 use charm_sim::charm_model_state;
 use common::pod::{wait_for, Pod, RealSystems};
-use common::process::{fake_hook_tool, CHARM_BINARY};
 use juju_hook::{Event, RelationData, RelationEventKind, RelationId, Status};
 use serde_json::{json, Value};
 
@@ -151,20 +149,7 @@ impl Unit {
         state.set_leader(true);
         state.set_config("scrape_interval", "5s").unwrap();
         state.set_config("scrape_timeout", "2s").unwrap();
-        state.charm_dir = pod.path("charm");
-        std::fs::create_dir_all(&state.charm_dir).unwrap();
-        let launcher = pod.launcher();
-        let launcher: Vec<&str> = launcher.iter().map(String::as_str).collect();
-        let runner = HookRunner::new(
-            &pod.path("juju"),
-            fake_hook_tool(),
-            Path::new(CHARM_BINARY),
-            &state,
-        )
-        .expect("hook runner set up")
-        .with_launcher(&launcher)
-        .with_env("CHARM_PEBBLE_SOCKET", pod.socket().display().to_string())
-        .with_env("CHARM_DATABASE_CAPACITY", "1Gi");
+        let runner = pod.hook_runner(&mut state);
         let http = pod.in_net(|| {
             reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -176,17 +161,7 @@ impl Unit {
 
     #[track_caller]
     fn ok(&self, event: &Event) -> HookOutcome {
-        let out = self.runner.run(event).expect("the charm process runs");
-        assert!(
-            out.success(),
-            "{} exited {:?}\nstdout:\n{}\nstderr:\n{}\npebble log:\n{}",
-            event.name(),
-            out.code,
-            out.stdout,
-            out.stderr,
-            self.pod.pebble_log()
-        );
-        out
+        self.pod.hook_ok(&self.runner, event)
     }
 
     fn state(&self) -> ModelState {

@@ -24,7 +24,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
+use charm_harness::juju::{HookOutcome, HookRunner};
 use charm_harness::real_systems;
+use charm_harness::ModelState;
+use juju_hook::Event;
+
+use super::process::{fake_hook_tool, CHARM_BINARY};
 use tempfile::TempDir;
 
 /// The binaries built by `scripts/real-systems`.
@@ -313,6 +320,45 @@ impl Pod {
             format!("--net={}", self.netns()),
             "--".into(),
         ]
+    }
+}
+
+impl Pod {
+    /// The hook runner for this pod's unit, as Juju runs the charm there: a charm directory of
+    /// its own (the databag cache lives there; it outlives workload-container restarts), every
+    /// hook in the pod's network namespace, the pod's Pebble socket, and a trusted pod's 1Gi
+    /// volume (no Kubernetes API here: the percentage retention default has a size to apply).
+    pub fn hook_runner(&self, state: &mut ModelState) -> HookRunner {
+        state.charm_dir = self.path("charm");
+        std::fs::create_dir_all(&state.charm_dir).unwrap();
+        let launcher = self.launcher();
+        let launcher: Vec<&str> = launcher.iter().map(String::as_str).collect();
+        HookRunner::new(
+            &self.path("juju"),
+            fake_hook_tool(),
+            Path::new(CHARM_BINARY),
+            state,
+        )
+        .expect("hook runner set up")
+        .with_launcher(&launcher)
+        .with_env("CHARM_PEBBLE_SOCKET", self.socket().display().to_string())
+        .with_env("CHARM_DATABASE_CAPACITY", "1Gi")
+    }
+
+    /// Runs `event` with `runner`; it must exit 0 (the hook's output and Pebble's log if not).
+    #[track_caller]
+    pub fn hook_ok(&self, runner: &HookRunner, event: &Event) -> HookOutcome {
+        let out = runner.run(event).expect("the charm process runs");
+        assert!(
+            out.success(),
+            "{} exited {:?}\nstdout:\n{}\nstderr:\n{}\npebble log:\n{}",
+            event.name(),
+            out.code,
+            out.stdout,
+            out.stderr,
+            self.pebble_log()
+        );
+        out
     }
 }
 
