@@ -1,6 +1,7 @@
 //! The `grafana-dashboard` relation (`grafana_dashboard`, provided): this charm's own Grafana
-//! dashboards (`src/grafana_dashboards/`, built into the binary), sent by the leader as Grafana's
-//! library encodes them (see `charm_interfaces::grafana_dashboard`).
+//! dashboards (`src/core/grafana_dashboards/`, built into the binary), sent by the leader as
+//! Grafana's library encodes them (see `charm_interfaces::grafana_dashboard`). Their `uid`s
+//! keep the library's `<charm>-src/grafana_dashboards/<file>` convention, whatever the folder.
 
 use charm_interfaces::grafana_dashboard::{self, DashboardSource};
 use charm_interfaces::Databag;
