@@ -216,6 +216,8 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
     input.tracing = crate::workload_tracing::tracing_config(snapshot, &mut problems);
+    // The charm-tracing receiver is used by the next hook's exporter; here only its problems.
+    crate::charm_tracing::receiver(snapshot, &mut problems);
     if inputs.config.scrape_sharding {
         let planned = snapshot.planned_numbers().unwrap_or_default();
         input.shard = sharding::shard_for(snapshot.unit_id, &planned);
@@ -412,7 +414,7 @@ fn relation_writes(
         port: PROMETHEUS_PORT,
         https: false,
     });
-    let per_endpoint: [(&str, Option<Databag>, Databag); 10] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 11] = [
         ("grafana-source", Some(grafana_app), grafana_unit),
         (
             "self-metrics-endpoint",
@@ -443,6 +445,11 @@ fn relation_writes(
         (
             crate::workload_tracing::WORKLOAD_TRACING_ENDPOINT,
             Some(crate::workload_tracing::request_app_data()),
+            Databag::new(),
+        ),
+        (
+            crate::charm_tracing::CHARM_TRACING_ENDPOINT,
+            Some(crate::charm_tracing::request_app_data()),
             Databag::new(),
         ),
         (

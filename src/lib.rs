@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod apply;
+pub mod charm_tracing;
 pub mod config;
 pub mod databag_cache;
 pub mod desired;

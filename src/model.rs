@@ -115,6 +115,7 @@ pub const SNAPSHOT_ENDPOINTS: &[&str] = &[
     "send-datasource",
     "logging",
     "workload-tracing",
+    "charm-tracing",
     "grafana-dashboard",
     "prometheus-peers",
 ];

@@ -78,6 +78,11 @@ pub const ENDPOINTS: &[EndpointUse] = &[
         writes_app: true,
     },
     EndpointUse {
+        name: "charm-tracing",
+        writes_unit: false,
+        writes_app: true,
+    },
+    EndpointUse {
         name: "grafana-dashboard",
         writes_unit: false,
         writes_app: true,
