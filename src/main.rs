@@ -13,6 +13,7 @@ use prometheus_rs_k8s::cli::render::{self, RenderArgs};
 use prometheus_rs_k8s::effects::access::WorkloadAccess;
 use prometheus_rs_k8s::hook::databag_cache;
 use prometheus_rs_k8s::hook::dispatch::handle_event;
+use prometheus_rs_k8s::effects::charm_tracing;
 
 #[derive(Debug, Parser)]
 #[command(name = "prometheus-rs-k8s", version, about)]
@@ -44,13 +45,6 @@ fn main() -> ExitCode {
 }
 
 fn run_hook() -> ExitCode {
-    // Juju logs a hook's stdout at DEBUG: cheap, and nothing is lost when the hook succeeds.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stdout)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
     let ctx = match HookContext::from_env() {
         Ok(ctx) => ctx,
         Err(e) => {
@@ -58,12 +52,16 @@ fn run_hook() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Juju logs a hook's stdout at DEBUG: cheap, and nothing is lost when the hook succeeds.
+    // With a charm-tracing receiver remembered, the hook's spans go there too.
+    let telemetry = charm_tracing::init_hook_telemetry(&ctx);
     let process_tools = ProcessHookTools::new();
     // Relation databags come from the cache when nothing says they changed (saved only if
     // the hook succeeds); see `databag_cache`.
     let tools = CachedHookTools::open(&ctx, &process_tools, &databag_cache::settings());
     let result = handle_event(&ctx, &tools, &WorkloadAccess::from_env());
     tools.finish(result.is_ok());
+    telemetry.finish();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

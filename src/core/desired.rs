@@ -16,7 +16,7 @@ use crate::core::desired_workload::{
     DesiredFile, DesiredWorkload, FileContent, FileRole, LocalFile,
 };
 use crate::core::endpoints::{
-    ALERTMANAGER, CATALOGUE, GRAFANA_DASHBOARD, GRAFANA_SOURCE, INGRESS, LOGGING, METRICS_ENDPOINT,
+    ALERTMANAGER, CATALOGUE, CHARM_TRACING, GRAFANA_DASHBOARD, GRAFANA_SOURCE, INGRESS, LOGGING, METRICS_ENDPOINT,
     PROMETHEUS_API, RECEIVE_CA_CERT, RECEIVE_REMOTE_WRITE, SELF_METRICS_ENDPOINT, SEND_DATASOURCE,
     SEND_REMOTE_WRITE, WORKLOAD_TRACING,
 };
@@ -224,6 +224,8 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         input.self_ca_file = Some(crate::core::tls::SERVER_CA_FILE.to_owned());
     }
     input.trusted_cas_file = tls.trusted_cas.map(str::to_owned);
+    // The charm-tracing receiver is used by the next hook's exporter; here only its problems.
+    crate::core::charm_tracing::receiver(snapshot, &mut problems);
     if inputs.config.scrape_sharding {
         let planned = snapshot.planned_numbers().unwrap_or_default();
         input.shard = sharding::shard_for(snapshot.unit_id, &planned);
@@ -462,7 +464,7 @@ fn relation_writes(
             .collect(),
         _ => vec![unit_name.clone()],
     };
-    let per_endpoint: [(&str, Option<Databag>, Databag); 11] = [
+    let per_endpoint: [(&str, Option<Databag>, Databag); 12] = [
         (GRAFANA_SOURCE.name, Some(grafana_app), grafana_unit),
         (
             SELF_METRICS_ENDPOINT.name,
@@ -498,6 +500,11 @@ fn relation_writes(
         (
             WORKLOAD_TRACING.name,
             Some(crate::core::workload_tracing::request_app_data()),
+            Databag::new(),
+        ),
+        (
+            CHARM_TRACING.name,
+            Some(crate::core::charm_tracing::request_app_data()),
             Databag::new(),
         ),
         (

@@ -120,6 +120,10 @@ pub const LOGGING: Endpoint = Endpoint::new("logging", "loki_push_api", Requires
 pub const WORKLOAD_TRACING: Endpoint = Endpoint::new("workload-tracing", "tracing", Requires)
     .limit(1)
     .writes_app();
+/// A tracing receiver (Tempo) for the charm's own hooks.
+pub const CHARM_TRACING: Endpoint = Endpoint::new("charm-tracing", "tracing", Requires)
+    .limit(1)
+    .writes_app();
 /// This charm's dashboards, sent to Grafana.
 pub const GRAFANA_DASHBOARD: Endpoint =
     Endpoint::new("grafana-dashboard", "grafana_dashboard", Provides).writes_app();
@@ -146,6 +150,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     SEND_DATASOURCE,
     LOGGING,
     WORKLOAD_TRACING,
+    CHARM_TRACING,
     GRAFANA_DASHBOARD,
     CERTIFICATES,
     RECEIVE_CA_CERT,

@@ -3,6 +3,7 @@
 //! Kubernetes or file-system calls: hooks and `render` share it, and tests call it directly.
 //! Nothing here imports [`crate::hook`], [`crate::effects`] or [`crate::cli`].
 
+pub mod charm_tracing;
 pub mod config;
 pub mod desired;
 pub mod desired_workload;

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod apply;
+pub mod charm_tracing;
 pub mod current;
 pub mod fqdn;
 pub mod gateway;

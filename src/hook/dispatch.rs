@@ -1,7 +1,7 @@
 //! From the event Juju dispatched to what the charm does about it.
 
 use juju_hook::{Event, HookContext, HookTools};
-use tracing::info;
+use tracing::{info, info_span};
 
 use crate::effects::access::WorkloadAccess;
 use crate::hook::actions;
@@ -15,6 +15,7 @@ pub fn handle_event(
     tools: &dyn HookTools,
     access: &WorkloadAccess,
 ) -> anyhow::Result<()> {
+    let _span = info_span!("dispatch", event = %ctx.event.name(), unit = %ctx.unit_name).entered();
     info!(event = %ctx.event.name(), unit = %ctx.unit_name, "handling event");
     match (EventPolicy::of(&ctx.event), &ctx.event) {
         (EventPolicy::Action, Event::Action { name, .. }) => actions::run(name, ctx, tools, access),

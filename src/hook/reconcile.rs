@@ -70,7 +70,9 @@ pub fn reconcile_with(
         ctx.unit_number,
         &ctx.model_name,
     );
-    let mut snapshot = model_reader::read_snapshot(ctx, tools, fqdn)?;
+    let mut snapshot = tracing::info_span!("read model")
+        .in_scope(|| model_reader::read_snapshot(ctx, tools, fqdn))?;
+    crate::effects::charm_tracing::remember(&ctx.charm_dir, &snapshot);
     // Read once: the last good options, the Kubernetes resources the charm manages and the
     // database volume's remembered capacity.
     let unit_state = tools.state_get()?;
@@ -438,18 +440,20 @@ fn converge(
 ) -> anyhow::Result<(Desired, Option<Result<ApplyReport, ApplyError>>)> {
     let mut rejected_rules = BTreeMap::new();
     loop {
-        let desired = desired::compute(&DesiredInputs {
-            snapshot: inputs.snapshot,
-            config: inputs.config,
-            version: inputs.version,
-            inventory_in_plan: inputs.inventory_in_plan,
-            charm_binary: inputs.charm_binary,
-            rejected_rules: &rejected_rules,
-            external_url_in_plan: current
-                .and_then(|c| c.plan.services.get(PROMETHEUS_SERVICE))
-                .and_then(|s| s.command.as_deref())
-                .and_then(desired::external_url_of),
-            log_targets_in_plan: current.map(|c| &c.plan.log_targets),
+        let desired = tracing::info_span!("compute").in_scope(|| {
+            desired::compute(&DesiredInputs {
+                snapshot: inputs.snapshot,
+                config: inputs.config,
+                version: inputs.version,
+                inventory_in_plan: inputs.inventory_in_plan,
+                charm_binary: inputs.charm_binary,
+                rejected_rules: &rejected_rules,
+                external_url_in_plan: current
+                    .and_then(|c| c.plan.services.get(PROMETHEUS_SERVICE))
+                    .and_then(|s| s.command.as_deref())
+                    .and_then(desired::external_url_of),
+                log_targets_in_plan: current.map(|c| &c.plan.log_targets),
+            })
         })?;
         let Some(current) = current else {
             return Ok((desired, None));
@@ -464,13 +468,15 @@ fn converge(
             status: status_once_applied(&desired, inputs),
             plan: String::new(),
         };
-        let result = apply::apply(
-            workload,
-            &access.prometheus_url,
-            &desired.workload,
-            current,
-            applied_for,
-        );
+        let result = tracing::info_span!("apply").in_scope(|| {
+            apply::apply(
+                workload,
+                &access.prometheus_url,
+                &desired.workload,
+                current,
+                applied_for,
+            )
+        });
         match result {
             Err(ApplyError::InvalidRules(bad)) if rejected_rules.is_empty() => {
                 warn!("promtool rejected rule files: {bad:?}");

@@ -7,6 +7,7 @@
 mod common;
 
 mod cache_rotation;
+mod charm_tracing;
 mod compat_prometheus_k8s;
 mod databag_cache;
 mod datasource_exchange;

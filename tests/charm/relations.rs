@@ -306,14 +306,14 @@ fn a_no_change_hook_with_relations_reads_each_databag_once_and_writes_nothing() 
 
     let requests = c.requests();
     assert_eq!(mutating(&requests), Vec::<&RecordedRequest>::new());
-    // Measured: 35 hook-tool calls = config-get, is-leader, state-get, 15 × relation-ids (one
+    // Measured: 36 hook-tool calls = config-get, is-leader, state-get, 16 × relation-ids (one
     // per endpoint, the only cost of an endpoint without relations), 3 ×
     // relation-list, 12 × relation-get (per metrics-endpoint relation: 2 units, the remote
     // app, our app databag; grafana-source: 1 unit, the remote app, our unit and app
     // databags), opened-ports, status-set; and 3 Pebble reads (manifest, plan, services).
     // (update-status also reads back the managed files: tested in charm_lifecycle.)
     let calls = c.sim.juju.state().calls.clone();
-    assert!(c.tool_calls() <= 35, "{calls:?}");
+    assert!(c.tool_calls() <= 36, "{calls:?}");
     assert!(calls["relation-get"] <= 12, "{calls:?}");
     assert_eq!(calls.get("relation-set"), None, "{calls:?}");
     assert!(requests.len() <= 3, "{requests:#?}");
