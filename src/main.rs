@@ -11,9 +11,9 @@ use clap::{Parser, Subcommand};
 use juju_hook::{CachedHookTools, HookContext, HookTools, LogLevel, ProcessHookTools};
 use prometheus_rs_k8s::cli::render::{self, RenderArgs};
 use prometheus_rs_k8s::effects::access::WorkloadAccess;
+use prometheus_rs_k8s::effects::charm_tracing;
 use prometheus_rs_k8s::hook::databag_cache;
 use prometheus_rs_k8s::hook::dispatch::handle_event;
-use prometheus_rs_k8s::effects::charm_tracing;
 
 #[derive(Debug, Parser)]
 #[command(name = "prometheus-rs-k8s", version, about)]

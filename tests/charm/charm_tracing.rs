@@ -5,12 +5,13 @@
 //! spans over OTLP/HTTP protobuf to a loopback receiver this test runs, or spends a bounded
 //! time on a receiver that does not answer and still succeeds.
 
-
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::process::ProcessCharm;
+use crate::common::Charm;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -18,8 +19,6 @@ use axum::routing::post;
 use axum::Router;
 use charm_harness::ModelState;
 use charm_sim::charm_model_state;
-use crate::common::process::ProcessCharm;
-use crate::common::Charm;
 use juju_hook::{Event, RelationData, RelationEventKind, RelationId, StatusKind};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
