@@ -504,7 +504,7 @@ fn relation_writes(
         ),
         (
             CHARM_TRACING.name,
-            Some(crate::core::charm_tracing::request_app_data()),
+            Some(crate::core::workload_tracing::request_app_data()),
             Databag::new(),
         ),
         (
