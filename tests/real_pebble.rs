@@ -52,12 +52,7 @@ impl Unit {
                 .expect("option fits config.yaml");
         }
         let runner = pod.hook_runner(&mut state);
-        let http = pod.in_net(|| {
-            reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap()
-        });
+        let http = pod.http_client();
         Some(Unit { pod, runner, http })
     }
 

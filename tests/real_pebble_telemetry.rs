@@ -150,12 +150,7 @@ impl Unit {
         state.set_config("scrape_interval", "5s").unwrap();
         state.set_config("scrape_timeout", "2s").unwrap();
         let runner = pod.hook_runner(&mut state);
-        let http = pod.in_net(|| {
-            reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap()
-        });
+        let http = pod.http_client();
         Some(Unit { pod, runner, http })
     }
 

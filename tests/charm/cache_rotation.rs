@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::databag_cache::{app_data, unit_data};
 use charm_harness::ModelState;
 use charm_sim::{charm_model_state, Simulation};
-use juju_hook::{CachedHookTools, Event, RelationData, RelationId, WorkloadEventKind};
+use juju_hook::{CachedHookTools, Event, RelationId, WorkloadEventKind};
 use prometheus_rs_k8s::hook::databag_cache::{self, CACHE_FILE};
 use prometheus_rs_k8s::hook::dispatch::handle_event;
 use prometheus_rs_k8s::hook::event_policy::UPDATE_STATUS_READ_BUDGET;
@@ -23,29 +24,6 @@ const UNITS: u8 = 5;
 fn rotation_bound(relations: usize, units: usize) -> usize {
     let per_run = (UPDATE_STATUS_READ_BUDGET / (units + 2)).max(1);
     relations.div_ceil(per_run)
-}
-
-fn app_data(app: &str) -> RelationData {
-    let metadata = serde_json::json!({
-        "model": "workloads", "model_uuid": "f4b3a2c1-0d9e-4f8a-b7c6-5d4e3f2a1b0c",
-        "application": app, "unit": format!("{app}/0"), "charm_name": "node-exporter-k8s",
-    });
-    let jobs = serde_json::json!([{"metrics_path": "/metrics",
-        "static_configs": [{"targets": ["*:9100"]}]}]);
-    RelationData::from([
-        ("scrape_metadata".to_string(), metadata.to_string()),
-        ("scrape_jobs".to_string(), jobs.to_string()),
-    ])
-}
-
-fn unit_data(unit: &str, address: &str) -> RelationData {
-    RelationData::from([
-        (
-            "prometheus_scrape_unit_address".to_string(),
-            address.to_string(),
-        ),
-        ("prometheus_scrape_unit_name".to_string(), unit.to_string()),
-    ])
 }
 
 struct Unit {
@@ -64,7 +42,7 @@ impl Unit {
         for i in 0..APPS {
             let app = format!("app{i}");
             let id = state.add_relation("metrics-endpoint", &app);
-            state.set_remote_app_data(&id, &app_data(&app));
+            state.set_remote_app_data(&id, &app_data(&app, "/metrics"));
             for n in 0..UNITS {
                 let unit = format!("{app}/{n}");
                 state.set_remote_unit_data(&id, &unit, &unit_data(&unit, &format!("10.0.{i}.{n}")));

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";
 
-fn app_data(app: &str, path: &str) -> RelationData {
+pub(crate) fn app_data(app: &str, path: &str) -> RelationData {
     let metadata = serde_json::json!({
         "model": "workloads", "model_uuid": "f4b3a2c1-0d9e-4f8a-b7c6-5d4e3f2a1b0c",
         "application": app, "unit": format!("{app}/0"), "charm_name": "node-exporter-k8s",
@@ -35,7 +35,7 @@ fn app_data(app: &str, path: &str) -> RelationData {
     ])
 }
 
-fn unit_data(unit: &str, address: &str) -> RelationData {
+pub(crate) fn unit_data(unit: &str, address: &str) -> RelationData {
     RelationData::from([
         (
             "prometheus_scrape_unit_address".to_string(),

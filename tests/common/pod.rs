@@ -345,6 +345,16 @@ impl Pod {
         .with_env("CHARM_DATABASE_CAPACITY", "1Gi")
     }
 
+    /// An HTTP client that connects from inside the pod's network namespace.
+    pub fn http_client(&self) -> reqwest::blocking::Client {
+        self.in_net(|| {
+            reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap()
+        })
+    }
+
     /// Runs `event` with `runner`; it must exit 0 (the hook's output and Pebble's log if not).
     #[track_caller]
     pub fn hook_ok(&self, runner: &HookRunner, event: &Event) -> HookOutcome {
