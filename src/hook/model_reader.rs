@@ -3,7 +3,7 @@
 
 use juju_hook::{Event, HookContext, HookToolError, HookTools, RelationEventKind, RelationId};
 
-use crate::core::endpoints::{Endpoint, ENDPOINTS};
+use crate::core::endpoints::{Endpoint, CERTIFICATES, CHARM_TRACING, ENDPOINTS};
 use crate::core::model::{Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot};
 
 /// Reads config, leadership and every relation into a snapshot.
@@ -18,6 +18,60 @@ pub fn read_snapshot(
     tools: &dyn HookTools,
     fqdn: String,
 ) -> Result<ModelSnapshot, HookToolError> {
+    read(ctx, tools, fqdn, false).map(|(snapshot, _)| snapshot)
+}
+
+/// Endpoints whose data a hook uses before it knows whether its inputs changed (the TLS
+/// material is prepared and the charm-tracing receiver remembered first): always read.
+const READ_FIRST: [&Endpoint; 2] = [&CERTIFICATES, &CHARM_TRACING];
+
+/// Like [`read_snapshot`], except that a relation the tools keep a memo for
+/// ([`HookTools::relation_memo`]: its digest, set when a hook last applied it, kept while
+/// nothing about it changed) is listed without its databags. Returns, for each relation of
+/// the snapshot, its memo when its databags were not read; [`read_unread`] reads them.
+pub fn read_snapshot_lazily(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    fqdn: String,
+) -> Result<(ModelSnapshot, Vec<Option<String>>), HookToolError> {
+    read(ctx, tools, fqdn, true)
+}
+
+/// Reads the databags of the relations [`read_snapshot_lazily`] left unread (those with a
+/// memo), making `snapshot` what [`read_snapshot`] would have read.
+pub fn read_unread(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    snapshot: &mut ModelSnapshot,
+    memos: &[Option<String>],
+) -> Result<(), HookToolError> {
+    let mut gone = Vec::new();
+    for (index, _) in memos.iter().enumerate().filter(|(_, m)| m.is_some()) {
+        let Some(rel) = snapshot.relations.get(index) else {
+            continue;
+        };
+        let Some(endpoint) = ENDPOINTS.iter().find(|e| e.name == rel.endpoint) else {
+            continue;
+        };
+        let id = rel.relation_id();
+        match read_relation(ctx, tools, endpoint, &id, snapshot.leader, None) {
+            Ok(read) => snapshot.relations[index] = read,
+            Err(HookToolError::RelationNotFound(_)) => gone.push(index),
+            Err(e) => return Err(e),
+        }
+    }
+    for index in gone.into_iter().rev() {
+        snapshot.relations.remove(index);
+    }
+    Ok(())
+}
+
+fn read(
+    ctx: &HookContext,
+    tools: &dyn HookTools,
+    fqdn: String,
+    lazily: bool,
+) -> Result<(ModelSnapshot, Vec<Option<String>>), HookToolError> {
     let config = tools.config_get()?;
     let leader = tools.is_leader()?;
     let hook_relation = match &ctx.event {
@@ -26,7 +80,9 @@ pub fn read_snapshot(
     };
 
     let mut relations = Vec::new();
+    let mut memos = Vec::new();
     for endpoint in ENDPOINTS {
+        let may_defer = lazily && !READ_FIRST.iter().any(|e| e.name == endpoint.name);
         for id in tools.relation_ids(endpoint.name)? {
             // During -relation-broken the relation may still be listed; it is going away.
             let broken = hook_relation
@@ -37,8 +93,24 @@ pub fn read_snapshot(
             let departing = hook_relation
                 .filter(|r| r.relation.id == id.id)
                 .and_then(|r| r.departing_unit.as_deref());
+            if let Some(memo) = may_defer.then(|| tools.relation_memo(&id)).flatten() {
+                relations.push(RelationSnapshot {
+                    endpoint: endpoint.name.to_string(),
+                    id: id.id,
+                    app: String::new(),
+                    app_data: Databag::new(),
+                    units: Vec::new(),
+                    local_app_data: Databag::new(),
+                    local_unit_data: Databag::new(),
+                });
+                memos.push(Some(memo));
+                continue;
+            }
             match read_relation(ctx, tools, endpoint, &id, leader, departing) {
-                Ok(rel) => relations.push(rel),
+                Ok(rel) => {
+                    relations.push(rel);
+                    memos.push(None);
+                }
                 // Gone between relation-ids and now: treat as absent, like Juju's -broken.
                 Err(HookToolError::RelationNotFound(_)) => continue,
                 Err(e) => return Err(e),
@@ -52,7 +124,7 @@ pub fn read_snapshot(
         None
     };
 
-    Ok(ModelSnapshot {
+    let snapshot = ModelSnapshot {
         description: None,
         config,
         leader,
@@ -71,7 +143,8 @@ pub fn read_snapshot(
         planned_unit_numbers: planned,
         pvc_capacity: None,
         tls: None,
-    })
+    };
+    Ok((snapshot, memos))
 }
 
 /// Whether the `scrape_sharding` option is on (the config is validated later; anything but

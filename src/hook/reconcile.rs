@@ -70,8 +70,9 @@ pub fn reconcile_with(
         ctx.unit_number,
         &ctx.model_name,
     );
-    let mut snapshot = tracing::info_span!("read model")
-        .in_scope(|| model_reader::read_snapshot(ctx, tools, fqdn))?;
+    // Relations with a memo are read only if the inputs turn out to have changed.
+    let (mut snapshot, memos) = tracing::info_span!("read model")
+        .in_scope(|| model_reader::read_snapshot_lazily(ctx, tools, fqdn))?;
     crate::effects::charm_tracing::remember(&ctx.charm_dir, &snapshot);
     // Read once: the last good options, the Kubernetes resources the charm manages and the
     // database volume's remembered capacity.
@@ -126,20 +127,29 @@ pub fn reconcile_with(
     }
 
     let charm_binary = access.charm_binary_file();
-    let inputs = Inputs {
-        snapshot: &snapshot,
-        config: &config,
-        version: PrometheusVersion::detected_or_assumed(version.as_deref()),
-        inventory_in_plan: current
-            .as_ref()
-            .is_some_and(|c| c.plan.services.contains_key(INVENTORY_SERVICE)),
-        charm_binary: charm_binary.as_ref(),
-        kubernetes_problem: k8s_problem.as_deref(),
-        config_problem,
+    let version = PrometheusVersion::detected_or_assumed(version.as_deref());
+    let fingerprint_of = |snapshot: &ModelSnapshot, digests: &[String]| {
+        unchanged_inputs::fingerprint(&HookInputs {
+            snapshot,
+            relation_digests: digests,
+            prometheus_version: version.to_string(),
+            charm_binary: charm_binary.as_ref().map(|b| b.identity.clone()),
+            kubernetes_problem: k8s_problem.as_deref(),
+        })
     };
+    // Unread relations count through their memo, the digest they had when last applied.
+    let mut digests: Vec<String> = snapshot
+        .relations
+        .iter()
+        .zip(&memos)
+        .map(|(rel, memo)| {
+            memo.clone()
+                .unwrap_or_else(|| unchanged_inputs::relation_digest(rel))
+        })
+        .collect();
     // Hashed once: it decides the shortcut, and is what gets recorded when the hook writes no
     // relation data.
-    let fingerprint = unchanged_inputs::fingerprint(&inputs.hook_inputs(&snapshot));
+    let mut fingerprint = fingerprint_of(&snapshot, &digests);
     if let Some(current) = &current {
         if let Some(status) =
             unchanged_inputs::last_status_if_unchanged(&ctx.event, &workload, current, &fingerprint)
@@ -154,8 +164,33 @@ pub fn reconcile_with(
             });
         }
     }
-    let (desired, applied) = converge(&inputs, &fingerprint, &workload, access, current.as_ref())?;
-    write_relation_data(tools, &desired)?;
+    if memos.iter().any(Option::is_some) {
+        tracing::info_span!("read model")
+            .in_scope(|| model_reader::read_unread(ctx, tools, &mut snapshot, &memos))?;
+        digests = unchanged_inputs::relation_digests(&snapshot);
+        fingerprint = fingerprint_of(&snapshot, &digests);
+    }
+    let inputs = Inputs {
+        snapshot: &snapshot,
+        config: &config,
+        version,
+        inventory_in_plan: current
+            .as_ref()
+            .is_some_and(|c| c.plan.services.contains_key(INVENTORY_SERVICE)),
+        charm_binary: charm_binary.as_ref(),
+        kubernetes_problem: k8s_problem.as_deref(),
+        config_problem,
+    };
+    let (desired, applied) = converge(
+        &inputs,
+        &digests,
+        &fingerprint,
+        &workload,
+        access,
+        current.as_ref(),
+    )?;
+    let unwritten = write_relation_data(tools, &desired)?;
+    remember_relations(tools, &snapshot, &digests, &desired, &unwritten);
 
     let (status, report) = match applied {
         None => (
@@ -417,9 +452,14 @@ struct Inputs<'a> {
 impl Inputs<'_> {
     /// What the fingerprint covers, with `snapshot` standing for this hook's model (as read,
     /// or as it will be after the hook's writes).
-    fn hook_inputs<'s>(&'s self, snapshot: &'s ModelSnapshot) -> HookInputs<'s> {
+    fn hook_inputs<'s>(
+        &'s self,
+        snapshot: &'s ModelSnapshot,
+        relation_digests: &'s [String],
+    ) -> HookInputs<'s> {
         HookInputs {
             snapshot,
+            relation_digests,
             prometheus_version: self.version.to_string(),
             charm_binary: self.charm_binary.map(|b| b.identity.clone()),
             kubernetes_problem: self.kubernetes_problem,
@@ -433,6 +473,7 @@ impl Inputs<'_> {
 /// `read_fingerprint` is that of the inputs as read (see `unchanged_inputs`).
 fn converge(
     inputs: &Inputs<'_>,
+    read_digests: &[String],
     read_fingerprint: &str,
     workload: &WorkloadGateway,
     access: &WorkloadAccess,
@@ -461,7 +502,10 @@ fn converge(
         let inputs_after_writes =
             match unchanged_inputs::after_writes(inputs.snapshot, &desired.writes) {
                 Cow::Borrowed(_) => read_fingerprint.to_owned(),
-                Cow::Owned(after) => unchanged_inputs::fingerprint(&inputs.hook_inputs(&after)),
+                Cow::Owned(after) => {
+                    let digests = digests_after_writes(&after, read_digests, &desired.writes);
+                    unchanged_inputs::fingerprint(&inputs.hook_inputs(&after, &digests))
+                }
             };
         let applied_for = AppliedFor {
             inputs: inputs_after_writes,
@@ -487,16 +531,66 @@ fn converge(
     }
 }
 
-fn write_relation_data(tools: &dyn HookTools, desired: &Desired) -> anyhow::Result<()> {
+/// The digests of `after` (the snapshot once `writes` are committed): those read, except for
+/// the relations written to.
+fn digests_after_writes(
+    after: &ModelSnapshot,
+    read_digests: &[String],
+    writes: &[desired::RelationWrite],
+) -> Vec<String> {
+    after
+        .relations
+        .iter()
+        .zip(read_digests)
+        .map(|(rel, read)| {
+            let written = writes
+                .iter()
+                .any(|w| w.relation.id == rel.id && w.relation.endpoint == rel.endpoint);
+            if written {
+                unchanged_inputs::relation_digest(rel)
+            } else {
+                read.clone()
+            }
+        })
+        .collect()
+}
+
+/// Writes the relation data; returns the relations that were gone by then.
+fn write_relation_data(
+    tools: &dyn HookTools,
+    desired: &Desired,
+) -> anyhow::Result<Vec<juju_hook::RelationId>> {
+    let mut unwritten = Vec::new();
     for write in &desired.writes {
         match tools.relation_set(&write.relation, write.app, &write.data) {
             Ok(()) => {}
             // Relation gone while we ran (-broken for a sibling relation): nothing to write to.
-            Err(juju_hook::HookToolError::RelationNotFound(_)) => {}
+            Err(juju_hook::HookToolError::RelationNotFound(_)) => {
+                unwritten.push(write.relation.clone());
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(unwritten)
+}
+
+/// Gives each relation its digest as the next hook will read it (after this hook's writes) as
+/// its memo, so the next hooks can leave its databags unread while nothing about it changes.
+fn remember_relations(
+    tools: &dyn HookTools,
+    snapshot: &ModelSnapshot,
+    read_digests: &[String],
+    desired: &Desired,
+    unwritten: &[juju_hook::RelationId],
+) {
+    let after = unchanged_inputs::after_writes(snapshot, &desired.writes);
+    let digests = digests_after_writes(&after, read_digests, &desired.writes);
+    for (rel, digest) in after.relations.iter().zip(digests) {
+        let id = rel.relation_id();
+        if !unwritten.contains(&id) {
+            tools.set_relation_memo(&id, digest);
+        }
+    }
 }
 
 /// The Prometheus version: remembered in the manifest, detected again on pebble-ready and

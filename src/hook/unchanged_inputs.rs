@@ -8,7 +8,8 @@
 //! written. What must be true to skip it:
 //!
 //! * **Same inputs.** The fingerprint covers the whole model snapshot (config, leadership, every
-//!   relation's remote data and this unit's own databags), the Prometheus version, the
+//!   relation's remote data and this unit's own databags, each relation through its
+//!   [`relation_digest`]), the Prometheus version, the
 //!   identity of the charm's binary, what Kubernetes refused and the charm's version. The
 //!   remaining input, whether the poller is in Pebble's plan, is covered by the plan digest
 //!   below (it is the same before and after an apply). The recorded fingerprint is taken with this unit's databags as they
@@ -17,6 +18,13 @@
 //! * **The workload is as that apply left it.** The manifest (pulled from the container, so a
 //!   new container has none) carries the fingerprint; Pebble's plan must have the digest it had
 //!   after the apply; every enabled service must run and every disabled one must not.
+//! * **Relations not read again.** The digest of each relation is kept with the databag cache
+//!   as the relation's memo ([`juju_hook::HookTools::set_relation_memo`]) once a hook applied
+//!   it; the cache drops the memo as soon as anything it answers about that relation changes or
+//!   is forgotten (a relation event naming it, a re-read of the rotation, a write, a new
+//!   leader). A hook whose other relations all have a memo takes their digests from it and
+//!   reads their databags only when the fingerprint differs, so an unchanged hook costs what
+//!   its own relation and config cost, not what the model weighs.
 //! * **Not an event that re-checks everything.** install, upgrade-charm, leader-elected,
 //!   pebble-ready and update-status (which also restores files edited in the container) always
 //!   take the full path, as they do for the databag cache.
@@ -30,19 +38,22 @@ use sha2::{Digest, Sha256};
 
 use crate::core::desired::RelationWrite;
 use crate::core::manifest::plan_digest;
-use crate::core::model::ModelSnapshot;
+use crate::core::model::{ModelSnapshot, RelationSnapshot};
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::hook::event_policy::EventPolicy;
 
 /// Bumped whenever what the fingerprint covers changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Everything the desired state is computed from.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct HookInputs<'a> {
     /// The model as read in this hook.
     pub snapshot: &'a ModelSnapshot,
+    /// The [`relation_digest`] of each of the snapshot's relations, in the same order (taken
+    /// from the relation's memo when its databags were not read).
+    pub relation_digests: &'a [String],
     /// The Prometheus version rendered for.
     pub prometheus_version: String,
     /// Identity (size and modification time) of the charm binary pushed for the poller.
@@ -51,21 +62,86 @@ pub struct HookInputs<'a> {
     pub kubernetes_problem: Option<&'a str>,
 }
 
+/// A digest of one relation as the model reader read it: remote application, units and their
+/// databags, and this unit's own databags.
+pub fn relation_digest(relation: &RelationSnapshot) -> String {
+    let mut hasher = Sha256::new();
+    serde_json::to_writer(&mut hasher, relation).expect("a relation serialises");
+    hex::encode(hasher.finalize())
+}
+
+/// The digests of every relation of `snapshot`, in order.
+pub fn relation_digests(snapshot: &ModelSnapshot) -> Vec<String> {
+    snapshot.relations.iter().map(relation_digest).collect()
+}
+
 /// A digest of the inputs and of the charm build that interprets them.
 pub fn fingerprint(inputs: &HookInputs<'_>) -> String {
+    // Every field but the relations, which stand as (endpoint, id, digest): listed by
+    // destructuring, so a new field of the snapshot cannot be left out.
+    let ModelSnapshot {
+        description,
+        config,
+        leader,
+        model,
+        app_name,
+        unit_id,
+        fqdn,
+        relations,
+        prometheus_version,
+        planned_units,
+        planned_unit_numbers,
+        pvc_capacity,
+        tls,
+    } = inputs.snapshot;
     #[derive(Serialize)]
     struct Fingerprinted<'a> {
         format: u32,
         charm_version: &'static str,
-        inputs: &'a HookInputs<'a>,
+        description: &'a Option<String>,
+        config: &'a serde_json::Map<String, serde_json::Value>,
+        leader: bool,
+        model: &'a crate::core::model::ModelInfo,
+        app_name: &'a str,
+        unit_id: u32,
+        fqdn: &'a str,
+        relations: Vec<(&'a str, u32, &'a str)>,
+        snapshot_version: &'a Option<String>,
+        planned_units: &'a Option<u32>,
+        planned_unit_numbers: &'a Option<Vec<u32>>,
+        pvc_capacity: &'a Option<String>,
+        tls: &'a Option<crate::core::tls::UnitTls>,
+        prometheus_version: &'a str,
+        charm_binary: &'a Option<String>,
+        kubernetes_problem: Option<&'a str>,
     }
+    debug_assert_eq!(relations.len(), inputs.relation_digests.len());
     let mut hasher = Sha256::new();
     serde_json::to_writer(
         &mut hasher,
         &Fingerprinted {
             format: FORMAT,
             charm_version: env!("CARGO_PKG_VERSION"),
-            inputs,
+            description,
+            config,
+            leader: *leader,
+            model,
+            app_name,
+            unit_id: *unit_id,
+            fqdn,
+            relations: relations
+                .iter()
+                .zip(inputs.relation_digests)
+                .map(|(r, digest)| (r.endpoint.as_str(), r.id, digest.as_str()))
+                .collect(),
+            snapshot_version: prometheus_version,
+            planned_units,
+            planned_unit_numbers,
+            pvc_capacity,
+            tls,
+            prometheus_version: &inputs.prometheus_version,
+            charm_binary: &inputs.charm_binary,
+            kubernetes_problem: inputs.kubernetes_problem,
         },
     )
     .expect("hook inputs serialise");
@@ -157,9 +233,10 @@ mod tests {
         }
     }
 
-    fn inputs(snapshot: &ModelSnapshot) -> HookInputs<'_> {
+    fn inputs<'a>(snapshot: &'a ModelSnapshot, digests: &'a [String]) -> HookInputs<'a> {
         HookInputs {
             snapshot,
+            relation_digests: digests,
             prometheus_version: "2.42.0".into(),
             charm_binary: None,
             kubernetes_problem: None,
@@ -179,19 +256,24 @@ mod tests {
             after.relations[0].local_app_data,
             Databag::from([("new".into(), "2".into())])
         );
-        assert_ne!(fingerprint(&inputs(&before)), fingerprint(&inputs(&after)));
+        assert_ne!(
+            fingerprint(&inputs(&before, &relation_digests(&before))),
+            fingerprint(&inputs(&after, &relation_digests(&after)))
+        );
         assert!(matches!(after_writes(&before, &[]), Cow::Borrowed(_)));
+    }
+
+    /// The fingerprint of a snapshot, its relations digested as read.
+    fn of(snapshot: &ModelSnapshot) -> String {
+        fingerprint(&inputs(snapshot, &relation_digests(snapshot)))
     }
 
     #[test]
     fn every_input_changes_the_fingerprint() {
         let base = snapshot();
-        let reference = fingerprint(&inputs(&base));
-        assert_eq!(
-            reference,
-            fingerprint(&inputs(&snapshot())),
-            "deterministic"
-        );
+        let digests = relation_digests(&base);
+        let reference = of(&base);
+        assert_eq!(reference, of(&snapshot()), "deterministic");
 
         let mut config = snapshot();
         config
@@ -201,27 +283,48 @@ mod tests {
         remote.relations[0]
             .app_data
             .insert("grafana_source_data".into(), "{}".into());
+        let mut own = snapshot();
+        own.relations[0]
+            .local_unit_data
+            .insert("url".into(), "http://x".into());
         let mut leader = snapshot();
         leader.leader = false;
-        for changed in [&config, &remote, &leader] {
-            assert_ne!(reference, fingerprint(&inputs(changed)));
+        let mut capacity = snapshot();
+        capacity.pvc_capacity = Some("10Gi".into());
+        let mut fqdn = snapshot();
+        fqdn.fqdn = "elsewhere".into();
+        for changed in [&config, &remote, &own, &leader, &capacity, &fqdn] {
+            assert_ne!(reference, of(changed), "{changed:?}");
         }
         let variants = [
             HookInputs {
                 prometheus_version: "3.5.0".into(),
-                ..inputs(&base)
+                ..inputs(&base, &digests)
             },
             HookInputs {
                 charm_binary: Some("size=1 mtime=2".into()),
-                ..inputs(&base)
+                ..inputs(&base, &digests)
             },
             HookInputs {
                 kubernetes_problem: Some("forbidden"),
-                ..inputs(&base)
+                ..inputs(&base, &digests)
             },
         ];
         for variant in &variants {
             assert_ne!(reference, fingerprint(variant), "{variant:?}");
         }
+    }
+
+    /// A relation whose databags were not read stands for itself through its digest: the same
+    /// digest gives the same fingerprint, another one another.
+    #[test]
+    fn a_relation_counts_through_its_digest() {
+        let base = snapshot();
+        let mut unread = snapshot();
+        unread.relations[0].local_app_data.clear();
+        let remembered = relation_digests(&base);
+        assert_eq!(of(&base), fingerprint(&inputs(&unread, &remembered)));
+        let other = vec!["0".repeat(64)];
+        assert_ne!(of(&base), fingerprint(&inputs(&unread, &other)));
     }
 }

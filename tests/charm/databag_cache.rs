@@ -440,8 +440,7 @@ fn a_failing_hook_tool_makes_the_hook_fail_without_a_cache() {
 }
 
 fn cache_file(unit: &Unit) -> CacheFile {
-    let bytes = std::fs::read(unit.cache.as_ref().unwrap()).expect("a cache was saved");
-    serde_json::from_slice(&bytes).unwrap()
+    juju_hook::cache::read_whole(unit.cache.as_ref().unwrap()).expect("a cache was saved")
 }
 
 /// A change to a cache file's JSON.
@@ -450,10 +449,18 @@ type OwnerEdit = fn(&mut Value);
 /// Plants a wrong address for alpha/0 in the cache, after changing its owner with `edit`.
 fn plant(unit: &Unit, edit: impl FnOnce(&mut Value)) {
     let path = unit.cache.clone().unwrap();
-    let mut json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let bags_path = juju_hook::cache::bags_file(&path);
+    let mut bags: Value = serde_json::from_slice(&std::fs::read(&bags_path).unwrap()).unwrap();
     let alpha = ids(unit)[0].to_string();
-    json["relations"][&alpha]["unit_data"]["alpha/0"]["prometheus_scrape_unit_address"] =
+    bags["relations"][&alpha]["unit_data"]["alpha/0"]["prometheus_scrape_unit_address"] =
         Value::from("192.0.2.1");
+    std::fs::write(&bags_path, serde_json::to_vec(&bags).unwrap()).unwrap();
+    // Without its memo, the relation is read (from the cache) and digested again.
+    let mut json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json["relations"][&alpha]
+        .as_object_mut()
+        .unwrap()
+        .remove("memo");
     edit(&mut json);
     std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
 }
@@ -898,4 +905,83 @@ impl HookTools for FailingStatus<'_> {
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError> {
         self.0.state_set(data)
     }
+}
+
+/// A hook whose inputs are unchanged leaves the databags unread: each relation's memo (its
+/// digest when last applied) stands for them. The bags file is neither parsed nor rewritten;
+/// when a hook does need it and it is unusable, the databags are asked from Juju again.
+#[test]
+fn an_unchanged_hook_leaves_the_databags_unread() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    unit.ok(&Event::ConfigChanged);
+    let index = unit.cache.clone().unwrap();
+    let memos = |file: &CacheFile| file.relations.values().filter(|r| r.memo.is_some()).count();
+    assert_eq!(
+        memos(&cache_file(&unit)),
+        ids(&unit).len(),
+        "every relation has a memo"
+    );
+    let bags = juju_hook::cache::bags_file(&index);
+    std::fs::write(&bags, b"not the databags").unwrap();
+
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(
+        unit.all_calls(),
+        BTreeMap::from([("config-get".into(), 1), ("is-leader".into(), 1)])
+    );
+    assert_eq!(
+        std::fs::read(&bags).unwrap(),
+        b"not the databags",
+        "not rewritten"
+    );
+
+    // A relation event needs the databags: unusable, so every relation is read from Juju.
+    let alpha = ids(&unit)[0].clone();
+    unit.change(|s| {
+        s.set_remote_unit_data(&alpha, "alpha/0", &unit_data("alpha/0", "10.8.8.8"));
+    });
+    unit.ok(&unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0")));
+    let config = unit.config();
+    assert!(config.contains("10.8.8.8"), "{config}");
+    assert!(
+        unit.calls("relation-get") > 2,
+        "the rest read from Juju again"
+    );
+    assert_eq!(memos(&cache_file(&unit)), ids(&unit).len(), "memos again");
+    assert_ne!(std::fs::read(&bags).unwrap(), b"not the databags");
+}
+
+/// A memo never outlives a change it did not see: a changed databag drops the memo of its
+/// relation only, and the next unchanged hook again reads nothing.
+#[test]
+fn a_relation_event_drops_only_its_own_memo() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let [alpha, beta] = [ids(&unit)[0].clone(), ids(&unit)[1].clone()];
+    unit.change(|s| {
+        s.set_remote_unit_data(&alpha, "alpha/1", &unit_data("alpha/1", "10.9.9.9"));
+    });
+    let event = unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/1"));
+    let index = unit.cache.clone().unwrap();
+    let saved = std::fs::read(&index).unwrap();
+    let ctx = unit.sim.context(&event).unwrap();
+    let tools = CachedHookTools::open_at(
+        &ctx,
+        &unit.sim.juju,
+        &databag_cache::settings(),
+        unit.cache.clone(),
+    );
+    assert_eq!(tools.relation_memo(&alpha), None, "the changed relation");
+    assert!(
+        tools.relation_memo(&beta).is_some(),
+        "the others keep theirs"
+    );
+    // Opening moved the index aside (a hook in flight): put it back, then run the hook.
+    drop(tools);
+    std::fs::write(&index, saved).unwrap();
+    unit.ok(&event);
+    assert!(unit.config().contains("10.9.9.9"));
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("relation-get"), 0);
 }

@@ -94,7 +94,7 @@ use serde_json::{Map, Value};
 use tracing::{debug, warn};
 
 /// Bumped whenever the file's layout or meaning changes.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// How much of the cache an event trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,11 +198,42 @@ pub struct CachedRelation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_app: Option<String>,
     /// Unit databags by unit name (remote units and this unit).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unit_data: BTreeMap<String, RelationData>,
     /// Application databags by application name (the remote one and this one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub app_data: BTreeMap<String, RelationData>,
+    /// The charm's memo ([`HookTools::set_relation_memo`]), dropped whenever anything above
+    /// changes or is forgotten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
+}
+
+/// The databags of one relation, kept in the bags file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Bags {
+    #[serde(default)]
+    unit_data: BTreeMap<String, RelationData>,
+    #[serde(default)]
+    app_data: BTreeMap<String, RelationData>,
+}
+
+/// The bags file: every cached databag, by relation, beside the index that names its
+/// generation. Kept apart so that a hook that needs no databag (its inputs are unchanged,
+/// which the charm can tell from the memos) does not parse megabytes of them.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct BagsFile {
+    generation: u64,
+    relations: BTreeMap<String, Bags>,
+}
+
+/// Whether this hook has the databags in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BagsState {
+    /// Still in the bags file of this generation, unread.
+    Pending(u64),
+    /// In memory; `dirty` once anything changed them, so the file must be written again.
+    Loaded { dirty: bool },
 }
 
 /// The cache file's content.
@@ -229,6 +260,9 @@ pub struct CacheFile {
     /// Where the re-reading rotation of [`Refresh::Rotate`] events stands.
     #[serde(default)]
     pub rotation: Rotation,
+    /// The generation of the bags file that goes with this index.
+    #[serde(default)]
+    pub bags_generation: u64,
 }
 
 struct State {
@@ -242,6 +276,7 @@ struct State {
     /// The unit state with this hook's `state-set` merged in, when known.
     unit_state: Option<BTreeMap<String, String>>,
     rotation: Rotation,
+    bags: BagsState,
 }
 
 /// What is known of this unit's opened ports.
@@ -287,6 +322,8 @@ pub struct CachedHookTools<'a> {
     departing: Option<(String, String)>,
     /// In `-relation-broken`: the relation, never saved as listed.
     broken: Option<RelationId>,
+    /// The index as loaded (databags not included), to leave it in place when unchanged.
+    loaded: Option<CacheFile>,
     state: RefCell<State>,
 }
 
@@ -312,7 +349,10 @@ impl<'a> CachedHookTools<'a> {
             Some(path) => take(path, &owner),
             None => {
                 // Disabled: a file left from when it was on would be stale when it is back on.
-                let _ = std::fs::remove_file(settings.path(ctx));
+                let index = settings.path(ctx);
+                for file in [bags_path(&index), in_flight_path(&index), index] {
+                    let _ = std::fs::remove_file(file);
+                }
                 None
             }
         };
@@ -324,9 +364,12 @@ impl<'a> CachedHookTools<'a> {
             ports: PortMemory::default(),
             unit_state: None,
             rotation: Rotation::default(),
+            bags: BagsState::Loaded { dirty: true },
         };
         let refresh = (settings.refresh)(&ctx.event);
-        if let Some(file) = loaded.filter(|_| refresh != Refresh::Full) {
+        let loaded = loaded.filter(|_| refresh != Refresh::Full);
+        if let (Some(file), Some(index)) = (&loaded, &path) {
+            let file = file.clone();
             state.leader = Some(file.leader);
             state.relations = file.relations;
             state.relation_ids = file.relation_ids;
@@ -334,10 +377,13 @@ impl<'a> CachedHookTools<'a> {
             state.ports.committed = file.opened_ports;
             state.unit_state = file.unit_state;
             state.rotation = file.rotation;
+            state.bags = BagsState::Pending(file.bags_generation);
             if let Refresh::Rotate { budget } = refresh {
+                load_bags(&mut state, index);
                 rotate(&mut state, budget, &ctx.app_name, &ctx.unit_name);
             }
             if let Event::Relation(r) = &ctx.event {
+                load_bags(&mut state, index);
                 forget_what_changed(&mut state, r);
                 // Its endpoint's ids may have changed too (-created, -broken): ask Juju.
                 state.relation_ids.remove(&r.relation.endpoint);
@@ -363,6 +409,7 @@ impl<'a> CachedHookTools<'a> {
             app_name: ctx.app_name.clone(),
             departing,
             broken,
+            loaded,
             state: RefCell::new(state),
         }
     }
@@ -371,13 +418,12 @@ impl<'a> CachedHookTools<'a> {
     /// relations that `relation-ids` no longer lists); when it failed, saves nothing.
     pub fn finish(self, success: bool) {
         let Some(path) = self.path else { return };
-        if !success {
-            return;
-        }
-        let state = self.state.into_inner();
-        let Some(leader) = state.leader else {
-            // Leadership was not checked in this hook, so the cache cannot vouch for the
-            // application databag: leave none.
+        let in_flight = in_flight_path(&path);
+        let mut state = self.state.into_inner();
+        let Some(leader) = state.leader.filter(|_| success) else {
+            // A failed hook saves nothing; nor does one that did not check leadership (the
+            // cache cannot vouch for the application databag).
+            let _ = std::fs::remove_file(&in_flight);
             return;
         };
         // Relations of a listed endpoint that the list no longer has are gone. One set of the
@@ -389,11 +435,53 @@ impl<'a> CachedHookTools<'a> {
             .flatten()
             .map(ToString::to_string)
             .collect();
-        let mut relations = state.relations;
-        relations.retain(|id, _| {
+        let listed_endpoints: BTreeSet<String> = state.relation_ids.keys().cloned().collect();
+        let gone = |id: &String| {
             let endpoint = id.rsplit_once(':').map_or(id.as_str(), |(e, _)| e);
-            !state.relation_ids.contains_key(endpoint) || listed.contains(id)
-        });
+            listed_endpoints.contains(endpoint) && !listed.contains(id)
+        };
+        if state.relations.keys().any(gone) {
+            load_bags(&mut state, &path);
+            state.relations.retain(|id, _| !gone(id));
+            state.bags = BagsState::Loaded { dirty: true };
+        }
+        let mut relations = state.relations;
+        // The bags file is written again only when this hook changed what it holds.
+        let kept_generation = match state.bags {
+            BagsState::Pending(generation) => Some(generation),
+            BagsState::Loaded { dirty: false } => self.loaded.as_ref().map(|f| f.bags_generation),
+            BagsState::Loaded { dirty: true } => None,
+        };
+        let bags_generation = match kept_generation {
+            Some(generation) => {
+                for rel in relations.values_mut() {
+                    rel.unit_data.clear();
+                    rel.app_data.clear();
+                }
+                generation
+            }
+            None => {
+                let bags = BagsFile {
+                    generation: new_generation(self.loaded.as_ref()),
+                    relations: relations
+                        .iter_mut()
+                        .map(|(id, rel)| {
+                            let bags = Bags {
+                                unit_data: std::mem::take(&mut rel.unit_data),
+                                app_data: std::mem::take(&mut rel.app_data),
+                            };
+                            (id.clone(), bags)
+                        })
+                        .collect(),
+                };
+                if let Err(e) = store(&bags_path(&path), &bags) {
+                    warn!("cannot save the databag cache {}: {e}", path.display());
+                    let _ = std::fs::remove_file(&in_flight);
+                    return;
+                }
+                bags.generation
+            }
+        };
         let file = CacheFile {
             owner: self.owner,
             leader,
@@ -403,8 +491,17 @@ impl<'a> CachedHookTools<'a> {
             opened_ports: state.ports.after_commit(),
             unit_state: state.unit_state,
             rotation: state.rotation,
+            bags_generation,
         };
-        if let Err(e) = store(&path, &file) {
+        // Unchanged: the index read at the start goes back in place (no serialising).
+        let result = if self.loaded.as_ref() == Some(&file) {
+            std::fs::rename(&in_flight, &path)
+        } else {
+            let stored = store(&path, &file);
+            let _ = std::fs::remove_file(&in_flight);
+            stored
+        };
+        if let Err(e) = result {
             warn!("cannot save the databag cache {}: {e}", path.display());
         }
     }
@@ -420,7 +517,18 @@ impl<'a> CachedHookTools<'a> {
 
     fn remember(&self, relation: &RelationId, put: impl FnOnce(&mut CachedRelation)) {
         let mut state = self.state.borrow_mut();
-        put(state.relations.entry(relation.to_string()).or_default());
+        self.bags_in_memory(&mut state);
+        state.bags = BagsState::Loaded { dirty: true };
+        let rel = state.relations.entry(relation.to_string()).or_default();
+        rel.memo = None;
+        put(rel);
+    }
+
+    /// Reads the bags file if this hook has not yet.
+    fn bags_in_memory(&self, state: &mut State) {
+        if let Some(path) = &self.path {
+            load_bags(state, path);
+        }
     }
 
     /// `open-port` (`open`) or `close-port`, remembered once Juju accepted it.
@@ -449,6 +557,8 @@ fn forget_what_changed(state: &mut State, event: &RelationEvent) {
     let Some(rel) = state.relations.get_mut(&key) else {
         return;
     };
+    rel.memo = None;
+    state.bags = BagsState::Loaded { dirty: true };
     match (&event.kind, &event.remote_unit) {
         (RelationEventKind::Changed, Some(unit)) => {
             rel.unit_data.remove(unit);
@@ -514,11 +624,15 @@ fn rotate(state: &mut State, budget: usize, app_name: &str, unit_name: &str) {
         }
         spent += cost;
         if let Some(rel) = state.relations.get_mut(&key) {
+            rel.memo = None;
             rel.units = None;
             rel.unit_data.retain(|unit, _| unit == unit_name);
             rel.app_data.retain(|app, _| app == app_name);
         }
         last = Some(key);
+    }
+    if last.is_some() {
+        state.bags = BagsState::Loaded { dirty: true };
     }
     let wrapped = match &last {
         // The round ends with the last relation: the next event starts a new one.
@@ -537,14 +651,108 @@ fn rotate(state: &mut State, budget: usize, app_name: &str, unit_name: &str) {
     }
 }
 
-/// Reads and removes the cache file; `None` when absent, unreadable or someone else's.
+/// The cache at `index` as a whole (its databags from the bags file put back), without using
+/// or moving it: for inspection and tests. `None` when it is absent or unreadable; databags
+/// are left out when the bags file is not the index's.
+pub fn read_whole(index: &Path) -> Option<CacheFile> {
+    let mut file: CacheFile = serde_json::from_slice(&std::fs::read(index).ok()?).ok()?;
+    let bags = std::fs::read(bags_path(index))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<BagsFile>(&bytes).ok())
+        .filter(|bags| bags.generation == file.bags_generation);
+    for (id, bags) in bags.map(|b| b.relations).unwrap_or_default() {
+        if let Some(rel) = file.relations.get_mut(&id) {
+            rel.unit_data = bags.unit_data;
+            rel.app_data = bags.app_data;
+        }
+    }
+    Some(file)
+}
+
+/// The file of databags beside the index at `index`.
+pub fn bags_file(index: &Path) -> PathBuf {
+    bags_path(index)
+}
+
+/// The bags file beside the index at `index`.
+fn bags_path(index: &Path) -> PathBuf {
+    let mut name = index.as_os_str().to_owned();
+    name.push(".bags");
+    PathBuf::from(name)
+}
+
+/// Where the index waits while a hook runs.
+fn in_flight_path(index: &Path) -> PathBuf {
+    let mut name = index.as_os_str().to_owned();
+    name.push(".in-flight");
+    PathBuf::from(name)
+}
+
+/// A generation for a new bags file, other than the one being replaced.
+fn new_generation(loaded: Option<&CacheFile>) -> u64 {
+    let previous = loaded.map_or(0, |f| f.bags_generation);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    if now == previous {
+        now.wrapping_add(1)
+    } else {
+        now
+    }
+}
+
+/// Puts the bags of the index's generation into `state`, once. A bags file that is missing,
+/// unreadable or of another generation leaves the databags unknown (asked from Juju) and
+/// drops every memo, which vouched for them.
+fn load_bags(state: &mut State, index: &Path) {
+    let BagsState::Pending(generation) = state.bags else {
+        return;
+    };
+    state.bags = BagsState::Loaded { dirty: false };
+    let path = bags_path(index);
+    let file = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| serde_json::from_slice::<BagsFile>(&bytes).map_err(|e| e.to_string()));
+    match file {
+        Ok(file) if file.generation == generation => {
+            for (id, bags) in file.relations {
+                if let Some(rel) = state.relations.get_mut(&id) {
+                    rel.unit_data = bags.unit_data;
+                    rel.app_data = bags.app_data;
+                }
+            }
+        }
+        other => {
+            match other {
+                Ok(_) => warn!(
+                    "the databag cache {} is of another generation",
+                    path.display()
+                ),
+                Err(e) => warn!("ignoring the databag cache {}: {e}", path.display()),
+            }
+            for rel in state.relations.values_mut() {
+                rel.memo = None;
+            }
+            state.bags = BagsState::Loaded { dirty: true };
+        }
+    }
+}
+
+/// Reads the index and moves it aside; `None` when absent, unreadable or someone else's.
 fn take(path: &Path, owner: &CacheOwner) -> Option<CacheFile> {
-    let bytes = std::fs::read(path).ok()?;
-    if let Err(e) = std::fs::remove_file(path) {
-        // A cache that cannot be removed could outlive a failed hook: do not use it.
-        warn!("cannot remove the databag cache {}: {e}", path.display());
+    let in_flight = in_flight_path(path);
+    // Moved aside for the hook: only a successful finish puts an index back.
+    if let Err(e) = std::fs::rename(path, &in_flight) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            // A cache that cannot be moved could outlive a failed hook: do not use it.
+            warn!(
+                "cannot move the databag cache {} aside: {e}",
+                path.display()
+            );
+        }
         return None;
     }
+    let bytes = std::fs::read(&in_flight).ok()?;
     match serde_json::from_slice::<CacheFile>(&bytes) {
         Ok(file) if &file.owner == owner => Some(file),
         Ok(file) => {
@@ -561,7 +769,7 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<CacheFile> {
 /// Writes the file next to its final path, then renames it into place, so a reader sees a
 /// whole file or none. No fsync: after a node crash a torn file does not parse and is ignored,
 /// so the next hook asks Juju everything.
-fn store(path: &Path, file: &CacheFile) -> std::io::Result<()> {
+fn store(path: &Path, file: &impl Serialize) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -586,6 +794,7 @@ impl HookTools for CachedHookTools<'_> {
             // Relation ids, this unit's status, ports and state do not depend on leadership.
             debug!("leadership changed: not using the cached databags");
             state.relations.clear();
+            state.bags = BagsState::Loaded { dirty: true };
         }
         state.leader = Some(leader);
         Ok(leader)
@@ -636,6 +845,7 @@ impl HookTools for CachedHookTools<'_> {
         member: &str,
         app: bool,
     ) -> Result<RelationData, HookToolError> {
+        self.bags_in_memory(&mut self.state.borrow_mut());
         let hit = self.cached(relation, |r| {
             let bags = if app { &r.app_data } else { &r.unit_data };
             bags.get(member).cloned()
@@ -666,7 +876,10 @@ impl HookTools for CachedHookTools<'_> {
         // A databag never read stays uncached: the rest of it is unknown.
         let member = if app { &self.app_name } else { &self.unit_name };
         let mut state = self.state.borrow_mut();
+        self.bags_in_memory(&mut state);
+        state.bags = BagsState::Loaded { dirty: true };
         if let Some(r) = state.relations.get_mut(&relation.to_string()) {
+            r.memo = None;
             let bags = if app {
                 &mut r.app_data
             } else {
@@ -754,6 +967,21 @@ impl HookTools for CachedHookTools<'_> {
         let unit_state = self.inner.state_get()?;
         self.state.borrow_mut().unit_state = Some(unit_state.clone());
         Ok(unit_state)
+    }
+
+    fn relation_memo(&self, relation: &RelationId) -> Option<String> {
+        self.cached(relation, |r| r.memo.clone())
+    }
+
+    fn set_relation_memo(&self, relation: &RelationId, memo: String) {
+        if let Some(rel) = self
+            .state
+            .borrow_mut()
+            .relations
+            .get_mut(&relation.to_string())
+        {
+            rel.memo = Some(memo);
+        }
     }
 
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError> {

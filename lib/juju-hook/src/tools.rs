@@ -395,6 +395,21 @@ pub trait HookTools {
     /// `state-set --file -`: merge keys into the store. Unlike relation data, an empty value
     /// is stored as an empty string (Juju's `state-delete` removes keys).
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError>;
+
+    /// A memo the charm attached to `relation` with [`set_relation_memo`](Self::set_relation_memo),
+    /// returned only while the tools vouch that nothing they answer about that relation has
+    /// changed since (a cache does; tools that ask Juju every time keep no memo: `None`).
+    fn relation_memo(&self, relation: &RelationId) -> Option<String> {
+        let _ = relation;
+        None
+    }
+
+    /// Attaches `memo` (say, a digest of what the charm read) to `relation`, to be returned by
+    /// [`relation_memo`](Self::relation_memo) in later hooks until something the tools answer
+    /// about the relation changes. Set it after the hook's last `relation-set` on it.
+    fn set_relation_memo(&self, relation: &RelationId, memo: String) {
+        let _ = (relation, memo);
+    }
 }
 
 #[cfg(test)]
