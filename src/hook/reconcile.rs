@@ -155,6 +155,12 @@ pub fn reconcile_with(
             unchanged_inputs::last_status_if_unchanged(&ctx.event, &workload, current, &fingerprint)
         {
             info!("inputs unchanged since the last apply: the workload is up to date");
+            // The relations read in this hook are as the last apply saw them: memo them again.
+            for ((rel, memo), digest) in snapshot.relations.iter().zip(&memos).zip(&digests) {
+                if memo.is_none() {
+                    tools.set_relation_memo(&rel.relation_id(), digest.clone());
+                }
+            }
             let status = with_inventory_state(status, &config, access, &workload);
             tools.status_set(&status, false)?;
             return Ok(ReconcileOutcome {

@@ -985,3 +985,22 @@ fn a_relation_event_drops_only_its_own_memo() {
     unit.ok(&Event::ConfigChanged);
     assert_eq!(unit.calls("relation-get"), 0);
 }
+
+/// A relation event whose data turns out unchanged (the shortcut) gives its relation its memo
+/// back: the next unchanged hook reads no databag.
+#[test]
+fn an_unchanged_relation_event_memos_its_relation_again() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let alpha = ids(&unit)[0].clone();
+    unit.ok(&unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0")));
+    assert_eq!(
+        unit.calls("relation-get"),
+        1,
+        "only the named unit's databag"
+    );
+    let file = cache_file(&unit);
+    assert!(file.relations[&alpha.to_string()].memo.is_some());
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("relation-get"), 0);
+}

@@ -19,6 +19,19 @@
 //! * **Unit state**: `state-get` is answered from the file, which holds what Juju will have
 //!   committed: what it answered, plus this hook's `state-set` calls.
 //!
+//! * **Memos**: the charm may attach a memo to a relation
+//!   ([`HookTools::set_relation_memo`], say the digest of what it read); the cache returns it
+//!   ([`HookTools::relation_memo`]) only while nothing it answers about that relation has
+//!   changed: a relation event naming the relation, a re-read of the rotation, a write to it,
+//!   a change of leader, a full refresh or an unusable bags file drops it.
+//!
+//! The cache is two files: an index (everything above but the databags, a few hundred bytes
+//! per relation) and a bags file (the databags), named by a generation in the index. A hook
+//! parses the bags file only when it asks for a databag, so a hook that can tell from the
+//! memos that nothing changed never reads it; the bags file is written again only when the
+//! hook changed it, and an unchanged index is put back as it was. While a hook runs, its index
+//! waits beside the bags as `<file>.in-flight`.
+//!
 //! Config and leadership always go to Juju, as do writes (`relation-set`, ports, `state-set`,
 //! status when it differs). A config-changed of an unchanged model makes two hook-tool calls
 //! (`config-get`, `is-leader`) whatever the number of relations; without the cache, 200
@@ -59,9 +72,10 @@
 //!   can write it). Within a hook, `state-get` answers like Juju does: with this hook's own
 //!   `state-set` values already merged in. After a failed `state-set` the cached state is
 //!   forgotten and asked for again. It is per unit, so a change of leader keeps it.
-//! * **A failed or killed hook leaves no cache.** The file is removed when a hook starts and
-//!   written again only after it succeeded, so after an error (retried, or skipped with
-//!   `juju resolve --no-retry`), a crash or a timeout, the next hook asks Juju everything.
+//! * **A failed or killed hook leaves no cache.** The index is moved aside when a hook starts
+//!   and put back (or written anew) only after it succeeded, so after an error (retried, or
+//!   skipped with `juju resolve --no-retry`), a crash or a timeout, the next hook asks Juju
+//!   everything. A bags file whose generation is not the index's is never used.
 //! * **Re-reads bound any staleness**: the events the charm maps to [`Refresh::Full`] in
 //!   [`CacheSettings::refresh`] (typically install, upgrade-charm and leader-elected) ignore
 //!   the cache: they read every relation, list every endpoint, ask for the opened ports and
