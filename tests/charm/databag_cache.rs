@@ -449,11 +449,10 @@ type OwnerEdit = fn(&mut Value);
 /// Plants a wrong address for alpha/0 in the cache, after changing its owner with `edit`.
 fn plant(unit: &Unit, edit: impl FnOnce(&mut Value)) {
     let path = unit.cache.clone().unwrap();
-    let bags_path = juju_hook::cache::bags_file(&path);
-    let mut bags: Value = serde_json::from_slice(&std::fs::read(&bags_path).unwrap()).unwrap();
     let alpha = ids(unit)[0].to_string();
-    bags["relations"][&alpha]["unit_data"]["alpha/0"]["prometheus_scrape_unit_address"] =
-        Value::from("192.0.2.1");
+    let bags_path = juju_hook::cache::bags_file(&path, &alpha);
+    let mut bags: Value = serde_json::from_slice(&std::fs::read(&bags_path).unwrap()).unwrap();
+    bags["unit_data"]["alpha/0"]["prometheus_scrape_unit_address"] = Value::from("192.0.2.1");
     std::fs::write(&bags_path, serde_json::to_vec(&bags).unwrap()).unwrap();
     // Without its memo, the relation is read (from the cache) and digested again.
     let mut json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -908,8 +907,9 @@ impl HookTools for FailingStatus<'_> {
 }
 
 /// A hook whose inputs are unchanged leaves the databags unread: each relation's memo (its
-/// digest when last applied) stands for them. The bags file is neither parsed nor rewritten;
-/// when a hook does need it and it is unusable, the databags are asked from Juju again.
+/// digest when last applied) stands for them. The bags files are neither parsed nor
+/// rewritten; when a hook does need one and it is unusable, its databags are asked from Juju
+/// again.
 #[test]
 fn an_unchanged_hook_leaves_the_databags_unread() {
     let unit = Unit::new(true);
@@ -922,19 +922,26 @@ fn an_unchanged_hook_leaves_the_databags_unread() {
         ids(&unit).len(),
         "every relation has a memo"
     );
-    let bags = juju_hook::cache::bags_file(&index);
-    std::fs::write(&bags, b"not the databags").unwrap();
+    let files: Vec<PathBuf> = ids(&unit)
+        .iter()
+        .map(|id| juju_hook::cache::bags_file(&index, &id.to_string()))
+        .collect();
+    for file in &files {
+        std::fs::write(file, b"not the databags").unwrap();
+    }
 
     unit.ok(&Event::ConfigChanged);
     assert_eq!(
         unit.all_calls(),
         BTreeMap::from([("config-get".into(), 1), ("is-leader".into(), 1)])
     );
-    assert_eq!(
-        std::fs::read(&bags).unwrap(),
-        b"not the databags",
-        "not rewritten"
-    );
+    for file in &files {
+        assert_eq!(
+            std::fs::read(file).unwrap(),
+            b"not the databags",
+            "not rewritten"
+        );
+    }
 
     // A relation event needs the databags: unusable, so every relation is read from Juju.
     let alpha = ids(&unit)[0].clone();
@@ -949,7 +956,34 @@ fn an_unchanged_hook_leaves_the_databags_unread() {
         "the rest read from Juju again"
     );
     assert_eq!(memos(&cache_file(&unit)), ids(&unit).len(), "memos again");
-    assert_ne!(std::fs::read(&bags).unwrap(), b"not the databags");
+    for file in &files {
+        assert_ne!(std::fs::read(file).unwrap(), b"not the databags");
+    }
+}
+
+/// A relation event reads and writes the databags of its own relation only.
+#[test]
+fn a_relation_event_touches_only_its_relations_bags_file() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let index = unit.cache.clone().unwrap();
+    let [alpha, beta] = [ids(&unit)[0].clone(), ids(&unit)[1].clone()];
+    let beta_file = juju_hook::cache::bags_file(&index, &beta.to_string());
+    std::fs::write(&beta_file, b"unreadable").unwrap();
+    unit.change(|s| {
+        s.set_remote_unit_data(&alpha, "alpha/0", &unit_data("alpha/0", "10.6.6.6"));
+    });
+    unit.ok(&unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0")));
+    let config = unit.config();
+    assert!(config.contains("10.6.6.6"), "{config}");
+    assert!(config.contains("beta"), "beta's jobs are kept: {config}");
+    // alpha/0; then beta from Juju: its 2 units, its application and this application's.
+    assert_eq!(unit.calls("relation-get"), 1 + 4);
+    assert_ne!(
+        std::fs::read(&beta_file).unwrap(),
+        b"unreadable",
+        "beta rewritten"
+    );
 }
 
 /// A memo never outlives a change it did not see: a changed databag drops the memo of its

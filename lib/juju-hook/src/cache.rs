@@ -25,12 +25,12 @@
 //!   changed: a relation event naming the relation, a re-read of the rotation, a write to it,
 //!   a change of leader, a full refresh or an unusable bags file drops it.
 //!
-//! The cache is two files: an index (everything above but the databags, a few hundred bytes
-//! per relation) and a bags file (the databags), named by a generation in the index. A hook
-//! parses the bags file only when it asks for a databag, so a hook that can tell from the
-//! memos that nothing changed never reads it; the bags file is written again only when the
-//! hook changed it, and an unchanged index is put back as it was. While a hook runs, its index
-//! waits beside the bags as `<file>.in-flight`.
+//! The cache is an index (everything above but the databags, a few hundred bytes per
+//! relation) and one file of databags per relation in the directory `<file>.bags`. A hook
+//! reads a relation's databags only when it asks for one of them, and writes back only those
+//! it changed: a hook that can tell from the memos that nothing changed reads none, and a
+//! relation event costs what its own relation weighs. An unchanged index is put back as it
+//! was. While a hook runs, its index waits as `<file>.in-flight`.
 //!
 //! Config and leadership always go to Juju, as do writes (`relation-set`, ports, `state-set`,
 //! status when it differs). A config-changed of an unchanged model makes two hook-tool calls
@@ -75,7 +75,7 @@
 //! * **A failed or killed hook leaves no cache.** The index is moved aside when a hook starts
 //!   and put back (or written anew) only after it succeeded, so after an error (retried, or
 //!   skipped with `juju resolve --no-retry`), a crash or a timeout, the next hook asks Juju
-//!   everything. A bags file whose generation is not the index's is never used.
+//!   everything. Databags are written before the index, and without an index none is used.
 //! * **Re-reads bound any staleness**: the events the charm maps to [`Refresh::Full`] in
 //!   [`CacheSettings::refresh`] (typically install, upgrade-charm and leader-elected) ignore
 //!   the cache: they read every relation, list every endpoint, ask for the opened ports and
@@ -223,7 +223,8 @@ pub struct CachedRelation {
     pub memo: Option<String>,
 }
 
-/// The databags of one relation, kept in the bags file.
+/// The databags of one relation, kept in its own file beside the index, so that a hook reads
+/// and writes the databags of the relations it touches only.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Bags {
     #[serde(default)]
@@ -232,22 +233,16 @@ struct Bags {
     app_data: BTreeMap<String, RelationData>,
 }
 
-/// The bags file: every cached databag, by relation, beside the index that names its
-/// generation. Kept apart so that a hook that needs no databag (its inputs are unchanged,
-/// which the charm can tell from the memos) does not parse megabytes of them.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct BagsFile {
-    generation: u64,
-    relations: BTreeMap<String, Bags>,
-}
-
-/// Whether this hook has the databags in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BagsState {
-    /// Still in the bags file of this generation, unread.
-    Pending(u64),
-    /// In memory; `dirty` once anything changed them, so the file must be written again.
-    Loaded { dirty: bool },
+/// Where each relation's databags are in this hook.
+#[derive(Debug, Default)]
+struct BagsMemory {
+    /// No index was loaded (or the cached databags were dropped): every databag is in memory
+    /// and the bags directory is written anew.
+    fresh: bool,
+    /// Relations whose bags file this hook read.
+    loaded: BTreeSet<String>,
+    /// Relations whose databags this hook changed (or that are gone): written again.
+    dirty: BTreeSet<String>,
 }
 
 /// The cache file's content.
@@ -274,9 +269,6 @@ pub struct CacheFile {
     /// Where the re-reading rotation of [`Refresh::Rotate`] events stands.
     #[serde(default)]
     pub rotation: Rotation,
-    /// The generation of the bags file that goes with this index.
-    #[serde(default)]
-    pub bags_generation: u64,
 }
 
 struct State {
@@ -290,7 +282,7 @@ struct State {
     /// The unit state with this hook's `state-set` merged in, when known.
     unit_state: Option<BTreeMap<String, String>>,
     rotation: Rotation,
-    bags: BagsState,
+    bags: BagsMemory,
 }
 
 /// What is known of this unit's opened ports.
@@ -364,7 +356,8 @@ impl<'a> CachedHookTools<'a> {
             None => {
                 // Disabled: a file left from when it was on would be stale when it is back on.
                 let index = settings.path(ctx);
-                for file in [bags_path(&index), in_flight_path(&index), index] {
+                let _ = std::fs::remove_dir_all(bags_dir(&index));
+                for file in [in_flight_path(&index), index] {
                     let _ = std::fs::remove_file(file);
                 }
                 None
@@ -378,7 +371,10 @@ impl<'a> CachedHookTools<'a> {
             ports: PortMemory::default(),
             unit_state: None,
             rotation: Rotation::default(),
-            bags: BagsState::Loaded { dirty: true },
+            bags: BagsMemory {
+                fresh: true,
+                ..BagsMemory::default()
+            },
         };
         let refresh = (settings.refresh)(&ctx.event);
         let loaded = loaded.filter(|_| refresh != Refresh::Full);
@@ -391,14 +387,13 @@ impl<'a> CachedHookTools<'a> {
             state.ports.committed = file.opened_ports;
             state.unit_state = file.unit_state;
             state.rotation = file.rotation;
-            state.bags = BagsState::Pending(file.bags_generation);
+            state.bags = BagsMemory::default();
+            let dir = bags_dir(index);
             if let Refresh::Rotate { budget } = refresh {
-                load_bags(&mut state, index);
-                rotate(&mut state, budget, &ctx.app_name, &ctx.unit_name);
+                rotate(&mut state, &dir, budget, &ctx.app_name, &ctx.unit_name);
             }
             if let Event::Relation(r) = &ctx.event {
-                load_bags(&mut state, index);
-                forget_what_changed(&mut state, r);
+                forget_what_changed(&mut state, &dir, r);
                 // Its endpoint's ids may have changed too (-created, -broken): ask Juju.
                 state.relation_ids.remove(&r.relation.endpoint);
             }
@@ -454,48 +449,22 @@ impl<'a> CachedHookTools<'a> {
             let endpoint = id.rsplit_once(':').map_or(id.as_str(), |(e, _)| e);
             listed_endpoints.contains(endpoint) && !listed.contains(id)
         };
-        if state.relations.keys().any(gone) {
-            load_bags(&mut state, &path);
-            state.relations.retain(|id, _| !gone(id));
-            state.bags = BagsState::Loaded { dirty: true };
+        let gone: Vec<String> = state
+            .relations
+            .keys()
+            .filter(|id| gone(id))
+            .cloned()
+            .collect();
+        for id in gone {
+            state.relations.remove(&id);
+            state.bags.dirty.insert(id);
         }
         let mut relations = state.relations;
-        // The bags file is written again only when this hook changed what it holds.
-        let kept_generation = match state.bags {
-            BagsState::Pending(generation) => Some(generation),
-            BagsState::Loaded { dirty: false } => self.loaded.as_ref().map(|f| f.bags_generation),
-            BagsState::Loaded { dirty: true } => None,
-        };
-        let bags_generation = match kept_generation {
-            Some(generation) => {
-                for rel in relations.values_mut() {
-                    rel.unit_data.clear();
-                    rel.app_data.clear();
-                }
-                generation
-            }
-            None => {
-                let bags = BagsFile {
-                    generation: new_generation(self.loaded.as_ref()),
-                    relations: relations
-                        .iter_mut()
-                        .map(|(id, rel)| {
-                            let bags = Bags {
-                                unit_data: std::mem::take(&mut rel.unit_data),
-                                app_data: std::mem::take(&mut rel.app_data),
-                            };
-                            (id.clone(), bags)
-                        })
-                        .collect(),
-                };
-                if let Err(e) = store(&bags_path(&path), &bags) {
-                    warn!("cannot save the databag cache {}: {e}", path.display());
-                    let _ = std::fs::remove_file(&in_flight);
-                    return;
-                }
-                bags.generation
-            }
-        };
+        if let Err(e) = store_bags(&bags_dir(&path), &mut relations, &state.bags) {
+            warn!("cannot save the databag cache {}: {e}", path.display());
+            let _ = std::fs::remove_file(&in_flight);
+            return;
+        }
         let file = CacheFile {
             owner: self.owner,
             leader,
@@ -505,7 +474,6 @@ impl<'a> CachedHookTools<'a> {
             opened_ports: state.ports.after_commit(),
             unit_state: state.unit_state,
             rotation: state.rotation,
-            bags_generation,
         };
         // Unchanged: the index read at the start goes back in place (no serialising).
         let result = if self.loaded.as_ref() == Some(&file) {
@@ -530,18 +498,19 @@ impl<'a> CachedHookTools<'a> {
     }
 
     fn remember(&self, relation: &RelationId, put: impl FnOnce(&mut CachedRelation)) {
+        let key = relation.to_string();
         let mut state = self.state.borrow_mut();
-        self.bags_in_memory(&mut state);
-        state.bags = BagsState::Loaded { dirty: true };
-        let rel = state.relations.entry(relation.to_string()).or_default();
+        self.bags_in_memory(&mut state, &key);
+        state.bags.dirty.insert(key.clone());
+        let rel = state.relations.entry(key).or_default();
         rel.memo = None;
         put(rel);
     }
 
-    /// Reads the bags file if this hook has not yet.
-    fn bags_in_memory(&self, state: &mut State) {
+    /// Reads the relation's bags file if this hook has not yet.
+    fn bags_in_memory(&self, state: &mut State, relation: &str) {
         if let Some(path) = &self.path {
-            load_bags(state, path);
+            load_bags(state, &bags_dir(path), relation);
         }
     }
 
@@ -566,13 +535,14 @@ impl<'a> CachedHookTools<'a> {
 /// remote application's when no unit is named (Juju names none for an application databag
 /// change); in `-joined` and `-departed` the membership and that unit's databag; in
 /// `-created` and `-broken` the whole relation.
-fn forget_what_changed(state: &mut State, event: &RelationEvent) {
+fn forget_what_changed(state: &mut State, dir: &Path, event: &RelationEvent) {
     let key = event.relation.to_string();
+    load_bags(state, dir, &key);
+    state.bags.dirty.insert(key.clone());
     let Some(rel) = state.relations.get_mut(&key) else {
         return;
     };
     rel.memo = None;
-    state.bags = BagsState::Loaded { dirty: true };
     match (&event.kind, &event.remote_unit) {
         (RelationEventKind::Changed, Some(unit)) => {
             rel.unit_data.remove(unit);
@@ -594,7 +564,7 @@ fn forget_what_changed(state: &mut State, event: &RelationEvent) {
 
 /// Forgets the next slice of remote data in the rotation (see [`Rotation`]), so this hook
 /// reads it from Juju again.
-fn rotate(state: &mut State, budget: usize, app_name: &str, unit_name: &str) {
+fn rotate(state: &mut State, dir: &Path, budget: usize, app_name: &str, unit_name: &str) {
     // One endpoint's relation ids, in turn.
     let next_endpoint = {
         let mut names = state.relation_ids.keys();
@@ -637,6 +607,8 @@ fn rotate(state: &mut State, budget: usize, app_name: &str, unit_name: &str) {
             break;
         }
         spent += cost;
+        load_bags(state, dir, &key);
+        state.bags.dirty.insert(key.clone());
         if let Some(rel) = state.relations.get_mut(&key) {
             rel.memo = None;
             rel.units = None;
@@ -644,9 +616,6 @@ fn rotate(state: &mut State, budget: usize, app_name: &str, unit_name: &str) {
             rel.app_data.retain(|app, _| app == app_name);
         }
         last = Some(key);
-    }
-    if last.is_some() {
-        state.bags = BagsState::Loaded { dirty: true };
     }
     let wrapped = match &last {
         // The round ends with the last relation: the next event starts a new one.
@@ -665,34 +634,36 @@ fn rotate(state: &mut State, budget: usize, app_name: &str, unit_name: &str) {
     }
 }
 
-/// The cache at `index` as a whole (its databags from the bags file put back), without using
-/// or moving it: for inspection and tests. `None` when it is absent or unreadable; databags
-/// are left out when the bags file is not the index's.
+/// The cache at `index` as a whole (its databags put back from their files), without using
+/// or moving it: for inspection and tests. `None` when it is absent or unreadable.
 pub fn read_whole(index: &Path) -> Option<CacheFile> {
     let mut file: CacheFile = serde_json::from_slice(&std::fs::read(index).ok()?).ok()?;
-    let bags = std::fs::read(bags_path(index))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<BagsFile>(&bytes).ok())
-        .filter(|bags| bags.generation == file.bags_generation);
-    for (id, bags) in bags.map(|b| b.relations).unwrap_or_default() {
-        if let Some(rel) = file.relations.get_mut(&id) {
-            rel.unit_data = bags.unit_data;
-            rel.app_data = bags.app_data;
-        }
+    let dir = bags_dir(index);
+    for (id, rel) in &mut file.relations {
+        let bags = std::fs::read(dir.join(bags_file_name(id)))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Bags>(&bytes).ok())
+            .unwrap_or_default();
+        rel.unit_data = bags.unit_data;
+        rel.app_data = bags.app_data;
     }
     Some(file)
 }
 
-/// The file of databags beside the index at `index`.
-pub fn bags_file(index: &Path) -> PathBuf {
-    bags_path(index)
+/// The file holding the databags of `relation` (as Juju prints its id) in the cache at `index`.
+pub fn bags_file(index: &Path, relation: &str) -> PathBuf {
+    bags_dir(index).join(bags_file_name(relation))
 }
 
-/// The bags file beside the index at `index`.
-fn bags_path(index: &Path) -> PathBuf {
+/// The directory of bags files beside the index at `index`.
+fn bags_dir(index: &Path) -> PathBuf {
     let mut name = index.as_os_str().to_owned();
     name.push(".bags");
     PathBuf::from(name)
+}
+
+fn bags_file_name(relation: &str) -> String {
+    format!("{relation}.json")
 }
 
 /// Where the index waits while a hook runs.
@@ -702,54 +673,64 @@ fn in_flight_path(index: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A generation for a new bags file, other than the one being replaced.
-fn new_generation(loaded: Option<&CacheFile>) -> u64 {
-    let previous = loaded.map_or(0, |f| f.bags_generation);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    if now == previous {
-        now.wrapping_add(1)
-    } else {
-        now
+/// Puts the databags of `relation` from its file into `state`, once per hook. A file that is
+/// missing or unreadable leaves them unknown (asked from Juju) and drops the relation's memo,
+/// which vouched for them.
+fn load_bags(state: &mut State, dir: &Path, relation: &str) {
+    if state.bags.fresh || !state.bags.loaded.insert(relation.to_owned()) {
+        return;
+    }
+    let Some(rel) = state.relations.get_mut(relation) else {
+        return;
+    };
+    let path = dir.join(bags_file_name(relation));
+    let bags = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| serde_json::from_slice::<Bags>(&bytes).map_err(|e| e.to_string()));
+    match bags {
+        Ok(bags) => {
+            rel.unit_data = bags.unit_data;
+            rel.app_data = bags.app_data;
+        }
+        Err(e) => {
+            warn!("ignoring the cached databags {}: {e}", path.display());
+            rel.memo = None;
+            state.bags.dirty.insert(relation.to_owned());
+        }
     }
 }
 
-/// Puts the bags of the index's generation into `state`, once. A bags file that is missing,
-/// unreadable or of another generation leaves the databags unknown (asked from Juju) and
-/// drops every memo, which vouched for them.
-fn load_bags(state: &mut State, index: &Path) {
-    let BagsState::Pending(generation) = state.bags else {
-        return;
-    };
-    state.bags = BagsState::Loaded { dirty: false };
-    let path = bags_path(index);
-    let file = std::fs::read(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| serde_json::from_slice::<BagsFile>(&bytes).map_err(|e| e.to_string()));
-    match file {
-        Ok(file) if file.generation == generation => {
-            for (id, bags) in file.relations {
-                if let Some(rel) = state.relations.get_mut(&id) {
-                    rel.unit_data = bags.unit_data;
-                    rel.app_data = bags.app_data;
-                }
-            }
-        }
-        other => {
-            match other {
-                Ok(_) => warn!(
-                    "the databag cache {} is of another generation",
-                    path.display()
-                ),
-                Err(e) => warn!("ignoring the databag cache {}: {e}", path.display()),
-            }
-            for rel in state.relations.values_mut() {
-                rel.memo = None;
-            }
-            state.bags = BagsState::Loaded { dirty: true };
+/// Writes the bags files this hook changed (all of them, in a new directory, when fresh) and
+/// removes those of relations that are gone; the databags are taken out of `relations`, which
+/// become the index.
+fn store_bags(
+    dir: &Path,
+    relations: &mut BTreeMap<String, CachedRelation>,
+    bags: &BagsMemory,
+) -> std::io::Result<()> {
+    if bags.fresh {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
     }
+    std::fs::create_dir_all(dir)?;
+    for (id, rel) in relations.iter_mut() {
+        let taken = Bags {
+            unit_data: std::mem::take(&mut rel.unit_data),
+            app_data: std::mem::take(&mut rel.app_data),
+        };
+        if bags.fresh || bags.dirty.contains(id) {
+            store(&dir.join(bags_file_name(id)), &taken)?;
+        }
+    }
+    for id in bags.dirty.iter().filter(|id| !relations.contains_key(*id)) {
+        match std::fs::remove_file(dir.join(bags_file_name(id))) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Reads the index and moves it aside; `None` when absent, unreadable or someone else's.
@@ -808,7 +789,10 @@ impl HookTools for CachedHookTools<'_> {
             // Relation ids, this unit's status, ports and state do not depend on leadership.
             debug!("leadership changed: not using the cached databags");
             state.relations.clear();
-            state.bags = BagsState::Loaded { dirty: true };
+            state.bags = BagsMemory {
+                fresh: true,
+                ..BagsMemory::default()
+            };
         }
         state.leader = Some(leader);
         Ok(leader)
@@ -859,7 +843,7 @@ impl HookTools for CachedHookTools<'_> {
         member: &str,
         app: bool,
     ) -> Result<RelationData, HookToolError> {
-        self.bags_in_memory(&mut self.state.borrow_mut());
+        self.bags_in_memory(&mut self.state.borrow_mut(), &relation.to_string());
         let hit = self.cached(relation, |r| {
             let bags = if app { &r.app_data } else { &r.unit_data };
             bags.get(member).cloned()
@@ -889,10 +873,11 @@ impl HookTools for CachedHookTools<'_> {
         // Keep the cached copy of our own databag what Juju will hold once the hook commits.
         // A databag never read stays uncached: the rest of it is unknown.
         let member = if app { &self.app_name } else { &self.unit_name };
+        let key = relation.to_string();
         let mut state = self.state.borrow_mut();
-        self.bags_in_memory(&mut state);
-        state.bags = BagsState::Loaded { dirty: true };
-        if let Some(r) = state.relations.get_mut(&relation.to_string()) {
+        self.bags_in_memory(&mut state, &key);
+        state.bags.dirty.insert(key.clone());
+        if let Some(r) = state.relations.get_mut(&key) {
             r.memo = None;
             let bags = if app {
                 &mut r.app_data
