@@ -40,6 +40,8 @@ mod tests {
         "std::net",
         "std::process",
         "std::env::",
+        "SystemTime::now",
+        "Instant::now",
     ];
 
     fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {

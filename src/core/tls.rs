@@ -79,14 +79,6 @@ pub struct ServedCertificate {
     pub not_after: i64,
 }
 
-/// Seconds since the epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 /// Reads this unit's TLS material from the unit state and brings it up to date with the
 /// `certificates` relation at time `now`, putting the result in `snapshot.tls`; unit-state
 /// changes go to `state_writes`. Without the relation nothing is read or made (no cost), and

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod apply;
 pub mod charm_tracing;
+pub mod clock;
 pub mod current;
 pub mod fqdn;
 pub mod gateway;

@@ -98,7 +98,7 @@ pub fn reconcile_with(
         &mut snapshot,
         &unit_state,
         &mut state_writes,
-        crate::core::tls::now(),
+        crate::effects::clock::now(),
     );
     if !state_writes.is_empty() {
         tools.state_set(&state_writes)?;
