@@ -3,23 +3,32 @@
 //! (with the host's real promtool) and a fake Prometheus web API.
 //!
 //! For each size (`apps`x`units` related on `metrics-endpoint`) it deploys a leader unit
-//! (install, leader-elected, config-changed, pebble-ready, start), then times hooks in which
-//! nothing changed: config-changed and metrics-endpoint-relation-changed, with the databag
-//! cache and without it (`PROMETHEUS_RS_K8S_DATABAG_CACHE=off`); then update-status and
-//! pebble-ready after a container restart that wiped the container's files. Prints one JSON
-//! object per measurement on stdout (`scripts/bench-table` turns them into a table).
+//! (install, leader-elected, config-changed, pebble-ready, start), then times groups of rows
+//! (`BENCH_ROWS` selects them by name): `tool` (one `is-leader`), `moved` (relation-changed
+//! after one unit's address changed: one target moved), `membership` (one new unit's
+//! relation-joined and relation-changed, and its relation-departed), `routine` (update-status,
+//! pebble-ready after a container restart that wiped the container's files) and `steady`
+//! (config-changed and relation-changed in which nothing changed, with the databag cache and
+//! without it, `PROMETHEUS_RS_K8S_DATABAG_CACHE=off`). Prints one JSON object per row on
+//! stdout (`scripts/bench-table` turns them into a table).
 //!
 //! Each row has the wall time of the charm process and its **charm time**: wall minus the
 //! time spent inside hook-tool processes, as `fake-hook-tool` records it itself (from the
 //! start to the end of its `main`, in `<state>.times`; process creation and loading are not
 //! included, so charm time slightly overstates the charm's own part). Also the reloads of
-//! Prometheus and the peak RSS of the charm process (`ru_maxrss` from `wait4`), an upper
-//! bound: Linux carries the spawning process's high-water mark across `exec`, so it includes
-//! this bench process's own resident set.
+//! Prometheus and the charm's own peak RSS: the charm runs under GNU time
+//! (`/usr/bin/time -f %M`), whose child's `ru_maxrss` is the charm's. (`ru_maxrss` from
+//! `wait4` of a child of this bench would include the bench's own resident set: Linux carries
+//! the parent's high-water mark across `exec`. GNU time's own ~1 MB is the floor.) Wall time
+//! includes starting GNU time; `BENCH_RSS=off` runs without it (and without RSS).
 //!
-//! Environment: `BENCH_SIZES` (default `0x0,2x2,200x5,2000x5`), `BENCH_RUNS` (default 7),
-//! `BENCH_UNCACHED_MAX_UNITS` (skip uncached runs above this many units, default 1000),
-//! `CHARM_BIN` and `FAKE_TOOL` (default: the release builds in `target/release`).
+//! Environment: `BENCH_SIZES` (default `0x0,2x2,20x5,200x5,2000x5,5000x5`), `BENCH_RUNS`
+//! (default 7), `BENCH_ROWS` (default: every group), `BENCH_UNCACHED_MAX_UNITS` (skip uncached
+//! runs above this many units, default 1000), `BENCH_FULL_MAX_UNITS` (above this many units
+//! only `tool` and `moved`, default 10,000), `BENCH_PROCESS_DEPLOY_MAX_UNITS` (deploy
+//! in-process above this many units, default 1000), `BENCH_WRAP` (a command the charm runs
+//! under, e.g. a profiler), `BENCH_RSS`, `CHARM_BIN` and `FAKE_TOOL` (default: the release
+//! builds in `target/release`).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -41,13 +50,33 @@ struct Sample {
     wall: Duration,
     /// Time spent inside hook-tool processes, as they recorded it.
     tools: Duration,
-    /// Peak resident set of the charm process, KiB.
+    /// Peak resident set of the charm process, KiB, as GNU time saw it: the larger of the
+    /// charm's own and its hook tools' (a process's `ru_maxrss` counts its waited children).
     max_rss_kib: u64,
+    /// The largest own peak resident set of the hook tools the charm ran (their `VmHWM`), KiB.
+    tools_max_rss_kib: u64,
     reloads: usize,
     tool_calls: u64,
     relation_sets: u64,
     pebble_requests: usize,
     bytes_pushed: u64,
+}
+
+impl Sample {
+    /// Two hooks run one after the other, as one cost (peak RSS: the larger).
+    fn plus(&self, other: &Sample) -> Sample {
+        Sample {
+            wall: self.wall + other.wall,
+            tools: self.tools + other.tools,
+            max_rss_kib: self.max_rss_kib.max(other.max_rss_kib),
+            tools_max_rss_kib: self.tools_max_rss_kib.max(other.tools_max_rss_kib),
+            reloads: self.reloads + other.reloads,
+            tool_calls: self.tool_calls + other.tool_calls,
+            relation_sets: self.relation_sets + other.relation_sets,
+            pebble_requests: self.pebble_requests + other.pebble_requests,
+            bytes_pushed: self.bytes_pushed + other.bytes_pushed,
+        }
+    }
 }
 
 struct Unit {
@@ -192,24 +221,33 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
     let wrap: Vec<String> = std::env::var("BENCH_WRAP")
         .map(|w| w.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    let mut cmd = match wrap.split_first() {
+    let rss_file = file.path().with_extension("maxrss");
+    let _ = std::fs::remove_file(&rss_file);
+    // The charm's own peak RSS: GNU time (a ~1 MB process) starts it and writes its child's
+    // `ru_maxrss`. Taken from `wait4` here it would be this bench's high-water mark, which
+    // Linux carries into the child across `exec`.
+    let mut program: Vec<String> = Vec::new();
+    if wrap.is_empty() && rss_measured() {
+        program.extend(["/usr/bin/time", "-f", "%M", "-o"].map(str::to_string));
+        program.push(rss_file.display().to_string());
+    }
+    program.extend(wrap);
+    let mut cmd = match program.split_first() {
         None => hook_command(&charm, &env, unit.runner.tools_dir(), file.path()),
-        Some((program, args)) => {
-            let mut cmd = hook_command(
-                Path::new(program),
-                &env,
-                unit.runner.tools_dir(),
-                file.path(),
-            );
+        Some((first, args)) => {
+            let mut cmd =
+                hook_command(Path::new(first), &env, unit.runner.tools_dir(), file.path());
             cmd.args(args).arg(&charm);
             cmd
         }
     };
     let times = tool_times_path(file.path());
     let _ = std::fs::remove_file(&times);
+    let tools_rss = state_side_file(file.path(), ".rss");
+    let _ = std::fs::remove_file(&tools_rss);
     let reloads_before = unit._web.reload_count();
     let start = Instant::now();
-    let (output, max_rss_kib) = output_with_rusage(&mut cmd);
+    let output = cmd.output().expect("charm runs");
     let wall = start.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -229,7 +267,13 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
     Sample {
         wall,
         tools,
-        max_rss_kib,
+        max_rss_kib: charm_max_rss(&rss_file),
+        tools_max_rss_kib: std::fs::read_to_string(&tools_rss)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .max()
+            .unwrap_or(0),
         reloads: unit._web.reload_count() - reloads_before,
         tool_calls: state.total_calls(),
         relation_sets: state.call_count("relation-set"),
@@ -240,49 +284,42 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
 
 /// Where `fake-hook-tool` appends its durations.
 fn tool_times_path(state: &Path) -> PathBuf {
+    state_side_file(state, ".times")
+}
+
+/// `<state><suffix>`: where `fake-hook-tool` appends what it measured of itself.
+fn state_side_file(state: &Path, suffix: &str) -> PathBuf {
     let mut path = state.as_os_str().to_owned();
-    path.push(".times");
+    path.push(suffix);
     PathBuf::from(path)
 }
 
-/// Runs `cmd` to completion like `Command::output`, and returns the peak RSS (KiB) of the
-/// process from `wait4`'s rusage.
-// The child is reaped by `wait4` below, which std's `Child` does not know about.
-#[allow(clippy::zombie_processes)]
-fn output_with_rusage(cmd: &mut std::process::Command) -> (std::process::Output, u64) {
-    use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("charm runs");
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let mut stdout = Vec::new();
-    let _ = out_pipe.read_to_end(&mut stdout);
-    let stderr = err_reader.join().unwrap_or_default();
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    let mut status = 0;
-    // SAFETY: rusage is plain data, fully written by wait4 on success; the child is ours and
-    // not yet reaped (std's Child is not waited on afterwards).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
-    let max_rss_kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    let output = std::process::Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout,
-        stderr,
-    };
-    (output, max_rss_kib)
+/// Whether hooks run under GNU time for their peak RSS (`BENCH_RSS=off`: not, e.g. to see
+/// what the wrapper costs; a `BENCH_WRAP` also turns it off, its RSS would be the wrapper's).
+fn rss_measured() -> bool {
+    std::env::var("BENCH_RSS").map_or(true, |v| v != "off")
+}
+
+/// The peak RSS (KiB) GNU time wrote for the charm: the last line of its output file (a
+/// failed command adds a line before it). 0 when not measured.
+fn charm_max_rss(file: &Path) -> u64 {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
+        .unwrap_or(0)
+}
+
+/// This bench process's own peak RSS (KiB, `VmHWM`), shown beside the charm's so that a
+/// charm figure carrying the bench's size would stand out.
+fn bench_max_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// The charm logs `bytes=N` when it pushed files.
@@ -327,6 +364,8 @@ fn emit(apps: usize, units: usize, hook: &str, cache: &str, samples: &[Sample]) 
         "bytes_pushed": last.bytes_pushed,
         "reloads": last.reloads,
         "max_rss_kib": samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+        "tools_max_rss_kib": samples.iter().map(|s| s.tools_max_rss_kib).max().unwrap_or(0),
+        "bench_rss_kib": bench_max_rss(),
     });
     println!("{row}");
 }
@@ -447,21 +486,94 @@ fn measure_change(unit: &Unit, apps: usize, units: usize, runs: usize, id: &juju
     );
 }
 
+/// One remote unit joins the first relation and then departs, as Juju runs it: the unit is
+/// added with its databag, `-relation-joined` then `-relation-changed` for it; then it
+/// leaves `relation-list` and `-relation-departed` runs with `JUJU_REMOTE_UNIT` and
+/// `JUJU_DEPARTING_UNIT` naming it. Each run uses a new unit number (Juju never reuses one),
+/// and the departed unit's data is dropped after its hook, as Juju does. Rows: each hook, and
+/// joined + changed together (the cost of one new unit).
+fn measure_membership(
+    unit: &Unit,
+    apps: usize,
+    units: usize,
+    runs: usize,
+    id: &juju_hook::RelationId,
+) {
+    let app = support::app_name(0);
+    let (mut joined, mut changed, mut both, mut departed) = (vec![], vec![], vec![], vec![]);
+    // Run 0 warms up.
+    for i in 0..=runs {
+        let name = format!("{app}/{}", units + i);
+        let [join_event, change_event] = unit
+            .runner
+            .update(|s| {
+                s.add_remote_unit(id, &name);
+                s.set_remote_unit_data(id, &name, &support::unit_data(&app, units + i, 0));
+                [RelationEventKind::Joined, RelationEventKind::Changed]
+                    .map(|kind| s.relation_event(id, kind, Some(&name)))
+            })
+            .expect("unit joins");
+        let j = run(unit, &join_event, &[]);
+        let c = run(unit, &change_event, &[]);
+        let depart_event = unit
+            .runner
+            .update(|s| {
+                s.remove_remote_unit(id, &name);
+                s.relation_event(id, RelationEventKind::Departed, Some(&name))
+            })
+            .expect("unit departs");
+        let d = run(unit, &depart_event, &[]);
+        unit.runner
+            .update(|s| {
+                let rel = s.relation_mut(id);
+                rel.remote_units.remove(&name);
+                rel.departed_units.remove(&name);
+            })
+            .expect("departed unit forgotten");
+        if i > 0 {
+            both.push(j.plus(&c));
+            joined.push(j);
+            changed.push(c);
+            departed.push(d);
+        }
+    }
+    let hook = "metrics-endpoint-relation";
+    for (label, samples) in [
+        (format!("{hook}-joined + -changed (one unit joined)"), both),
+        (format!("{hook}-joined (one unit joined)"), joined),
+        (format!("{hook}-changed (after the unit joined)"), changed),
+        (format!("{hook}-departed (one unit departed)"), departed),
+    ] {
+        emit(apps, units, &label, "on", &samples);
+    }
+}
+
+/// A number from the environment, or `default`.
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(default)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects sizes by name.
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let sizes = std::env::var("BENCH_SIZES").unwrap_or_else(|_| "0x0,2x2,200x5,2000x5".into());
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(7);
-    let uncached_max: usize = std::env::var("BENCH_UNCACHED_MAX_UNITS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(1000);
+    let sizes =
+        std::env::var("BENCH_SIZES").unwrap_or_else(|_| "0x0,2x2,20x5,200x5,2000x5,5000x5".into());
+    let runs = env_usize("BENCH_RUNS", 7);
+    let uncached_max = env_usize("BENCH_UNCACHED_MAX_UNITS", 1000);
+    let full_max = env_usize("BENCH_FULL_MAX_UNITS", 10_000);
+    // `BENCH_ROWS=moved,membership` runs only those groups of rows.
+    let groups = std::env::var("BENCH_ROWS").ok();
+    let wants = |group: &str| {
+        groups
+            .as_deref()
+            .is_none_or(|g| g.split(',').any(|x| x.trim() == group))
+    };
     for size in sizes.split(',') {
         if !filter.is_empty() && !filter.iter().any(|f| f == size) {
             continue;
@@ -479,14 +591,27 @@ fn main() {
                 Some(&format!("{}/0", support::app_name(0))),
             )
         });
-        tool_cost(&unit, apps, units, runs);
-        if let Some(id) = ids.first() {
-            measure_change(&unit, apps, units, runs, id);
-        }
-        measure_routine(&unit, apps, units, runs);
         let total = apps * units;
+        if wants("tool") {
+            tool_cost(&unit, apps, units, runs);
+        }
+        if let Some(id) = ids.first() {
+            if wants("moved") {
+                measure_change(&unit, apps, units, runs, id);
+            }
+            if wants("membership") && total <= full_max {
+                measure_membership(&unit, apps, units, runs, id);
+            }
+        }
+        // Above this size only the rows above: each of the others costs seconds per run.
+        if total > full_max {
+            continue;
+        }
+        if wants("routine") {
+            measure_routine(&unit, apps, units, runs);
+        }
         for cache in [true, false] {
-            if !cache && total > uncached_max {
+            if !wants("steady") || (!cache && total > uncached_max) {
                 continue;
             }
             let runs = if cache { runs } else { runs.min(3) };

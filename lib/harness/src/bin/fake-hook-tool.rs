@@ -9,7 +9,9 @@
 //! `is-leader`, `opened-ports`, `state-get` and `action-get` none (see
 //! `StateFile::read_only_relations`), so their cost does not grow with the model. Every call
 //! appends its own duration in nanoseconds, from the start of `main` to its end, as one line
-//! to `<state>.times`, so benchmarks can tell the charm's time from the tools'.
+//! to `<state>.times`, so benchmarks can tell the charm's time from the tools'; and its own
+//! peak resident set (`VmHWM`, KiB) to `<state>.rss`, so they can tell the charm's peak from
+//! its hook tools' (a parent's `ru_maxrss` counts its children's).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -47,17 +49,34 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let code = run();
     if let Some(path) = std::env::var_os(STATE_ENV) {
-        let mut times = path;
-        times.push(".times");
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(times)
-        {
-            let _ = writeln!(file, "{}", started.elapsed().as_nanos());
+        let elapsed = started.elapsed().as_nanos();
+        append_line(&path, ".times", &elapsed.to_string());
+        // This process's own high-water mark: unlike `ru_maxrss`, `VmHWM` starts anew at `exec`.
+        let hwm = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
+            });
+        if let Some(hwm) = hwm {
+            append_line(&path, ".rss", &hwm);
         }
     }
     code
+}
+
+/// Appends `line` to the file named `state` + `suffix` (best effort: it only feeds benchmarks).
+fn append_line(state: &std::ffi::OsStr, suffix: &str, line: &str) {
+    let mut name = state.to_owned();
+    name.push(suffix);
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(name)
+    {
+        let _ = writeln!(file, "{line}");
+    }
 }
 
 /// The relation numbers a `relation-get` or `relation-list` call may name: any argument's
