@@ -24,7 +24,7 @@ use crate::core::layer::{
     build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE,
 };
 use crate::core::model::{ModelSnapshot, RelationSnapshot};
-use crate::core::prometheus_config::{render, ConfigInput};
+use crate::core::prometheus_config::{render_owned, ConfigInput};
 use crate::core::sharding;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
@@ -235,7 +235,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         input.global.external_labels =
             sharding::external_labels(&input.topology, inputs.config.scrape_sharding);
     }
-    let rendered = render(&input)?;
+    let rendered = render_owned(input)?;
 
     let mut files = vec![DesiredFile::config(CONFIG_FILE, rendered.yaml)];
     for (name, content) in scrape_rules.files.iter().chain(&sender_rules.files) {

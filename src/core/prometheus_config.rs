@@ -195,13 +195,28 @@ struct Alerting {
 /// job, verbatim ones included; on ≥ 3 every job lacking it gets `PrometheusText0.0.4`, which
 /// only matters for targets that send no valid Content-Type.
 pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
+    render_jobs(input, input.relation_jobs.clone())
+}
+
+/// [`render`], taking the input so that its relation jobs are moved into the file rather
+/// than copied (thousands of jobs in a large model).
+pub fn render_owned(mut input: ConfigInput) -> Result<RenderedConfig, RenderError> {
+    let relation_jobs = std::mem::take(&mut input.relation_jobs);
+    render_jobs(&input, relation_jobs)
+}
+
+/// [`render`] with `relation_jobs` in place of `input.relation_jobs`.
+fn render_jobs(
+    input: &ConfigInput,
+    relation_jobs: Vec<Map<String, Value>>,
+) -> Result<RenderedConfig, RenderError> {
     let mut own = vec![own_jobs::self_job(&input.self_target, &input.topology)];
     if let Some(inv) = &input.inventory {
         own.push(own_jobs::inventory_job(&inv.job_name, &inv.metrics_path));
         own.push(own_jobs::poller_job(&input.topology));
     }
     let reserved: BTreeSet<String> = own.iter().map(|j| j.job_name.clone()).collect();
-    let prepared = relation_jobs::prepare(&input.relation_jobs, &reserved);
+    let prepared = relation_jobs::prepare(relation_jobs, &reserved);
 
     let mut jobs: Vec<Value> = Vec::with_capacity(own.len() + prepared.jobs.len());
     for job in &own {
@@ -243,15 +258,20 @@ pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
             alert_relabel_configs,
             alertmanagers: input.alertmanagers.clone(),
         }),
-        scrape_configs: jobs,
+        scrape_configs: Vec::new(),
         remote_write: input.remote_write.clone(),
         storage: input
             .max_exemplars
             .map(|n| serde_json::json!({"exemplars": {"max_exemplars": n}})),
         tracing: input.tracing.clone(),
     };
+    // The jobs are moved into the tree, not serialised into a copy of themselves.
+    let mut tree = serde_json::to_value(&file)?;
+    if let Value::Object(map) = &mut tree {
+        map.insert("scrape_configs".to_owned(), Value::Array(jobs));
+    }
     Ok(RenderedConfig {
-        yaml: to_canonical_yaml(&file)?,
+        yaml: yaml::value_to_yaml(&tree)?,
         notes: prepared.notes,
     })
 }

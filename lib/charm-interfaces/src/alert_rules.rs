@@ -362,5 +362,5 @@ fn inject_group(group: &OVal) -> Result<Value, String> {
         out.push(OVal::Obj(r));
     }
     g.insert("rules", OVal::Arr(out));
-    Ok(OVal::Obj(g).to_value())
+    Ok(g.into_value())
 }

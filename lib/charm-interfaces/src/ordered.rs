@@ -68,6 +68,23 @@ impl OMap {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The text Python's `json.dumps` produces for this object (see [`OVal::py_dumps`]).
+    pub(crate) fn py_dumps(&self) -> String {
+        let mut out = String::new();
+        write_py_object(self, &mut out);
+        out
+    }
+
+    /// Convert to a `serde_json::Value` object (keys become sorted), moving the strings.
+    pub(crate) fn into_value(self) -> Value {
+        Value::Object(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (k, v.into_value()))
+                .collect(),
+        )
+    }
 }
 
 impl FromIterator<(String, OVal)> for OMap {
@@ -135,17 +152,15 @@ impl OVal {
         serde_json::from_str(text)
     }
 
-    /// Convert to a `serde_json::Value` (object keys become sorted).
-    pub(crate) fn to_value(&self) -> Value {
+    /// Convert to a `serde_json::Value` (object keys become sorted), moving the strings.
+    pub(crate) fn into_value(self) -> Value {
         match self {
             OVal::Null => Value::Null,
-            OVal::Bool(b) => Value::Bool(*b),
-            OVal::Num(n) => Value::Number(n.clone()),
-            OVal::Str(s) => Value::String(s.clone()),
-            OVal::Arr(a) => Value::Array(a.iter().map(OVal::to_value).collect()),
-            OVal::Obj(m) => {
-                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
-            }
+            OVal::Bool(b) => Value::Bool(b),
+            OVal::Num(n) => Value::Number(n),
+            OVal::Str(s) => Value::String(s),
+            OVal::Arr(a) => Value::Array(a.into_iter().map(OVal::into_value).collect()),
+            OVal::Obj(m) => m.into_value(),
         }
     }
 
@@ -174,20 +189,22 @@ impl OVal {
                 }
                 out.push(']');
             }
-            OVal::Obj(m) => {
-                out.push('{');
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    write_py_string(k, out);
-                    out.push_str(": ");
-                    v.write_py(out);
-                }
-                out.push('}');
-            }
+            OVal::Obj(m) => write_py_object(m, out),
         }
     }
+}
+
+fn write_py_object(m: &OMap, out: &mut String) {
+    out.push('{');
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_py_string(k, out);
+        out.push_str(": ");
+        v.write_py(out);
+    }
+    out.push('}');
 }
 
 fn write_py_string(s: &str, out: &mut String) {

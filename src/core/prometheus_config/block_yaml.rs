@@ -73,27 +73,11 @@ fn obviously_plain(s: &str) -> bool {
     if !starts_ok {
         return false;
     }
-    if s.len() <= 8 {
-        let lower = s.to_ascii_lowercase();
-        if matches!(
-            lower.as_str(),
-            "true"
-                | "false"
-                | "yes"
-                | "no"
-                | "y"
-                | "n"
-                | "on"
-                | "off"
-                | "null"
-                | "nan"
-                | "inf"
-                | "infinity"
-        ) {
-            return false;
-        }
-    }
-    true
+    // Compared without allocating: this runs for every key and value of the file.
+    const WORDS: [&str; 12] = [
+        "true", "false", "yes", "no", "y", "n", "on", "off", "null", "nan", "inf", "infinity",
+    ];
+    s.len() > 8 || !WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
 }
 
 impl<'a> Writer<'a> {

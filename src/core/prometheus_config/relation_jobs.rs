@@ -24,17 +24,17 @@ pub struct PreparedJobs {
 ///   `reserved` (the charm's own jobs) always win; among relation jobs the first in order keeps
 ///   its name (equal names are ordered by content). Every other holder of a taken name becomes `<name>_<k>` with the smallest
 ///   `k ≥ 2` that is still free. The result depends only on the set of jobs.
-pub fn prepare(jobs: &[Map<String, Value>], reserved: &BTreeSet<String>) -> PreparedJobs {
+pub fn prepare(jobs: Vec<Map<String, Value>>, reserved: &BTreeSet<String>) -> PreparedJobs {
     let mut notes = Vec::new();
-    let mut named: Vec<(String, String, Map<String, Value>)> = Vec::new();
+    let mut named: Vec<(String, String, Map<String, Value>)> = Vec::with_capacity(jobs.len());
     for job in jobs {
         match job.get("job_name").and_then(Value::as_str) {
             Some(name) if !name.is_empty() => {
-                named.push((name.to_owned(), String::new(), job.clone()));
+                named.push((name.to_owned(), String::new(), job));
             }
             _ => notes.push(format!(
                 "dropped a relation scrape job without a job_name: {}",
-                Value::Object(job.clone())
+                Value::Object(job)
             )),
         }
     }
@@ -58,15 +58,24 @@ pub fn prepare(jobs: &[Map<String, Value>], reserved: &BTreeSet<String>) -> Prep
         start = end;
     }
 
-    // First pass: who keeps their name.
-    let mut taken: BTreeSet<String> = reserved.clone();
-    let mut keeps = Vec::with_capacity(named.len());
-    for (name, _, _) in &named {
-        keeps.push(taken.insert(name.clone()));
-    }
-    // Second pass: rename the others.
-    let mut out = Vec::with_capacity(named.len());
-    for ((name, _, mut job), keep) in named.into_iter().zip(keeps) {
+    // Who keeps their name: the first of each run of equal names (they are sorted), unless
+    // one of the charm's own jobs holds it.
+    let keeps: Vec<bool> = (0..named.len())
+        .map(|i| (i == 0 || named[i].0 != named[i - 1].0) && !reserved.contains(&named[i].0))
+        .collect();
+    // The others get the first free name: every name held so far is taken (a set built only
+    // when someone is renamed).
+    let mut taken: BTreeSet<String> = if keeps.iter().all(|keep| *keep) {
+        BTreeSet::new()
+    } else {
+        reserved
+            .iter()
+            .cloned()
+            .chain(named.iter().map(|n| n.0.clone()))
+            .collect()
+    };
+    let mut renamed = Vec::with_capacity(named.len());
+    for ((name, _, job), keep) in named.into_iter().zip(keeps) {
         let final_name = if keep {
             name
         } else {
@@ -80,24 +89,40 @@ pub fn prepare(jobs: &[Map<String, Value>], reserved: &BTreeSet<String>) -> Prep
             ));
             new_name
         };
-        job.insert("job_name".into(), Value::String(final_name));
-        job.insert("honor_labels".into(), Value::Bool(true));
-        out.push(job);
+        renamed.push((final_name, job));
     }
-    out.sort_by(|a, b| job_name(a).cmp(job_name(b)));
-    PreparedJobs { jobs: out, notes }
+    renamed.sort_by(|a, b| a.0.cmp(&b.0));
+    let jobs = renamed
+        .into_iter()
+        .map(|(name, mut job)| {
+            set(&mut job, "job_name", Value::String(name));
+            set(&mut job, "honor_labels", Value::Bool(true));
+            job
+        })
+        .collect();
+    PreparedJobs { jobs, notes }
 }
 
-fn job_name(job: &Map<String, Value>) -> &str {
-    job.get("job_name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+/// `job[key] = value`, without allocating the key when it is there.
+fn set(job: &mut Map<String, Value>, key: &str, value: Value) {
+    match job.get_mut(key) {
+        Some(slot) => *slot = value,
+        None => {
+            job.insert(key.to_owned(), value);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn job_name(job: &Map<String, Value>) -> &str {
+        job.get("job_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
 
     fn job(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
@@ -116,7 +141,7 @@ mod tests {
             job(json!({"job_name": "a_2"})),
             job(json!({"job_name": "a", "metrics_path": "/two"})),
         ];
-        let p = prepare(&jobs, &reserved);
+        let p = prepare(jobs.to_vec(), &reserved);
         assert_eq!(names(&p), ["a", "a_2", "a_3", "prometheus_2"]);
         assert_eq!(p.jobs[0]["metrics_path"], "/one");
         assert_eq!(p.jobs[2]["metrics_path"], "/two");
@@ -131,7 +156,7 @@ mod tests {
             job(json!({"job_name": ""})),
             job(json!({"job_name": "x", "honor_labels": false})),
         ];
-        let p = prepare(&jobs, &BTreeSet::new());
+        let p = prepare(jobs.to_vec(), &BTreeSet::new());
         assert_eq!(names(&p), ["x"]);
         assert_eq!(p.jobs[0]["honor_labels"], json!(true));
         assert_eq!(p.notes.len(), 2);
@@ -141,13 +166,13 @@ mod tests {
     fn order_of_input_does_not_matter() {
         let a = job(json!({"job_name": "b"}));
         let b = job(json!({"job_name": "a"}));
-        let p1 = prepare(&[a.clone(), b.clone()], &BTreeSet::new());
-        let p2 = prepare(&[b, a], &BTreeSet::new());
+        let p1 = prepare(vec![a.clone(), b.clone()], &BTreeSet::new());
+        let p2 = prepare(vec![b, a], &BTreeSet::new());
         assert_eq!(p1.jobs, p2.jobs);
         let c = job(json!({"job_name": "a", "metrics_path": "/z"}));
         let d = job(json!({"job_name": "a", "metrics_path": "/y"}));
-        let p1 = prepare(&[c.clone(), d.clone()], &BTreeSet::new());
-        let p2 = prepare(&[d, c], &BTreeSet::new());
+        let p1 = prepare(vec![c.clone(), d.clone()], &BTreeSet::new());
+        let p2 = prepare(vec![d, c], &BTreeSet::new());
         assert_eq!(p1.jobs, p2.jobs);
         assert_eq!(p1.jobs[0]["metrics_path"], "/y");
     }

@@ -13,11 +13,15 @@ use serde::Serialize;
 /// The bytes are `serde_yaml_ng`'s; [`super::block_yaml`] writes them itself when it can (ten
 /// times faster), else `serde_yaml_ng` does.
 pub fn to_canonical_yaml<T: Serialize>(value: &T) -> Result<String, super::RenderError> {
-    let tree = serde_json::to_value(value)?;
-    if let Some(text) = super::block_yaml::to_block_yaml(&tree) {
+    value_to_yaml(&serde_json::to_value(value)?)
+}
+
+/// Serialises a JSON tree as YAML; its mappings are sorted already (see [`to_canonical_yaml`]).
+pub(super) fn value_to_yaml(tree: &serde_json::Value) -> Result<String, super::RenderError> {
+    if let Some(text) = super::block_yaml::to_block_yaml(tree) {
         return Ok(text);
     }
-    Ok(serde_yaml_ng::to_string(&tree)?)
+    Ok(serde_yaml_ng::to_string(tree)?)
 }
 
 #[cfg(test)]

@@ -47,13 +47,10 @@ fn merged_labels(topology: &Topology, unit: Option<&str>, user: Option<&OVal>) -
     OVal::Obj(labels)
 }
 
-/// Expand one sanitized, prefixed job. `base` carries origin and the reasons gathered so far.
-pub(crate) fn expand_job(
-    job: &OMap,
-    hosts: &[UnitHost],
-    topology: &Topology,
-    base: &Draft,
-) -> Vec<Draft> {
+/// Expand the sanitized, prefixed job of `base`, which carries its origin and the reasons
+/// gathered so far.
+pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) -> Vec<Draft> {
+    let job = &base.job;
     let mut out = Vec::new();
     let name = job
         .get("job_name")
@@ -69,11 +66,10 @@ pub(crate) fn expand_job(
     let static_configs = job
         .get("static_configs")
         .and_then(OVal::as_arr)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     let mut external_configs = Vec::new();
 
-    for sc in &static_configs {
+    for sc in static_configs {
         let Some(sc) = sc.as_obj() else { continue };
         let targets: Vec<&str> = sc
             .get("targets")

@@ -96,26 +96,32 @@ impl Draft {
     /// A new draft for `job` with this draft's origin and reasons.
     pub(crate) fn derive(&self, job: OMap, unit: Option<String>) -> Draft {
         Draft {
+            relation_id: self.relation_id,
+            app: self.app.clone(),
             job,
             unit,
-            ..self.clone()
+            dropped: self.dropped,
+            reasons: self.reasons.clone(),
         }
     }
 
-    fn explanation(&self, fallback_name: &str) -> Explanation {
+    /// The draft's explanation, and its job.
+    fn into_explanation(self, fallback_name: &str) -> (Explanation, OMap) {
         let name = self
             .job
             .get("job_name")
             .and_then(OVal::as_str)
-            .unwrap_or(fallback_name);
-        Explanation {
+            .unwrap_or(fallback_name)
+            .to_owned();
+        let explanation = Explanation {
             relation_id: self.relation_id,
-            app: self.app.clone(),
-            job: name.to_owned(),
-            unit: self.unit.clone(),
+            app: self.app,
+            job: name,
+            unit: self.unit,
             produced: !self.dropped,
-            reasons: self.reasons.clone(),
-        }
+            reasons: self.reasons,
+        };
+        (explanation, self.job)
     }
 }
 
@@ -161,7 +167,7 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         let drafts = relation_drafts(&mut c);
         let (kept, collapsed) = dedupe::dedupe(drafts);
         c.explanations
-            .extend(collapsed.iter().map(|d| d.explanation("")));
+            .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
         all.extend(kept);
         outcome.per_app_errors.append(&mut c.errors);
         outcome.explanations.append(&mut c.explanations);
@@ -169,10 +175,12 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
     let (kept, collapsed) = dedupe::dedupe(all);
     outcome
         .explanations
-        .extend(collapsed.iter().map(|d| d.explanation("")));
-    for d in &kept {
-        outcome.explanations.push(d.explanation(""));
-        if let Value::Object(job) = OVal::Obj(d.job.clone()).to_value() {
+        .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
+    outcome.jobs.reserve(kept.len());
+    for d in kept {
+        let (explanation, job) = d.into_explanation("");
+        outcome.explanations.push(explanation);
+        if let Value::Object(job) = job.into_value() {
             outcome.jobs.push(job);
         }
     }
@@ -379,9 +387,9 @@ fn sanitized(
         reasons.push("no static_configs: default target *:80 used".into());
     }
 
-    let mut base = Draft::new(c.rel.id, c.rel.app, sane.clone());
+    let mut base = Draft::new(c.rel.id, c.rel.app, sane);
     base.reasons = reasons;
-    let mut drafts = expand::expand_job(&sane, hosts, topology, &base);
+    let mut drafts = expand::expand_job(&base, hosts, topology);
     for d in drafts.iter_mut().filter(|d| !d.dropped) {
         d.job.insert(
             "fallback_scrape_protocol",
@@ -390,7 +398,7 @@ fn sanitized(
     }
     let (live, dropped): (Vec<Draft>, Vec<Draft>) = drafts.into_iter().partition(|d| !d.dropped);
     for d in dropped {
-        let mut e = d.explanation(&name);
+        let (mut e, _) = d.into_explanation(&name);
         e.job = name.clone();
         c.explanations.push(e);
     }
