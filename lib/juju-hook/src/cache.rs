@@ -2,8 +2,9 @@
 //! so a hook that is not about a relation does not ask Juju again, one process per question,
 //! for what cannot have changed.
 //!
-//! [`CachedHookTools`] wraps the real hook tools and keeps what they answered in a file of the
-//! charm directory (`$JUJU_CHARM_DIR/<CacheSettings::file_name>`); the charm names the file,
+//! [`CachedHookTools`] wraps the real hook tools and keeps what they answered in files of the
+//! charm directory (`$JUJU_CHARM_DIR/<CacheSettings::file_name>` and the databags beside it,
+//! see below); the charm names the file,
 //! the environment variable that turns the cache off, its own version and which events read
 //! everything afresh ([`CacheSettings`]):
 //!
