@@ -187,7 +187,11 @@ pub fn reconcile_with(
         kubernetes_problem: k8s_problem.as_deref(),
         config_problem,
     };
-    let (desired, applied) = converge(
+    let Converged {
+        desired,
+        applied,
+        after_digests,
+    } = converge(
         &inputs,
         &digests,
         &fingerprint,
@@ -196,7 +200,7 @@ pub fn reconcile_with(
         current.as_ref(),
     )?;
     let unwritten = write_relation_data(tools, &desired)?;
-    remember_relations(tools, &snapshot, &digests, &desired, &unwritten);
+    remember_relations(tools, &snapshot, after_digests, &unwritten);
 
     let (status, report) = match applied {
         None => (
@@ -484,7 +488,7 @@ fn converge(
     workload: &WorkloadGateway,
     access: &WorkloadAccess,
     current: Option<&CurrentWorkload>,
-) -> anyhow::Result<(Desired, Option<Result<ApplyReport, ApplyError>>)> {
+) -> anyhow::Result<Converged> {
     let mut rejected_rules = BTreeMap::new();
     loop {
         let desired = tracing::info_span!("compute").in_scope(|| {
@@ -502,17 +506,24 @@ fn converge(
                 log_targets_in_plan: current.map(|c| &c.plan.log_targets),
             })
         })?;
-        let Some(current) = current else {
-            return Ok((desired, None));
+        let after = unchanged_inputs::after_writes(inputs.snapshot, &desired.writes);
+        let after_digests = match &after {
+            Cow::Borrowed(_) => read_digests.to_vec(),
+            Cow::Owned(after) => digests_after_writes(after, read_digests, &desired.writes),
         };
-        let inputs_after_writes =
-            match unchanged_inputs::after_writes(inputs.snapshot, &desired.writes) {
-                Cow::Borrowed(_) => read_fingerprint.to_owned(),
-                Cow::Owned(after) => {
-                    let digests = digests_after_writes(&after, read_digests, &desired.writes);
-                    unchanged_inputs::fingerprint(&inputs.hook_inputs(&after, &digests))
-                }
-            };
+        let Some(current) = current else {
+            return Ok(Converged {
+                desired,
+                applied: None,
+                after_digests,
+            });
+        };
+        let inputs_after_writes = match &after {
+            Cow::Borrowed(_) => read_fingerprint.to_owned(),
+            Cow::Owned(after) => {
+                unchanged_inputs::fingerprint(&inputs.hook_inputs(after, &after_digests))
+            }
+        };
         let applied_for = AppliedFor {
             inputs: inputs_after_writes,
             status: status_once_applied(&desired, inputs),
@@ -532,9 +543,24 @@ fn converge(
                 warn!("promtool rejected rule files: {bad:?}");
                 rejected_rules.extend(bad);
             }
-            other => return Ok((desired, Some(other))),
+            other => {
+                return Ok(Converged {
+                    desired,
+                    applied: Some(other),
+                    after_digests,
+                })
+            }
         }
     }
+}
+
+/// What [`converge`] computed and did.
+struct Converged {
+    desired: Desired,
+    /// The apply's outcome; `None` when the workload was not reachable.
+    applied: Option<Result<ApplyReport, ApplyError>>,
+    /// The digest of each relation as the next hook will read it, once the writes are committed.
+    after_digests: Vec<String>,
 }
 
 /// The digests of `after` (the snapshot once `writes` are committed): those read, except for
@@ -585,13 +611,10 @@ fn write_relation_data(
 fn remember_relations(
     tools: &dyn HookTools,
     snapshot: &ModelSnapshot,
-    read_digests: &[String],
-    desired: &Desired,
+    after_digests: Vec<String>,
     unwritten: &[juju_hook::RelationId],
 ) {
-    let after = unchanged_inputs::after_writes(snapshot, &desired.writes);
-    let digests = digests_after_writes(&after, read_digests, &desired.writes);
-    for (rel, digest) in after.relations.iter().zip(digests) {
+    for (rel, digest) in snapshot.relations.iter().zip(after_digests) {
         let id = rel.relation_id();
         if !unwritten.contains(&id) {
             tools.set_relation_memo(&id, digest);
