@@ -3,7 +3,7 @@
 
 use juju_hook::{Event, HookContext, HookToolError, HookTools, RelationEventKind, RelationId};
 
-use crate::core::endpoints::{Endpoint, CERTIFICATES, CHARM_TRACING, ENDPOINTS};
+use crate::core::endpoints::{by_name, Endpoint, CERTIFICATES, CHARM_TRACING, ENDPOINTS};
 use crate::core::model::{Databag, ModelInfo, ModelSnapshot, RelationSnapshot, UnitSnapshot};
 
 /// Reads config, leadership and every relation into a snapshot.
@@ -50,7 +50,7 @@ pub fn read_unread(
         let Some(rel) = snapshot.relations.get(index) else {
             continue;
         };
-        let Some(endpoint) = ENDPOINTS.iter().find(|e| e.name == rel.endpoint) else {
+        let Some(endpoint) = by_name(&rel.endpoint) else {
             continue;
         };
         let id = rel.relation_id();

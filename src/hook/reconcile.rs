@@ -129,13 +129,13 @@ pub fn reconcile_with(
     let charm_binary = access.charm_binary_file();
     let version = PrometheusVersion::detected_or_assumed(version.as_deref());
     let fingerprint_of = |snapshot: &ModelSnapshot, digests: &[String]| {
-        unchanged_inputs::fingerprint(&HookInputs {
+        unchanged_inputs::fingerprint(&hook_inputs(
             snapshot,
-            relation_digests: digests,
-            prometheus_version: version.to_string(),
-            charm_binary: charm_binary.as_ref().map(|b| b.identity.clone()),
-            kubernetes_problem: k8s_problem.as_deref(),
-        })
+            digests,
+            version,
+            charm_binary.as_ref(),
+            k8s_problem.as_deref(),
+        ))
     };
     // Unread relations count through their memo, the digest they had when last applied.
     let mut digests: Vec<String> = snapshot
@@ -467,13 +467,31 @@ impl Inputs<'_> {
         snapshot: &'s ModelSnapshot,
         relation_digests: &'s [String],
     ) -> HookInputs<'s> {
-        HookInputs {
+        hook_inputs(
             snapshot,
             relation_digests,
-            prometheus_version: self.version.to_string(),
-            charm_binary: self.charm_binary.map(|b| b.identity.clone()),
-            kubernetes_problem: self.kubernetes_problem,
-        }
+            self.version,
+            self.charm_binary,
+            self.kubernetes_problem,
+        )
+    }
+}
+
+/// What the fingerprint covers: the model (its relations through their digests) and the
+/// other inputs of the desired state.
+fn hook_inputs<'a>(
+    snapshot: &'a ModelSnapshot,
+    relation_digests: &'a [String],
+    version: PrometheusVersion,
+    charm_binary: Option<&LocalFile>,
+    kubernetes_problem: Option<&'a str>,
+) -> HookInputs<'a> {
+    HookInputs {
+        snapshot,
+        relation_digests,
+        prometheus_version: version.to_string(),
+        charm_binary: charm_binary.map(|b| b.identity.clone()),
+        kubernetes_problem,
     }
 }
 
