@@ -211,19 +211,24 @@ impl Cortex {
         Ok(serde_json::from_str(&body)?)
     }
 
-    /// An instant query through Cortex's Prometheus API as `tenant`: (labels, value) rows.
-    pub fn query(&self, promql: &str, tenant: &str) -> anyhow::Result<Vec<(Value, f64)>> {
+    /// The `data.result` rows of an instant query through Cortex's Prometheus API as `tenant`.
+    fn result_rows(&self, promql: &str, tenant: &str) -> anyhow::Result<Vec<Value>> {
         let url = reqwest::Url::parse_with_params(
             "http://x/prometheus/api/v1/query",
             [("query", promql)],
         )?;
         let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let body = self.get(&path, Some(tenant))?;
-        let rows = body["data"]["result"]
+        Ok(body["data"]["result"]
             .as_array()
             .cloned()
-            .unwrap_or_default();
-        Ok(rows
+            .unwrap_or_default())
+    }
+
+    /// An instant query through Cortex's Prometheus API as `tenant`: (labels, value) rows.
+    pub fn query(&self, promql: &str, tenant: &str) -> anyhow::Result<Vec<(Value, f64)>> {
+        Ok(self
+            .result_rows(promql, tenant)?
             .into_iter()
             .filter_map(|r| {
                 let value = r["value"][1].as_str()?.parse().ok()?;
@@ -235,17 +240,8 @@ impl Cortex {
     /// An instant query returning a range vector (`promql` ends in `[...]`): each series'
     /// labels and its sample timestamps (seconds).
     pub fn samples(&self, promql: &str, tenant: &str) -> anyhow::Result<Vec<(Value, Vec<f64>)>> {
-        let url = reqwest::Url::parse_with_params(
-            "http://x/prometheus/api/v1/query",
-            [("query", promql)],
-        )?;
-        let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
-        let body = self.get(&path, Some(tenant))?;
-        let rows = body["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        Ok(rows
+        Ok(self
+            .result_rows(promql, tenant)?
             .into_iter()
             .map(|r| {
                 let times = r["values"]
