@@ -174,6 +174,8 @@ fn deploy_in_process(unit: &Unit, events: &[Event]) {
         pebble_socket: unit.pebble.socket_path().to_path_buf(),
         prometheus_url: unit._web.url(),
         poller_url: "http://127.0.0.1:9".into(),
+        targets_url: prometheus_rs_k8s::core::prometheus_config::relation_targets::default_base_url(
+        ),
         charm_binary: Some(target_bin("CHARM_BIN", "prometheus-rs-k8s")),
         unit_fqdn: None,
         fqdn_source: prometheus_rs_k8s::effects::fqdn::FqdnSource::default(),

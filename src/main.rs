@@ -2,7 +2,8 @@
 //!
 //! One binary, several roles: without arguments it handles the Juju event described by the
 //! environment (Juju runs it through `dispatch`); `poll` is the inventory poller that runs as a
-//! Pebble service in the workload container; `render` shows what the charm would apply for a
+//! Pebble service in the workload container, and `serve-targets` the `http_sd` server of the
+//! relation jobs beside it; `render` shows what the charm would apply for a
 //! model snapshot.
 
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ enum Command {
     Hook,
     /// Run the inventory poller (a Pebble service in the workload container).
     Poll(inventory_sd::Args),
+    /// Serve the relation jobs' targets to Prometheus' `http_sd` (a Pebble service in the
+    /// workload container).
+    ServeTargets(inventory_sd::targets::TargetsArgs),
     /// Print what the charm would apply for a model snapshot, without a cluster.
     Render(RenderArgs),
 }
@@ -39,6 +43,10 @@ fn main() -> ExitCode {
         Command::Poll(args) => {
             inventory_sd::init_tracing();
             inventory_sd::run_cli(&args)
+        }
+        Command::ServeTargets(args) => {
+            inventory_sd::init_tracing();
+            inventory_sd::targets::run_cli(&args)
         }
         Command::Render(args) => render::run(&args),
     }

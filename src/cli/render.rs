@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::core::config::{format_simple, CharmConfig};
 use crate::core::desired::desired_for;
 use crate::core::desired::RelationProblem;
-use crate::core::desired_workload::FileContent;
+use crate::core::desired_workload::{FileContent, FileRole};
 use crate::core::endpoints::ENDPOINTS;
 use crate::core::model::{Databag, ModelSnapshot, RelationSnapshot};
 use crate::core::prometheus_config::{FILE_SD_GLOB, INVENTORY_TARGET_LIMIT};
@@ -54,7 +54,8 @@ pub struct WrittenData {
 /// Everything `render` shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderOutput {
-    /// Workload files by path in the container (prometheus.yml and rule files).
+    /// Workload files by path in the container (prometheus.yml, rule files, the relation
+    /// jobs' target files).
     pub files: BTreeMap<String, String>,
     /// The Pebble plan after the hook.
     pub layer_yaml: String,
@@ -319,8 +320,10 @@ pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput>
                 }
             }
             for file in &desired.workload.files {
-                // TLS files are shown too, except the private key.
+                // The relation jobs' targets and the TLS files are shown too, except the
+                // private key.
                 let shown = file.path == CONFIG_FILE
+                    || file.role == FileRole::ScrapeTargets
                     || std::path::Path::new(&file.path).parent() == Some(Path::new(RULES_DIR))
                     || crate::core::tls::shown_by_render(&file.path);
                 if let (true, FileContent::Bytes(bytes)) = (shown, &file.content) {
@@ -412,7 +415,11 @@ fn run_inner(args: &RenderArgs) -> anyhow::Result<()> {
     match &args.out {
         Some(dir) => {
             for (path, content) in &output.files {
-                let target = dir.join(path.trim_start_matches("/etc/prometheus/"));
+                // Prometheus' own directory at the top, anything else under its full path.
+                let relative = path
+                    .strip_prefix("/etc/prometheus/")
+                    .unwrap_or_else(|| path.trim_start_matches('/'));
+                let target = dir.join(relative);
                 if let Some(parent) = target.parent() {
                     std::fs::create_dir_all(parent)?;
                 }

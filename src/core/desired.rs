@@ -21,14 +21,17 @@ use crate::core::endpoints::{
     SEND_DATASOURCE, SEND_REMOTE_WRITE, WORKLOAD_TRACING,
 };
 use crate::core::layer::{
-    build_layer, InventoryService, INVENTORY_READY_CHECK, INVENTORY_URL_FILE,
+    add_targets_service, build_layer, InventoryService, TargetsService, INVENTORY_READY_CHECK,
+    INVENTORY_URL_FILE,
 };
 use crate::core::model::{ModelSnapshot, RelationSnapshot};
+use crate::core::prometheus_config::relation_targets::TargetFile;
 use crate::core::prometheus_config::{render_owned, ConfigInput};
 use crate::core::sharding;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
     CHARM_NAME, CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR,
+    TARGETS_DIR, TARGETS_SERVICE,
 };
 
 /// What [`compute`] needs besides the snapshot.
@@ -41,6 +44,8 @@ pub struct DesiredInputs<'a> {
     pub version: PrometheusVersion,
     /// Whether Pebble's plan already has the poller service (layers cannot remove it).
     pub inventory_in_plan: bool,
+    /// Whether Pebble's plan already has the relation-targets service.
+    pub targets_in_plan: bool,
     /// This binary in the charm container, pushed for the poller when the inventory is on.
     pub charm_binary: Option<&'a LocalFile>,
     /// Rule files promtool rejected in this hook (live path → reason): left out and reported.
@@ -51,6 +56,8 @@ pub struct DesiredInputs<'a> {
     /// The log targets of Pebble's current plan (`None`: unknown), so that targets no Loki
     /// unit wants any more are turned off.
     pub log_targets_in_plan: Option<&'a BTreeMap<String, pebble::LogTarget>>,
+    /// Where Prometheus reaches the relation-targets server.
+    pub targets_url: &'a str,
 }
 
 /// Keys to write into one databag (only those that differ from what is there).
@@ -224,6 +231,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         input.self_ca_file = Some(crate::core::tls::SERVER_CA_FILE.to_owned());
     }
     input.trusted_cas_file = tls.trusted_cas.map(str::to_owned);
+    input.targets_url = inputs.targets_url.to_owned();
     // The charm-tracing receiver is used by the next hook's exporter; here only its problems.
     crate::core::charm_tracing::receiver(snapshot, &mut problems);
     if inputs.config.scrape_sharding {
@@ -244,22 +252,31 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             content.clone(),
         ));
     }
+    files.extend(rendered.target_files.iter().map(target_file));
+    let targets = TargetsService::new(!rendered.target_files.is_empty(), inputs.targets_in_plan);
     let inventory = InventoryService::from_config(inputs.config, inputs.inventory_in_plan);
-    if let InventoryService::On(inv) = &inventory {
+    // The binary runs the relation-targets server and the poller.
+    if targets == TargetsService::On || matches!(inventory, InventoryService::On(_)) {
         if let Some(binary) = inputs.charm_binary {
             files.push(poller_binary(binary));
         }
+    }
+    if let InventoryService::On(inv) = &inventory {
         files.push(inventory_url_file(&inv.url));
     }
-    let (stopped_services, stopped_checks) = match inventory {
+    let (mut stopped_services, stopped_checks) = match inventory {
         InventoryService::OffButPresent => (
             vec![INVENTORY_SERVICE.to_string()],
             vec![INVENTORY_READY_CHECK.to_string()],
         ),
         _ => (Vec::new(), Vec::new()),
     };
+    if targets == TargetsService::OffButPresent {
+        stopped_services.push(TARGETS_SERVICE.to_string());
+    }
     files.extend(tls.files.iter().cloned());
     let mut layer = build_layer(&with_computed_retention(inputs, config), inventory)?;
+    add_targets_service(&mut layer, targets)?;
     layer.log_targets = crate::core::log_forwarding::log_targets(
         snapshot,
         inputs.log_targets_in_plan,
@@ -634,6 +651,16 @@ fn inventory_url_file(url: &str) -> DesiredFile {
 }
 
 /// The charm's own binary as a file for the workload.
+/// A relation job's target file, served to Prometheus by the relation-targets service.
+fn target_file(file: &TargetFile) -> DesiredFile {
+    DesiredFile {
+        path: format!("{TARGETS_DIR}/{}.json", file.id),
+        content: FileContent::Bytes(file.json.clone()),
+        permissions: 0o644,
+        role: FileRole::ScrapeTargets,
+    }
+}
+
 fn poller_binary(binary: &LocalFile) -> DesiredFile {
     DesiredFile {
         path: POLLER_BINARY.to_string(),
@@ -656,10 +683,12 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         config: &config,
         version: PrometheusVersion::detected_or_assumed(snapshot.prometheus_version.as_deref()),
         inventory_in_plan: false,
+        targets_in_plan: false,
         charm_binary: None,
         rejected_rules: &BTreeMap::new(),
         external_url_in_plan: None,
         log_targets_in_plan: None,
+        targets_url: &crate::core::prometheus_config::relation_targets::default_base_url(),
     })?)
 }
 

@@ -17,6 +17,9 @@ pub enum FileRole {
     /// A file the poller reads once at start (its URL file). Triggers nothing itself: the
     /// layer carries its hash, so a change restarts the poller through replan.
     PollerInput,
+    /// A relation job's targets, served over HTTP: Prometheus fetches them on its next
+    /// refresh, so a change triggers nothing (no promtool, no reload).
+    ScrapeTargets,
     /// Certificate, key, CA or web configuration: Prometheus reads them on every TLS handshake,
     /// so a change triggers nothing (the `--web.config.file` flag restarts it once, through
     /// the layer).

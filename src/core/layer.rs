@@ -1,5 +1,5 @@
-//! The Pebble layer for the workload: the `prometheus` service, the optional `inventory-sd`
-//! poller and their checks. Only Prometheus' check is ready-level: Juju points the pod's
+//! The Pebble layer for the workload: the `prometheus` service, the `relation-targets` server
+//! its relation jobs' `http_sd` asks, the optional `inventory-sd` poller and their checks. Only Prometheus' check is ready-level: Juju points the pod's
 //! readiness probe at Pebble's ready level, and readiness means "Prometheus serves queries".
 //!
 //! What goes here decides restarts: Pebble's replan restarts exactly the services whose
@@ -15,7 +15,8 @@ use pebble::{Check, CheckLevel, HttpCheck, Layer, Override, Service, Startup};
 use crate::core::config::{format_simple, CharmConfig, InventoryConfig};
 use crate::core::workload::{
     CONFIG_FILE, INVENTORY_FILE, INVENTORY_SERVICE, POLLER_BINARY, POLLER_LISTEN,
-    PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE, TSDB_DIR,
+    PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE, TARGETS_DIR, TARGETS_LISTEN,
+    TARGETS_SERVICE, TSDB_DIR,
 };
 
 /// Ready check of Prometheus.
@@ -52,6 +53,29 @@ impl InventoryService {
             (Some(inv), _) => Self::On(inv.clone()),
             (None, true) => Self::OffButPresent,
             (None, false) => Self::Off,
+        }
+    }
+}
+
+/// What to do with the `relation-targets` service, which runs only while relation jobs have
+/// targets to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetsService {
+    /// Nothing to serve and not in the plan: leave it out of the layer.
+    Off,
+    /// Nothing to serve but still in the plan: disabled, and stopped by the charm.
+    OffButPresent,
+    /// Serving relation jobs' targets.
+    On,
+}
+
+impl TargetsService {
+    /// From whether any relation job's targets are served and whether the plan has the service.
+    pub fn new(serving: bool, in_plan: bool) -> Self {
+        match (serving, in_plan) {
+            (true, _) => Self::On,
+            (false, true) => Self::OffButPresent,
+            (false, false) => Self::Off,
         }
     }
 }
@@ -149,6 +173,34 @@ pub fn inventory_args(inv: &InventoryConfig) -> Vec<String> {
         args.push(format!("--labels={}", labels.join(",")));
     }
     args
+}
+
+/// The relation-targets server's command line (arguments, unquoted).
+pub fn targets_args() -> Vec<String> {
+    vec![
+        POLLER_BINARY.to_owned(),
+        "serve-targets".to_owned(),
+        format!("--listen={TARGETS_LISTEN}"),
+        format!("--dir={TARGETS_DIR}"),
+    ]
+}
+
+/// Adds the `relation-targets` service to `layer` as `targets` says.
+pub fn add_targets_service(layer: &mut Layer, targets: TargetsService) -> Result<(), LayerError> {
+    let startup = match targets {
+        TargetsService::Off => return Ok(()),
+        TargetsService::OffButPresent => Startup::Disabled,
+        TargetsService::On => Startup::Enabled,
+    };
+    layer.services.insert(
+        TARGETS_SERVICE.into(),
+        service(
+            "Serves the relation jobs' targets to Prometheus' http_sd",
+            join(TARGETS_SERVICE, &targets_args())?,
+            startup,
+        ),
+    );
+    Ok(())
 }
 
 /// Hex SHA-256 of the inventory URL, for [`INVENTORY_URL_HASH_ENV`].

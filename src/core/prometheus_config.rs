@@ -8,6 +8,7 @@
 mod block_yaml;
 mod own_jobs;
 mod relation_jobs;
+pub mod relation_targets;
 mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +21,7 @@ use crate::core::model::Topology;
 use crate::core::sharding::{self, Shard};
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{POLLER_JOB_NAME, SELF_JOB_NAME};
+use relation_targets::TargetFile;
 
 pub use yaml::to_canonical_yaml;
 
@@ -122,6 +124,8 @@ pub struct ConfigInput {
     /// The CAs received on `receive-ca-cert` (path relative to prometheus.yml): trusted by https
     /// relation jobs that name no CA of their own.
     pub trusted_cas_file: Option<String>,
+    /// Where Prometheus reaches the relation-targets server (see [`relation_targets`]).
+    pub targets_url: String,
 }
 
 impl ConfigInput {
@@ -141,17 +145,21 @@ impl ConfigInput {
             tracing: None,
             self_ca_file: None,
             trusted_cas_file: None,
+            targets_url: relation_targets::default_base_url(),
         }
     }
 }
 
-/// The rendered file and notes on relation jobs that were renamed or dropped.
+/// The rendered file, the relation jobs' target files and notes on relation jobs that were
+/// renamed or dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedConfig {
     /// prometheus.yml content.
     pub yaml: String,
     /// One line per relation job renamed or dropped (for the debug log).
     pub notes: Vec<String>,
+    /// The targets of the relation jobs, served over HTTP (see [`relation_targets`]).
+    pub target_files: Vec<TargetFile>,
 }
 
 /// Rendering failed: a value could not be serialised (not expected with well-formed input).
@@ -216,7 +224,12 @@ fn render_jobs(
         own.push(own_jobs::poller_job(&input.topology));
     }
     let reserved: BTreeSet<String> = own.iter().map(|j| j.job_name.clone()).collect();
-    let prepared = relation_jobs::prepare(relation_jobs, &reserved);
+    let mut prepared = relation_jobs::prepare(relation_jobs, &reserved);
+    let target_files: Vec<TargetFile> = prepared
+        .jobs
+        .iter_mut()
+        .filter_map(|job| relation_targets::serve_over_http(job, &input.targets_url))
+        .collect();
 
     let mut jobs: Vec<Value> = Vec::with_capacity(own.len() + prepared.jobs.len());
     for job in &own {
@@ -273,6 +286,7 @@ fn render_jobs(
     Ok(RenderedConfig {
         yaml: yaml::value_to_yaml(&tree)?,
         notes: prepared.notes,
+        target_files,
     })
 }
 

@@ -10,6 +10,8 @@ pub const LAYER_LABEL: &str = "prometheus-rs-k8s";
 pub const PROMETHEUS_SERVICE: &str = "prometheus";
 /// Pebble service running the inventory poller.
 pub const INVENTORY_SERVICE: &str = "inventory-sd";
+/// Pebble service serving the relation jobs' targets to Prometheus' `http_sd`.
+pub const TARGETS_SERVICE: &str = "relation-targets";
 /// Scrape job of Prometheus' self-scrape.
 pub const SELF_JOB_NAME: &str = "prometheus";
 /// Scrape job of the inventory poller's own metrics.
@@ -40,6 +42,11 @@ pub const TSDB_DIR: &str = "/var/lib/prometheus";
 pub const PROMETHEUS_BINARY: &str = "/bin/prometheus";
 /// promtool in the workload image.
 pub const PROMTOOL_BINARY: &str = "/usr/bin/promtool";
+/// Where the relation jobs' target files live, one `<id>.json` per job: outside Prometheus'
+/// directory, since they are served over HTTP and a change must not count as a config change.
+pub const TARGETS_DIR: &str = "/etc/prometheus-rs-k8s/targets";
+/// Where [`TARGETS_SERVICE`] serves `GET /targets/<id>` (loopback: only Prometheus asks).
+pub const TARGETS_LISTEN: &str = "127.0.0.1:9098";
 /// Where the poller serves metrics, health and `POST /refresh`.
 pub const POLLER_LISTEN: &str = "127.0.0.1:9099";
 /// Prometheus web port.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::core::desired_workload::{DesiredFile, FileContent, LocalFile};
-use crate::core::workload::{CONTAINER, POLLER_LISTEN, PROMETHEUS_PORT};
+use crate::core::workload::{CONTAINER, POLLER_LISTEN, PROMETHEUS_PORT, TARGETS_LISTEN};
 use crate::effects::fqdn::FqdnSource;
 use crate::effects::report::ApplyError;
 
@@ -18,6 +18,10 @@ pub struct WorkloadAccess {
     pub prometheus_url: String,
     /// The poller's HTTP API, reachable over the pod's shared network (`CHARM_POLLER_URL`).
     pub poller_url: String,
+    /// Where Prometheus reaches the relation-targets server (`CHARM_TARGETS_URL`): the base
+    /// of the relation jobs' `http_sd` URLs in prometheus.yml. Constant in a pod; the demo's
+    /// deployments share one host and each gets its own port.
+    pub targets_url: String,
     /// This binary, pushed into the workload for the poller (`CHARM_POLLER_BINARY`).
     pub charm_binary: Option<PathBuf>,
     /// This unit's FQDN when given (`CHARM_UNIT_FQDN`; `render` uses the snapshot's); else it
@@ -50,6 +54,8 @@ impl WorkloadAccess {
                 .unwrap_or_else(|| format!("http://localhost:{PROMETHEUS_PORT}")),
             poller_url: non_empty("CHARM_POLLER_URL")
                 .unwrap_or_else(|| format!("http://{POLLER_LISTEN}")),
+            targets_url: non_empty("CHARM_TARGETS_URL")
+                .unwrap_or_else(|| format!("http://{TARGETS_LISTEN}")),
             charm_binary: non_empty("CHARM_POLLER_BINARY")
                 .map(PathBuf::from)
                 .or_else(|| std::env::current_exe().ok()),

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
-use crate::core::workload::{CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR};
+use crate::core::workload::{
+    CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR, TARGETS_SERVICE,
+};
 use crate::effects::access::file_bytes;
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
@@ -70,15 +72,24 @@ pub fn apply(
 
     let prometheus_restarted = apply_layer(workload, desired, &current.plan, &mut report)?;
 
-    if binary_changed && !report.restarted.iter().any(|s| s == INVENTORY_SERVICE) {
-        let poller_enabled = desired
-            .layer
-            .services
-            .get(INVENTORY_SERVICE)
-            .is_some_and(|s| s.startup == Some(pebble::Startup::Enabled));
-        if poller_enabled {
-            workload.restart_services(&[INVENTORY_SERVICE])?;
-            report.restarted.push(INVENTORY_SERVICE.to_string());
+    if binary_changed {
+        // The services running the charm's binary, unless the layer just restarted them.
+        let to_restart: Vec<&str> = [TARGETS_SERVICE, INVENTORY_SERVICE]
+            .into_iter()
+            .filter(|name| !report.restarted.iter().any(|s| s == name))
+            .filter(|name| {
+                desired
+                    .layer
+                    .services
+                    .get(*name)
+                    .is_some_and(|s| s.startup == Some(pebble::Startup::Enabled))
+            })
+            .collect();
+        if !to_restart.is_empty() {
+            workload.restart_services(&to_restart)?;
+            report
+                .restarted
+                .extend(to_restart.iter().map(|s| s.to_string()));
         }
     }
 

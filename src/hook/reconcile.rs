@@ -17,7 +17,7 @@ use crate::core::manifest::AppliedFor;
 use crate::core::model::ModelSnapshot;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
-    INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE,
+    INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE, TARGETS_SERVICE,
 };
 use crate::effects::access::WorkloadAccess;
 use crate::effects::apply;
@@ -183,6 +183,9 @@ pub fn reconcile_with(
         inventory_in_plan: current
             .as_ref()
             .is_some_and(|c| c.plan.services.contains_key(INVENTORY_SERVICE)),
+        targets_in_plan: current
+            .as_ref()
+            .is_some_and(|c| c.plan.services.contains_key(TARGETS_SERVICE)),
         charm_binary: charm_binary.as_ref(),
         kubernetes_problem: k8s_problem.as_deref(),
         config_problem,
@@ -453,6 +456,7 @@ struct Inputs<'a> {
     config: &'a CharmConfig,
     version: PrometheusVersion,
     inventory_in_plan: bool,
+    targets_in_plan: bool,
     charm_binary: Option<&'a LocalFile>,
     kubernetes_problem: Option<&'a str>,
     /// Blocked status naming the invalid option, when `config` is the last good one.
@@ -515,6 +519,7 @@ fn converge(
                 config: inputs.config,
                 version: inputs.version,
                 inventory_in_plan: inputs.inventory_in_plan,
+                targets_in_plan: inputs.targets_in_plan,
                 charm_binary: inputs.charm_binary,
                 rejected_rules: &rejected_rules,
                 external_url_in_plan: current
@@ -522,6 +527,7 @@ fn converge(
                     .and_then(|s| s.command.as_deref())
                     .and_then(desired::external_url_of),
                 log_targets_in_plan: current.map(|c| &c.plan.log_targets),
+                targets_url: &access.targets_url,
             })
         })?;
         let after = unchanged_inputs::after_writes(inputs.snapshot, &desired.writes);

@@ -15,7 +15,6 @@ use prometheus_rs_k8s::hook::databag_cache::{self, CACHE_FILE};
 use prometheus_rs_k8s::hook::dispatch::handle_event;
 use prometheus_rs_k8s::hook::event_policy::UPDATE_STATUS_READ_BUDGET;
 
-const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";
 const APPS: u8 = 30;
 const UNITS: u8 = 5;
 /// The documented bound (`juju_hook::cache::Rotation`): each update-status re-reads as many
@@ -88,8 +87,9 @@ impl Unit {
         ok
     }
 
+    /// prometheus.yml as Prometheus sees it (targets inlined).
     fn config(&self) -> String {
-        String::from_utf8(self.sim.pebble.read_file(CONFIG_FILE).unwrap()).unwrap()
+        crate::common::effective_config::of_container(&self.sim.pebble)
     }
 
     fn total_calls(&self) -> u64 {

@@ -20,8 +20,6 @@ use prometheus_rs_k8s::hook::dispatch::handle_event;
 use prometheus_rs_k8s::hook::reconcile::LAST_GOOD_CONFIG_KEY;
 use serde_json::{Map, Value};
 
-const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";
-
 pub(crate) fn app_data(app: &str, path: &str) -> RelationData {
     let metadata = serde_json::json!({
         "model": "workloads", "model_uuid": "f4b3a2c1-0d9e-4f8a-b7c6-5d4e3f2a1b0c",
@@ -126,14 +124,9 @@ impl Unit {
         self.sim.juju.state().relation_event(id, kind, unit)
     }
 
+    /// prometheus.yml as Prometheus sees it (targets inlined).
     fn config(&self) -> String {
-        String::from_utf8(
-            self.sim
-                .pebble
-                .read_file(CONFIG_FILE)
-                .expect("prometheus.yml"),
-        )
-        .unwrap()
+        crate::common::effective_config::of_container(&self.sim.pebble)
     }
 
     fn local_app_data(&self) -> Vec<(String, RelationData)> {

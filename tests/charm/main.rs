@@ -19,6 +19,7 @@ mod inventory;
 mod k8s;
 mod lifecycle;
 mod logging;
+mod relation_targets;
 mod relations;
 mod secrets;
 mod sharding;

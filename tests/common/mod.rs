@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod effective_config;
 pub mod pod;
 pub mod process;
 
@@ -34,6 +35,8 @@ pub fn promtool_for(version: &str) -> std::path::PathBuf {
 
 /// Live configuration file in the workload container.
 pub const CONFIG_FILE: &str = "/etc/prometheus/prometheus.yml";
+/// Where the relation jobs' target files are pushed.
+pub const TARGETS_DIR: &str = prometheus_rs_k8s::core::workload::TARGETS_DIR;
 /// What the charm records as applied.
 pub const MANIFEST_FILE: &str = "/etc/prometheus/.charm-applied.json";
 /// Where the charm pushes its own binary for the poller.
@@ -147,12 +150,18 @@ impl Charm {
             .map(|b| String::from_utf8(b).expect("UTF-8 file"))
     }
 
-    /// The live prometheus.yml.
+    /// The live prometheus.yml as Prometheus sees it: the relation jobs' targets inlined from
+    /// their target files (see [`effective_config`]).
     pub fn config_yaml(&self) -> String {
+        effective_config::of_container(&self.sim.pebble)
+    }
+
+    /// The live prometheus.yml as pushed.
+    pub fn pushed_config_yaml(&self) -> String {
         self.file(CONFIG_FILE).expect("prometheus.yml is present")
     }
 
-    /// The live prometheus.yml parsed.
+    /// The live prometheus.yml parsed, targets inlined.
     pub fn config_value(&self) -> serde_yaml_ng::Value {
         serde_yaml_ng::from_str(&self.config_yaml()).expect("prometheus.yml is YAML")
     }

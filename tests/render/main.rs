@@ -12,4 +12,5 @@ mod hostile_config;
 mod inventory_options;
 mod layer;
 mod prometheus_config;
+mod relation_targets;
 mod snapshot;

@@ -28,15 +28,17 @@ fn job_names(yaml: &str) -> Vec<String> {
         .collect()
 }
 
-/// Renders `i` for each major, each checked by its own promtool; returns the 2.42 and the 3.x
-/// renders.
+/// Renders `i` for each major, each checked by its own promtool as pushed and with the relation
+/// jobs' targets inlined; returns the 2.42 and the 3.x renders as Prometheus sees them.
 fn render_both(i: &prometheus_rs_k8s::ConfigInput) -> (String, String) {
     let [v2, v3] = MAJORS.map(|version| {
         let mut i = i.clone();
         i.version = version;
         let rendered = render(&i).unwrap();
         assert_promtool_accepts(version, &rendered.yaml);
-        rendered.yaml
+        let seen = effective(&rendered);
+        assert_promtool_accepts(version, &seen);
+        seen
     });
     (v2, v3)
 }
@@ -72,7 +74,11 @@ fn relation_jobs_alertmanagers_and_remote_write() {
     i.remote_write = remote_write();
     let rendered = render(&i).unwrap();
     let (v2, v3) = render_both(&i);
-    assert_eq!(rendered.yaml, v2);
+    assert_eq!(effective(&rendered), v2);
+    // As pushed: each relation job names its target file, served by the relation-targets
+    // service; the charm's own job keeps its static target.
+    assert_snapshot!("relation_jobs_as_pushed", rendered.yaml);
+    assert_eq!(rendered.target_files.len(), 4);
 
     for yaml in [&v2, &v3] {
         assert_eq!(
@@ -140,7 +146,9 @@ fn relation_job_colliding_with_inventory_jobs_is_renamed() {
 fn version_2_42_strips_fallback_scrape_protocol() {
     let mut i = input(&config(inventory_options()), V2_42);
     i.relation_jobs = relation_jobs();
-    let yaml = render(&i).unwrap().yaml;
+    let rendered = render(&i).unwrap();
+    assert_promtool_accepts(V2_42, &rendered.yaml);
+    let yaml = effective(&rendered);
     assert!(!yaml.contains("fallback_scrape_protocol"), "{yaml}");
     assert_promtool_accepts(V2_42, &yaml);
     assert_snapshot!(yaml);
@@ -150,7 +158,7 @@ fn version_2_42_strips_fallback_scrape_protocol() {
 fn version_3_5_has_fallback_scrape_protocol_on_every_job() {
     let mut i = input(&config(inventory_options()), V3_5);
     i.relation_jobs = relation_jobs();
-    let yaml = render(&i).unwrap().yaml;
+    let yaml = effective(&render(&i).unwrap());
     for job in jobs_of(&yaml) {
         let protocol = job["fallback_scrape_protocol"].as_str();
         let expected = if job["job_name"].as_str() == Some("juju_cos_f2c4a6d_snmp_external_jobs") {
@@ -189,7 +197,7 @@ fn output_does_not_depend_on_relation_order() {
     a.relation_jobs = relation_jobs();
     let mut b = a.clone();
     b.relation_jobs.reverse();
-    assert_eq!(render(&a).unwrap().yaml, render(&b).unwrap().yaml);
+    assert_eq!(render(&a).unwrap(), render(&b).unwrap());
 }
 
 #[test]

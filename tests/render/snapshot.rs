@@ -67,14 +67,16 @@ fn render_gives_the_same_files_and_plan_as_a_deployed_unit_of_the_same_model() {
     let out = render_snapshot(&snapshot).unwrap();
 
     let mut harness_files = std::collections::BTreeMap::new();
-    harness_files.insert(common::CONFIG_FILE.to_string(), charm.config_yaml());
-    for name in charm.dir_entries("/etc/prometheus/rules") {
-        let path = format!("/etc/prometheus/rules/{name}");
-        harness_files.insert(path.clone(), charm.file(&path).unwrap());
+    harness_files.insert(common::CONFIG_FILE.to_string(), charm.pushed_config_yaml());
+    for dir in ["/etc/prometheus/rules", common::TARGETS_DIR] {
+        for name in charm.dir_entries(dir) {
+            let path = format!("{dir}/{name}");
+            harness_files.insert(path.clone(), charm.file(&path).unwrap());
+        }
     }
     assert!(
-        harness_files.len() >= 3,
-        "prometheus.yml and both apps' rule files: {:?}",
+        harness_files.len() >= 6,
+        "prometheus.yml, both apps' rule files and the three jobs' targets: {:?}",
         harness_files.keys()
     );
     assert_eq!(

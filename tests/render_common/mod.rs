@@ -193,3 +193,15 @@ pub fn promtool_check(version: PrometheusVersion, dir: &Path) -> (bool, String) 
     );
     (out.status.success(), text)
 }
+
+/// The rendered prometheus.yml as Prometheus sees it: relation jobs' targets inlined from the
+/// rendered target files.
+pub fn effective(rendered: &prometheus_rs_k8s::RenderedConfig) -> String {
+    crate::common::effective_config::inline_targets(&rendered.yaml, |id| {
+        rendered
+            .target_files
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| f.json.clone())
+    })
+}

@@ -24,7 +24,7 @@ use prometheus_rs_k8s::core::manifest::Manifest;
 use prometheus_rs_k8s::core::version::PrometheusVersion;
 use prometheus_rs_k8s::core::workload::{
     CONTAINER, INVENTORY_SERVICE, MANIFEST_FILE, POLLER_BINARY, POLLER_LISTEN, PROMETHEUS_BINARY,
-    PROMETHEUS_PORT, PROMETHEUS_SERVICE,
+    PROMETHEUS_PORT, PROMETHEUS_SERVICE, TARGETS_LISTEN,
 };
 
 /// The host's Prometheus (Debian package `prometheus`).
@@ -145,6 +145,8 @@ impl LiveDeployment {
         let poller_port = POLLER_LISTEN.parse::<SocketAddr>()?.port();
         let prom = free_port(prefer(PROMETHEUS_PORT))?;
         let poller = free_port(prefer(poller_port))?;
+        let targets_port = TARGETS_LISTEN.parse::<SocketAddr>()?.port();
+        let targets = free_port(prefer(targets_port))?;
         let runner = Arc::new(
             ProcessRunner::new()
                 .executable(PROMETHEUS_BINARY, HOST_PROMETHEUS)
@@ -154,6 +156,7 @@ impl LiveDeployment {
                     format!("127.0.0.1:{prom}"),
                 )
                 .address(POLLER_LISTEN, format!("127.0.0.1:{poller}"))
+                .address(TARGETS_LISTEN, format!("127.0.0.1:{targets}"))
                 .log_dir(sim.pebble.fs_root().join("var/log/pebble")),
         );
         sim.pebble.set_runner(runner.clone());
@@ -162,6 +165,7 @@ impl LiveDeployment {
         let prometheus_url = format!("http://127.0.0.1:{prom}");
         sim.access.prometheus_url = prometheus_url.clone();
         sim.access.poller_url = format!("http://127.0.0.1:{poller}");
+        sim.access.targets_url = format!("http://127.0.0.1:{targets}");
         sim.access.charm_binary = Some(charm_binary.to_path_buf());
         // The "pod" is this machine: its name for itself resolves here, so the self-scrape at
         // `<fqdn>:9090` reaches this Prometheus when it has the in-pod port.

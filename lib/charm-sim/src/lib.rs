@@ -77,6 +77,8 @@ impl Simulation {
             pebble_socket: pebble.socket_path().to_path_buf(),
             prometheus_url: web.url(),
             poller_url: "http://127.0.0.1:9".into(),
+            targets_url:
+                prometheus_rs_k8s::core::prometheus_config::relation_targets::default_base_url(),
             charm_binary: None,
             unit_fqdn: None,
             fqdn_source,

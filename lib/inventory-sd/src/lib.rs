@@ -4,6 +4,9 @@
 //! as service `inventory-sd`: it polls `--inventory-url` every `--interval`, writes
 //! `--output` atomically and only on change, keeps the last good file on any failure, and
 //! serves `/metrics`, `/health` and `POST /refresh` on `--listen`.
+//!
+//! The same crate holds [`targets`], the `http_sd` server of the charm's relation jobs
+//! (`serve-targets`, Pebble service `relation-targets`).
 
 #![warn(missing_docs)]
 
@@ -18,6 +21,7 @@ pub mod redact;
 pub mod sample;
 pub mod server;
 pub mod service;
+pub mod targets;
 pub mod write;
 
 use std::process::ExitCode;

@@ -1,0 +1,185 @@
+//! Relation jobs' targets are served to Prometheus over HTTP (the `relation-targets` service):
+//! a unit that moves rewrites its job's target file and nothing else (no prometheus.yml push,
+//! no promtool, no reload); jobs that appear or go still change prometheus.yml, checked by
+//! promtool and applied by reload, with their target files in place first.
+
+use crate::common::*;
+use juju_hook::{Event, RelationEventKind, RelationId, WorkloadEventKind};
+use prometheus_rs_k8s::core::prometheus_config::relation_targets::file_id;
+use serde_json::{json, Value};
+
+const JOB: &str = "juju_workloads_f4b3a2c1_node_prometheus_scrape_node";
+
+/// A leader related to `node` (one job on `*:9100`) with units at the given addresses.
+fn related(addresses: &[&str]) -> (Charm, RelationId) {
+    let mut state = charm_harness_state();
+    let rel = add_scrape_app(
+        &mut state,
+        "node",
+        7,
+        json!([{"job_name": "node", "static_configs": [{"targets": ["*:9100"]}]}]),
+        None,
+    );
+    for (n, address) in addresses.iter().enumerate() {
+        set_unit_address(&mut state, &rel, n, address);
+    }
+    let c = Charm::with_state(state);
+    c.deploy();
+    c.assert_active();
+    (c, rel)
+}
+
+fn charm_harness_state() -> charm_harness::ModelState {
+    let mut state = charm_sim::charm_model_state().expect("charm metadata loads");
+    state.set_leader(true);
+    state
+}
+
+fn set_unit_address(
+    state: &mut charm_harness::ModelState,
+    rel: &RelationId,
+    n: usize,
+    address: &str,
+) {
+    let unit = format!("node/{n}");
+    if n > 0 {
+        state.add_remote_unit(rel, &unit);
+    }
+    let data = juju_hook::RelationData::from([
+        (
+            "prometheus_scrape_unit_address".to_string(),
+            address.to_string(),
+        ),
+        ("prometheus_scrape_unit_name".to_string(), unit.clone()),
+    ]);
+    state.set_remote_unit_data(rel, &unit, &data);
+}
+
+fn target_path(job: &str) -> String {
+    format!("{TARGETS_DIR}/{}.json", file_id(job))
+}
+
+fn targets_of(c: &Charm, job: &str) -> Value {
+    serde_json::from_str(&c.file(&target_path(job)).expect("target file pushed")).unwrap()
+}
+
+#[test]
+fn relation_jobs_name_their_target_file_and_the_file_holds_the_targets() {
+    let (c, _) = related(&["10.1.2.10", "10.1.2.11"]);
+    let pushed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&c.pushed_config_yaml()).unwrap();
+    let jobs = pushed["scrape_configs"].as_sequence().unwrap();
+    for n in 0..2 {
+        let name = format!("{JOB}-{n}");
+        let job = jobs
+            .iter()
+            .find(|j| j["job_name"].as_str() == Some(&name))
+            .expect("the unit's job");
+        assert!(job.get("static_configs").is_none(), "{job:?}");
+        assert_eq!(
+            job["http_sd_configs"][0]["url"].as_str().unwrap(),
+            format!("http://127.0.0.1:9098/targets/{}", file_id(&name))
+        );
+        let groups = targets_of(&c, &name);
+        assert_eq!(groups[0]["targets"], json!([format!("10.1.2.1{n}:9100")]));
+        assert_eq!(groups[0]["labels"]["juju_unit"], format!("node/{n}"));
+    }
+    // The charm's own job keeps its static target.
+    let own = &jobs[0];
+    assert_eq!(own["job_name"].as_str(), Some("prometheus"));
+    assert!(own.get("static_configs").is_some());
+    // The service serving them runs the charm's binary.
+    let plan = c.sim.pebble.plan_yaml();
+    assert!(
+        plan.contains("serve-targets --listen=127.0.0.1:9098 --dir=/etc/prometheus-rs-k8s/targets"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn a_moved_unit_rewrites_its_target_file_only() {
+    let (c, rel) = related(&["10.1.2.10", "10.1.2.11"]);
+    let config_before = c.pushed_config_yaml();
+    let before = c.counters();
+    c.reset_records();
+
+    {
+        let mut state = c.sim.juju.state();
+        set_unit_address(&mut state, &rel, 1, "10.1.9.99");
+    }
+    let event = c.relation_event(&rel, RelationEventKind::Changed, Some("node/1"));
+    c.ok(&event);
+    c.assert_active();
+
+    let requests = c.requests();
+    let written = written_paths(&requests);
+    assert_eq!(
+        written,
+        [target_path(&format!("{JOB}-1")), MANIFEST_FILE.to_string()],
+        "only the moved unit's targets (and the record of the apply) are pushed"
+    );
+    assert_eq!(c.pushed_config_yaml(), config_before);
+    assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool run");
+    assert_eq!(c.counters(), before, "no reload, no restart");
+    assert_eq!(
+        targets_of(&c, &format!("{JOB}-1"))[0]["targets"],
+        json!(["10.1.9.99:9100"])
+    );
+    assert!(c.config_yaml().contains("10.1.9.99:9100"));
+    assert!(!c.config_yaml().contains("10.1.2.11:9100"));
+}
+
+#[test]
+fn a_new_unit_adds_a_job_checked_and_reloaded_with_its_targets_in_place() {
+    let (c, rel) = related(&["10.1.2.10"]);
+    let before = c.counters();
+    c.reset_records();
+    {
+        let mut state = c.sim.juju.state();
+        set_unit_address(&mut state, &rel, 1, "10.1.2.11");
+    }
+    let event = c.relation_event(&rel, RelationEventKind::Joined, Some("node/1"));
+    c.ok(&event);
+
+    let requests = c.requests();
+    let written = written_paths(&requests);
+    let new_file = target_path(&format!("{JOB}-1"));
+    assert!(written.contains(&new_file), "{written:?}");
+    assert!(written.contains(&CONFIG_FILE.to_string()), "{written:?}");
+    assert_eq!(c.counters().reloads, before.reloads + 1);
+    assert!(
+        count(&requests, "POST", "/v1/exec") >= 1,
+        "promtool checked it"
+    );
+    assert!(c.job_names().contains(&format!("{JOB}-1")));
+}
+
+#[test]
+fn a_departed_unit_and_a_broken_relation_remove_their_target_files() {
+    let (c, rel) = related(&["10.1.2.10", "10.1.2.11"]);
+    {
+        let mut state = c.sim.juju.state();
+        state.remove_remote_unit(&rel, "node/1");
+    }
+    let event = c.relation_event(&rel, RelationEventKind::Departed, Some("node/1"));
+    c.ok(&event);
+    assert_eq!(c.file(&target_path(&format!("{JOB}-1"))), None);
+    assert!(c.file(&target_path(&format!("{JOB}-0"))).is_some());
+
+    c.sim.juju.state().remove_relation(&rel);
+    c.ok(&c.relation_event(&rel, RelationEventKind::Broken, None));
+    assert_eq!(c.dir_entries(TARGETS_DIR), Vec::<String>::new());
+}
+
+#[test]
+fn a_fresh_container_gets_every_target_file_again() {
+    let (c, _) = related(&["10.1.2.10", "10.1.2.11"]);
+    let files = c.dir_entries(TARGETS_DIR);
+    assert_eq!(files.len(), 2, "{files:?}");
+    c.sim.pebble.restart_container(true);
+    c.ok(&Event::Workload {
+        container: "prometheus".into(),
+        kind: WorkloadEventKind::PebbleReady,
+    });
+    assert_eq!(c.dir_entries(TARGETS_DIR), files);
+    assert!(c.config_yaml().contains("10.1.2.11:9100"));
+}
