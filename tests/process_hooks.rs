@@ -40,7 +40,7 @@ fn event(c: &ProcessCharm, rel: &RelationId, kind: RelationEventKind, unit: Opti
 /// Job names of the live prometheus.yml.
 fn job_names(c: &ProcessCharm) -> Vec<String> {
     let config: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&c.file(CONFIG_FILE).expect("prometheus.yml")).unwrap();
+        serde_yaml_ng::from_str(&common::effective_config::of_container(&c.pebble)).unwrap();
     config["scrape_configs"]
         .as_sequence()
         .unwrap()
@@ -103,7 +103,16 @@ fn assert_active(c: &ProcessCharm) {
 fn assert_settled(c: &ProcessCharm, relations: &[&RelationId]) {
     assert_active(c);
     let plan = c.pebble.plan();
-    assert_eq!(plan.services.keys().collect::<Vec<_>>(), ["prometheus"]);
+    // The relation-targets server runs while relation jobs have targets to serve.
+    let serving = c
+        .file(CONFIG_FILE)
+        .is_some_and(|config| config.contains("http_sd_configs"));
+    let services: &[&str] = if serving {
+        &["prometheus", "relation-targets"]
+    } else {
+        &["prometheus"]
+    };
+    assert_eq!(plan.services.keys().collect::<Vec<_>>(), services);
     assert_eq!(plan.checks.keys().collect::<Vec<_>>(), ["prometheus-ready"]);
     assert_eq!(c.pebble.starts("prometheus"), 1);
     assert_eq!(c.pebble.restarts("prometheus"), 0);
@@ -170,7 +179,7 @@ fn a_full_deployment_through_the_compiled_binary() {
     }
     let node_jobs = jobs_of(&c, "node-exporter");
     assert!(!node_jobs.is_empty(), "{:?}", job_names(&c));
-    let config = c.file(CONFIG_FILE).unwrap();
+    let config = common::effective_config::of_container(&c.pebble);
     assert!(config.contains("10.1.0.10:9100"), "{config}");
     assert!(config.contains("10.1.0.11:9100"), "{config}");
     assert_eq!(rule_files(&c).len(), 1, "{:?}", rule_files(&c));
@@ -196,7 +205,7 @@ fn a_full_deployment_through_the_compiled_binary() {
     assert_active(&c);
     let web_jobs = jobs_of(&c, "web-api");
     assert!(!web_jobs.is_empty(), "{:?}", job_names(&c));
-    let config = c.file(CONFIG_FILE).unwrap();
+    let config = common::effective_config::of_container(&c.pebble);
     assert!(config.contains("api-0.example.com:8080"), "{config}");
     assert!(config.contains("metrics_path: /api/v1/metrics"), "{config}");
     assert_eq!(rule_files(&c).len(), 2, "{:?}", rule_files(&c));
@@ -240,7 +249,7 @@ fn a_full_deployment_through_the_compiled_binary() {
         Some("node-exporter/1"),
     ));
     assert_settled(&c, &[&node, &web]);
-    let config = c.file(CONFIG_FILE).unwrap();
+    let config = common::effective_config::of_container(&c.pebble);
     assert!(config.contains("10.1.0.10:9100"), "{config}");
     assert!(!config.contains("10.1.0.11:9100"), "{config}");
     assert_eq!(c.web.reload_count(), reloads + 2);

@@ -21,6 +21,10 @@ pub struct Manifest {
     /// What the apply was for: lets a later hook with the same inputs skip the work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_for: Option<AppliedFor>,
+    /// Made by the first apply in a container and kept while the manifest is: the charm
+    /// container's record of the relation jobs' target files counts only for this generation.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub generation: String,
 }
 
 /// The hook an apply belonged to, as far as a later hook needs to recognise the same

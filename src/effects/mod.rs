@@ -14,4 +14,5 @@ pub mod k8s;
 pub mod promtool;
 pub mod report;
 pub mod services;
+pub mod targets_record;
 pub mod tls_client;

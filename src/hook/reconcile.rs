@@ -201,6 +201,7 @@ pub fn reconcile_with(
         &workload,
         access,
         current.as_ref(),
+        &ctx.charm_dir,
     )?;
     let unwritten = write_relation_data(tools, &desired)?;
     remember_relations(tools, &snapshot, after_digests, &unwritten);
@@ -510,6 +511,7 @@ fn converge(
     workload: &WorkloadGateway,
     access: &WorkloadAccess,
     current: Option<&CurrentWorkload>,
+    charm_dir: &std::path::Path,
 ) -> anyhow::Result<Converged> {
     let mut rejected_rules = BTreeMap::new();
     loop {
@@ -560,6 +562,7 @@ fn converge(
                 &desired.workload,
                 current,
                 applied_for,
+                &crate::effects::targets_record::record_path(charm_dir),
             )
         });
         match result {

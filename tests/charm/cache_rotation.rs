@@ -219,12 +219,21 @@ fn pebble_ready_after_a_container_wipe_restores_every_file_without_reading_juju(
     assert_eq!(calls.get("relation-get"), None, "{calls:?}");
     assert_eq!(calls.get("relation-list"), None, "{calls:?}");
     let after = unit.files();
+    // The manifest is the new container's: a new generation, the same files.
+    let manifest = Path::new("etc/prometheus/.charm-applied.json");
     let changed: Vec<_> = before
         .iter()
-        .filter(|(p, content)| after.get(*p) != Some(*content))
+        .filter(|(p, content)| *p != manifest && after.get(*p) != Some(*content))
         .map(|(p, _)| p)
         .collect();
     assert!(changed.is_empty(), "not restored as they were: {changed:?}");
+    let parse = |files: &BTreeMap<PathBuf, Vec<u8>>| {
+        serde_json::from_slice::<prometheus_rs_k8s::core::manifest::Manifest>(&files[manifest])
+            .unwrap()
+    };
+    let (old, new) = (parse(&before), parse(&after));
+    assert_eq!(old.files, new.files);
+    assert_ne!(old.generation, new.generation);
 }
 
 #[test]

@@ -183,3 +183,36 @@ fn a_fresh_container_gets_every_target_file_again() {
     assert_eq!(c.dir_entries(TARGETS_DIR), files);
     assert!(c.config_yaml().contains("10.1.2.11:9100"));
 }
+
+#[test]
+fn the_record_of_target_files_lives_in_the_charm_container_not_the_manifest() {
+    let (c, rel) = related(&["10.1.2.10", "10.1.2.11"]);
+    let manifest = c.file(MANIFEST_FILE).expect("manifest");
+    assert!(!manifest.contains(TARGETS_DIR), "{manifest}");
+    let record_file =
+        prometheus_rs_k8s::effects::targets_record::record_path(&c.sim.juju.state().charm_dir);
+    let record: Value = serde_json::from_slice(&std::fs::read(&record_file).unwrap()).unwrap();
+    assert_eq!(record["files"].as_object().unwrap().len(), 2, "{record}");
+
+    // A charm container that lost its record (a restarted charm container) pushes every
+    // target file again and removes any the workload has that no job wants.
+    std::fs::remove_file(&record_file).unwrap();
+    let stray = format!("{TARGETS_DIR}/0123456789abcdef0123456789abcdef.json");
+    c.sim.pebble.write_file(&stray, b"[]\n");
+    c.reset_records();
+    {
+        let mut state = c.sim.juju.state();
+        set_unit_address(&mut state, &rel, 0, "10.1.3.10");
+    }
+    let event = c.relation_event(&rel, RelationEventKind::Changed, Some("node/0"));
+    c.ok(&event);
+    let written = written_paths(&c.requests());
+    for n in 0..2 {
+        assert!(
+            written.contains(&target_path(&format!("{JOB}-{n}"))),
+            "{written:?}"
+        );
+    }
+    assert_eq!(c.file(&stray), None, "the stray target file is removed");
+    assert!(record_file.exists());
+}

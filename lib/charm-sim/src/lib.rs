@@ -56,9 +56,15 @@ impl Simulation {
     ///
     /// The unit runs as in a trusted pod with a 1Gi database volume: its host name and hosts
     /// file are those the kubelet writes for `<app>-<n>` (with the default cluster domain), and
-    /// the volume's capacity is known without a Kubernetes API.
-    pub fn start(state: ModelState, prometheus_version: &str) -> anyhow::Result<Simulation> {
+    /// the volume's capacity is known without a Kubernetes API. A charm directory that does not
+    /// exist (the model's default names Juju's) is made in the simulation's own directory, as
+    /// Juju's always exists.
+    pub fn start(mut state: ModelState, prometheus_version: &str) -> anyhow::Result<Simulation> {
         let dir = tempfile::tempdir()?;
+        if !state.charm_dir.is_dir() {
+            state.charm_dir = dir.path().join("charm");
+            std::fs::create_dir(&state.charm_dir)?;
+        }
         let fqdn_source = FqdnSource {
             hostname_file: dir.path().join("hostname"),
             hosts_file: dir.path().join("hosts"),
