@@ -143,8 +143,9 @@ pub fn apply(
         ..applied_for
     });
     if &applied != manifest {
-        let bytes = serde_json::to_vec_pretty(&applied).expect("manifest serialises");
+        let bytes = serde_json::to_vec(&applied).expect("manifest serialises");
         workload.push(MANIFEST_FILE, &bytes, 0o600)?;
+        report.bytes_pushed += bytes.len();
     }
     Ok(report)
 }

@@ -10,7 +10,7 @@ pub struct ApplyReport {
     pub pushed: Vec<String>,
     /// Stale files removed.
     pub removed: Vec<String>,
-    /// Bytes pushed (live and candidate).
+    /// Bytes pushed (live, candidate and the manifest).
     pub bytes_pushed: usize,
     /// The layer was (re)added.
     pub layer_changed: bool,
