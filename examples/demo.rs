@@ -6,7 +6,8 @@
 use std::process::ExitCode;
 
 use charm_sim::demo::DemoArgs;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use prometheus_rs_k8s::cli::services::ServiceCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,26 +16,17 @@ use clap::{Parser, Subcommand};
 )]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
+    /// The charm binary's workload services: the demo's Pebble runs this binary in its place.
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<ServiceCommand>,
     #[command(flatten)]
     demo: DemoArgs,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// The inventory poller, as the charm binary's `poll` (the demo's Pebble service runs it).
-    #[command(hide = true)]
-    Poll(inventory_sd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Poll(args)) => {
-            inventory_sd::init_tracing();
-            inventory_sd::run_cli(&args)
-        }
+        Some(service) => service.run(),
         None => charm_sim::demo::run(&cli.demo),
     }
 }

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use juju_hook::{CachedHookTools, HookContext, HookTools, LogLevel, ProcessHookTools};
 use prometheus_rs_k8s::cli::render::{self, RenderArgs};
+use prometheus_rs_k8s::cli::services::ServiceCommand;
 use prometheus_rs_k8s::effects::access::WorkloadAccess;
 use prometheus_rs_k8s::effects::charm_tracing;
 use prometheus_rs_k8s::hook::databag_cache;
@@ -27,11 +28,8 @@ struct Cli {
 enum Command {
     /// Handle the Juju event described by the JUJU_* environment (the default).
     Hook,
-    /// Run the inventory poller (a Pebble service in the workload container).
-    Poll(inventory_sd::Args),
-    /// Serve the relation jobs' targets to Prometheus' `http_sd` (a Pebble service in the
-    /// workload container).
-    ServeTargets(inventory_sd::targets::TargetsArgs),
+    #[command(flatten)]
+    Service(ServiceCommand),
     /// Print what the charm would apply for a model snapshot, without a cluster.
     Render(RenderArgs),
 }
@@ -40,14 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Hook) {
         Command::Hook => run_hook(),
-        Command::Poll(args) => {
-            inventory_sd::init_tracing();
-            inventory_sd::run_cli(&args)
-        }
-        Command::ServeTargets(args) => {
-            inventory_sd::init_tracing();
-            inventory_sd::targets::run_cli(&args)
-        }
+        Command::Service(service) => service.run(),
         Command::Render(args) => render::run(&args),
     }
 }

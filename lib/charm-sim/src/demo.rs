@@ -24,7 +24,7 @@ use prometheus_rs_k8s::core::manifest::Manifest;
 use prometheus_rs_k8s::core::version::PrometheusVersion;
 use prometheus_rs_k8s::core::workload::{
     CONTAINER, INVENTORY_SERVICE, MANIFEST_FILE, POLLER_BINARY, POLLER_LISTEN, PROMETHEUS_BINARY,
-    PROMETHEUS_PORT, PROMETHEUS_SERVICE, TARGETS_LISTEN,
+    PROMETHEUS_PORT, PROMETHEUS_SERVICE, TARGETS_DIR, TARGETS_LISTEN, TARGETS_SERVICE,
 };
 
 /// The host's Prometheus (Debian package `prometheus`).
@@ -289,24 +289,36 @@ impl LiveDeployment {
 /// What the demo looks at before and after a step, to tell what the charm did.
 struct Observed {
     manifest: BTreeMap<String, String>,
-    pids: [Option<u32>; 2],
+    pids: [Option<u32>; 3],
     reload: Option<f64>,
     databags: BTreeMap<String, RelationData>,
 }
 
 /// Unit databag keys Juju itself writes when a relation is created.
 const JUJU_KEYS: [&str; 3] = ["egress-subnets", "ingress-address", "private-address"];
-const SERVICES: [&str; 2] = [PROMETHEUS_SERVICE, INVENTORY_SERVICE];
+const SERVICES: [&str; 3] = [PROMETHEUS_SERVICE, TARGETS_SERVICE, INVENTORY_SERVICE];
 
 impl Observed {
     fn take(live: &LiveDeployment) -> Self {
-        let manifest = live
+        let mut manifest = live
             .sim
             .pebble
             .read_file(MANIFEST_FILE)
             .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
             .unwrap_or_default()
             .files;
+        // The relation jobs' target files are recorded in the charm container, not the
+        // manifest: their contents stand for their identity here.
+        let targets_dir = live.sim.pebble.host_path(TARGETS_DIR);
+        for entry in std::fs::read_dir(targets_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let content = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            manifest.insert(format!("{TARGETS_DIR}/{name}"), content);
+        }
         let mut databags = BTreeMap::new();
         for rel in live.model().relations.iter().filter(|r| !r.broken) {
             let id = format!("{}:{}", rel.endpoint, rel.id);
@@ -378,6 +390,8 @@ fn counts(targets: &[Target]) -> (usize, usize, usize) {
 struct Demo {
     live: LiveDeployment,
     step: usize,
+    /// Steps whose targets did not settle as expected.
+    missed: Vec<String>,
 }
 
 impl Demo {
@@ -412,7 +426,13 @@ impl Demo {
                 let scraped = !t.is_empty() && t.iter().all(|t| t.health != "unknown");
                 ((inv, app) == expect && all == inv + app && scraped).then_some(t)
             })
-            .or_else(|| self.live.targets().ok())
+            .or_else(|| {
+                self.missed.push(format!(
+                    "step {} ({title}): {} up inventory and {} up {APP} targets expected",
+                    self.step, expect.0, expect.1
+                ));
+                self.live.targets().ok()
+            })
         } else {
             None
         };
@@ -497,7 +517,11 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         live.prometheus_url,
         live.log_dir().display()
     );
-    let mut d = Demo { live, step: 0 };
+    let mut d = Demo {
+        live,
+        step: 0,
+        missed: Vec::new(),
+    };
     let pebble_ready = Event::Workload {
         container: CONTAINER.into(),
         kind: WorkloadEventKind::PebbleReady,
@@ -554,6 +578,12 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         d.live.runtime.block_on(tokio::signal::ctrl_c())?;
     }
     println!("Stopping Prometheus and the poller.");
+    if !d.missed.is_empty() {
+        anyhow::bail!(
+            "targets did not settle as expected: {}",
+            d.missed.join("; ")
+        );
+    }
     Ok(())
 }
 
@@ -586,7 +616,7 @@ fn relate_sample_app(m: &mut ModelState, id: &RelationId, port: u16) -> Vec<Even
 mod tests {
     use super::*;
 
-    fn observed(pids: [Option<u32>; 2], reload: f64, file: &str) -> Observed {
+    fn observed(pids: [Option<u32>; 3], reload: f64, file: &str) -> Observed {
         Observed {
             manifest: BTreeMap::from([("/etc/prometheus/prometheus.yml".into(), file.into())]),
             pids,
@@ -597,13 +627,13 @@ mod tests {
 
     #[test]
     fn a_step_is_told_as_restart_reload_or_nothing() {
-        let before = observed([Some(10), Some(20)], 1.0, "a");
-        let same = observed([Some(10), Some(20)], 1.0, "a");
+        let before = observed([Some(10), None, Some(20)], 1.0, "a");
+        let same = observed([Some(10), None, Some(20)], 1.0, "a");
         assert_eq!(
             same.actions_since(&before),
             ["nothing: the workload was already as wanted"]
         );
-        let reloaded = observed([Some(10), Some(20)], 2.0, "b");
+        let reloaded = observed([Some(10), None, Some(20)], 2.0, "b");
         assert_eq!(
             reloaded.actions_since(&before),
             [
@@ -612,10 +642,14 @@ mod tests {
             ]
         );
         // A restarted Prometheus reloads as it starts: that is not told as a reload.
-        let restarted = observed([Some(11), None], 2.0, "a");
+        let restarted = observed([Some(11), Some(30), None], 2.0, "a");
         assert_eq!(
             restarted.actions_since(&before),
-            ["restarted prometheus (10 → 11)", "stopped inventory-sd"]
+            [
+                "restarted prometheus (10 → 11)",
+                "started relation-targets (pid 30)",
+                "stopped inventory-sd"
+            ]
         );
     }
 }
