@@ -70,7 +70,6 @@ pub fn apply(
     }
     let targets = TargetsChange::new(workload, targets_record, manifest, &applied, &target_files)?;
     changed.extend(&targets.changed);
-    let stale_targets = targets.stale.clone();
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
         || stale
             .iter()
@@ -81,7 +80,7 @@ pub fn apply(
         validate_candidate(workload, desired, &mut report)?;
     }
     push_changed(workload, &changed, &mut report)?;
-    for path in stale.iter().chain(&stale_targets) {
+    for path in stale.iter().chain(&targets.stale) {
         workload.remove(path, false)?;
         report.removed.push(path.clone());
     }
