@@ -1,6 +1,7 @@
 //! The Pebble layer for the workload: the `prometheus` service, the `relation-targets` server
-//! its relation jobs' `http_sd` asks, the optional `inventory-sd` poller and their checks. Only Prometheus' check is ready-level: Juju points the pod's
-//! readiness probe at Pebble's ready level, and readiness means "Prometheus serves queries".
+//! its relation jobs' `http_sd` asks, the optional `inventory-sd` poller and their checks. Only
+//! Prometheus' check is ready-level: Juju points the pod's readiness probe at Pebble's ready
+//! level, and readiness means "Prometheus serves queries".
 //!
 //! What goes here decides restarts: Pebble's replan restarts exactly the services whose
 //! definition changed. So the `prometheus` command carries only options that need a restart

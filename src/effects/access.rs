@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::core::desired_workload::{DesiredFile, FileContent, LocalFile};
-use crate::core::workload::{CONTAINER, POLLER_LISTEN, PROMETHEUS_PORT, TARGETS_LISTEN};
+use crate::core::workload::{CONTAINER, POLLER_LISTEN, PROMETHEUS_PORT};
 use crate::effects::fqdn::FqdnSource;
 use crate::effects::report::ApplyError;
 
@@ -55,7 +55,7 @@ impl WorkloadAccess {
             poller_url: non_empty("CHARM_POLLER_URL")
                 .unwrap_or_else(|| format!("http://{POLLER_LISTEN}")),
             targets_url: non_empty("CHARM_TARGETS_URL")
-                .unwrap_or_else(|| format!("http://{TARGETS_LISTEN}")),
+                .unwrap_or_else(crate::core::prometheus_config::relation_targets::default_base_url),
             charm_binary: non_empty("CHARM_POLLER_BINARY")
                 .map(PathBuf::from)
                 .or_else(|| std::env::current_exe().ok()),

@@ -55,6 +55,12 @@ fn set_unit_address(
     state.set_remote_unit_data(rel, &unit, &data);
 }
 
+/// Gives unit `node/<n>` the address `address` and runs the relation event `kind` for it.
+fn unit_at(c: &Charm, rel: &RelationId, n: usize, address: &str, kind: RelationEventKind) {
+    set_unit_address(&mut c.sim.juju.state(), rel, n, address);
+    c.ok(&c.relation_event(rel, kind, Some(&format!("node/{n}"))));
+}
+
 fn target_path(job: &str) -> String {
     format!("{TARGETS_DIR}/{}.json", file_id(job))
 }
@@ -102,12 +108,7 @@ fn a_moved_unit_rewrites_its_target_file_only() {
     let before = c.counters();
     c.reset_records();
 
-    {
-        let mut state = c.sim.juju.state();
-        set_unit_address(&mut state, &rel, 1, "10.1.9.99");
-    }
-    let event = c.relation_event(&rel, RelationEventKind::Changed, Some("node/1"));
-    c.ok(&event);
+    unit_at(&c, &rel, 1, "10.1.9.99", RelationEventKind::Changed);
     c.assert_active();
 
     let requests = c.requests();
@@ -133,12 +134,7 @@ fn a_new_unit_adds_a_job_checked_and_reloaded_with_its_targets_in_place() {
     let (c, rel) = related(&["10.1.2.10"]);
     let before = c.counters();
     c.reset_records();
-    {
-        let mut state = c.sim.juju.state();
-        set_unit_address(&mut state, &rel, 1, "10.1.2.11");
-    }
-    let event = c.relation_event(&rel, RelationEventKind::Joined, Some("node/1"));
-    c.ok(&event);
+    unit_at(&c, &rel, 1, "10.1.2.11", RelationEventKind::Joined);
 
     let requests = c.requests();
     let written = written_paths(&requests);
@@ -200,12 +196,7 @@ fn the_record_of_target_files_lives_in_the_charm_container_not_the_manifest() {
     let stray = format!("{TARGETS_DIR}/0123456789abcdef0123456789abcdef.json");
     c.sim.pebble.write_file(&stray, b"[]\n");
     c.reset_records();
-    {
-        let mut state = c.sim.juju.state();
-        set_unit_address(&mut state, &rel, 0, "10.1.3.10");
-    }
-    let event = c.relation_event(&rel, RelationEventKind::Changed, Some("node/0"));
-    c.ok(&event);
+    unit_at(&c, &rel, 0, "10.1.3.10", RelationEventKind::Changed);
     let written = written_paths(&c.requests());
     for n in 0..2 {
         assert!(
