@@ -93,6 +93,9 @@ pub struct Desired {
     pub problems: Vec<RelationProblem>,
     /// Why each scrape job exists or was dropped.
     pub explanations: Vec<Explanation>,
+    /// The shapes of the isolated `metrics-endpoint` relations, for a later hook in which only
+    /// one of them changed (see [`crate::core::relation_shape`]).
+    pub relation_shapes: Vec<crate::core::relation_shape::RelationShape>,
     /// Notes from rendering (renamed jobs and similar).
     pub notes: Vec<String>,
     /// What an Active unit says: a setting not in effect that needs no fix to run (a
@@ -136,7 +139,8 @@ fn views<'a>(snapshot: &'a ModelSnapshot, endpoint: &'a str) -> Vec<RelationView
     snapshot.relations_on(endpoint).map(view).collect()
 }
 
-fn view(rel: &RelationSnapshot) -> RelationView<'_> {
+/// The charm-interfaces view of one relation.
+pub(crate) fn view(rel: &RelationSnapshot) -> RelationView<'_> {
     RelationView {
         endpoint: &rel.endpoint,
         id: rel.id,
@@ -165,7 +169,10 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
 
     let metrics = views(snapshot, METRICS_ENDPOINT.name);
     let mut scrape = scrape::scrape_jobs(&metrics);
-    let scrape_rules = rules_per_relation(
+    let RulesPerRelation {
+        all: scrape_rules,
+        digests: scrape_rule_digests,
+    } = rules_per_relation(
         &metrics,
         inputs.rejected_rules,
         alert_rules::scrape_rule_files,
@@ -182,7 +189,8 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         &senders,
         inputs.rejected_rules,
         remote_write::sender_rule_files,
-    );
+    )
+    .all;
     problems_from(
         RECEIVE_REMOTE_WRITE.name,
         &sender_rules.per_app_errors,
@@ -223,6 +231,13 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let topology = snapshot.topology();
     let mut input = ConfigInput::new(config, topology, inputs.version);
     input.self_target = format!("{}:{PROMETHEUS_PORT}", snapshot.fqdn);
+    let relation_shapes = crate::core::relation_shape::isolated_shapes(
+        METRICS_ENDPOINT.name,
+        &metrics.iter().map(|v| v.id).collect::<Vec<_>>(),
+        &scrape,
+        &scrape_rule_digests,
+        &input.own_job_names(),
+    );
     input.relation_jobs = std::mem::take(&mut scrape.jobs);
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
@@ -318,6 +333,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         ),
         problems,
         explanations: scrape.explanations,
+        relation_shapes,
         notes,
         notice: match (retention_notice(inputs), tls.notice) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
@@ -358,23 +374,35 @@ fn rules_per_relation(
     views: &[RelationView<'_>],
     rejected: &BTreeMap<String, String>,
     rule_files: fn(&[RelationView<'_>]) -> alert_rules::RulesOutcome,
-) -> alert_rules::RulesOutcome {
-    let mut out = alert_rules::RulesOutcome::default();
+) -> RulesPerRelation {
+    let mut out = RulesPerRelation::default();
     for view in views {
-        let one = rule_files(std::slice::from_ref(view));
-        out.per_app_errors.extend(one.per_app_errors);
-        for (name, content) in one.files {
+        let mut one = rule_files(std::slice::from_ref(view));
+        let files = std::mem::take(&mut one.files);
+        for (name, content) in files {
             match rejected.get(&format!("{RULES_DIR}/{name}")) {
-                Some(reason) => out.per_app_errors.push(AppError {
+                Some(reason) => one.per_app_errors.push(AppError {
                     relation_id: view.id,
                     app: view.app.to_string(),
                     message: format!("alert rules rejected by promtool: {reason}"),
                 }),
-                None => out.files.push((name, content)),
+                None => one.files.push((name, content)),
             }
         }
+        out.digests
+            .insert(view.id, crate::core::relation_shape::rules_digest(&one));
+        out.all.per_app_errors.append(&mut one.per_app_errors);
+        out.all.files.append(&mut one.files);
     }
     out
+}
+
+/// Rule files of every relation of an endpoint, and each relation's
+/// [`crate::core::relation_shape::rules_digest`].
+#[derive(Default)]
+struct RulesPerRelation {
+    all: alert_rules::RulesOutcome,
+    digests: BTreeMap<u32, String>,
 }
 
 /// The relation data this unit (and, as leader, this application) publishes.
@@ -613,7 +641,9 @@ pub fn external_url_of(command: &str) -> Option<&str> {
 }
 
 /// Adds a write of the keys of `wanted` that differ from what the databag holds.
-fn push_write(
+/// Adds to `writes` the keys of `wanted` that `rel`'s own databag (the application's when
+/// `app`) does not hold yet.
+pub(crate) fn push_write(
     writes: &mut Vec<RelationWrite>,
     rel: &RelationSnapshot,
     app: bool,
@@ -652,9 +682,10 @@ fn inventory_url_file(url: &str) -> DesiredFile {
 
 /// The charm's own binary as a file for the workload.
 /// A relation job's target file, served to Prometheus by the relation-targets service.
-fn target_file(file: &TargetFile) -> DesiredFile {
+/// A relation job's target file as a file of the workload.
+pub fn target_file(file: &TargetFile) -> DesiredFile {
     DesiredFile {
-        path: format!("{TARGETS_DIR}/{}.json", file.id),
+        path: format!("{TARGETS_DIR}/{}", file.file_name()),
         content: FileContent::Bytes(file.json.clone()),
         permissions: 0o644,
         role: FileRole::ScrapeTargets,

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod model;
 pub mod prometheus_config;
 pub mod quantity;
+pub mod relation_shape;
 pub mod sharding;
 pub mod tls;
 pub mod version;

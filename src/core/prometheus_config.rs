@@ -150,6 +150,22 @@ impl ConfigInput {
     }
 }
 
+impl ConfigInput {
+    /// The names of the charm's own jobs, which a relation job never takes.
+    pub fn own_job_names(&self) -> BTreeSet<String> {
+        self.own_jobs().into_iter().map(|j| j.job_name).collect()
+    }
+
+    fn own_jobs(&self) -> Vec<own_jobs::OwnJob> {
+        let mut own = vec![own_jobs::self_job(&self.self_target, &self.topology)];
+        if let Some(inv) = &self.inventory {
+            own.push(own_jobs::inventory_job(&inv.job_name, &inv.metrics_path));
+            own.push(own_jobs::poller_job(&self.topology));
+        }
+        own
+    }
+}
+
 /// The rendered file, the relation jobs' target files and notes on relation jobs that were
 /// renamed or dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,11 +234,7 @@ fn render_jobs(
     input: &ConfigInput,
     relation_jobs: Vec<Map<String, Value>>,
 ) -> Result<RenderedConfig, RenderError> {
-    let mut own = vec![own_jobs::self_job(&input.self_target, &input.topology)];
-    if let Some(inv) = &input.inventory {
-        own.push(own_jobs::inventory_job(&inv.job_name, &inv.metrics_path));
-        own.push(own_jobs::poller_job(&input.topology));
-    }
+    let own = input.own_jobs();
     let reserved: BTreeSet<String> = own.iter().map(|j| j.job_name.clone()).collect();
     let mut prepared = relation_jobs::prepare(relation_jobs, &reserved);
     let target_files: Vec<TargetFile> = prepared

@@ -17,19 +17,41 @@ use crate::effects::http::{reload_prometheus, reload_timeout};
 use crate::effects::promtool::validate_candidate;
 use crate::effects::report::{ApplyError, ApplyReport};
 use crate::effects::services::apply_layer;
-use crate::effects::targets_record::{self, TargetsRecord};
+use crate::effects::targets_record::{self, RelationResult, TargetsBook, TargetsRecord};
+use juju_hook::RelationId;
+
+/// An isolated relation's shape and digest, to record with its target files' identities once
+/// the apply succeeded (see [`RelationResult`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeToRecord {
+    /// The relation.
+    pub relation: RelationId,
+    /// Its digest as the recorded fingerprint has it.
+    pub digest: String,
+    /// Its shape.
+    pub shape: String,
+    /// Its target files' names.
+    pub files: Vec<String>,
+}
 
 /// Applies `desired` against the workload reached through `workload`, with Prometheus' web API at
 /// `prometheus_url`. `current` is what [`CurrentWorkload::read`] returned at the start of the
-/// hook; `applied_for` is recorded in the manifest once everything succeeded. The relation
-/// jobs' target files are tracked in the charm container's record at `targets_record`.
+/// hook; `applied_for` is recorded in the manifest once everything succeeded, and so are the
+/// isolated relations' `shapes` in `book`. The relation jobs' target files are tracked in the
+/// charm container's record in `book`.
+///
+/// Before the first change to the workload the manifest loses its `applied_for`: a hook that
+/// dies half-way must not leave a manifest that vouches for the inputs of the apply before it
+/// (a later hook with those inputs would take the workload as up to date), and the target
+/// record counts as unknown until an apply completes again.
 pub fn apply(
     workload: &WorkloadGateway,
     prometheus_url: &str,
     desired: &DesiredWorkload,
     current: &CurrentWorkload,
     applied_for: AppliedFor,
-    targets_record: &Path,
+    book: &TargetsBook,
+    shapes: &[ShapeToRecord],
 ) -> Result<ApplyReport, ApplyError> {
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
@@ -68,7 +90,7 @@ pub fn apply(
     if manifest.files.is_empty() {
         stale.extend(unknown_rule_files(workload, &applied)?);
     }
-    let targets = TargetsChange::new(workload, targets_record, manifest, &applied, &target_files)?;
+    let targets = TargetsChange::new(workload, &book.record, manifest, &applied, &target_files)?;
     changed.extend(&targets.changed);
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
         || stale
@@ -79,13 +101,35 @@ pub fn apply(
     if config_changed {
         validate_candidate(workload, desired, &mut report)?;
     }
+    if !changed.is_empty() || !stale.is_empty() || !targets.stale.is_empty() {
+        invalidate(workload, manifest, &mut report)?;
+    }
     push_changed(workload, &changed, &mut report)?;
     for path in stale.iter().chain(&targets.stale) {
         workload.remove(path, false)?;
         report.removed.push(path.clone());
     }
     // The target files are in place: record them (a later failure does not undo them).
-    targets.save(targets_record);
+    targets.save(&book.record);
+    let results = shapes
+        .iter()
+        .map(|s| {
+            let result = RelationResult {
+                generation: applied.generation.clone(),
+                digest: s.digest.clone(),
+                shape: s.shape.clone(),
+                files: s
+                    .files
+                    .iter()
+                    .filter_map(|name| {
+                        let identity = targets.record.files.get(name)?;
+                        Some((name.clone(), identity.clone()))
+                    })
+                    .collect(),
+            };
+            (s.relation.clone(), result)
+        })
+        .collect();
 
     let prometheus_restarted = apply_layer(workload, desired, &current.plan, &mut report)?;
 
@@ -141,11 +185,90 @@ pub fn apply(
         plan,
         ..applied_for
     });
+    // Recorded before the manifest vouches for them (see `invalidate`).
+    targets_record::save_results(&book.results, &results);
     if &applied != manifest {
-        let bytes = serde_json::to_vec(&applied).expect("manifest serialises");
-        workload.push(MANIFEST_FILE, &bytes, 0o600)?;
-        report.bytes_pushed += bytes.len();
+        push_manifest(workload, &applied, &mut report)?;
     }
+    Ok(report)
+}
+
+/// Pushes the manifest.
+fn push_manifest(
+    workload: &WorkloadGateway,
+    manifest: &Manifest,
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
+    let bytes = serde_json::to_vec(manifest).expect("manifest serialises");
+    workload.push(MANIFEST_FILE, &bytes, 0o600)?;
+    report.bytes_pushed += bytes.len();
+    Ok(())
+}
+
+/// Takes `applied_for` out of the container's manifest before a change (see [`apply`]).
+fn invalidate(
+    workload: &WorkloadGateway,
+    manifest: &Manifest,
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
+    if manifest.applied_for.is_none() {
+        return Ok(());
+    }
+    let unvouched = Manifest {
+        applied_for: None,
+        ..manifest.clone()
+    };
+    push_manifest(workload, &unvouched, report)
+}
+
+/// Applies a change of one isolated relation's target files alone (see
+/// `crate::hook::targets_shortcut`): pushes those of `files` whose identity differs from
+/// `known`, records them (journal and the relation's result, now `result`) and records
+/// `applied_for` in the manifest. Nothing else of the workload changes: no promtool, no reload.
+pub fn apply_targets(
+    workload: &WorkloadGateway,
+    current: &CurrentWorkload,
+    files: &[DesiredFile],
+    relation: &RelationId,
+    mut result: RelationResult,
+    book: &TargetsBook,
+    applied_for: AppliedFor,
+) -> Result<ApplyReport, ApplyError> {
+    let manifest = &current.manifest;
+    let mut report = ApplyReport::default();
+    let known = std::mem::take(&mut result.files);
+    let mut changed = Vec::new();
+    for file in files {
+        let name = file_name(&file.path).to_owned();
+        let identity = match &file.content {
+            FileContent::Bytes(bytes) => targets_record::identity(bytes),
+            FileContent::Local { identity, .. } => identity.clone(),
+        };
+        if known.get(&name) != Some(&identity) {
+            changed.push(file);
+        }
+        result.files.insert(name, identity);
+    }
+    let pushed: BTreeMap<String, String> = result
+        .files
+        .iter()
+        .filter(|(name, identity)| known.get(*name) != Some(*identity))
+        .map(|(name, identity)| (name.clone(), identity.clone()))
+        .collect();
+    if !changed.is_empty() {
+        invalidate(workload, manifest, &mut report)?;
+        push_changed(workload, &changed, &mut report)?;
+        targets_record::TargetsRecord::append(&book.record, &manifest.generation, &pushed)
+            .map_err(|e| ApplyError::Record(e.to_string()))?;
+    }
+    result
+        .save(&book.results, relation)
+        .map_err(|e| ApplyError::Record(e.to_string()))?;
+    let applied = Manifest {
+        applied_for: Some(applied_for),
+        ..manifest.clone()
+    };
+    push_manifest(workload, &applied, &mut report)?;
     Ok(report)
 }
 
@@ -175,7 +298,12 @@ impl<'a> TargetsChange<'a> {
         applied: &Manifest,
         desired: &[&'a DesiredFile],
     ) -> Result<Self, pebble::Error> {
-        let loaded = TargetsRecord::load(record_path, &manifest.generation);
+        // A manifest without `applied_for` is an apply that did not complete: the record may
+        // lag behind the container, so it counts as unknown.
+        let (loaded, journal) = match TargetsRecord::load(record_path, &manifest.generation) {
+            Some((record, journal)) if manifest.applied_for.is_some() => (Some(record), journal),
+            _ => (None, false),
+        };
         let known = loaded.clone().unwrap_or_default();
         let mut record = TargetsRecord {
             generation: applied.generation.clone(),
@@ -211,7 +339,7 @@ impl<'a> TargetsChange<'a> {
                     .map(|f| format!("{TARGETS_DIR}/{}", f.name)),
             );
         }
-        let record_changed = loaded.as_ref() != Some(&record);
+        let record_changed = journal || loaded.as_ref() != Some(&record);
         Ok(TargetsChange {
             changed,
             stale,

@@ -58,4 +58,7 @@ pub enum ApplyError {
     /// A local file to push could not be read.
     #[error("{0}")]
     LocalFile(String),
+    /// What was pushed could not be recorded in the charm container.
+    #[error("cannot record the relation target files in the charm container: {0}")]
+    Record(String),
 }

@@ -8,15 +8,25 @@
 //! manifest, the next apply makes a new generation, and a record of another generation counts
 //! as empty, so every target file is pushed again; a record lost with the charm container does
 //! the same.
+//!
+//! A hook that changes only one relation's target files (`crate::hook::targets_shortcut`)
+//! appends what it pushed to a journal beside the record instead of rewriting the record (a
+//! megabyte at 2000x5); loading applies the journal, saving folds it in. That hook finds what it
+//! needs of its relation in the relation's own [`RelationResult`], one small file per relation.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use juju_hook::RelationId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The record's file in the charm directory.
 pub const TARGETS_RECORD_FILE: &str = ".relation-targets.json";
+/// The journal of the record: lines `<generation> <file name> <identity>`, newest last.
+pub const TARGETS_JOURNAL_FILE: &str = ".relation-targets.journal";
+/// The directory of the relations' [`RelationResult`]s in the charm directory.
+pub const RELATION_RESULTS_DIR: &str = ".relation-results";
 
 /// Target file name → identity of the bytes pushed, for one generation of the workload.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,26 +48,169 @@ pub fn record_path(charm_dir: &Path) -> PathBuf {
     charm_dir.join(TARGETS_RECORD_FILE)
 }
 
+fn journal_path(record: &Path) -> PathBuf {
+    record.with_file_name(TARGETS_JOURNAL_FILE)
+}
+
 impl TargetsRecord {
-    /// The record at `path` if it belongs to `generation`; `None` when there is none (nothing
-    /// is known of the container's target files).
-    pub fn load(path: &Path, generation: &str) -> Option<TargetsRecord> {
-        std::fs::read(path)
+    /// The record at `path`, with its journal applied, if it belongs to `generation`; `None`
+    /// when there is none (nothing is known of the container's target files). The second
+    /// value says whether a journal was applied (the record is then saved again, folding it).
+    pub fn load(path: &Path, generation: &str) -> Option<(TargetsRecord, bool)> {
+        let mut record = std::fs::read(path)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<TargetsRecord>(&bytes).ok())
-            .filter(|r| !generation.is_empty() && r.generation == generation)
+            .filter(|r| !generation.is_empty() && r.generation == generation)?;
+        let journal = std::fs::read_to_string(journal_path(path)).unwrap_or_default();
+        for line in journal.lines() {
+            let mut fields = line.split(' ');
+            if let (Some(g), Some(name), Some(identity), None) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            {
+                if g == generation {
+                    record.files.insert(name.to_owned(), identity.to_owned());
+                }
+            }
+        }
+        Some((record, !journal.is_empty()))
     }
 
-    /// Saves the record (through a temporary file and a rename, so a reader never sees half).
-    /// A failure only costs a full push of the target files in a later hook.
+    /// Saves the record (through a temporary file and a rename, so a reader never sees half)
+    /// and drops the journal it now holds. A failure only costs a full push of the target
+    /// files in a later hook.
     pub fn save(&self, path: &Path) {
         let tmp = path.with_extension("json.tmp");
         let written = serde_json::to_vec(self)
             .map_err(std::io::Error::other)
             .and_then(|bytes| std::fs::write(&tmp, bytes))
             .and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(e) = written {
-            tracing::warn!("cannot save {}: {e}", path.display());
+        match written {
+            Ok(()) => match std::fs::remove_file(journal_path(path)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::warn!("cannot remove the targets journal: {e}");
+                }
+                _ => {}
+            },
+            Err(e) => tracing::warn!("cannot save {}: {e}", path.display()),
+        }
+    }
+
+    /// Appends `files` (name → identity) pushed under `generation` to the journal of the
+    /// record at `path`.
+    pub fn append(
+        path: &Path,
+        generation: &str,
+        files: &BTreeMap<String, String>,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut lines = String::new();
+        for (name, identity) in files {
+            lines.push_str(&format!("{generation} {name} {identity}\n"));
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(journal_path(path))?
+            .write_all(lines.as_bytes())
+    }
+}
+
+/// What the last apply made of one isolated `metrics-endpoint` relation (see
+/// [`crate::core::relation_shape`]), kept so that a hook in which only that relation's targets
+/// changed can tell so from this file alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationResult {
+    /// The manifest generation of that apply.
+    pub generation: String,
+    /// The relation's digest as that apply's fingerprint has it (after its writes).
+    pub digest: String,
+    /// Its shape ([`crate::core::relation_shape::shape_digest`]).
+    pub shape: String,
+    /// Its target files: name → [`identity`] of the bytes in the container.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Where the relation results live for the charm directory `charm_dir`.
+pub fn results_dir(charm_dir: &Path) -> PathBuf {
+    charm_dir.join(RELATION_RESULTS_DIR)
+}
+
+/// Where the charm container keeps what it knows of the workload's relation target files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetsBook {
+    /// The record of the target files ([`record_path`]).
+    pub record: PathBuf,
+    /// The relations' results ([`results_dir`]).
+    pub results: PathBuf,
+}
+
+impl TargetsBook {
+    /// The book of the charm directory `charm_dir`.
+    pub fn in_charm_dir(charm_dir: &Path) -> TargetsBook {
+        TargetsBook {
+            record: record_path(charm_dir),
+            results: results_dir(charm_dir),
+        }
+    }
+}
+
+fn result_path(dir: &Path, relation: &RelationId) -> PathBuf {
+    dir.join(format!("{}-{}.json", relation.endpoint, relation.id))
+}
+
+impl RelationResult {
+    /// The result of `relation` in `dir`, if it is of `generation`.
+    pub fn load(dir: &Path, relation: &RelationId, generation: &str) -> Option<RelationResult> {
+        std::fs::read(result_path(dir, relation))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<RelationResult>(&bytes).ok())
+            .filter(|r| !generation.is_empty() && r.generation == generation)
+    }
+
+    /// Saves it for `relation` in `dir` (through a rename).
+    pub fn save(&self, dir: &Path, relation: &RelationId) -> std::io::Result<()> {
+        let path = result_path(dir, relation);
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// Makes `dir` hold exactly `results`: writes those that differ from what is there, removes
+/// every other file. A failure is logged: a missing or stale result only sends a later hook
+/// down the full path (a result counts only with a fingerprint that matches the manifest's).
+pub fn save_results(dir: &Path, results: &BTreeMap<RelationId, RelationResult>) {
+    if results.is_empty() && !dir.exists() {
+        return;
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!("cannot create {}: {e}", dir.display());
+        return;
+    }
+    let wanted: BTreeMap<PathBuf, (&RelationId, &RelationResult)> = results
+        .iter()
+        .map(|(relation, result)| (result_path(dir, relation), (relation, result)))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !wanted.contains_key(&path) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    for (path, (relation, result)) in &wanted {
+        let same = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<RelationResult>(&bytes).ok())
+            .is_some_and(|there| &there == *result);
+        if !same {
+            if let Err(e) = result.save(dir, relation) {
+                tracing::warn!("cannot save {}: {e}", path.display());
+            }
         }
     }
 }
@@ -76,10 +229,69 @@ mod tests {
         };
         assert_eq!(TargetsRecord::load(&path, "g1"), None, "no record yet");
         record.save(&path);
-        assert_eq!(TargetsRecord::load(&path, "g1"), Some(record));
+        assert_eq!(TargetsRecord::load(&path, "g1"), Some((record, false)));
         assert_eq!(TargetsRecord::load(&path, "g2"), None);
         assert_eq!(TargetsRecord::load(&path, ""), None);
         std::fs::write(&path, b"{not json").unwrap();
         assert_eq!(TargetsRecord::load(&path, "g1"), None);
+    }
+
+    #[test]
+    fn the_journal_overrides_the_record_until_saved_into_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = record_path(dir.path());
+        let mut record = TargetsRecord {
+            generation: "g1".into(),
+            files: BTreeMap::from([("a.json".into(), "1".into()), ("b.json".into(), "2".into())]),
+        };
+        record.save(&path);
+        TargetsRecord::append(
+            &path,
+            "g1",
+            &BTreeMap::from([("a.json".into(), "3".into())]),
+        )
+        .unwrap();
+        TargetsRecord::append(
+            &path,
+            "g0",
+            &BTreeMap::from([("b.json".into(), "9".into())]),
+        )
+        .unwrap();
+        let (loaded, journal) = TargetsRecord::load(&path, "g1").unwrap();
+        assert!(journal);
+        record.files.insert("a.json".into(), "3".into());
+        assert_eq!(
+            loaded, record,
+            "the journal line of another generation is ignored"
+        );
+        loaded.save(&path);
+        assert!(!dir.path().join(TARGETS_JOURNAL_FILE).exists());
+        assert_eq!(TargetsRecord::load(&path, "g1"), Some((record, false)));
+    }
+
+    #[test]
+    fn results_are_kept_per_relation_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = results_dir(dir.path());
+        let one = RelationId::new("metrics-endpoint", 1);
+        let two = RelationId::new("metrics-endpoint", 2);
+        let result = RelationResult {
+            generation: "g".into(),
+            digest: "d".into(),
+            shape: "s".into(),
+            files: BTreeMap::from([("a.json".into(), "1".into())]),
+        };
+        save_results(
+            &results,
+            &BTreeMap::from([(one.clone(), result.clone()), (two.clone(), result.clone())]),
+        );
+        assert_eq!(
+            RelationResult::load(&results, &two, "g"),
+            Some(result.clone())
+        );
+        assert_eq!(RelationResult::load(&results, &two, "h"), None);
+        save_results(&results, &BTreeMap::from([(one.clone(), result.clone())]));
+        assert_eq!(RelationResult::load(&results, &one, "g"), Some(result));
+        assert_eq!(RelationResult::load(&results, &two, "g"), None, "pruned");
     }
 }

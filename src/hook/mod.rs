@@ -8,4 +8,5 @@ pub mod dispatch;
 pub mod event_policy;
 pub mod model_reader;
 pub mod reconcile;
+pub mod targets_shortcut;
 pub mod unchanged_inputs;

@@ -26,8 +26,10 @@ use crate::effects::gateway::WorkloadGateway;
 use crate::effects::http::inventory_outage;
 use crate::effects::k8s;
 use crate::effects::report::{ApplyError, ApplyReport};
+use crate::effects::targets_record::TargetsBook;
 use crate::hook::event_policy::EventPolicy;
 use crate::hook::model_reader;
+use crate::hook::targets_shortcut::{self, Shortcut, ShortcutInputs};
 use crate::hook::unchanged_inputs::{self, HookInputs};
 
 /// What a reconcile did, for logs and tests.
@@ -168,6 +170,50 @@ pub fn reconcile_with(
                 report: Some(ApplyReport::default()),
                 inputs_unchanged: true,
             });
+        }
+    }
+    if let Some(current) = &current {
+        let unread: Vec<bool> = memos.iter().map(Option::is_some).collect();
+        let shortcut = tracing::info_span!("targets shortcut").in_scope(|| {
+            targets_shortcut::try_targets_only(
+                &ShortcutInputs {
+                    event: &ctx.event,
+                    snapshot: &snapshot,
+                    unread: &unread,
+                    digests: &digests,
+                    fingerprint: &fingerprint,
+                    fingerprint_of: &fingerprint_of,
+                    config: &config,
+                    version,
+                    targets_url: &access.targets_url,
+                    book: &TargetsBook::in_charm_dir(&ctx.charm_dir),
+                },
+                current,
+                &workload,
+            )
+        });
+        if let Some(Shortcut { status, applied }) = shortcut {
+            let status = match applied {
+                Ok(report) => {
+                    info!("only the targets of the event's relation changed: pushed them alone");
+                    log_report(&report);
+                    // The relations read are as the apply recorded them: memo them.
+                    for ((rel, memo), digest) in snapshot.relations.iter().zip(&memos).zip(&digests)
+                    {
+                        if memo.is_none() {
+                            tools.set_relation_memo(&rel.relation_id(), digest.clone());
+                        }
+                    }
+                    let status = config_problem.cloned().unwrap_or(status);
+                    let status = with_inventory_state(status, &config, access, &workload);
+                    return finish(tools, status, Some(report));
+                }
+                Err(e) => {
+                    warn!("apply failed: {e}");
+                    config_problem.cloned().unwrap_or_else(|| status_for(&e))
+                }
+            };
+            return finish(tools, status, None);
         }
     }
     if memos.iter().any(Option::is_some) {
@@ -555,6 +601,7 @@ fn converge(
             status: status_once_applied(&desired, inputs),
             plan: String::new(),
         };
+        let shapes = shapes_to_record(inputs.snapshot, &after_digests, &desired);
         let result = tracing::info_span!("apply").in_scope(|| {
             apply::apply(
                 workload,
@@ -562,7 +609,8 @@ fn converge(
                 &desired.workload,
                 current,
                 applied_for,
-                &crate::effects::targets_record::record_path(charm_dir),
+                &TargetsBook::in_charm_dir(charm_dir),
+                &shapes,
             )
         });
         match result {
@@ -579,6 +627,34 @@ fn converge(
             }
         }
     }
+}
+
+/// The isolated relations' shapes with their digests after this hook's writes, as the
+/// recorded fingerprint has them.
+fn shapes_to_record(
+    snapshot: &ModelSnapshot,
+    after_digests: &[String],
+    desired: &Desired,
+) -> Vec<apply::ShapeToRecord> {
+    let index_of: std::collections::HashMap<(&str, u32), usize> = snapshot
+        .relations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.endpoint.as_str(), r.id), i))
+        .collect();
+    desired
+        .relation_shapes
+        .iter()
+        .filter_map(|shape| {
+            let index = *index_of.get(&(shape.relation.endpoint.as_str(), shape.relation.id))?;
+            Some(apply::ShapeToRecord {
+                relation: shape.relation.clone(),
+                digest: after_digests.get(index)?.clone(),
+                shape: shape.shape.clone(),
+                files: shape.target_files.clone(),
+            })
+        })
+        .collect()
 }
 
 /// What [`converge`] computed and did.

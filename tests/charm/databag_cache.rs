@@ -936,14 +936,12 @@ fn an_unchanged_hook_leaves_the_databags_unread() {
         );
     }
 
-    // A relation event needs the databags: unusable, so every relation is read from Juju.
-    let alpha = ids(&unit)[0].clone();
-    unit.change(|s| {
-        s.set_remote_unit_data(&alpha, "alpha/0", &unit_data("alpha/0", "10.8.8.8"));
-    });
-    unit.ok(&unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0")));
+    // A change that needs the databags (prometheus.yml is rendered again): unusable, so every
+    // relation is read from Juju.
+    unit.set_config("evaluation_interval", "50s");
+    unit.ok(&Event::ConfigChanged);
     let config = unit.config();
-    assert!(config.contains("10.8.8.8"), "{config}");
+    assert!(config.contains("evaluation_interval: 50s"), "{config}");
     assert!(
         unit.calls("relation-get") > 2,
         "the rest read from Juju again"
@@ -970,8 +968,17 @@ fn a_relation_event_touches_only_its_relations_bags_file() {
     let config = unit.config();
     assert!(config.contains("10.6.6.6"), "{config}");
     assert!(config.contains("beta"), "beta's jobs are kept: {config}");
-    // alpha/0; then beta from Juju: its 2 units, its application and this application's.
-    assert_eq!(unit.calls("relation-get"), 1 + 4);
+    // Only alpha's targets changed (the targets shortcut): alpha/0 is read, beta's file is
+    // not even opened.
+    assert_eq!(unit.calls("relation-get"), 1);
+    assert_eq!(std::fs::read(&beta_file).unwrap(), b"unreadable");
+
+    // A change that needs every relation reads beta from Juju: its 2 units, its application
+    // and this application's; its file is written again.
+    unit.set_config("evaluation_interval", "50s");
+    unit.ok(&Event::ConfigChanged);
+    assert!(unit.config().contains("beta"));
+    assert_eq!(unit.calls("relation-get"), 4);
     assert_ne!(
         std::fs::read(&beta_file).unwrap(),
         b"unreadable",

@@ -24,6 +24,7 @@ mod relations;
 mod secrets;
 mod sharding;
 mod switch_from_prometheus_k8s;
+mod targets_shortcut;
 mod tls;
 mod unchanged_inputs;
 mod workload_tracing;

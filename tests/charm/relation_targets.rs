@@ -115,8 +115,13 @@ fn a_moved_unit_rewrites_its_target_file_only() {
     let written = written_paths(&requests);
     assert_eq!(
         written,
-        [target_path(&format!("{JOB}-1")), MANIFEST_FILE.to_string()],
-        "only the moved unit's targets (and the record of the apply) are pushed"
+        [
+            MANIFEST_FILE.to_string(),
+            target_path(&format!("{JOB}-1")),
+            MANIFEST_FILE.to_string()
+        ],
+        "only the moved unit's targets are pushed, between the manifest's invalidation and \
+         the record of the apply"
     );
     assert_eq!(c.pushed_config_yaml(), config_before);
     assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool run");
@@ -190,9 +195,14 @@ fn the_record_of_target_files_lives_in_the_charm_container_not_the_manifest() {
     let record: Value = serde_json::from_slice(&std::fs::read(&record_file).unwrap()).unwrap();
     assert_eq!(record["files"].as_object().unwrap().len(), 2, "{record}");
 
-    // A charm container that lost its record (a restarted charm container) pushes every
-    // target file again and removes any the workload has that no job wants.
+    // A charm container that lost its record (a restarted charm container, which loses the
+    // relations' results with it) pushes every target file again and removes any the workload
+    // has that no job wants.
     std::fs::remove_file(&record_file).unwrap();
+    std::fs::remove_dir_all(prometheus_rs_k8s::effects::targets_record::results_dir(
+        &c.sim.juju.state().charm_dir,
+    ))
+    .unwrap();
     let stray = format!("{TARGETS_DIR}/0123456789abcdef0123456789abcdef.json");
     c.sim.pebble.write_file(&stray, b"[]\n");
     c.reset_records();

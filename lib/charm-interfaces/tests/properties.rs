@@ -98,6 +98,46 @@ proptest! {
     }
 
     #[test]
+    fn a_relation_sharing_no_job_name_gets_the_jobs_it_gets_alone(
+        rels in prop::collection::vec(
+            (any::<bool>(), prop::collection::vec(job_strategy(), 0..4),
+             prop::collection::btree_map(0u8..4, 0u8..4, 0..4)),
+            1..4),
+    ) {
+        let built: Vec<Rel> = rels
+            .iter()
+            .enumerate()
+            .map(|(i, (meta, jobs, units))| {
+                let units: Vec<(u8, u8)> = units.iter().map(|(k, v)| (*k, *v)).collect();
+                relation(i as u32, *meta, jobs, &units)
+            })
+            .collect();
+        let all = views(&built);
+        let out = scrape_jobs(&all);
+        prop_assert_eq!(out.job_relations.len(), out.jobs.len());
+        for view in &all {
+            let alone = scrape_jobs(std::slice::from_ref(view));
+            let in_all: Vec<_> = out.jobs.iter().zip(&out.job_relations)
+                .filter(|(_, r)| **r == view.id)
+                .map(|(j, _)| j.clone())
+                .collect();
+            if out.shared_names.contains(&view.id) {
+                // Shared only if another relation really had one of its names.
+                let names = |jobs: &[serde_json::Map<String, Value>]| -> Vec<String> {
+                    jobs.iter().map(|j| j["job_name"].as_str().unwrap_or("").to_owned()).collect()
+                };
+                let own = names(&alone.jobs);
+                let others: Vec<String> = all.iter().filter(|v| v.id != view.id)
+                    .flat_map(|v| names(&scrape_jobs(std::slice::from_ref(v)).jobs))
+                    .collect();
+                prop_assert!(own.iter().any(|n| others.contains(n)));
+            } else {
+                prop_assert_eq!(&in_all, &alone.jobs);
+            }
+        }
+    }
+
+    #[test]
     fn arbitrary_databag_text_never_panics(jobs in ".{0,200}", meta in ".{0,80}", rules in ".{0,120}") {
         let rel = Rel::new("metrics-endpoint", 1, "x")
             .app_key("scrape_jobs", &jobs)

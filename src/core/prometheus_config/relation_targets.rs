@@ -45,15 +45,40 @@ pub fn targets_url(base_url: &str, id: &str) -> String {
     format!("{base_url}/targets/{id}")
 }
 
+/// The name of a job's target file in the targets directory.
+pub fn file_name(job_name: &str) -> String {
+    name_of_id(&file_id(job_name))
+}
+
+fn name_of_id(id: &str) -> String {
+    format!("{id}.json")
+}
+
+impl TargetFile {
+    /// Its name in the targets directory.
+    pub fn file_name(&self) -> String {
+        name_of_id(&self.id)
+    }
+}
+
+/// Whether [`serve_over_http`] moves `job`'s targets to a file: it has a name and
+/// `static_configs` whose groups are all plainly strings.
+pub fn moves_to_a_file(job: &Map<String, Value>) -> bool {
+    job.get("job_name").is_some_and(Value::is_string)
+        && job
+            .get("static_configs")
+            .and_then(Value::as_array)
+            .is_some_and(|groups| groups.iter().all(is_plain_group))
+}
+
 /// Moves `job`'s `static_configs` into a [`TargetFile`] and points the job at it on the server
-/// at `base_url`; `None` (the job unchanged) when it has no `static_configs` or one of them is
-/// not plainly strings.
+/// at `base_url`; `None` (the job unchanged) unless [`moves_to_a_file`].
 pub fn serve_over_http(job: &mut Map<String, Value>, base_url: &str) -> Option<TargetFile> {
-    let name = job.get("job_name")?.as_str()?;
-    let groups = job.get("static_configs")?.as_array()?;
-    if !groups.iter().all(is_plain_group) {
+    if !moves_to_a_file(job) {
         return None;
     }
+    let name = job.get("job_name")?.as_str()?;
+    let groups = job.get("static_configs")?.as_array()?;
     let id = file_id(name);
     let mut json = serde_json::to_vec(groups).ok()?;
     json.push(b'\n');

@@ -16,6 +16,8 @@ mod expand;
 pub mod feedback;
 mod hosts;
 
+use std::collections::{BTreeSet, HashMap};
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -64,6 +66,12 @@ pub struct Explanation {
 pub struct ScrapeOutcome {
     /// Jobs for `scrape_configs`, in relation order.
     pub jobs: Vec<Job>,
+    /// The relation each of [`Self::jobs`] came from (same order).
+    pub job_relations: Vec<u32>,
+    /// Relations with a job whose name another relation's job also had: the jobs of these
+    /// depend on other relations (renamed with a digest, or collapsed into an identical job).
+    /// Every other relation's jobs are what it gives alone.
+    pub shared_names: BTreeSet<u32>,
     /// Problems, per application.
     pub per_app_errors: Vec<AppError>,
     /// One entry per produced or dropped job.
@@ -172,19 +180,43 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         outcome.per_app_errors.append(&mut c.errors);
         outcome.explanations.append(&mut c.explanations);
     }
+    outcome.shared_names = relations_sharing_names(&all);
     let (kept, collapsed) = dedupe::dedupe(all);
     outcome
         .explanations
         .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
     outcome.jobs.reserve(kept.len());
     for d in kept {
+        let relation_id = d.relation_id;
         let (explanation, job) = d.into_explanation("");
         outcome.explanations.push(explanation);
         if let Value::Object(job) = job.into_value() {
             outcome.jobs.push(job);
+            outcome.job_relations.push(relation_id);
         }
     }
     outcome
+}
+
+/// The relations of drafts whose name another relation's draft also has (each relation's
+/// drafts are already unique by name).
+fn relations_sharing_names(drafts: &[Draft]) -> BTreeSet<u32> {
+    let mut first_holder: HashMap<&str, u32> = HashMap::with_capacity(drafts.len());
+    let mut shared = BTreeSet::new();
+    for d in drafts {
+        let name = d.job.get("job_name").and_then(OVal::as_str).unwrap_or("");
+        match first_holder.get(name) {
+            Some(&other) if other != d.relation_id => {
+                shared.insert(other);
+                shared.insert(d.relation_id);
+            }
+            Some(_) => {}
+            None => {
+                first_holder.insert(name, d.relation_id);
+            }
+        }
+    }
+    shared
 }
 
 /// The live drafts of one relation, before dedupe.

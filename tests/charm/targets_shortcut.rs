@@ -1,0 +1,286 @@
+//! The targets shortcut (`hook::targets_shortcut`): a relation event that changes only its
+//! relation's targets pushes that relation's target files alone. These tests hold it to the
+//! full path: after every step of a history of moves, joins, departures, job and config
+//! changes, the workload is what a unit deployed afresh on the same model has, and the full
+//! path that follows finds nothing to push.
+
+use std::path::PathBuf;
+
+use crate::common::*;
+use juju_hook::{Event, RelationEventKind, RelationId};
+use serde_json::{json, Value};
+
+/// A model of four `metrics-endpoint` relations: `node` and `web` (isolated, one job per
+/// unit), and `rawa` and `rawb`, which send no topology, so that their job names collide
+/// (their jobs depend on each other: never the shortcut).
+fn model() -> (charm_harness::ModelState, Vec<RelationId>) {
+    let mut state = charm_sim::charm_model_state().expect("charm metadata loads");
+    state.set_leader(true);
+    let mut rels = Vec::new();
+    for (id, app) in [(3, "node"), (4, "web")] {
+        rels.push(add_scrape_app(
+            &mut state,
+            app,
+            id,
+            json!([{"job_name": "main", "static_configs": [{"targets": ["*:9100"]}]}]),
+            None,
+        ));
+    }
+    for (id, app) in [(5, "rawa"), (6, "rawb")] {
+        let rel = state.add_relation_with_id("metrics-endpoint", app, id);
+        let data = juju_hook::RelationData::from([(
+            "scrape_jobs".to_string(),
+            json!([{"job_name": "shared", "static_configs": [{"targets": [format!("10.{id}.0.1:80")]}]}])
+                .to_string(),
+        )]);
+        state.set_remote_app_data(&rel, &data);
+        let unit = format!("{app}/0");
+        state.add_remote_unit(&rel, &unit);
+        set_address(&mut state, &rel, &unit, &format!("10.{id}.1.1"));
+        rels.push(rel);
+    }
+    (state, rels)
+}
+
+fn set_address(state: &mut charm_harness::ModelState, rel: &RelationId, unit: &str, addr: &str) {
+    let data = juju_hook::RelationData::from([
+        (
+            "prometheus_scrape_unit_address".to_string(),
+            addr.to_string(),
+        ),
+        ("prometheus_scrape_unit_name".to_string(), unit.to_string()),
+    ]);
+    state.set_remote_unit_data(rel, unit, &data);
+}
+
+/// The journal the shortcut appends to: it grows exactly when the shortcut pushed targets.
+fn journal_len(c: &Charm) -> u64 {
+    let dir = c.sim.juju.state().charm_dir.clone();
+    std::fs::metadata(dir.join(prometheus_rs_k8s::effects::targets_record::TARGETS_JOURNAL_FILE))
+        .map_or(0, |m| m.len())
+}
+
+/// prometheus.yml (targets inlined) of a unit deployed afresh on `c`'s model.
+fn fresh_config(c: &Charm) -> String {
+    let mut state = c.sim.juju.state().clone();
+    state.charm_dir = PathBuf::from("/nonexistent/charm-dir");
+    let fresh = Charm::with_state(state);
+    fresh.deploy();
+    fresh.config_yaml()
+}
+
+/// A small deterministic generator (no crate needed for a fixed history).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % bound as u64) as usize
+    }
+}
+
+#[test]
+fn every_step_of_a_history_leaves_what_the_full_path_and_a_fresh_unit_want() {
+    let (state, rels) = model();
+    let c = Charm::with_state(state);
+    c.deploy();
+    c.assert_active();
+    let mut units: Vec<Vec<usize>> = vec![vec![0]; rels.len()];
+    let mut next_unit = 1;
+    let mut rng = Lcg(7);
+    let (mut shortcuts, mut isolated_moves) = (0, 0);
+    for step in 0..40 {
+        let r = rng.next(rels.len());
+        let rel = &rels[r];
+        let app = rel_app(&c, rel);
+        let action = rng.next(6);
+        let before = journal_len(&c);
+        let event = match action {
+            // A unit moves.
+            0 | 1 => {
+                let n = units[r][rng.next(units[r].len())];
+                let unit = format!("{app}/{n}");
+                set_address(
+                    &mut c.sim.juju.state(),
+                    rel,
+                    &unit,
+                    &format!("10.{r}.{step}.{n}"),
+                );
+                if r < 2 {
+                    isolated_moves += 1;
+                }
+                c.relation_event(rel, RelationEventKind::Changed, Some(&unit))
+            }
+            // A unit joins.
+            2 => {
+                let unit = format!("{app}/{next_unit}");
+                units[r].push(next_unit);
+                next_unit += 1;
+                {
+                    let mut s = c.sim.juju.state();
+                    s.add_remote_unit(rel, &unit);
+                    set_address(&mut s, rel, &unit, &format!("10.{r}.200.{step}"));
+                }
+                c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some(&unit)));
+                c.relation_event(rel, RelationEventKind::Changed, Some(&unit))
+            }
+            // A unit departs (one stays).
+            3 if units[r].len() > 1 => {
+                let i = rng.next(units[r].len());
+                let n = units[r].remove(i);
+                let unit = format!("{app}/{n}");
+                c.sim.juju.state().remove_remote_unit(rel, &unit);
+                let mut event = c.relation_event(rel, RelationEventKind::Departed, Some(&unit));
+                if let Event::Relation(e) = &mut event {
+                    e.departing_unit = Some(unit);
+                }
+                event
+            }
+            // The application changes its jobs.
+            3 | 4 => {
+                let mut s = c.sim.juju.state();
+                let mut data = s.relation(rel).unwrap().remote_app_data.clone();
+                let jobs: Value = serde_json::from_str(&data["scrape_jobs"]).unwrap();
+                let mut jobs = jobs.as_array().unwrap().clone();
+                jobs[0]["metrics_path"] = json!(format!("/metrics{step}"));
+                data.insert("scrape_jobs".into(), Value::Array(jobs).to_string());
+                s.set_remote_app_data(rel, &data);
+                drop(s);
+                c.relation_event(rel, RelationEventKind::Changed, None)
+            }
+            // An option changes.
+            _ => {
+                c.set_config("evaluation_interval", format!("{}s", 30 + step));
+                Event::ConfigChanged
+            }
+        };
+        c.ok(&event);
+        c.assert_active();
+        if journal_len(&c) > before {
+            shortcuts += 1;
+            assert!(
+                action <= 1 && r < 2,
+                "step {step}: shortcut for action {action} on {rel}"
+            );
+        }
+        let config = c.config_yaml();
+        assert_eq!(config, fresh_config(&c), "step {step}: {event:?}");
+
+        // The full path that follows finds the workload as it wants it.
+        c.reset_records();
+        let reloads = c.counters().reloads;
+        c.ok(&Event::UpdateStatus);
+        assert_eq!(
+            written_paths(&c.requests()),
+            Vec::<String>::new(),
+            "step {step}"
+        );
+        assert_eq!(c.counters().reloads, reloads, "step {step}");
+        assert_eq!(c.config_yaml(), config);
+    }
+    assert!(
+        shortcuts >= 5,
+        "{shortcuts} shortcuts of {isolated_moves} isolated moves"
+    );
+}
+
+fn rel_app(c: &Charm, rel: &RelationId) -> String {
+    c.sim.juju.state().relation(rel).unwrap().remote_app.clone()
+}
+
+/// A hook that died after pushing a relation's targets (the manifest no longer vouches for the
+/// last apply) is repaired by the next hook, even when the model is back to that apply's
+/// inputs: neither shortcut trusts the record then.
+#[test]
+fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
+    let (state, rels) = model();
+    let c = Charm::with_state(state);
+    c.deploy();
+    let rel = &rels[0];
+    let file = target_file_of(&c, "node/0");
+    let good = c.file(&file).unwrap();
+    assert!(good.contains("10.1.2.10:9100"), "{good}");
+
+    // What a hook moving node/0 to 10.66.0.1 leaves when it dies after the push: the manifest
+    // without its fingerprint, the new targets in place; Juju's data is as before.
+    let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
+    let mut unvouched = manifest.clone();
+    unvouched.as_object_mut().unwrap().remove("applied_for");
+    c.sim
+        .pebble
+        .write_file(MANIFEST_FILE, unvouched.to_string().as_bytes());
+    c.sim
+        .pebble
+        .write_file(&file, good.replace("10.1.2.10", "10.66.0.1").as_bytes());
+
+    c.ok(&c.relation_event(rel, RelationEventKind::Changed, Some("node/0")));
+    assert_eq!(
+        c.file(&file).unwrap(),
+        good,
+        "the targets of the model are back"
+    );
+    let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
+    assert!(manifest.get("applied_for").is_some(), "vouched for again");
+}
+
+/// Moving a unit of an isolated relation pushes its target file alone, runs no promtool and
+/// reloads nothing. (Which databags it reads is the databag cache's business: see
+/// `databag_cache::a_relation_event_touches_only_its_relations_bags_file`.)
+#[test]
+fn a_moved_unit_of_an_isolated_relation_costs_its_own_relation_only() {
+    let (state, rels) = model();
+    let c = Charm::with_state(state);
+    c.deploy();
+    c.reset_records();
+    let (journal, reloads) = (journal_len(&c), c.counters().reloads);
+    set_address(&mut c.sim.juju.state(), &rels[1], "web/0", "10.44.0.9");
+    c.ok(&c.relation_event(&rels[1], RelationEventKind::Changed, Some("web/0")));
+    c.assert_active();
+    let requests = c.requests();
+    assert!(journal_len(&c) > journal, "the shortcut journaled its push");
+    assert_eq!(c.counters().reloads, reloads, "no reload");
+    assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool");
+    assert_eq!(
+        written_paths(&requests),
+        [
+            MANIFEST_FILE.to_string(),
+            target_file_of(&c, "web/0"),
+            MANIFEST_FILE.to_string()
+        ]
+    );
+    assert!(c.config_yaml().contains("10.44.0.9:9100"));
+
+    // The same move on a relation whose job name another relation shares takes the full path.
+    let journal = journal_len(&c);
+    let app_jobs = serde_json::json!([{"job_name": "shared", "metrics_path": "/m",
+        "static_configs": [{"targets": ["10.5.0.1:80"]}]}]);
+    let data = juju_hook::RelationData::from([("scrape_jobs".to_string(), app_jobs.to_string())]);
+    c.sim.juju.state().set_remote_app_data(&rels[2], &data);
+    c.ok(&c.relation_event(&rels[2], RelationEventKind::Changed, None));
+    assert!(
+        journal_len(&c) <= journal,
+        "the full path (which folds the journal)"
+    );
+    assert!(c.config_yaml().contains("metrics_path: /m"));
+    assert!(
+        c.config_yaml().contains("10.5.0.1:80"),
+        "rawa's static targets are still scraped"
+    );
+}
+
+/// The target file of the job of `unit` (of `node` or `web`, job `main`).
+fn target_file_of(c: &Charm, unit: &str) -> String {
+    let (app, n) = unit.split_once('/').unwrap();
+    let job = c
+        .job_names()
+        .into_iter()
+        .find(|j| j.ends_with(&format!("_{app}_prometheus_scrape_main-{n}")))
+        .unwrap_or_else(|| panic!("a job for {unit}: {:?}", c.job_names()));
+    format!(
+        "{TARGETS_DIR}/{}.json",
+        prometheus_rs_k8s::core::prometheus_config::relation_targets::file_id(&job)
+    )
+}
