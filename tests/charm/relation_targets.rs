@@ -217,3 +217,45 @@ fn the_record_of_target_files_lives_in_the_charm_container_not_the_manifest() {
     assert_eq!(c.file(&stray), None, "the stray target file is removed");
     assert!(record_file.exists());
 }
+
+/// Thousands of target files go in several push requests: one request for all of them
+/// outlasted the Pebble client's timeout at 25,000 (every apply failed).
+#[test]
+fn many_target_files_are_pushed_in_batches() {
+    let addresses: Vec<String> = (0..1001)
+        .map(|n| format!("10.2.{}.{}", n / 250, n % 250))
+        .collect();
+    let mut state = charm_harness_state();
+    let rel = add_scrape_app(
+        &mut state,
+        "node",
+        7,
+        json!([{"job_name": "node", "static_configs": [{"targets": ["*:9100"]}]}]),
+        None,
+    );
+    for (n, address) in addresses.iter().enumerate() {
+        set_unit_address(&mut state, &rel, n, address);
+    }
+    let c = Charm::with_state(state);
+    c.deploy();
+    c.assert_active();
+    let requests = c.requests();
+    let batches: Vec<usize> = file_requests(&requests, "write")
+        .iter()
+        .map(|r| {
+            r.body_json.as_ref().unwrap()["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["path"].as_str().unwrap().starts_with(TARGETS_DIR))
+                .count()
+        })
+        .filter(|n| *n > 0)
+        .collect();
+    assert_eq!(batches.iter().sum::<usize>(), 1001, "{batches:?}");
+    assert!(
+        batches.len() >= 2 && batches.iter().all(|n| *n <= 1000),
+        "{batches:?}"
+    );
+    assert_eq!(c.dir_entries(TARGETS_DIR).len(), 1001);
+}

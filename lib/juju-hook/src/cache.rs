@@ -329,8 +329,9 @@ pub struct CachedHookTools<'a> {
     departing: Option<(String, String)>,
     /// In `-relation-broken`: the relation, never saved as listed.
     broken: Option<RelationId>,
-    /// The index as loaded (databags not included), to leave it in place when unchanged.
-    loaded: Option<CacheFile>,
+    /// The index's bytes as loaded, to leave it in place when it serialises the same (kept
+    /// as bytes: a clone of the parsed index cost more than serialising it again).
+    loaded: Option<Vec<u8>>,
     state: RefCell<State>,
 }
 
@@ -378,9 +379,11 @@ impl<'a> CachedHookTools<'a> {
             },
         };
         let refresh = (settings.refresh)(&ctx.event);
-        let loaded = loaded.filter(|_| refresh != Refresh::Full);
-        if let (Some(file), Some(index)) = (&loaded, &path) {
-            let file = file.clone();
+        let (file, loaded) = match loaded.filter(|_| refresh != Refresh::Full) {
+            Some((file, bytes)) => (Some(file), Some(bytes)),
+            None => (None, None),
+        };
+        if let (Some(file), Some(index)) = (file, &path) {
             state.leader = Some(file.leader);
             state.relations = file.relations;
             state.relation_ids = file.relation_ids;
@@ -476,11 +479,13 @@ impl<'a> CachedHookTools<'a> {
             unit_state: state.unit_state,
             rotation: state.rotation,
         };
-        // Unchanged: the index read at the start goes back in place (no serialising).
-        let result = if self.loaded.as_ref() == Some(&file) {
+        let bytes = serde_json::to_vec(&file).expect("the cache index serialises");
+        drop(file);
+        // Unchanged: the index read at the start goes back in place.
+        let result = if self.loaded.as_deref() == Some(bytes.as_slice()) {
             std::fs::rename(&in_flight, &path)
         } else {
-            let stored = store(&path, &file);
+            let stored = store_bytes(&path, &bytes);
             let _ = std::fs::remove_file(&in_flight);
             stored
         };
@@ -735,7 +740,8 @@ fn store_bags(
 }
 
 /// Reads the index and moves it aside; `None` when absent, unreadable or someone else's.
-fn take(path: &Path, owner: &CacheOwner) -> Option<CacheFile> {
+/// Returns the bytes read with it.
+fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Vec<u8>)> {
     let in_flight = in_flight_path(path);
     // Moved aside for the hook: only a successful finish puts an index back.
     if let Err(e) = std::fs::rename(path, &in_flight) {
@@ -750,7 +756,7 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<CacheFile> {
     }
     let bytes = std::fs::read(&in_flight).ok()?;
     match serde_json::from_slice::<CacheFile>(&bytes) {
-        Ok(file) if &file.owner == owner => Some(file),
+        Ok(file) if &file.owner == owner => Some((file, bytes)),
         Ok(file) => {
             debug!(?file.owner, "ignoring a databag cache written by another unit or charm");
             None
@@ -775,6 +781,15 @@ fn store(path: &Path, file: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut out, file).map_err(std::io::Error::other)?;
     out.flush()?;
     drop(out);
+    std::fs::rename(&tmp, path)
+}
+
+/// [`store`] for bytes already serialised.
+fn store_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
 
