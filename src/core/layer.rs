@@ -246,7 +246,7 @@ fn service(summary: &str, command: String, startup: Startup) -> Service {
     }
 }
 
-/// Builds the charm's layer (add it under [`LAYER_LABEL`] with `combine: true`).
+/// Builds the charm's layer (add it under [`LAYER_LABEL`](crate::core::workload::LAYER_LABEL) with `combine: true`).
 pub fn build_layer(config: &CharmConfig, inventory: InventoryService) -> Result<Layer, LayerError> {
     let mut layer = Layer {
         summary: Some("Prometheus".into()),

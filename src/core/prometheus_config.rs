@@ -214,7 +214,7 @@ struct Alerting {
 /// Renders prometheus.yml.
 ///
 /// Job order: `prometheus` (self), then, with the inventory on, the inventory job and
-/// `inventory-sd`, then relation jobs by name (see [`relation_jobs::prepare`] for how name
+/// `inventory-sd`, then relation jobs by name (see `relation_jobs::prepare` for how name
 /// collisions are renamed). On Prometheus < 3 `fallback_scrape_protocol` is removed from every
 /// job, verbatim ones included; on ≥ 3 every job lacking it gets `PrometheusText0.0.4`, which
 /// only matters for targets that send no valid Content-Type.

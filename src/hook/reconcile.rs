@@ -158,11 +158,7 @@ pub fn reconcile_with(
         {
             info!("inputs unchanged since the last apply: the workload is up to date");
             // The relations read in this hook are as the last apply saw them: memo them again.
-            for ((rel, memo), digest) in snapshot.relations.iter().zip(&memos).zip(&digests) {
-                if memo.is_none() {
-                    tools.set_relation_memo(&rel.relation_id(), digest.clone());
-                }
-            }
+            memo_relations_read(tools, &snapshot, &memos, &digests);
             let status = with_inventory_state(status, &config, access, &workload);
             tools.status_set(&status, false)?;
             return Ok(ReconcileOutcome {
@@ -198,12 +194,7 @@ pub fn reconcile_with(
                     info!("only the targets of the event's relation changed: pushed them alone");
                     log_report(&report);
                     // The relations read are as the apply recorded them: memo them.
-                    for ((rel, memo), digest) in snapshot.relations.iter().zip(&memos).zip(&digests)
-                    {
-                        if memo.is_none() {
-                            tools.set_relation_memo(&rel.relation_id(), digest.clone());
-                        }
-                    }
+                    memo_relations_read(tools, &snapshot, &memos, &digests);
                     let status = config_problem.cloned().unwrap_or(status);
                     let status = with_inventory_state(status, &config, access, &workload);
                     return finish(tools, status, Some(report));
@@ -707,6 +698,21 @@ fn write_relation_data(
         }
     }
     Ok(unwritten)
+}
+
+/// Gives each relation read in this hook (it had no memo) its digest as its memo: for hooks
+/// that wrote nothing, so the digests read are those the next hook will read.
+fn memo_relations_read(
+    tools: &dyn HookTools,
+    snapshot: &ModelSnapshot,
+    memos: &[Option<String>],
+    digests: &[String],
+) {
+    for ((rel, memo), digest) in snapshot.relations.iter().zip(memos).zip(digests) {
+        if memo.is_none() {
+            tools.set_relation_memo(&rel.relation_id(), digest.clone());
+        }
+    }
 }
 
 /// Gives each relation its digest as the next hook will read it (after this hook's writes) as

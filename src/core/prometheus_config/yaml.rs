@@ -10,7 +10,7 @@ use serde::Serialize;
 /// `serde_json::Map` is a `BTreeMap`. That is about twice as fast as sorting a YAML value tree,
 /// which matters for configurations of thousands of jobs.
 ///
-/// The bytes are `serde_yaml_ng`'s; [`super::block_yaml`] writes them itself when it can (ten
+/// The bytes are `serde_yaml_ng`'s; `block_yaml` writes them itself when it can (ten
 /// times faster), else `serde_yaml_ng` does.
 pub fn to_canonical_yaml<T: Serialize>(value: &T) -> Result<String, super::RenderError> {
     value_to_yaml(&serde_json::to_value(value)?)
