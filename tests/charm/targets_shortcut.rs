@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::common::*;
 use juju_hook::{Event, RelationEventKind, RelationId};
+use prometheus_rs_k8s::core::workload::RULES_DIR;
 use serde_json::{json, Value};
 
 /// A model of four `metrics-endpoint` relations: `node` and `web` (isolated, one job per
@@ -283,4 +284,30 @@ fn target_file_of(c: &Charm, unit: &str) -> String {
         "{TARGETS_DIR}/{}.json",
         prometheus_rs_k8s::core::prometheus_config::relation_targets::file_id(&job)
     )
+}
+
+/// A relation event that changes the relation's alert rules is not a targets-only change:
+/// the rules are part of the shape, so the full path writes and checks them.
+#[test]
+fn changed_alert_rules_take_the_full_path() {
+    let (state, rels) = model();
+    let c = Charm::with_state(state);
+    c.deploy();
+    assert!(c.dir_entries(RULES_DIR).is_empty());
+    let journal = journal_len(&c);
+    {
+        let mut s = c.sim.juju.state();
+        let mut data = s.relation(&rels[0]).unwrap().remote_app_data.clone();
+        let rules = json!({"groups": [{"name": "node", "rules": [
+            {"alert": "NodeDown", "expr": "up == 0", "for": "1m"}]}]});
+        data.insert("alert_rules".into(), rules.to_string());
+        s.set_remote_app_data(&rels[0], &data);
+    }
+    c.ok(&c.relation_event(&rels[0], RelationEventKind::Changed, None));
+    c.assert_active();
+    assert!(journal_len(&c) <= journal, "not the shortcut");
+    let rules = c.dir_entries(RULES_DIR);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let text = c.file(&format!("{RULES_DIR}/{}", rules[0])).unwrap();
+    assert!(text.contains("NodeDown"), "{text}");
 }
