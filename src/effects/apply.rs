@@ -237,18 +237,8 @@ pub fn apply_targets(
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
     let known = std::mem::take(&mut result.files);
-    let mut changed = Vec::new();
-    for file in files {
-        let name = file_name(&file.path).to_owned();
-        let identity = match &file.content {
-            FileContent::Bytes(bytes) => targets_record::identity(bytes),
-            FileContent::Local { identity, .. } => identity.clone(),
-        };
-        if known.get(&name) != Some(&identity) {
-            changed.push(file);
-        }
-        result.files.insert(name, identity);
-    }
+    let (changed, identities) = target_files_against(files.iter(), &known);
+    result.files = identities;
     let pushed: BTreeMap<String, String> = result
         .files
         .iter()
@@ -305,22 +295,11 @@ impl<'a> TargetsChange<'a> {
             _ => (None, false),
         };
         let known = loaded.clone().unwrap_or_default();
-        let mut record = TargetsRecord {
+        let (changed, files) = target_files_against(desired.iter().copied(), &known.files);
+        let record = TargetsRecord {
             generation: applied.generation.clone(),
-            files: BTreeMap::new(),
+            files,
         };
-        let mut changed = Vec::new();
-        for file in desired {
-            let name = file_name(&file.path).to_owned();
-            let identity = match &file.content {
-                FileContent::Bytes(bytes) => targets_record::identity(bytes),
-                FileContent::Local { identity, .. } => identity.clone(),
-            };
-            if known.files.get(&name) != Some(&identity) {
-                changed.push(*file);
-            }
-            record.files.insert(name, identity);
-        }
         let mut stale: Vec<String> = known
             .files
             .keys()
@@ -353,6 +332,28 @@ impl<'a> TargetsChange<'a> {
             self.record.save(path);
         }
     }
+}
+
+/// The target files among `files` whose identity differs from `known` (name → identity), and
+/// the name → identity of all of them.
+fn target_files_against<'a>(
+    files: impl Iterator<Item = &'a DesiredFile>,
+    known: &BTreeMap<String, String>,
+) -> (Vec<&'a DesiredFile>, BTreeMap<String, String>) {
+    let mut changed = Vec::new();
+    let mut identities = BTreeMap::new();
+    for file in files {
+        let name = file_name(&file.path).to_owned();
+        let identity = match &file.content {
+            FileContent::Bytes(bytes) => targets_record::identity(bytes),
+            FileContent::Local { identity, .. } => identity.clone(),
+        };
+        if known.get(&name) != Some(&identity) {
+            changed.push(file);
+        }
+        identities.insert(name, identity);
+    }
+    (changed, identities)
 }
 
 fn file_name(path: &str) -> &str {

@@ -225,20 +225,8 @@ fn many_target_files_are_pushed_in_batches() {
     let addresses: Vec<String> = (0..1001)
         .map(|n| format!("10.2.{}.{}", n / 250, n % 250))
         .collect();
-    let mut state = charm_harness_state();
-    let rel = add_scrape_app(
-        &mut state,
-        "node",
-        7,
-        json!([{"job_name": "node", "static_configs": [{"targets": ["*:9100"]}]}]),
-        None,
-    );
-    for (n, address) in addresses.iter().enumerate() {
-        set_unit_address(&mut state, &rel, n, address);
-    }
-    let c = Charm::with_state(state);
-    c.deploy();
-    c.assert_active();
+    let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let (c, _) = related(&addresses);
     let requests = c.requests();
     let batches: Vec<usize> = file_requests(&requests, "write")
         .iter()

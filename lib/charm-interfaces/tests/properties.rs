@@ -58,6 +58,17 @@ fn relation(id: u32, with_meta: bool, jobs: &[Value], units: &[(u8, u8)]) -> Rel
     rel
 }
 
+/// Generated relations (topology or not, jobs, unit number → address index), numbered from 0.
+fn relations(rels: &[(bool, Vec<Value>, std::collections::BTreeMap<u8, u8>)]) -> Vec<Rel> {
+    rels.iter()
+        .enumerate()
+        .map(|(i, (meta, jobs, units))| {
+            let units: Vec<(u8, u8)> = units.iter().map(|(k, v)| (*k, *v)).collect();
+            relation(i as u32, *meta, jobs, &units)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -68,14 +79,7 @@ proptest! {
              prop::collection::btree_map(0u8..4, 0u8..4, 0..4)),
             1..4),
     ) {
-        let built: Vec<Rel> = rels
-            .iter()
-            .enumerate()
-            .map(|(i, (meta, jobs, units))| {
-                let units: Vec<(u8, u8)> = units.iter().map(|(k, v)| (*k, *v)).collect();
-                relation(i as u32, *meta, jobs, &units)
-            })
-            .collect();
+        let built = relations(&rels);
         let out = scrape_jobs(&views(&built));
         let mut names: Vec<&str> = out.jobs.iter().map(|j| j["job_name"].as_str().unwrap()).collect();
         let total = names.len();
@@ -104,14 +108,7 @@ proptest! {
              prop::collection::btree_map(0u8..4, 0u8..4, 0..4)),
             1..4),
     ) {
-        let built: Vec<Rel> = rels
-            .iter()
-            .enumerate()
-            .map(|(i, (meta, jobs, units))| {
-                let units: Vec<(u8, u8)> = units.iter().map(|(k, v)| (*k, *v)).collect();
-                relation(i as u32, *meta, jobs, &units)
-            })
-            .collect();
+        let built = relations(&rels);
         let all = views(&built);
         let out = scrape_jobs(&all);
         prop_assert_eq!(out.job_relations.len(), out.jobs.len());
