@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
+use crate::core::relation_shape::RelationShape;
 use crate::core::workload::{
     CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR, TARGETS_DIR, TARGETS_SERVICE,
 };
@@ -20,25 +21,12 @@ use crate::effects::services::apply_layer;
 use crate::effects::targets_record::{self, RelationResult, TargetsBook, TargetsRecord};
 use juju_hook::RelationId;
 
-/// An isolated relation's shape and digest, to record with its target files' identities once
-/// the apply succeeded (see [`RelationResult`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShapeToRecord {
-    /// The relation.
-    pub relation: RelationId,
-    /// Its digest as the recorded fingerprint has it.
-    pub digest: String,
-    /// Its shape.
-    pub shape: String,
-    /// Its target files' names.
-    pub files: Vec<String>,
-}
-
 /// Applies `desired` against the workload reached through `workload`, with Prometheus' web API at
 /// `prometheus_url`. `current` is what [`CurrentWorkload::read`] returned at the start of the
 /// hook; `applied_for` is recorded in the manifest once everything succeeded, and so are the
-/// isolated relations' `shapes` in `book`. The relation jobs' target files are tracked in the
-/// charm container's record in `book`.
+/// isolated relations' `shapes` in `book`, each with its digest as `applied_for`'s fingerprint
+/// has it. The relation jobs' target files are tracked in the charm container's record in
+/// `book`.
 ///
 /// Before the first change to the workload the manifest loses its `applied_for`: a hook that
 /// dies half-way must not leave a manifest that vouches for the inputs of the apply before it
@@ -51,7 +39,7 @@ pub fn apply(
     current: &CurrentWorkload,
     applied_for: AppliedFor,
     book: &TargetsBook,
-    shapes: &[ShapeToRecord],
+    shapes: &[(&RelationShape, &str)],
 ) -> Result<ApplyReport, ApplyError> {
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
@@ -113,13 +101,13 @@ pub fn apply(
     targets.save(&book.record);
     let results = shapes
         .iter()
-        .map(|s| {
+        .map(|(s, digest)| {
             let result = RelationResult {
                 generation: applied.generation.clone(),
-                digest: s.digest.clone(),
+                digest: digest.to_string(),
                 shape: s.shape.clone(),
                 files: s
-                    .files
+                    .target_files
                     .iter()
                     .filter_map(|name| {
                         let identity = targets.record.files.get(name)?;

@@ -15,6 +15,7 @@ use crate::core::desired_workload::LocalFile;
 use crate::core::limits::Managed;
 use crate::core::manifest::AppliedFor;
 use crate::core::model::ModelSnapshot;
+use crate::core::relation_shape::RelationShape;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
     INVENTORY_SERVICE, PROMETHEUS_BINARY, PROMETHEUS_PORT, PROMETHEUS_SERVICE, TARGETS_SERVICE,
@@ -622,11 +623,11 @@ fn converge(
 
 /// The isolated relations' shapes with their digests after this hook's writes, as the
 /// recorded fingerprint has them.
-fn shapes_to_record(
+fn shapes_to_record<'a>(
     snapshot: &ModelSnapshot,
-    after_digests: &[String],
-    desired: &Desired,
-) -> Vec<apply::ShapeToRecord> {
+    after_digests: &'a [String],
+    desired: &'a Desired,
+) -> Vec<(&'a RelationShape, &'a str)> {
     let index_of: std::collections::HashMap<(&str, u32), usize> = snapshot
         .relations
         .iter()
@@ -638,12 +639,7 @@ fn shapes_to_record(
         .iter()
         .filter_map(|shape| {
             let index = *index_of.get(&(shape.relation.endpoint.as_str(), shape.relation.id))?;
-            Some(apply::ShapeToRecord {
-                relation: shape.relation.clone(),
-                digest: after_digests.get(index)?.clone(),
-                shape: shape.shape.clone(),
-                files: shape.target_files.clone(),
-            })
+            Some((shape, after_digests.get(index)?.as_str()))
         })
         .collect()
 }

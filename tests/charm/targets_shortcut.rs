@@ -43,6 +43,14 @@ fn model() -> (charm_harness::ModelState, Vec<RelationId>) {
     (state, rels)
 }
 
+/// A leader unit deployed on [`model`].
+fn deployed() -> (Charm, Vec<RelationId>) {
+    let (state, rels) = model();
+    let c = Charm::with_state(state);
+    c.deploy();
+    (c, rels)
+}
+
 fn set_address(state: &mut charm_harness::ModelState, rel: &RelationId, unit: &str, addr: &str) {
     let data = juju_hook::RelationData::from([
         (
@@ -85,9 +93,7 @@ impl Lcg {
 
 #[test]
 fn every_step_of_a_history_leaves_what_the_full_path_and_a_fresh_unit_want() {
-    let (state, rels) = model();
-    let c = Charm::with_state(state);
-    c.deploy();
+    let (c, rels) = deployed();
     c.assert_active();
     let mut units: Vec<Vec<usize>> = vec![vec![0]; rels.len()];
     let mut next_unit = 1;
@@ -197,9 +203,7 @@ fn rel_app(c: &Charm, rel: &RelationId) -> String {
 /// inputs: neither shortcut trusts the record then.
 #[test]
 fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
-    let (state, rels) = model();
-    let c = Charm::with_state(state);
-    c.deploy();
+    let (c, rels) = deployed();
     let rel = &rels[0];
     let file = target_file_of(&c, "node/0");
     let good = c.file(&file).unwrap();
@@ -232,9 +236,7 @@ fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
 /// `databag_cache::a_relation_event_touches_only_its_relations_bags_file`.)
 #[test]
 fn a_moved_unit_of_an_isolated_relation_costs_its_own_relation_only() {
-    let (state, rels) = model();
-    let c = Charm::with_state(state);
-    c.deploy();
+    let (c, rels) = deployed();
     c.reset_records();
     let (journal, reloads) = (journal_len(&c), c.counters().reloads);
     set_address(&mut c.sim.juju.state(), &rels[1], "web/0", "10.44.0.9");
@@ -290,9 +292,7 @@ fn target_file_of(c: &Charm, unit: &str) -> String {
 /// the rules are part of the shape, so the full path writes and checks them.
 #[test]
 fn changed_alert_rules_take_the_full_path() {
-    let (state, rels) = model();
-    let c = Charm::with_state(state);
-    c.deploy();
+    let (c, rels) = deployed();
     assert!(c.dir_entries(RULES_DIR).is_empty());
     let journal = journal_len(&c);
     {

@@ -58,6 +58,19 @@ fn relation(id: u32, with_meta: bool, jobs: &[Value], units: &[(u8, u8)]) -> Rel
     rel
 }
 
+/// One to three relations: topology or not, jobs, unit number → address index.
+fn relation_specs(
+) -> impl Strategy<Value = Vec<(bool, Vec<Value>, std::collections::BTreeMap<u8, u8>)>> {
+    prop::collection::vec(
+        (
+            any::<bool>(),
+            prop::collection::vec(job_strategy(), 0..4),
+            prop::collection::btree_map(0u8..4, 0u8..4, 0..4),
+        ),
+        1..4,
+    )
+}
+
 /// Generated relations (topology or not, jobs, unit number → address index), numbered from 0.
 fn relations(rels: &[(bool, Vec<Value>, std::collections::BTreeMap<u8, u8>)]) -> Vec<Rel> {
     rels.iter()
@@ -74,10 +87,7 @@ proptest! {
 
     #[test]
     fn names_unique_deterministic_and_unit_order_free(
-        rels in prop::collection::vec(
-            (any::<bool>(), prop::collection::vec(job_strategy(), 0..4),
-             prop::collection::btree_map(0u8..4, 0u8..4, 0..4)),
-            1..4),
+        rels in relation_specs(),
     ) {
         let built = relations(&rels);
         let out = scrape_jobs(&views(&built));
@@ -103,10 +113,7 @@ proptest! {
 
     #[test]
     fn a_relation_sharing_no_job_name_gets_the_jobs_it_gets_alone(
-        rels in prop::collection::vec(
-            (any::<bool>(), prop::collection::vec(job_strategy(), 0..4),
-             prop::collection::btree_map(0u8..4, 0u8..4, 0..4)),
-            1..4),
+        rels in relation_specs(),
     ) {
         let built = relations(&rels);
         let all = views(&built);
