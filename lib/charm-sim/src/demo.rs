@@ -396,7 +396,8 @@ struct Demo {
 
 impl Demo {
     /// Changes the model, runs the events, waits for Prometheus to show `expect` (up inventory
-    /// targets, up sample-app targets) and prints what happened.
+    /// targets, up sample-app targets) and prints what happened. A failed hook or targets that
+    /// do not settle are misses: the demo then exits non-zero (`run_tests` runs it).
     fn step(
         &mut self,
         title: &str,
@@ -410,6 +411,11 @@ impl Demo {
         for event in &events {
             if let Err(e) = self.live.run(event) {
                 println!("   hook {} failed: {e:#}", event.name());
+                self.missed.push(format!(
+                    "step {} ({title}): hook {} failed",
+                    self.step,
+                    event.name()
+                ));
             }
         }
         let names: Vec<String> = events.iter().map(Event::name).collect();
@@ -580,7 +586,7 @@ fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     println!("Stopping Prometheus and the poller.");
     if !d.missed.is_empty() {
         anyhow::bail!(
-            "targets did not settle as expected: {}",
+            "the deployment did not go as expected: {}",
             d.missed.join("; ")
         );
     }
