@@ -22,6 +22,7 @@ use common::pod::{is_alive, wait_for, Pod, RealSystems};
 use inventory_sd::sample::{Fault, MetricsPorts, SampleInventory, SampleOptions};
 use juju_hook::{Event, RelationData, RelationEventKind, Status, StatusKind};
 use pebble::{CheckLevel, CheckStatus, ServiceStatus};
+use prometheus_rs_k8s::core::workload::TARGETS_DIR;
 use serde_json::{Map, Value};
 
 /// Prometheus and the poller react within seconds; Prometheus 3 starts in a few.
@@ -365,6 +366,42 @@ fn a_relation_adds_scrape_jobs_that_prometheus_scrapes() {
         (data["result"][0]["value"][1] == "1").then_some(())
     });
     assert_eq!(unit.prometheus_pid(), pid, "a new job is a reload");
+}
+
+#[test]
+fn a_target_file_removed_in_the_container_is_restored_by_update_status() {
+    let Some(unit) = Unit::new(&[]) else { return };
+    unit.deploy();
+    relate_scrape_target(&unit, "self-scraped", &serde_json::json!({"groups": []}));
+    let client = unit.pod.client();
+    let listed = || {
+        client
+            .list_files(TARGETS_DIR, Some("*.json"))
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.name, f.size))
+            .collect::<BTreeSet<_>>()
+    };
+    let files = listed();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let (name, _) = files.first().unwrap().clone();
+    client
+        .remove_path(&format!("{TARGETS_DIR}/{name}"), false)
+        .unwrap();
+    assert!(listed().is_empty());
+
+    unit.ok(&Event::UpdateStatus);
+    assert_eq!(unit.status(), Status::active(""));
+    assert_eq!(
+        listed(),
+        files,
+        "the real daemon's listing (names and sizes) drives it"
+    );
+    wait_for("the relation's target served again", DEADLINE, || {
+        unit.targets()
+            .into_iter()
+            .find(|t| t.starts_with("juju_workloads_f4b3a2c1_self-scraped_"))
+    });
 }
 
 #[test]

@@ -78,7 +78,13 @@ pub fn apply(
     if manifest.files.is_empty() {
         stale.extend(unknown_rule_files(workload, &applied)?);
     }
-    let targets = TargetsChange::new(workload, &book.record, manifest, &applied, &target_files)?;
+    let targets = TargetsChange::new(workload, &book.record, current, &applied, &target_files)?;
+    if targets.restored > 0 {
+        tracing::warn!(
+            "restoring {} relation target file(s) removed or changed in the workload",
+            targets.restored
+        );
+    }
     changed.extend(&targets.changed);
     let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
         || stale
@@ -89,7 +95,8 @@ pub fn apply(
     if config_changed {
         validate_candidate(workload, desired, &mut report)?;
     }
-    if !changed.is_empty() || !stale.is_empty() || !targets.stale.is_empty() {
+    let changes = !changed.is_empty() || !stale.is_empty() || !targets.stale.is_empty();
+    if changes {
         invalidate(workload, manifest, &mut report)?;
     }
     push_changed(workload, &changed, &mut report)?;
@@ -175,7 +182,10 @@ pub fn apply(
     });
     // Recorded before the manifest vouches for them (see `invalidate`).
     targets_record::save_results(&book.results, &results);
-    if &applied != manifest {
+    // After an invalidation always: a change of target files alone (a lost record, restored
+    // files) leaves the manifest as it was, and one left without `applied_for` would send
+    // every later hook down the full path with every target file unknown.
+    if changes || &applied != manifest {
         push_manifest(workload, &applied, &mut report)?;
     }
     Ok(report)
@@ -266,16 +276,22 @@ struct TargetsChange<'a> {
     stale: Vec<String>,
     record: TargetsRecord,
     record_changed: bool,
+    /// Files the record has as pushed that the container's listing lacks or has at another
+    /// size (pushed again, in `changed`).
+    restored: usize,
 }
 
 impl<'a> TargetsChange<'a> {
+    /// With `current.target_files` (the container's listing, on update-status), files missing
+    /// or resized there are pushed again and files there that the record lacks are removed.
     fn new(
         workload: &WorkloadGateway,
         record_path: &Path,
-        manifest: &Manifest,
+        current: &CurrentWorkload,
         applied: &Manifest,
         desired: &[&'a DesiredFile],
     ) -> Result<Self, pebble::Error> {
+        let manifest = &current.manifest;
         // A manifest without `applied_for` is an apply that did not complete: the record may
         // lag behind the container, so it counts as unknown.
         let (loaded, journal) = match TargetsRecord::load(record_path, &manifest.generation) {
@@ -283,35 +299,66 @@ impl<'a> TargetsChange<'a> {
             _ => (None, false),
         };
         let known = loaded.clone().unwrap_or_default();
-        let (changed, files) = target_files_against(desired.iter().copied(), &known.files);
+        let (mut changed, files) = target_files_against(desired.iter().copied(), &known.files);
         let record = TargetsRecord {
             generation: applied.generation.clone(),
             files,
         };
-        let mut stale: Vec<String> = known
+        let mut restored = 0;
+        if let (Some(listed), Some(_)) = (&current.target_files, &loaded) {
+            let pushing: BTreeSet<&str> = changed.iter().map(|f| f.path.as_str()).collect();
+            for &file in desired {
+                if pushing.contains(file.path.as_str()) {
+                    continue;
+                }
+                let size = match &file.content {
+                    FileContent::Bytes(bytes) => Some(bytes.len() as u64),
+                    FileContent::Local { .. } => None,
+                };
+                let there = listed.get(file_name(&file.path)).copied();
+                if there.is_none() || (size.is_some() && there != size) {
+                    changed.push(file);
+                    restored += 1;
+                }
+            }
+        }
+        let mut stale: BTreeSet<String> = known
             .files
             .keys()
             .filter(|name| !record.files.contains_key(*name))
-            .map(|name| format!("{TARGETS_DIR}/{name}"))
+            .cloned()
             .collect();
         // Nothing known of this container's target files (no record of its generation): any
-        // other one there is left by an earlier charm container and must go.
-        if loaded.is_none() {
-            stale.extend(
+        // other one there is left by an earlier charm container and must go. The same for
+        // files listed on update-status that nothing pushed.
+        let listed = match (&current.target_files, &loaded) {
+            (Some(listed), _) => Some(listed.keys().cloned().collect::<Vec<_>>()),
+            (None, None) => Some(
                 workload
                     .list_files(TARGETS_DIR, "*.json")?
                     .into_iter()
                     .filter(|f| f.file_type == pebble::FileType::File)
-                    .filter(|f| !record.files.contains_key(&f.name))
-                    .map(|f| format!("{TARGETS_DIR}/{}", f.name)),
-            );
-        }
+                    .map(|f| f.name)
+                    .collect(),
+            ),
+            (None, Some(_)) => None,
+        };
+        stale.extend(
+            listed
+                .into_iter()
+                .flatten()
+                .filter(|name| !record.files.contains_key(name)),
+        );
         let record_changed = journal || loaded.as_ref() != Some(&record);
         Ok(TargetsChange {
             changed,
-            stale,
+            stale: stale
+                .into_iter()
+                .map(|name| format!("{TARGETS_DIR}/{name}"))
+                .collect(),
             record,
             record_changed,
+            restored,
         })
     }
 

@@ -1,12 +1,14 @@
 //! What the workload has now, read once at the start of a hook: the manifest of the last
 //! successful apply and Pebble's plan; on update-status also the drift check of the managed
-//! files.
+//! files and the listing of the relation target files.
+
+use std::collections::BTreeMap;
 
 use pebble::Plan;
 
 use crate::core::desired_workload::content_identity;
 use crate::core::manifest::Manifest;
-use crate::core::workload::{CONFIG_DIR, MANIFEST_FILE};
+use crate::core::workload::{CONFIG_DIR, MANIFEST_FILE, TARGETS_DIR};
 use crate::effects::gateway::WorkloadGateway;
 
 /// What the workload has now.
@@ -16,6 +18,8 @@ pub struct CurrentWorkload {
     pub manifest: Manifest,
     /// Pebble's current plan.
     pub plan: Plan,
+    /// The relation target files in the container, name → size, when listed (update-status).
+    pub target_files: Option<BTreeMap<String, u64>>,
 }
 
 impl CurrentWorkload {
@@ -23,7 +27,25 @@ impl CurrentWorkload {
     pub fn read(workload: &WorkloadGateway) -> Result<CurrentWorkload, pebble::Error> {
         let manifest = load_manifest(workload)?;
         let plan = workload.plan()?;
-        Ok(CurrentWorkload { manifest, plan })
+        Ok(CurrentWorkload {
+            manifest,
+            plan,
+            target_files: None,
+        })
+    }
+
+    /// Lists the relation target files in the container (one request, names and sizes), so
+    /// that the apply re-pushes those removed or resized behind the charm's back and removes
+    /// those it did not push. Their contents are not pulled: 10,000 files at 2000x5.
+    pub fn list_target_files(&mut self, workload: &WorkloadGateway) -> Result<(), pebble::Error> {
+        let listed = workload
+            .list_files(TARGETS_DIR, "*.json")?
+            .into_iter()
+            .filter(|f| f.file_type == pebble::FileType::File)
+            .map(|f| (f.name, f.size.unwrap_or_default()))
+            .collect();
+        self.target_files = Some(listed);
+        Ok(())
     }
 
     /// Checks the managed configuration files in the container against the manifest and

@@ -468,7 +468,8 @@ fn refreshes_capacity(event: &Event) -> bool {
 }
 
 /// What the workload has now; `None` when its Pebble is not up (yet). On update-status, every
-/// few minutes, managed files edited in the container are noticed so they get restored.
+/// few minutes, managed files edited in the container are noticed so they get restored, and
+/// target files removed, resized or added are noticed by their listing.
 fn read_workload(
     ctx: &HookContext,
     workload: &WorkloadGateway,
@@ -479,6 +480,7 @@ fn read_workload(
             if !drifted.is_empty() {
                 warn!("restoring files changed in the workload: {drifted:?}");
             }
+            current.list_target_files(workload)?;
         }
         Ok(current)
     });

@@ -221,6 +221,94 @@ fn the_record_of_target_files_lives_in_the_charm_container_not_the_manifest() {
 /// Thousands of target files go in several push requests: one request for all of them
 /// outlasted the Pebble client's timeout at 25,000 (every apply failed).
 #[test]
+fn a_lost_record_with_unchanged_inputs_ends_with_a_manifest_that_vouches_for_the_apply() {
+    let (c, _) = related(&["10.1.2.10", "10.1.2.11"]);
+    let charm_dir = c.sim.juju.state().charm_dir.clone();
+    std::fs::remove_file(prometheus_rs_k8s::effects::targets_record::record_path(
+        &charm_dir,
+    ))
+    .unwrap();
+    // Same inputs: only the target files, unknown now, are pushed again.
+    c.reset_records();
+    c.ok(&Event::UpdateStatus);
+    let written = written_paths(&c.requests());
+    assert!(
+        written.contains(&target_path(&format!("{JOB}-0"))),
+        "{written:?}"
+    );
+    assert_eq!(
+        written.last(),
+        Some(&MANIFEST_FILE.to_string()),
+        "{written:?}"
+    );
+    let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
+    assert!(manifest["applied_for"].is_object(), "{manifest}");
+    // So the next hook with the same inputs changes nothing.
+    c.reset_records();
+    c.ok(&Event::ConfigChanged);
+    assert_eq!(
+        mutating(&c.requests()),
+        Vec::<&charm_harness::RecordedRequest>::new()
+    );
+    c.assert_active();
+}
+
+#[test]
+fn target_files_removed_resized_or_added_in_the_workload_are_set_right_by_update_status() {
+    let (c, _) = related(&["10.1.2.10", "10.1.2.11", "10.1.2.12"]);
+    let [removed, resized, kept] = [0, 1, 2].map(|n| target_path(&format!("{JOB}-{n}")));
+    let wanted = [&removed, &resized, &kept].map(|p| c.file(p).expect("pushed"));
+    std::fs::remove_file(c.sim.pebble.host_path(&removed)).unwrap();
+    c.sim.pebble.write_file(&resized, b"[]\n");
+    let stray = format!("{TARGETS_DIR}/0123456789abcdef0123456789abcdef.json");
+    c.sim.pebble.write_file(&stray, b"[]\n");
+    let config = c.pushed_config_yaml();
+    let before = c.counters();
+
+    // Other hooks trust the record: nothing is noticed.
+    c.reset_records();
+    c.ok(&Event::ConfigChanged);
+    assert_eq!(
+        mutating(&c.requests()),
+        Vec::<&charm_harness::RecordedRequest>::new()
+    );
+
+    // update-status lists the directory (one request): the missing and the resized file are
+    // pushed again, the stray one removed; prometheus.yml, promtool and Prometheus are left
+    // alone.
+    c.reset_records();
+    c.ok(&Event::UpdateStatus);
+    c.assert_active();
+    let requests = c.requests();
+    let written = written_paths(&requests);
+    assert_eq!(
+        written,
+        [
+            MANIFEST_FILE.to_string(),
+            removed.clone(),
+            resized.clone(),
+            MANIFEST_FILE.to_string()
+        ]
+    );
+    assert_eq!(
+        [&removed, &resized, &kept].map(|p| c.file(p).expect("in place")),
+        wanted
+    );
+    assert_eq!(c.file(&stray), None);
+    assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool run");
+    assert_eq!(c.counters(), before, "no reload, no restart");
+    assert_eq!(c.pushed_config_yaml(), config);
+
+    // Set right: the next update-status changes nothing.
+    c.reset_records();
+    c.ok(&Event::UpdateStatus);
+    assert_eq!(
+        mutating(&c.requests()),
+        Vec::<&charm_harness::RecordedRequest>::new()
+    );
+}
+
+#[test]
 fn many_target_files_are_pushed_in_batches() {
     let addresses: Vec<String> = (0..1001)
         .map(|n| format!("10.2.{}.{}", n / 250, n % 250))
