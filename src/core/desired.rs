@@ -26,7 +26,7 @@ use crate::core::layer::{
 };
 use crate::core::model::{ModelSnapshot, RelationSnapshot};
 use crate::core::prometheus_config::relation_targets::TargetFile;
-use crate::core::prometheus_config::{render_owned, ConfigInput};
+use crate::core::prometheus_config::{self, render_owned, ConfigInput};
 use crate::core::sharding;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
@@ -259,6 +259,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             sharding::external_labels(&input.topology, inputs.config.scrape_sharding);
     }
     let rendered = render_owned(input)?;
+    let jobs = rendered.jobs;
 
     let mut files = vec![DesiredFile::config(CONFIG_FILE, rendered.yaml)];
     for (name, content) in scrape_rules.files.iter().chain(&sender_rules.files) {
@@ -313,6 +314,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     }
     notes.extend(rendered.notes);
 
+    let reload_timeout = prometheus_config::reload_timeout(jobs, config_bytes(&files));
     Ok(Desired {
         workload: DesiredWorkload {
             files,
@@ -321,6 +323,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             stopped_checks,
             prometheus_version: Some(inputs.version.to_string()),
             web_tls,
+            reload_timeout,
         },
         writes: relation_writes(
             inputs,
@@ -721,6 +724,18 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         log_targets_in_plan: None,
         targets_url: &crate::core::prometheus_config::relation_targets::default_base_url(),
     })?)
+}
+
+/// The bytes of the files Prometheus reads its configuration from (prometheus.yml, rules).
+fn config_bytes(files: &[DesiredFile]) -> usize {
+    files
+        .iter()
+        .filter(|f| f.role == FileRole::PrometheusConfig)
+        .map(|f| match &f.content {
+            FileContent::Bytes(bytes) => bytes.len(),
+            FileContent::Local { .. } => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]

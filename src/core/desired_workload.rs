@@ -104,6 +104,9 @@ pub struct DesiredWorkload {
     pub prometheus_version: Option<String>,
     /// How to reach Prometheus' web API when it serves HTTPS.
     pub web_tls: Option<WebTls>,
+    /// How long a reload of these files may take (see
+    /// [`crate::core::prometheus_config::reload_timeout`]).
+    pub reload_timeout: std::time::Duration,
 }
 
 /// Prometheus serves HTTPS: the CA its certificate comes from and the name it certifies.

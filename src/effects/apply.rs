@@ -14,7 +14,7 @@ use crate::core::workload::{
 use crate::effects::access::file_bytes;
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
-use crate::effects::http::{reload_prometheus, reload_timeout};
+use crate::effects::http::reload_prometheus;
 use crate::effects::promtool::validate_candidate;
 use crate::effects::report::{ApplyError, ApplyReport};
 use crate::effects::services::apply_layer;
@@ -150,22 +150,13 @@ pub fn apply(
     }
 
     if config_changed && !prometheus_restarted {
-        let config_bytes: usize = desired
-            .files
-            .iter()
-            .filter(|f| f.role == FileRole::PrometheusConfig)
-            .map(|f| match &f.content {
-                FileContent::Bytes(b) => b.len(),
-                FileContent::Local { .. } => 0,
-            })
-            .sum();
         match &desired.web_tls {
             Some(tls) => crate::effects::tls_client::reload_prometheus_tls(
                 prometheus_url,
                 tls,
-                reload_timeout(config_bytes),
+                desired.reload_timeout,
             )?,
-            None => reload_prometheus(prometheus_url, reload_timeout(config_bytes))?,
+            None => reload_prometheus(prometheus_url, desired.reload_timeout)?,
         }
         report.reloaded = true;
     }

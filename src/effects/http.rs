@@ -5,12 +5,6 @@ use std::time::Duration;
 
 use crate::effects::report::ApplyError;
 
-/// Reload timeout that grows with the configuration: Prometheus re-reads every file and
-/// rebuilds every scrape pool, which takes seconds for configurations of thousands of jobs.
-pub fn reload_timeout(config_bytes: usize) -> Duration {
-    Duration::from_secs(5) + Duration::from_millis((config_bytes / 1024) as u64 * 10)
-}
-
 /// `POST /-/reload`. Prometheus answers 200 on success and 500 with the reason otherwise.
 pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyError> {
     let client = reqwest::blocking::Client::builder()
@@ -88,15 +82,4 @@ pub fn refresh_inventory(poller_url: &str) -> anyhow::Result<reqwest::Result<ser
         .send()
         .and_then(|r| r.error_for_status())
         .and_then(|r| r.json::<serde_json::Value>()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reload_timeout_grows_with_the_configuration() {
-        assert_eq!(reload_timeout(0), Duration::from_secs(5));
-        assert!(reload_timeout(10 * 1024 * 1024) > Duration::from_secs(100));
-    }
 }

@@ -6,6 +6,9 @@
 mod common;
 #[path = "../render_common/mod.rs"]
 mod render_common;
+/// Models of a given size (the benches' own).
+#[path = "../../benches/support/mod.rs"]
+mod sized_models;
 
 mod config;
 mod hostile_config;

@@ -268,3 +268,38 @@ fn exemplar_storage_section() {
         .yaml;
     assert!(!off.contains("storage:"), "{off}");
 }
+
+/// The reload budget covers the reload times measured on a loaded machine (BENCHMARKS.md,
+/// "Prometheus' side of a change") about twice, and stays finite.
+#[test]
+fn the_reload_budget_covers_the_measured_reload_times() {
+    use prometheus_rs_k8s::core::prometheus_config::reload_timeout;
+    use std::time::Duration;
+    assert_eq!(reload_timeout(0, 0), Duration::from_secs(5));
+    // 1,001 jobs, 0.6 MB: 1.45 s (3.14), 1.98 s (2.42).
+    assert!(reload_timeout(1001, 600 << 10) >= Duration::from_secs_f64(2.0 * 1.98));
+    // 10,001 jobs, 4.4 MB with the targets served over http_sd: 216.6 s (3.14).
+    let large = reload_timeout(10_001, 4400 << 10);
+    assert!(large >= Duration::from_secs_f64(1.5 * 216.6), "{large:?}");
+    assert!(large <= Duration::from_secs(600), "{large:?}");
+    // Large rule files alone still add time.
+    assert!(reload_timeout(1, 10 << 20) > Duration::from_secs(100));
+}
+
+/// The budget follows the jobs the rendered file has.
+#[test]
+fn the_reload_budget_grows_with_the_relation_jobs() {
+    let budget = |apps: usize| {
+        let snapshot = crate::sized_models::snapshot(apps, 5);
+        prometheus_rs_k8s::core::desired::desired_for(&snapshot)
+            .unwrap()
+            .workload
+            .reload_timeout
+    };
+    let (small, large) = (budget(2), budget(200));
+    assert!(small < std::time::Duration::from_secs(6), "{small:?}");
+    assert!(
+        large > small + std::time::Duration::from_secs(3),
+        "{small:?} {large:?}"
+    );
+}
