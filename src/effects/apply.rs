@@ -297,21 +297,9 @@ impl<'a> TargetsChange<'a> {
         };
         let mut restored = 0;
         if let (Some(listed), Some(_)) = (&current.target_files, &loaded) {
-            let pushing: BTreeSet<&str> = changed.iter().map(|f| f.path.as_str()).collect();
-            for &file in desired {
-                if pushing.contains(file.path.as_str()) {
-                    continue;
-                }
-                let size = match &file.content {
-                    FileContent::Bytes(bytes) => Some(bytes.len() as u64),
-                    FileContent::Local { .. } => None,
-                };
-                let there = listed.get(file_name(&file.path)).copied();
-                if there.is_none() || (size.is_some() && there != size) {
-                    changed.push(file);
-                    restored += 1;
-                }
-            }
+            let missing = missing_or_resized(desired, &changed, listed);
+            restored = missing.len();
+            changed.extend(missing);
         }
         let mut stale: BTreeSet<String> = known
             .files
@@ -358,6 +346,28 @@ impl<'a> TargetsChange<'a> {
             self.record.save(path);
         }
     }
+}
+
+/// The target files of `desired` not already in `pushing` that the container's listing
+/// (`listed`, name → size) lacks or has at another size.
+fn missing_or_resized<'a>(
+    desired: &[&'a DesiredFile],
+    pushing: &[&DesiredFile],
+    listed: &BTreeMap<String, u64>,
+) -> Vec<&'a DesiredFile> {
+    let pushing: BTreeSet<&str> = pushing.iter().map(|f| f.path.as_str()).collect();
+    desired
+        .iter()
+        .copied()
+        .filter(|file| !pushing.contains(file.path.as_str()))
+        .filter(|file| {
+            let there = listed.get(file_name(&file.path)).copied();
+            match &file.content {
+                FileContent::Bytes(bytes) => there != Some(bytes.len() as u64),
+                FileContent::Local { .. } => there.is_none(),
+            }
+        })
+        .collect()
 }
 
 /// The target files among `files` whose identity differs from `known` (name → identity), and

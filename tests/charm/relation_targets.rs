@@ -246,10 +246,7 @@ fn a_lost_record_with_unchanged_inputs_ends_with_a_manifest_that_vouches_for_the
     // So the next hook with the same inputs changes nothing.
     c.reset_records();
     c.ok(&Event::ConfigChanged);
-    assert_eq!(
-        mutating(&c.requests()),
-        Vec::<&charm_harness::RecordedRequest>::new()
-    );
+    c.assert_nothing_written();
     c.assert_active();
 }
 
@@ -268,10 +265,7 @@ fn target_files_removed_resized_or_added_in_the_workload_are_set_right_by_update
     // Other hooks trust the record: nothing is noticed.
     c.reset_records();
     c.ok(&Event::ConfigChanged);
-    assert_eq!(
-        mutating(&c.requests()),
-        Vec::<&charm_harness::RecordedRequest>::new()
-    );
+    c.assert_nothing_written();
 
     // update-status lists the directory (one request): the missing and the resized file are
     // pushed again, the stray one removed; prometheus.yml, promtool and Prometheus are left
@@ -302,10 +296,7 @@ fn target_files_removed_resized_or_added_in_the_workload_are_set_right_by_update
     // Set right: the next update-status changes nothing.
     c.reset_records();
     c.ok(&Event::UpdateStatus);
-    assert_eq!(
-        mutating(&c.requests()),
-        Vec::<&charm_harness::RecordedRequest>::new()
-    );
+    c.assert_nothing_written();
 }
 
 #[test]

@@ -127,6 +127,15 @@ impl Charm {
         assert_eq!(self.status(), Status::active(""));
     }
 
+    /// Asserts that no Pebble request since the last `reset_records` changed the workload.
+    #[track_caller]
+    pub fn assert_nothing_written(&self) {
+        assert_eq!(
+            mutating(&self.requests()),
+            Vec::<&charm_harness::RecordedRequest>::new()
+        );
+    }
+
     /// Sets a config option as `juju config` would (type-checked against config.yaml).
     pub fn set_config(&self, key: &str, value: impl Into<Value>) {
         self.sim
