@@ -69,6 +69,21 @@ fn targets_of(c: &Charm, job: &str) -> Value {
     serde_json::from_str(&c.file(&target_path(job)).expect("target file pushed")).unwrap()
 }
 
+/// The last hook pushed these target files alone, between the manifest's invalidation and the
+/// record of the apply: prometheus.yml as `config` was, no promtool, no reload, no restart
+/// (`before` are the counters before the hook).
+#[track_caller]
+fn assert_targets_alone_pushed(c: &Charm, targets: &[String], config: &str, before: &Counters) {
+    let requests = c.requests();
+    let mut expected = vec![MANIFEST_FILE.to_string()];
+    expected.extend(targets.iter().cloned());
+    expected.push(MANIFEST_FILE.to_string());
+    assert_eq!(written_paths(&requests), expected);
+    assert_eq!(c.pushed_config_yaml(), config);
+    assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool run");
+    assert_eq!(&c.counters(), before, "no reload, no restart");
+}
+
 #[test]
 fn relation_jobs_name_their_target_file_and_the_file_holds_the_targets() {
     let (c, _) = related(&["10.1.2.10", "10.1.2.11"]);
@@ -111,21 +126,12 @@ fn a_moved_unit_rewrites_its_target_file_only() {
     unit_at(&c, &rel, 1, "10.1.9.99", RelationEventKind::Changed);
     c.assert_active();
 
-    let requests = c.requests();
-    let written = written_paths(&requests);
-    assert_eq!(
-        written,
-        [
-            MANIFEST_FILE.to_string(),
-            target_path(&format!("{JOB}-1")),
-            MANIFEST_FILE.to_string()
-        ],
-        "only the moved unit's targets are pushed, between the manifest's invalidation and \
-         the record of the apply"
+    assert_targets_alone_pushed(
+        &c,
+        &[target_path(&format!("{JOB}-1"))],
+        &config_before,
+        &before,
     );
-    assert_eq!(c.pushed_config_yaml(), config_before);
-    assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool run");
-    assert_eq!(c.counters(), before, "no reload, no restart");
     assert_eq!(
         targets_of(&c, &format!("{JOB}-1"))[0]["targets"],
         json!(["10.1.9.99:9100"])
@@ -273,25 +279,12 @@ fn target_files_removed_resized_or_added_in_the_workload_are_set_right_by_update
     c.reset_records();
     c.ok(&Event::UpdateStatus);
     c.assert_active();
-    let requests = c.requests();
-    let written = written_paths(&requests);
-    assert_eq!(
-        written,
-        [
-            MANIFEST_FILE.to_string(),
-            removed.clone(),
-            resized.clone(),
-            MANIFEST_FILE.to_string()
-        ]
-    );
+    assert_targets_alone_pushed(&c, &[removed.clone(), resized.clone()], &config, &before);
     assert_eq!(
         [&removed, &resized, &kept].map(|p| c.file(p).expect("in place")),
         wanted
     );
     assert_eq!(c.file(&stray), None);
-    assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool run");
-    assert_eq!(c.counters(), before, "no reload, no restart");
-    assert_eq!(c.pushed_config_yaml(), config);
 
     // Set right: the next update-status changes nothing.
     c.reset_records();
