@@ -15,7 +15,12 @@
 //! Each row has the wall time of the charm process and its **charm time**: wall minus the
 //! time spent inside hook-tool processes, as `fake-hook-tool` records it itself (from the
 //! start to the end of its `main`, in `<state>.times`; process creation and loading are not
-//! included, so charm time slightly overstates the charm's own part). Also the reloads of
+//! included, so charm time slightly overstates the charm's own part), and its **charm CPU**:
+//! user and system CPU of the charm process and of the processes it waited for (`wait4`),
+//! minus the hook tools' own CPU as `fake-hook-tool` records it (from its `exec`: loading
+//! included). CPU is what a hook costs the node, and, unlike wall time, barely moves with
+//! other load on the machine; it does not count the time spent waiting for Pebble, Prometheus
+//! or promtool (other processes), and includes GNU time's own (about 0.7 ms). Also the reloads of
 //! Prometheus and the charm's own peak RSS: the charm runs under GNU time
 //! (`/usr/bin/time -f %M`), whose child's `ru_maxrss` is the charm's. (`ru_maxrss` from
 //! `wait4` of a child of this bench would include the bench's own resident set: Linux carries
@@ -50,6 +55,11 @@ struct Sample {
     wall: Duration,
     /// Time spent inside hook-tool processes, as they recorded it.
     tools: Duration,
+    /// User and system CPU of the process the bench started (the charm, or GNU time and the
+    /// charm) and of every process it waited for (its hook tools).
+    cpu: Duration,
+    /// The hook tools' own CPU, as they recorded it (from their `exec`, loading included).
+    tools_cpu: Duration,
     /// Peak resident set of the charm process, KiB, as GNU time saw it: the larger of the
     /// charm's own and its hook tools' (a process's `ru_maxrss` counts its waited children).
     max_rss_kib: u64,
@@ -68,6 +78,8 @@ impl Sample {
         Sample {
             wall: self.wall + other.wall,
             tools: self.tools + other.tools,
+            cpu: self.cpu + other.cpu,
+            tools_cpu: self.tools_cpu + other.tools_cpu,
             max_rss_kib: self.max_rss_kib.max(other.max_rss_kib),
             tools_max_rss_kib: self.tools_max_rss_kib.max(other.tools_max_rss_kib),
             reloads: self.reloads + other.reloads,
@@ -234,7 +246,7 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
         program.push(rss_file.display().to_string());
     }
     program.extend(wrap);
-    let mut cmd = match program.split_first() {
+    let cmd = match program.split_first() {
         None => hook_command(&charm, &env, unit.runner.tools_dir(), file.path()),
         Some((first, args)) => {
             let mut cmd =
@@ -247,28 +259,27 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
     let _ = std::fs::remove_file(&times);
     let tools_rss = state_side_file(file.path(), ".rss");
     let _ = std::fs::remove_file(&tools_rss);
+    let tools_cpu = state_side_file(file.path(), ".cpu");
+    let _ = std::fs::remove_file(&tools_cpu);
     let reloads_before = unit._web.reload_count();
     let start = Instant::now();
-    let output = cmd.output().expect("charm runs");
+    let (status, stdout, stderr, cpu) = run_with_cpu(cmd);
     let wall = start.elapsed();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&stdout);
     assert!(
-        output.status.success(),
+        status.success(),
         "{} failed: {stdout}\n{}",
         event.name(),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&stderr)
     );
-    let tools = std::fs::read_to_string(&times)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .sum();
+    let tools = sum_nanos(&times);
     file.commit_pending().expect("commit");
     let state = file.load().expect("state");
     Sample {
         wall,
         tools,
+        cpu,
+        tools_cpu: sum_nanos(&tools_cpu),
         max_rss_kib: charm_max_rss(&rss_file),
         tools_max_rss_kib: std::fs::read_to_string(&tools_rss)
             .unwrap_or_default()
@@ -282,6 +293,67 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
         pebble_requests: unit.pebble.request_count(),
         bytes_pushed: bytes_pushed(&stdout),
     }
+}
+
+/// Runs `cmd` to its end: exit status, stdout, stderr, and the CPU time (user and system) of
+/// the process and of the children it waited for, from `wait4` (`Command::output` discards
+/// the resource usage).
+fn run_with_cpu(
+    mut cmd: std::process::Command,
+) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>, Duration) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    // Reaped below by `wait4`, which `Child::wait` would not give the resource usage of.
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("charm runs");
+    let mut err_pipe = child.stderr.take().expect("stderr piped");
+    let stderr = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let mut stdout = Vec::new();
+    let _ = child
+        .stdout
+        .take()
+        .expect("stdout piped")
+        .read_to_end(&mut stdout);
+    let pid = i32::try_from(child.id()).expect("a pid fits an i32");
+    let mut status = 0;
+    // SAFETY: `wait4` writes the child's status and resource usage into the zeroed values it
+    // is given; the child is ours and `Child` does not wait for it again.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+    let stderr = stderr.join().expect("stderr reader");
+    (
+        std::process::ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+        cpu,
+    )
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// The sum of the nanosecond figures, one per line, in `path` (zero when there is none).
+fn sum_nanos(path: &Path) -> Duration {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
 }
 
 /// Where `fake-hook-tool` appends its durations.
@@ -349,6 +421,10 @@ fn emit(apps: usize, units: usize, hook: &str, cache: &str, samples: &[Sample]) 
         .iter()
         .map(|s| s.wall.saturating_sub(s.tools).as_secs_f64() * 1e3)
         .collect();
+    let charm_cpu_ms: Vec<f64> = samples
+        .iter()
+        .map(|s| s.cpu.saturating_sub(s.tools_cpu).as_secs_f64() * 1e3)
+        .collect();
     let last = samples.last().expect("a sample");
     let row = json!({
         "kind": "hook",
@@ -358,6 +434,7 @@ fn emit(apps: usize, units: usize, hook: &str, cache: &str, samples: &[Sample]) 
         "runs": samples.len(),
         "median_ms": median(ms.clone()),
         "charm_median_ms": median(charm_ms),
+        "charm_cpu_median_ms": median(charm_cpu_ms),
         "min_ms": ms.iter().copied().fold(f64::INFINITY, f64::min),
         "max_ms": ms.iter().copied().fold(0.0, f64::max),
         "tool_calls": last.tool_calls,

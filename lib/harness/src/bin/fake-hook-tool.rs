@@ -9,9 +9,12 @@
 //! `is-leader`, `opened-ports`, `state-get` and `action-get` none (see
 //! `StateFile::read_only_relations`), so their cost does not grow with the model. Every call
 //! appends its own duration in nanoseconds, from the start of `main` to its end, as one line
-//! to `<state>.times`, so benchmarks can tell the charm's time from the tools'; and its own
-//! peak resident set (`VmHWM`, KiB) to `<state>.rss`, so they can tell the charm's peak from
-//! its hook tools' (a parent's `ru_maxrss` counts its children's).
+//! to `<state>.times`, so benchmarks can tell the charm's time from the tools'; its own CPU
+//! time in nanoseconds (user and system, from the `exec` that started it: loading included) to
+//! `<state>.cpu`, so they can tell the charm's CPU from the tools' (a parent's CPU usage counts
+//! its waited children's); and its own peak resident set (`VmHWM`, KiB) to `<state>.rss`, so
+//! they can tell the charm's peak from its hook tools' (a parent's `ru_maxrss` counts its
+//! children's).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -51,6 +54,9 @@ fn main() -> ExitCode {
     if let Some(path) = std::env::var_os(STATE_ENV) {
         let elapsed = started.elapsed().as_nanos();
         append_line(&path, ".times", &elapsed.to_string());
+        if let Some(cpu) = own_cpu_nanos() {
+            append_line(&path, ".cpu", &cpu.to_string());
+        }
         // This process's own high-water mark: unlike `ru_maxrss`, `VmHWM` starts anew at `exec`.
         let hwm = std::fs::read_to_string("/proc/self/status")
             .ok()
@@ -64,6 +70,20 @@ fn main() -> ExitCode {
         }
     }
     code
+}
+
+/// This process's user and system CPU time so far, in nanoseconds.
+fn own_cpu_nanos() -> Option<u128> {
+    // SAFETY: `getrusage` writes into the zeroed struct it is given and reads nothing else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    Some(timeval_nanos(usage.ru_utime) + timeval_nanos(usage.ru_stime))
+}
+
+fn timeval_nanos(t: libc::timeval) -> u128 {
+    t.tv_sec as u128 * 1_000_000_000 + t.tv_usec as u128 * 1_000
 }
 
 /// Appends `line` to the file named `state` + `suffix` (best effort: it only feeds benchmarks).
