@@ -41,6 +41,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use charm_harness::juju::tool_costs::{cost_file, cpu_time, CPU_SUFFIX, RSS_SUFFIX, WALL_SUFFIX};
 use charm_harness::juju::{hook_command, HookRunner};
 use charm_harness::{FakeHookTools, FakePebble, FakePrometheusWeb};
 use juju_hook::CachedHookTools;
@@ -255,11 +256,11 @@ fn run(unit: &Unit, event: &Event, extra_env: &[(&str, &str)]) -> Sample {
             cmd
         }
     };
-    let times = tool_times_path(file.path());
+    let times = cost_file(file.path(), WALL_SUFFIX);
     let _ = std::fs::remove_file(&times);
-    let tools_rss = state_side_file(file.path(), ".rss");
+    let tools_rss = cost_file(file.path(), RSS_SUFFIX);
     let _ = std::fs::remove_file(&tools_rss);
-    let tools_cpu = state_side_file(file.path(), ".cpu");
+    let tools_cpu = cost_file(file.path(), CPU_SUFFIX);
     let _ = std::fs::remove_file(&tools_cpu);
     let reloads_before = unit._web.reload_count();
     let start = Instant::now();
@@ -332,7 +333,7 @@ fn run_with_cpu(
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
-    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+    let cpu = cpu_time(&usage);
     let stderr = stderr.join().expect("stderr reader");
     (
         std::process::ExitStatus::from_raw(status),
@@ -340,10 +341,6 @@ fn run_with_cpu(
         stderr,
         cpu,
     )
-}
-
-fn timeval(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
 }
 
 /// The sum of the nanosecond figures, one per line, in `path` (zero when there is none).
@@ -354,18 +351,6 @@ fn sum_nanos(path: &Path) -> Duration {
         .filter_map(|l| l.trim().parse::<u64>().ok())
         .map(Duration::from_nanos)
         .sum()
-}
-
-/// Where `fake-hook-tool` appends its durations.
-fn tool_times_path(state: &Path) -> PathBuf {
-    state_side_file(state, ".times")
-}
-
-/// `<state><suffix>`: where `fake-hook-tool` appends what it measured of itself.
-fn state_side_file(state: &Path, suffix: &str) -> PathBuf {
-    let mut path = state.as_os_str().to_owned();
-    path.push(suffix);
-    PathBuf::from(path)
 }
 
 /// Whether hooks run under GNU time for their peak RSS (`BENCH_RSS=off`: not, e.g. to see

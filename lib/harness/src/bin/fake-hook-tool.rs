@@ -22,6 +22,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use charm_harness::juju::tool_costs::{self, CPU_SUFFIX, RSS_SUFFIX, WALL_SUFFIX};
 use charm_harness::juju::{run_tool, StateFile, STATE_ENV};
 
 /// Tools that never change the model (only their call is counted).
@@ -53,9 +54,9 @@ fn main() -> ExitCode {
     let code = run();
     if let Some(path) = std::env::var_os(STATE_ENV) {
         let elapsed = started.elapsed().as_nanos();
-        append_line(&path, ".times", &elapsed.to_string());
-        if let Some(cpu) = own_cpu_nanos() {
-            append_line(&path, ".cpu", &cpu.to_string());
+        append_line(&path, WALL_SUFFIX, &elapsed.to_string());
+        if let Some(cpu) = own_cpu() {
+            append_line(&path, CPU_SUFFIX, &cpu.as_nanos().to_string());
         }
         // This process's own high-water mark: unlike `ru_maxrss`, `VmHWM` starts anew at `exec`.
         let hwm = std::fs::read_to_string("/proc/self/status")
@@ -66,34 +67,28 @@ fn main() -> ExitCode {
                     .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
             });
         if let Some(hwm) = hwm {
-            append_line(&path, ".rss", &hwm);
+            append_line(&path, RSS_SUFFIX, &hwm);
         }
     }
     code
 }
 
-/// This process's user and system CPU time so far, in nanoseconds.
-fn own_cpu_nanos() -> Option<u128> {
+/// This process's user and system CPU time so far.
+fn own_cpu() -> Option<std::time::Duration> {
     // SAFETY: `getrusage` writes into the zeroed struct it is given and reads nothing else.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
         return None;
     }
-    Some(timeval_nanos(usage.ru_utime) + timeval_nanos(usage.ru_stime))
-}
-
-fn timeval_nanos(t: libc::timeval) -> u128 {
-    t.tv_sec as u128 * 1_000_000_000 + t.tv_usec as u128 * 1_000
+    Some(tool_costs::cpu_time(&usage))
 }
 
 /// Appends `line` to the file named `state` + `suffix` (best effort: it only feeds benchmarks).
 fn append_line(state: &std::ffi::OsStr, suffix: &str, line: &str) {
-    let mut name = state.to_owned();
-    name.push(suffix);
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(name)
+        .open(tool_costs::cost_file(Path::new(state), suffix))
     {
         let _ = writeln!(file, "{line}");
     }

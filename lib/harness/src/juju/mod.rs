@@ -19,6 +19,7 @@ mod records;
 mod relations;
 mod runner;
 mod state;
+pub mod tool_costs;
 
 pub use apply::apply;
 pub use call::{Call, RelRef, ToolFailure};
