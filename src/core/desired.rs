@@ -268,8 +268,8 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             content.clone(),
         ));
     }
-    files.extend(rendered.target_files.iter().map(target_file));
     let targets = TargetsService::new(!rendered.target_files.is_empty(), inputs.targets_in_plan);
+    files.extend(rendered.target_files.into_iter().map(target_file));
     let inventory = InventoryService::from_config(inputs.config, inputs.inventory_in_plan);
     // The binary runs the relation-targets server and the poller.
     if targets == TargetsService::On || matches!(inventory, InventoryService::On(_)) {
@@ -683,18 +683,18 @@ fn inventory_url_file(url: &str) -> DesiredFile {
     }
 }
 
-/// The charm's own binary as a file for the workload.
-/// A relation job's target file, served to Prometheus by the relation-targets service.
-/// A relation job's target file as a file of the workload.
-pub fn target_file(file: &TargetFile) -> DesiredFile {
+/// A relation job's target file as a file of the workload, served to Prometheus by the
+/// relation-targets service.
+pub fn target_file(file: TargetFile) -> DesiredFile {
     DesiredFile {
         path: format!("{TARGETS_DIR}/{}", file.file_name()),
-        content: FileContent::Bytes(file.json.clone()),
+        content: FileContent::Bytes(file.json),
         permissions: 0o644,
         role: FileRole::ScrapeTargets,
     }
 }
 
+/// The charm's own binary as a file for the workload.
 fn poller_binary(binary: &LocalFile) -> DesiredFile {
     DesiredFile {
         path: POLLER_BINARY.to_string(),

@@ -114,7 +114,7 @@ pub fn try_targets_only(
         return None;
     }
     let plan = current.manifest.applied_for.as_ref()?.plan.clone();
-    let files: Vec<_> = alone.target_files.iter().map(target_file).collect();
+    let files: Vec<_> = alone.target_files.into_iter().map(target_file).collect();
     let result = RelationResult {
         digest: inputs.digests[index].clone(),
         ..recorded
