@@ -3,7 +3,8 @@
 //! loopback. Prometheus running the config as pushed (each relation job naming its target file)
 //! scrapes exactly the targets, with exactly the labels, of a Prometheus running the same config
 //! with the targets inline; a rewritten target file moves the target without a reload; the
-//! server going away leaves the last targets in place.
+//! server going away leaves the last targets in place; the server holds a connection per job
+//! even when started with a low limit of open files.
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -209,4 +210,72 @@ fn served_targets_are_scraped_as_inline_ones_and_move_without_a_reload() {
             s.spawn(move || check_major(version));
         }
     });
+}
+
+/// The soft limit of open files of process `pid`, from `/proc`.
+fn soft_open_files_limit(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a line for open files");
+    let soft = line.split_whitespace().nth(3).expect("the soft limit");
+    soft.parse().unwrap_or(u64::MAX) // "unlimited"
+}
+
+/// Prometheus keeps a connection open to the server per relation job, and Pebble starts the
+/// server with the container's original soft limit of open files (often 1,024): the compiled
+/// `serve-targets`, started with a soft limit far below the connections it is then asked to
+/// hold, answers on all of them at once.
+#[test]
+fn serve_targets_holds_more_connections_than_the_soft_limit_it_starts_with() {
+    use std::io::{Read, Write};
+    const SOFT_LIMIT: u64 = 64;
+    const CONNECTIONS: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ab12.json"), "[]\n").unwrap();
+    let port = free_port();
+    let server = Process(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -Sn {SOFT_LIMIT} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_prometheus-rs-k8s"))
+            .arg("serve-targets")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--dir={}", dir.path().display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh runs serve-targets"),
+    );
+    wait_for("serve-targets", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let mut open = Vec::with_capacity(CONNECTIONS);
+    for i in 0..CONNECTIONS {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+            .write_all(b"GET /targets/ab12 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut status = [0u8; 12];
+        stream
+            .read_exact(&mut status)
+            .unwrap_or_else(|e| panic!("connection {i} of {CONNECTIONS} unanswered: {e}"));
+        // Out of file descriptors, the server answers 500: it cannot open the target file.
+        assert_eq!(
+            String::from_utf8_lossy(&status),
+            "HTTP/1.1 200",
+            "connection {i}"
+        );
+        open.push(stream);
+    }
+    let soft = soft_open_files_limit(server.0.id());
+    assert!(
+        soft > SOFT_LIMIT,
+        "the server runs with a soft limit of {soft}"
+    );
 }

@@ -9,17 +9,37 @@
 //! Prometheus' `http_sd` expects: 200 with `Content-Type: application/json` and the file's
 //! bytes (a JSON list of target groups); any other answer makes Prometheus keep the targets of
 //! its last good refresh, which is what a missing or unreadable file must do.
+//!
+//! Prometheus keeps one connection open per relation job (each `http_sd` config has its own
+//! HTTP client), so the server holds as many connections as there are jobs, twice that for a
+//! while after a Prometheus 2.x reload, which starts every discoverer anew and leaves the old
+//! ones' connections open until its client's 5-minute idle timeout. Hence two things a plain
+//! server lacks: the process raises its soft limit of open files to the hard limit at start
+//! (as Go programs such as Prometheus and Pebble do for themselves; Pebble's children get the
+//! container's original soft limit, often 1,024), and a connection idle for
+//! [`DEFAULT_IDLE_TIMEOUT`] is closed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+
+use crate::config::parse_duration;
+
+/// How long a connection may stay idle before the server closes it: six of Prometheus'
+/// refreshes (`refresh_interval`, 10 s). A connection idle that long belongs to a discoverer
+/// that a reload replaced; Prometheus' client retries a request on a connection closed under
+/// it, so closing one early costs nothing.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Arguments of the `serve-targets` subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,6 +50,9 @@ pub struct TargetsArgs {
     /// Directory of the `<id>.json` target files.
     #[arg(long)]
     pub dir: PathBuf,
+    /// Close a connection that has carried no request for this long.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 /// Whether `id` can name a target file: lowercase hex, as the charm makes them, so a request
@@ -78,13 +101,75 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(listen = %args.listen, dir = %args.dir.display(), "relation-targets server starting");
-    axum::serve(listener, router(args.dir.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_on(
+        listener,
+        router(args.dir.clone()),
+        args.idle_timeout,
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// Serves `app` on `listener`, closing connections idle for `idle_timeout`, until `shutdown`
+/// completes; connections still open then are dropped (every request is an idempotent read
+/// that Prometheus makes again on its next refresh).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    idle_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper's header-read timeout runs from the moment the connection waits for a request,
+    // between requests too: with a timer it is the idle timeout.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // Out of file descriptors, most likely: wait for connections to close.
+                tracing::warn!("cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    )
+}
+
+/// Raises the soft limit of open files to the hard limit; returns the new soft limit.
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
 }
 
 /// Runs the `serve-targets` subcommand until SIGTERM. Logging must be set up by the caller.
 pub fn run_cli(args: &TargetsArgs) -> ExitCode {
+    match raise_open_files_limit() {
+        Ok(limit) => tracing::info!("open files limit: {limit}"),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
