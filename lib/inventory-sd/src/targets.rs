@@ -17,7 +17,7 @@
 //! server lacks: the process raises its soft limit of open files to the hard limit at start
 //! (as Go programs such as Prometheus and Pebble do for themselves; Pebble's children get the
 //! container's original soft limit, often 1,024), and a connection idle for
-//! [`DEFAULT_IDLE_TIMEOUT`] is closed.
+//! [`DEFAULT_IDLE_TIMEOUT`] (`--idle-timeout`) is closed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,11 +35,11 @@ use hyper_util::service::TowerToHyperService;
 
 use crate::config::parse_duration;
 
-/// How long a connection may stay idle before the server closes it: six of Prometheus'
-/// refreshes (`refresh_interval`, 10 s). A connection idle that long belongs to a discoverer
-/// that a reload replaced; Prometheus' client retries a request on a connection closed under
-/// it, so closing one early costs nothing.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a connection may stay idle before the server closes it: six of the refreshes the
+/// charm asks of Prometheus (`refresh_interval: 10s`). A connection idle that long belongs to a
+/// discoverer that a reload replaced; Prometheus' client retries a request on a connection
+/// closed under it, so closing one early costs nothing.
+pub const DEFAULT_IDLE_TIMEOUT: &str = "60s";
 
 /// Arguments of the `serve-targets` subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,8 +50,8 @@ pub struct TargetsArgs {
     /// Directory of the `<id>.json` target files.
     #[arg(long)]
     pub dir: PathBuf,
-    /// Close a connection that has carried no request for this long.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// Close a connection that has carried no request for this long (0: never).
+    #[arg(long, default_value = DEFAULT_IDLE_TIMEOUT, value_parser = parse_duration)]
     pub idle_timeout: Duration,
 }
 
@@ -111,7 +111,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves `app` on `listener`, closing connections idle for `idle_timeout`, until `shutdown`
+/// Serves `app` on `listener`, closing connections idle for `idle_timeout` (zero: never), until `shutdown`
 /// completes; connections still open then are dropped (every request is an idempotent read
 /// that Prometheus makes again on its next refresh).
 pub async fn serve_on(
@@ -124,7 +124,7 @@ pub async fn serve_on(
     // hyper's header-read timeout runs from the moment the connection waits for a request,
     // between requests too: with a timer it is the idle timeout.
     http.timer(TokioTimer::new())
-        .header_read_timeout(idle_timeout);
+        .header_read_timeout((!idle_timeout.is_zero()).then_some(idle_timeout));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {

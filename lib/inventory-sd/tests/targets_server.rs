@@ -115,3 +115,21 @@ async fn a_connection_that_never_asks_is_closed_too() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_zero_idle_timeout_keeps_connections_open() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ab12.json"), GROUPS).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_on(
+        listener,
+        router(dir.path().into()),
+        Duration::ZERO,
+        std::future::pending(),
+    ));
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(get(&mut stream, "ab12").await.0, "HTTP/1.1 200 OK");
+    tokio::time::sleep(IDLE * 2).await;
+    assert_eq!(get(&mut stream, "ab12").await.0, "HTTP/1.1 200 OK");
+}
