@@ -404,6 +404,56 @@ fn a_target_file_removed_in_the_container_is_restored_by_update_status() {
     });
 }
 
+/// The soft and hard limits of open files of process `pid`.
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a line for open files");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    (fields[3].to_owned(), fields[4].to_owned())
+}
+
+/// Pebble (a Go program) raises its own soft limit of open files but starts its services and
+/// commands with the container's original one (1,024 in this pod, as under containerd 2);
+/// Prometheus, also in Go, raises its own; the relation-targets server, which holds a
+/// connection per relation job, must raise its own too.
+#[test]
+fn the_relation_targets_server_raises_the_soft_limit_pebble_starts_it_with() {
+    let Some(unit) = Unit::new(&[]) else { return };
+    unit.deploy();
+    relate_scrape_target(&unit, "self-scraped", &serde_json::json!({"groups": []}));
+    let output = unit
+        .pod
+        .client()
+        .exec(&["sh", "-c", "ulimit -Sn"], &pebble::ExecOptions::default())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "1024",
+        "what Pebble gives its children"
+    );
+    let servers: Vec<u32> = unit
+        .pids(prometheus_rs_k8s::core::workload::POLLER_BINARY)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).nth(1) == Some(b"serve-targets".as_slice()))
+        })
+        .collect();
+    assert_eq!(servers.len(), 1, "one relation-targets server: {servers:?}");
+    let (soft, hard) = open_files_limits(servers[0]);
+    assert_eq!(soft, hard, "the server's soft limit");
+    assert_ne!(soft, "1024");
+    // Go sets its own to the hard limit less one.
+    let (soft, _) = open_files_limits(unit.prometheus_pid());
+    assert!(
+        soft.parse::<u64>().map_or(true, |n| n > 1024),
+        "Prometheus' soft limit: {soft}"
+    );
+}
+
 #[test]
 fn rule_files_are_validated_staged_outside_prometheus_directory() {
     let Some(unit) = Unit::new(&[]) else { return };

@@ -92,6 +92,8 @@ mount -t tmpfs tmpfs /opt
 mount -t tmpfs tmpfs /var/lib
 mkdir /var/lib/prometheus
 mount --bind "$DATA" /var/lib/prometheus
+# The soft limit of open files containerd 2 gives a container (its unit no longer raises it).
+ulimit -Sn 1024
 exec "$PEBBLE_BIN" run
 "#;
 
