@@ -2,6 +2,7 @@
 //! Prometheus keeps a connection per `http_sd` job and, after a 2.x reload, abandons them for
 //! new ones; the server must let go of the abandoned ones and keep the ones in use.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use inventory_sd::targets::{router, serve_on};
@@ -45,16 +46,32 @@ async fn get(stream: &mut TcpStream, id: &str) -> (String, String) {
     (status, body)
 }
 
-#[tokio::test]
-async fn idle_connections_are_closed_and_busy_ones_kept() {
+/// A server of one target file (`ab12`) with `idle` as its idle timeout, until `shutdown`:
+/// its directory (kept alive by the caller), its address and its task.
+async fn start(
+    idle: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (tempfile::TempDir, SocketAddr, tokio::task::JoinHandle<()>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ab12.json"), GROUPS).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(serve_on(
+        listener,
+        router(dir.path().into()),
+        idle,
+        shutdown,
+    ));
+    (dir, addr, server)
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_busy_ones_kept() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_on(listener, router(dir.path().into()), IDLE, async {
+    let (_dir, addr, server) = start(IDLE, async {
         let _ = stopped.await;
-    }));
+    })
+    .await;
 
     let mut idle = TcpStream::connect(addr).await.unwrap();
     let mut busy = TcpStream::connect(addr).await.unwrap();
@@ -95,15 +112,7 @@ async fn idle_connections_are_closed_and_busy_ones_kept() {
 
 #[tokio::test]
 async fn a_connection_that_never_asks_is_closed_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve_on(
-        listener,
-        router(dir.path().into()),
-        IDLE,
-        std::future::pending(),
-    ));
+    let (_dir, addr, _server) = start(IDLE, std::future::pending()).await;
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let started = tokio::time::Instant::now();
     let mut rest = Vec::new();
@@ -118,16 +127,7 @@ async fn a_connection_that_never_asks_is_closed_too() {
 
 #[tokio::test]
 async fn a_zero_idle_timeout_keeps_connections_open() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ab12.json"), GROUPS).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve_on(
-        listener,
-        router(dir.path().into()),
-        Duration::ZERO,
-        std::future::pending(),
-    ));
+    let (_dir, addr, _server) = start(Duration::ZERO, std::future::pending()).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     assert_eq!(get(&mut stream, "ab12").await.0, "HTTP/1.1 200 OK");
     tokio::time::sleep(IDLE * 2).await;
