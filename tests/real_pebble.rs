@@ -18,7 +18,7 @@ use std::time::Duration;
 use charm_harness::juju::{HookOutcome, HookRunner};
 use charm_harness::ModelState;
 use charm_sim::charm_model_state;
-use common::pod::{is_alive, wait_for, Pod, RealSystems};
+use common::pod::{is_alive, open_files_limits, wait_for, Pod, RealSystems};
 use inventory_sd::sample::{Fault, MetricsPorts, SampleInventory, SampleOptions};
 use juju_hook::{Event, RelationData, RelationEventKind, Status, StatusKind};
 use pebble::{CheckLevel, CheckStatus, ServiceStatus};
@@ -402,17 +402,6 @@ fn a_target_file_removed_in_the_container_is_restored_by_update_status() {
             .into_iter()
             .find(|t| t.starts_with("juju_workloads_f4b3a2c1_self-scraped_"))
     });
-}
-
-/// The soft and hard limits of open files of process `pid`.
-fn open_files_limits(pid: u32) -> (String, String) {
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .expect("a line for open files");
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    (fields[3].to_owned(), fields[4].to_owned())
 }
 
 /// Pebble (a Go program) raises its own soft limit of open files but starts its services and

@@ -391,6 +391,18 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The soft and hard limits of open files of process `pid` as `/proc` prints them (a number or
+/// `unlimited`).
+pub fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a line for open files");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    (fields[3].to_owned(), fields[4].to_owned())
+}
+
 /// Whether a process exists and is not a zombie.
 pub fn is_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
