@@ -37,7 +37,26 @@ fn free_port() -> u16 {
 }
 
 fn serve_targets(dir: &Path, port: u16) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_prometheus-rs-k8s"))
+    serve_targets_from(
+        Command::new(env!("CARGO_BIN_EXE_prometheus-rs-k8s")),
+        dir,
+        port,
+    )
+}
+
+/// `serve-targets` started with a soft limit of `soft_limit` open files, as Pebble starts it
+/// with the container's.
+fn serve_targets_with_soft_limit(dir: &Path, port: u16, soft_limit: u64) -> Process {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -Sn {soft_limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_prometheus-rs-k8s"));
+    serve_targets_from(sh, dir, port)
+}
+
+/// `command` (the charm binary, or what runs it) with `serve-targets`' arguments, spawned.
+fn serve_targets_from(mut command: Command, dir: &Path, port: u16) -> Process {
+    let child = command
         .arg("serve-targets")
         .arg(format!("--listen=127.0.0.1:{port}"))
         .arg(format!("--dir={}", dir.display()))
@@ -224,20 +243,7 @@ fn serve_targets_holds_more_connections_than_the_soft_limit_it_starts_with() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ab12.json"), "[]\n").unwrap();
     let port = free_port();
-    let server = Process(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("ulimit -Sn {SOFT_LIMIT} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_prometheus-rs-k8s"))
-            .arg("serve-targets")
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .arg(format!("--dir={}", dir.path().display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh runs serve-targets"),
-    );
+    let server = serve_targets_with_soft_limit(dir.path(), port, SOFT_LIMIT);
     wait_for("serve-targets", Duration::from_secs(30), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     });

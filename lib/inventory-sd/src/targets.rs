@@ -111,9 +111,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves `app` on `listener`, closing connections idle for `idle_timeout` (zero: never), until `shutdown`
-/// completes; connections still open then are dropped (every request is an idempotent read
-/// that Prometheus makes again on its next refresh).
+/// Serves `app` on `listener`, closing connections idle for `idle_timeout` (zero: never),
+/// until `shutdown` completes; connections still open then are dropped (every request is an
+/// idempotent read that Prometheus makes again on its next refresh).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     app: Router,
