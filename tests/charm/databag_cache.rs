@@ -1038,3 +1038,48 @@ fn an_unchanged_relation_event_memos_its_relation_again() {
     unit.ok(&Event::ConfigChanged);
     assert_eq!(unit.calls("relation-get"), 0);
 }
+
+/// An unchanged hook puts the index back as it was read, without writing it again; anything a
+/// hook changes through the tools, even in a hook that is otherwise unchanged, is saved.
+#[test]
+fn an_unchanged_hook_keeps_the_index_and_any_change_is_saved() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    unit.ok(&Event::ConfigChanged);
+    let index = unit.cache.clone().unwrap();
+    let before = std::fs::read(&index).unwrap();
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(std::fs::read(&index).unwrap(), before, "unchanged");
+
+    // One change per hook (after an unchanged one): each must mark the index changed.
+    let alpha = ids(&unit)[0].clone();
+    let status = Status::maintenance("a status of this test");
+    let kv = BTreeMap::from([("k".to_string(), "v".to_string())]);
+    assert!(unit.run_with(&Event::ConfigChanged, |tools| {
+        tools.status_set(&status, false).map_err(|e| e.to_string())
+    }));
+    assert_eq!(cache_file(&unit).unit_status, Some(status));
+    unit.ok(&Event::ConfigChanged); // sets the charm's own status again
+    assert!(unit.run_with(&Event::ConfigChanged, |tools| {
+        tools.state_set(&kv).map_err(|e| e.to_string())
+    }));
+    assert_eq!(cache_file(&unit).unit_state.unwrap()["k"], "v");
+    // Last: a memo that is not the relation's digest sends the next hook down the full path.
+    assert!(unit.run_with(&Event::ConfigChanged, |tools| {
+        tools.set_relation_memo(&alpha, "a memo of this test".to_string());
+        Ok(())
+    }));
+    assert_eq!(
+        cache_file(&unit).relations[&alpha.to_string()]
+            .memo
+            .as_deref(),
+        Some("a memo of this test")
+    );
+
+    // A change of leadership, seen in `is-leader`, is saved.
+    unit.change(|s| {
+        s.set_leader(false);
+    });
+    unit.ok(&Event::ConfigChanged);
+    assert!(!cache_file(&unit).leader);
+}

@@ -31,7 +31,9 @@
 //! reads a relation's databags only when it asks for one of them, and writes back only those
 //! it changed: a hook that can tell from the memos that nothing changed reads none, and a
 //! relation event costs what its own relation weighs. An unchanged index is put back as it
-//! was. While a hook runs, its index waits as `<file>.in-flight`.
+//! was, without being serialised again: every change a hook makes to what the index holds
+//! marks it changed (a debug build checks that an index put back is what would have been
+//! written). While a hook runs, its index waits as `<file>.in-flight`.
 //!
 //! Config and leadership always go to Juju, as do writes (`relation-set`, ports, `state-set`,
 //! status when it differs). A config-changed of an unchanged model makes two hook-tool calls
@@ -284,6 +286,10 @@ struct State {
     unit_state: Option<BTreeMap<String, String>>,
     rotation: Rotation,
     bags: BagsMemory,
+    /// Whether anything the index holds may differ from the index loaded (set by every change,
+    /// and by answers Juju gave in this hook); while false, [`CachedHookTools::finish`] puts
+    /// the loaded index back without serialising it again.
+    index_changed: bool,
 }
 
 /// What is known of this unit's opened ports.
@@ -377,6 +383,7 @@ impl<'a> CachedHookTools<'a> {
                 fresh: true,
                 ..BagsMemory::default()
             },
+            index_changed: true,
         };
         let refresh = (settings.refresh)(&ctx.event);
         let (file, loaded) = match loaded.filter(|_| refresh != Refresh::Full) {
@@ -392,6 +399,7 @@ impl<'a> CachedHookTools<'a> {
             state.unit_state = file.unit_state;
             state.rotation = file.rotation;
             state.bags = BagsMemory::default();
+            state.index_changed = false;
             let dir = bags_dir(index);
             if let Refresh::Rotate { budget } = refresh {
                 rotate(&mut state, &dir, budget, &ctx.app_name, &ctx.unit_name);
@@ -439,6 +447,23 @@ impl<'a> CachedHookTools<'a> {
             let _ = std::fs::remove_file(&in_flight);
             return;
         };
+        // Nothing changed: the index read at the start goes back in place, neither scanned nor
+        // serialised again (at thousands of relations that was most of an unchanged hook's
+        // work). Only a change adds a relation or a listing, so none can be gone.
+        if let Some(loaded) = self
+            .loaded
+            .as_ref()
+            .filter(|_| !state.index_changed && !state.bags.fresh && state.bags.dirty.is_empty())
+        {
+            debug_assert!(
+                unchanged_index(self.owner, leader, state) == *loaded,
+                "a change to the databag cache was not marked"
+            );
+            if let Err(e) = std::fs::rename(&in_flight, &path) {
+                warn!("cannot save the databag cache {}: {e}", path.display());
+            }
+            return;
+        }
         // Relations of a listed endpoint that the list no longer has are gone. One set of the
         // listed ids, not a scan of the list per relation: thousands of relations made that
         // quadratic (over half of a hook at 2,000 relations).
@@ -481,7 +506,7 @@ impl<'a> CachedHookTools<'a> {
         };
         let bytes = serde_json::to_vec(&file).expect("the cache index serialises");
         drop(file);
-        // Unchanged: the index read at the start goes back in place.
+        // Answers asked again may be what was cached: then the index is unchanged too.
         let result = if self.loaded.as_deref() == Some(bytes.as_slice()) {
             std::fs::rename(&in_flight, &path)
         } else {
@@ -508,6 +533,7 @@ impl<'a> CachedHookTools<'a> {
         let mut state = self.state.borrow_mut();
         self.bags_in_memory(&mut state, &key);
         state.bags.dirty.insert(key.clone());
+        state.index_changed = true;
         let rel = state.relations.entry(key).or_default();
         rel.memo = None;
         put(rel);
@@ -527,13 +553,36 @@ impl<'a> CachedHookTools<'a> {
         } else {
             self.inner.close_port(port)
         };
-        let ports = &mut self.state.borrow_mut().ports;
+        let mut state = self.state.borrow_mut();
+        state.index_changed = true;
+        let ports = &mut state.ports;
         match result {
             Ok(()) => ports.changes.push((port, open)),
             Err(_) => ports.lost = true,
         }
         result
     }
+}
+
+/// The index `finish` would write for `state`, whose databags are all in their files (for
+/// the check that an index left in place is what would have been written).
+fn unchanged_index(owner: CacheOwner, leader: bool, state: State) -> Vec<u8> {
+    let mut relations = state.relations;
+    for rel in relations.values_mut() {
+        rel.unit_data.clear();
+        rel.app_data.clear();
+    }
+    let file = CacheFile {
+        owner,
+        leader,
+        relations,
+        relation_ids: state.relation_ids,
+        unit_status: state.unit_status,
+        opened_ports: state.ports.after_commit(),
+        unit_state: state.unit_state,
+        rotation: state.rotation,
+    };
+    serde_json::to_vec(&file).expect("the cache index serialises")
 }
 
 /// Forgets what a relation event says may have changed, and only that: in
@@ -545,6 +594,7 @@ fn forget_what_changed(state: &mut State, dir: &Path, event: &RelationEvent) {
     let key = event.relation.to_string();
     load_bags(state, dir, &key);
     state.bags.dirty.insert(key.clone());
+    state.index_changed = true;
     let Some(rel) = state.relations.get_mut(&key) else {
         return;
     };
@@ -571,6 +621,7 @@ fn forget_what_changed(state: &mut State, dir: &Path, event: &RelationEvent) {
 /// Forgets the next slice of remote data in the rotation (see [`Rotation`]), so this hook
 /// reads it from Juju again.
 fn rotate(state: &mut State, dir: &Path, budget: usize, app_name: &str, unit_name: &str) {
+    state.index_changed = true;
     // One endpoint's relation ids, in turn.
     let next_endpoint = {
         let mut names = state.relation_ids.keys();
@@ -702,6 +753,7 @@ fn load_bags(state: &mut State, dir: &Path, relation: &str) {
             warn!("ignoring the cached databags {}: {e}", path.display());
             rel.memo = None;
             state.bags.dirty.insert(relation.to_owned());
+            state.index_changed = true;
         }
     }
 }
@@ -801,6 +853,9 @@ impl HookTools for CachedHookTools<'_> {
     fn is_leader(&self) -> Result<bool, HookToolError> {
         let leader = self.inner.is_leader()?;
         let mut state = self.state.borrow_mut();
+        if state.leader != Some(leader) {
+            state.index_changed = true;
+        }
         if state.leader.is_some_and(|cached| cached != leader) {
             // Relation ids, this unit's status, ports and state do not depend on leadership.
             debug!("leadership changed: not using the cached databags");
@@ -822,10 +877,9 @@ impl HookTools for CachedHookTools<'_> {
         let mut listed = ids.clone();
         // A relation being broken is gone once this hook ends, even if Juju still lists it.
         listed.retain(|id| Some(id) != self.broken.as_ref());
-        self.state
-            .borrow_mut()
-            .relation_ids
-            .insert(endpoint.to_string(), listed);
+        let mut state = self.state.borrow_mut();
+        state.index_changed = true;
+        state.relation_ids.insert(endpoint.to_string(), listed);
         Ok(ids)
     }
 
@@ -893,6 +947,7 @@ impl HookTools for CachedHookTools<'_> {
         let mut state = self.state.borrow_mut();
         self.bags_in_memory(&mut state, &key);
         state.bags.dirty.insert(key.clone());
+        state.index_changed = true;
         if let Some(r) = state.relations.get_mut(&key) {
             r.memo = None;
             let bags = if app {
@@ -917,6 +972,7 @@ impl HookTools for CachedHookTools<'_> {
             return Ok(());
         }
         let result = self.inner.status_set(status, false);
+        state.index_changed = true;
         // After a failed call, whether Juju took the status is unknown: forget it.
         state.unit_status = result.is_ok().then(|| status.clone());
         result
@@ -947,7 +1003,9 @@ impl HookTools for CachedHookTools<'_> {
             }
         }
         let ports = self.inner.opened_ports()?;
-        self.state.borrow_mut().ports.committed = Some(ports.iter().copied().collect());
+        let mut state = self.state.borrow_mut();
+        state.index_changed = true;
+        state.ports.committed = Some(ports.iter().copied().collect());
         Ok(ports)
     }
 
@@ -980,7 +1038,9 @@ impl HookTools for CachedHookTools<'_> {
             return Ok(unit_state.clone());
         }
         let unit_state = self.inner.state_get()?;
-        self.state.borrow_mut().unit_state = Some(unit_state.clone());
+        let mut state = self.state.borrow_mut();
+        state.index_changed = true;
+        state.unit_state = Some(unit_state.clone());
         Ok(unit_state)
     }
 
@@ -989,19 +1049,19 @@ impl HookTools for CachedHookTools<'_> {
     }
 
     fn set_relation_memo(&self, relation: &RelationId, memo: String) {
-        if let Some(rel) = self
-            .state
-            .borrow_mut()
-            .relations
-            .get_mut(&relation.to_string())
-        {
-            rel.memo = Some(memo);
+        let mut state = self.state.borrow_mut();
+        if let Some(rel) = state.relations.get_mut(&relation.to_string()) {
+            if rel.memo.as_ref() != Some(&memo) {
+                rel.memo = Some(memo);
+                state.index_changed = true;
+            }
         }
     }
 
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError> {
         let result = self.inner.state_set(data);
         let mut state = self.state.borrow_mut();
+        state.index_changed = true;
         if result.is_err() {
             // Whether Juju took any of it is unknown: ask again.
             state.unit_state = None;
