@@ -488,22 +488,13 @@ impl<'a> CachedHookTools<'a> {
             state.relations.remove(&id);
             state.bags.dirty.insert(id);
         }
-        let mut relations = state.relations;
+        let mut relations = std::mem::take(&mut state.relations);
         if let Err(e) = store_bags(&bags_dir(&path), &mut relations, &state.bags) {
             warn!("cannot save the databag cache {}: {e}", path.display());
             let _ = std::fs::remove_file(&in_flight);
             return;
         }
-        let file = CacheFile {
-            owner: self.owner,
-            leader,
-            relations,
-            relation_ids: state.relation_ids,
-            unit_status: state.unit_status,
-            opened_ports: state.ports.after_commit(),
-            unit_state: state.unit_state,
-            rotation: state.rotation,
-        };
+        let file = index_file(self.owner, leader, relations, state);
         let bytes = serde_json::to_vec(&file).expect("the cache index serialises");
         drop(file);
         // Answers asked again may be what was cached: then the index is unchanged too.
@@ -566,13 +557,24 @@ impl<'a> CachedHookTools<'a> {
 
 /// The index `finish` would write for `state`, whose databags are all in their files (for
 /// the check that an index left in place is what would have been written).
-fn unchanged_index(owner: CacheOwner, leader: bool, state: State) -> Vec<u8> {
-    let mut relations = state.relations;
+fn unchanged_index(owner: CacheOwner, leader: bool, mut state: State) -> Vec<u8> {
+    let mut relations = std::mem::take(&mut state.relations);
     for rel in relations.values_mut() {
         rel.unit_data.clear();
         rel.app_data.clear();
     }
-    let file = CacheFile {
+    serde_json::to_vec(&index_file(owner, leader, relations, state))
+        .expect("the cache index serialises")
+}
+
+/// The index of `state` with `relations` (their databags taken out) in place of its own.
+fn index_file(
+    owner: CacheOwner,
+    leader: bool,
+    relations: BTreeMap<String, CachedRelation>,
+    state: State,
+) -> CacheFile {
+    CacheFile {
         owner,
         leader,
         relations,
@@ -581,8 +583,7 @@ fn unchanged_index(owner: CacheOwner, leader: bool, state: State) -> Vec<u8> {
         opened_ports: state.ports.after_commit(),
         unit_state: state.unit_state,
         rotation: state.rotation,
-    };
-    serde_json::to_vec(&file).expect("the cache index serialises")
+    }
 }
 
 /// Forgets what a relation event says may have changed, and only that: in
