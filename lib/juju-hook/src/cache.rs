@@ -32,8 +32,8 @@
 //! it changed: a hook that can tell from the memos that nothing changed reads none, and a
 //! relation event costs what its own relation weighs. An unchanged index is put back as it
 //! was, without being serialised again: every change a hook makes to what the index holds
-//! marks it changed (a debug build checks that an index put back is what would have been
-//! written). While a hook runs, its index waits as `<file>.in-flight`.
+//! marks it changed (a debug build checks that an index put back holds what would have
+//! been written). While a hook runs, its index waits as `<file>.in-flight`.
 //!
 //! Config and leadership always go to Juju, as do writes (`relation-set`, ports, `state-set`,
 //! status when it differs). A config-changed of an unchanged model makes two hook-tool calls
@@ -456,7 +456,8 @@ impl<'a> CachedHookTools<'a> {
             .filter(|_| !state.index_changed && !state.bags.fresh && state.bags.dirty.is_empty())
         {
             debug_assert!(
-                unchanged_index(self.owner, leader, state) == *loaded,
+                serde_json::from_slice::<CacheFile>(loaded).ok()
+                    == Some(unchanged_index(self.owner, leader, state)),
                 "a change to the databag cache was not marked"
             );
             if let Err(e) = std::fs::rename(&in_flight, &path) {
@@ -556,15 +557,14 @@ impl<'a> CachedHookTools<'a> {
 }
 
 /// The index `finish` would write for `state`, whose databags are all in their files (for
-/// the check that an index left in place is what would have been written).
-fn unchanged_index(owner: CacheOwner, leader: bool, mut state: State) -> Vec<u8> {
+/// the check that an index left in place holds what would have been written).
+fn unchanged_index(owner: CacheOwner, leader: bool, mut state: State) -> CacheFile {
     let mut relations = std::mem::take(&mut state.relations);
     for rel in relations.values_mut() {
         rel.unit_data.clear();
         rel.app_data.clear();
     }
-    serde_json::to_vec(&index_file(owner, leader, relations, state))
-        .expect("the cache index serialises")
+    index_file(owner, leader, relations, state)
 }
 
 /// The index of `state` with `relations` (their databags taken out) in place of its own.
