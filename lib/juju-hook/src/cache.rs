@@ -448,7 +448,7 @@ impl<'a> CachedHookTools<'a> {
             return;
         };
         // Nothing changed: the index read at the start goes back in place, neither scanned nor
-        // serialised again (at thousands of relations that was most of an unchanged hook's
+        // serialised again (at thousands of relations that was a third of an unchanged hook's
         // work). Only a change adds a relation or a listing, so none can be gone.
         if let Some(loaded) = self
             .loaded
