@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use charm_interfaces::ScrapeJob;
 use charm_sim::Simulation;
 use criterion::{criterion_group, criterion_main, Criterion};
 use juju_hook::Event;
@@ -14,7 +15,7 @@ use prometheus_rs_k8s::core::desired::desired_for;
 use prometheus_rs_k8s::{render, CharmConfig, ConfigInput, PrometheusVersion};
 use serde_json::{Map, Value};
 
-fn jobs(n: usize) -> Vec<Map<String, Value>> {
+fn jobs(n: usize) -> Vec<ScrapeJob> {
     (0..n)
         .map(|i| {
             let job = serde_json::json!({
@@ -32,7 +33,7 @@ fn jobs(n: usize) -> Vec<Map<String, Value>> {
                 }],
             });
             match job {
-                Value::Object(map) => map,
+                Value::Object(map) => ScrapeJob::from(map),
                 _ => unreachable!("a JSON object"),
             }
         })

@@ -56,7 +56,7 @@ pub fn scrape_jobs(data: &[u8]) {
     };
     let out = charm_interfaces::scrape::scrape_jobs(std::slice::from_ref(&view));
     check_errors(&out.per_app_errors, 3);
-    for job in &out.jobs {
+    for job in &out.job_maps() {
         assert!(!job.keys().any(|k| k.ends_with("_sd_configs")), "{job:?}");
         assert!(job
             .get("job_name")
@@ -268,7 +268,7 @@ pub fn relation_units(data: &[u8]) {
     let out = charm_interfaces::scrape::scrape_jobs(views);
     check_errors(&out.per_app_errors, 5);
     let targets: Vec<String> = out
-        .jobs
+        .job_maps()
         .iter()
         .flat_map(|j| j["static_configs"].as_array().cloned().unwrap_or_default())
         .flat_map(|sc| sc["targets"].as_array().cloned().unwrap_or_default())

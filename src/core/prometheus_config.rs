@@ -13,6 +13,7 @@ mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use charm_interfaces::ScrapeJob;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -101,7 +102,7 @@ pub struct ConfigInput {
     /// This unit's topology.
     pub topology: Topology,
     /// Scrape jobs from relations, already named (verbatim jobs may carry any keys).
-    pub relation_jobs: Vec<Map<String, Value>>,
+    pub relation_jobs: Vec<ScrapeJob>,
     /// `alerting.alertmanagers` entries.
     pub alertmanagers: Vec<Value>,
     /// `remote_write` entries.
@@ -213,7 +214,6 @@ struct PrometheusYml {
     rule_files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alerting: Option<Alerting>,
-    scrape_configs: Vec<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     remote_write: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,41 +248,16 @@ pub fn render_owned(mut input: ConfigInput) -> Result<RenderedConfig, RenderErro
 }
 
 /// [`render`] with `relation_jobs` in place of `input.relation_jobs`.
+///
+/// Each job becomes a JSON map only while it is finished and written: ten thousand relation
+/// jobs held at once as JSON maps would take several times the memory of the compact jobs.
 fn render_jobs(
     input: &ConfigInput,
-    relation_jobs: Vec<Map<String, Value>>,
+    relation_jobs: Vec<ScrapeJob>,
 ) -> Result<RenderedConfig, RenderError> {
     let own = input.own_jobs();
     let reserved: BTreeSet<String> = own.iter().map(|j| j.job_name.clone()).collect();
-    let mut prepared = relation_jobs::prepare(relation_jobs, &reserved);
-    let target_files: Vec<TargetFile> = prepared
-        .jobs
-        .iter_mut()
-        .filter_map(|job| relation_targets::serve_over_http(job, &input.targets_url))
-        .collect();
-
-    let mut jobs: Vec<Value> = Vec::with_capacity(own.len() + prepared.jobs.len());
-    for job in &own {
-        jobs.push(serde_json::to_value(job)?);
-    }
-    jobs.extend(prepared.jobs.into_iter().map(Value::Object));
-    crate::core::tls::secure_jobs(
-        &mut jobs,
-        SELF_JOB_NAME,
-        input.self_ca_file.as_deref(),
-        input.trusted_cas_file.as_deref(),
-    );
-    for job in &mut jobs {
-        apply_version(job, input.version);
-    }
-    if let Some(shard) = input.shard {
-        sharding::shard_jobs(
-            &mut jobs,
-            shard,
-            &[SELF_JOB_NAME, POLLER_JOB_NAME],
-            input.version,
-        );
-    }
+    let prepared = relation_jobs::prepare(relation_jobs, &reserved);
     // Replicas' alerts differ only by the replica label: drop it so Alertmanager dedupes them.
     let alert_relabel_configs = if input
         .global
@@ -301,25 +276,80 @@ fn render_jobs(
             alert_relabel_configs,
             alertmanagers: input.alertmanagers.clone(),
         }),
-        scrape_configs: Vec::new(),
         remote_write: input.remote_write.clone(),
         storage: input
             .max_exemplars
             .map(|n| serde_json::json!({"exemplars": {"max_exemplars": n}})),
         tracing: input.tracing.clone(),
     };
-    let job_count = jobs.len();
-    // The jobs are moved into the tree, not serialised into a copy of themselves.
-    let mut tree = serde_json::to_value(&file)?;
-    if let Value::Object(map) = &mut tree {
-        map.insert("scrape_configs".to_owned(), Value::Array(jobs));
+    // The file's mapping in key order, split around `scrape_configs`, whose entries are
+    // written one by one between the two halves.
+    let Value::Object(whole) = serde_json::to_value(&file)? else {
+        unreachable!("a struct serialises to a JSON object")
+    };
+    let (before, after): (Map<String, Value>, Map<String, Value>) = whole
+        .into_iter()
+        .partition(|(key, _)| key.as_str() < SCRAPE_CONFIGS_KEY);
+    let mut yaml = yaml::value_to_yaml(&Value::Object(before))?;
+    yaml.push_str(SCRAPE_CONFIGS_KEY);
+    yaml.push_str(":\n");
+
+    let mut target_files = Vec::new();
+    let own_jobs = own
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    let relation_jobs = prepared.jobs.into_iter().map(|job| {
+        let mut job = job.into_map();
+        target_files.extend(relation_targets::serve_over_http(
+            &mut job,
+            &input.targets_url,
+        ));
+        Value::Object(job)
+    });
+    let mut job_count = 0;
+    for mut job in own_jobs.into_iter().chain(relation_jobs) {
+        finish_job(&mut job, input);
+        append_job(job, &mut yaml)?;
+        job_count += 1;
+    }
+    if !after.is_empty() {
+        yaml.push_str(&yaml::value_to_yaml(&Value::Object(after))?);
     }
     Ok(RenderedConfig {
-        yaml: yaml::value_to_yaml(&tree)?,
+        yaml,
         notes: prepared.notes,
         target_files,
         jobs: job_count,
     })
+}
+
+/// The key of the scrape jobs in prometheus.yml.
+const SCRAPE_CONFIGS_KEY: &str = "scrape_configs";
+
+/// What every job gets from the inputs besides its relation's data: TLS, the version's keys,
+/// this unit's shard.
+fn finish_job(job: &mut Value, input: &ConfigInput) {
+    let one = std::slice::from_mut(job);
+    crate::core::tls::secure_jobs(
+        one,
+        SELF_JOB_NAME,
+        input.self_ca_file.as_deref(),
+        input.trusted_cas_file.as_deref(),
+    );
+    apply_version(&mut one[0], input.version);
+    if let Some(shard) = input.shard {
+        sharding::shard_jobs(one, shard, &[SELF_JOB_NAME, POLLER_JOB_NAME], input.version);
+    }
+}
+
+/// Appends one entry of `scrape_configs` as `serde_yaml_ng` writes it in the whole file.
+fn append_job(job: Value, yaml: &mut String) -> Result<(), RenderError> {
+    let one = [job];
+    if block_yaml::append_root_seq(&one, yaml).is_none() {
+        yaml.push_str(&serde_yaml_ng::to_string(&one)?);
+    }
+    Ok(())
 }
 
 /// Adds or strips the version-dependent job keys.

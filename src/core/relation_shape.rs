@@ -17,9 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use charm_interfaces::alert_rules::{self, RulesOutcome};
-use charm_interfaces::scrape::{self, AppError, Job, ScrapeOutcome};
+use charm_interfaces::scrape::{self, AppError, ScrapeJob, ScrapeOutcome};
 use juju_hook::RelationId;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::core::desired::RelationWrite;
@@ -59,14 +58,14 @@ pub fn rules_digest(rules: &RulesOutcome) -> String {
 /// The shape of a relation: its jobs (with the targets that move to a target file left out,
 /// and whether they moved), its scrape errors and the [`rules_digest`] of its rules.
 pub fn shape_digest<'a>(
-    jobs: impl IntoIterator<Item = &'a Job>,
+    jobs: impl IntoIterator<Item = &'a ScrapeJob>,
     errors: impl IntoIterator<Item = &'a AppError>,
     rules_digest: &str,
 ) -> String {
     let mut hasher = Sha256::new();
     for job in jobs {
-        let served = relation_targets::moves_to_a_file(job);
-        for (key, value) in job {
+        let served = relation_targets::scrape_job_moves_to_a_file(job);
+        for (key, value) in job.sorted_entries() {
             if served && key == "static_configs" {
                 continue;
             }
@@ -96,7 +95,7 @@ pub fn isolated_shapes(
     for job in &scrape.jobs {
         *uses.entry(job_name(job)).or_default() += 1;
     }
-    let mut jobs_of: BTreeMap<u32, Vec<&Job>> = BTreeMap::new();
+    let mut jobs_of: BTreeMap<u32, Vec<&ScrapeJob>> = BTreeMap::new();
     for (job, relation) in scrape.jobs.iter().zip(&scrape.job_relations) {
         jobs_of.entry(*relation).or_default().push(job);
     }
@@ -119,7 +118,7 @@ pub fn isolated_shapes(
                 ),
                 target_files: jobs
                     .iter()
-                    .filter(|job| relation_targets::moves_to_a_file(job))
+                    .filter(|job| relation_targets::scrape_job_moves_to_a_file(job))
                     .map(|job| relation_targets::file_name(job_name(job)))
                     .collect(),
             })
@@ -165,7 +164,7 @@ pub fn relation_alone(
     let target_files = scrape
         .jobs
         .into_iter()
-        .filter_map(|mut job| relation_targets::serve_over_http(&mut job, targets_url))
+        .filter_map(|job| relation_targets::serve_over_http(&mut job.into_map(), targets_url))
         .collect();
     Some(RelationAlone {
         shape,
@@ -174,6 +173,6 @@ pub fn relation_alone(
     })
 }
 
-fn job_name(job: &Job) -> &str {
-    job.get("job_name").and_then(Value::as_str).unwrap_or("")
+fn job_name(job: &ScrapeJob) -> &str {
+    job.name().unwrap_or("")
 }

@@ -2,6 +2,7 @@
 //! major it targets (Debian's 2.42 for 2.x, 3.14 for 3.x).
 
 use crate::render_common::*;
+use charm_interfaces::ScrapeJob;
 use insta::assert_snapshot;
 use prometheus_rs_k8s::core::prometheus_config::render;
 use prometheus_rs_k8s::CharmConfig;
@@ -125,7 +126,7 @@ fn relation_job_colliding_with_inventory_jobs_is_renamed() {
         json!({"job_name": "inventory-sd", "static_configs": [{"targets": ["b:1"]}]}),
     ]
     .into_iter()
-    .map(|v| v.as_object().unwrap().clone())
+    .map(|v| ScrapeJob::from(v.as_object().unwrap().clone()))
     .collect();
     let (v2, v3) = render_both(&i);
     for yaml in [&v2, &v3] {
@@ -302,4 +303,35 @@ fn the_reload_budget_grows_with_the_relation_jobs() {
         large > small + std::time::Duration::from_secs(3),
         "{small:?} {large:?}"
     );
+}
+
+/// The scrape jobs are written one at a time between the two halves of the file; the result
+/// must be the bytes `serde_yaml_ng` writes for the whole file, including where a value sends
+/// the fast writer back to `serde_yaml_ng` (a string with spaces) and with sections after
+/// `scrape_configs` (`storage`, `tracing`).
+#[test]
+fn jobs_written_one_by_one_make_the_file_serde_yaml_ng_writes_whole() {
+    let mut i = input(&config(json!({})), V3_14);
+    let mut jobs = relation_jobs();
+    jobs.push(ScrapeJob::from(
+        json!({
+            "job_name": "spaced",
+            "params": {"module": ["if mib with spaces"]},
+            "static_configs": [{"targets": ["a:1"], "labels": {"site": "two words"}}],
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
+    ));
+    i.relation_jobs = jobs;
+    i.alertmanagers = alertmanagers();
+    i.remote_write = remote_write();
+    i.max_exemplars = Some(100_000);
+    i.tracing = Some(json!({"endpoint": "tempo:4317", "insecure": true}));
+    let yaml = render(&i).unwrap().yaml;
+    assert!(yaml.contains("if mib with spaces"));
+    assert!(yaml.find("scrape_configs:") < yaml.find("storage:"));
+    assert!(yaml.find("storage:") < yaml.find("tracing:"));
+    let tree: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(yaml, serde_yaml_ng::to_string(&tree).unwrap());
 }

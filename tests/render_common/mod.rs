@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use charm_harness::real_systems;
+use charm_interfaces::ScrapeJob;
 use prometheus_rs_k8s::core::model::Topology;
 use prometheus_rs_k8s::{CharmConfig, ConfigInput, PrometheusVersion};
 use serde_json::{json, Map, Value};
@@ -76,7 +77,7 @@ fn object(v: Value) -> Map<String, Value> {
 /// Relation jobs as the scrape interface produces them: two unit jobs of a charm, a verbatim
 /// job from a scrape-target charm (with its own fallback protocol and extra keys), and a
 /// verbatim job whose name collides with the self-scrape job.
-pub fn relation_jobs() -> Vec<Map<String, Value>> {
+pub fn relation_jobs() -> Vec<ScrapeJob> {
     let unit_job = |n: u32, addr: &str| {
         object(json!({
             "job_name": format!("juju_cos_f2c4a6d8_node-exp_prometheus_scrape-{n}"),
@@ -116,6 +117,9 @@ pub fn relation_jobs() -> Vec<Map<String, Value>> {
             "static_configs": [{"targets": ["192.0.2.9:9090"]}],
         })),
     ]
+    .into_iter()
+    .map(ScrapeJob::from)
+    .collect()
 }
 
 /// Alertmanager entries as the alertmanager interface produces them.

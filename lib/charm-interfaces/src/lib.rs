@@ -50,7 +50,7 @@ pub mod topology;
 pub mod tracing_endpoint;
 mod validate;
 
-pub use scrape::{scrape_jobs, AppError, Explanation, ScrapeOutcome};
+pub use scrape::{scrape_jobs, AppError, Explanation, ScrapeJob, ScrapeOutcome};
 
 /// A relation databag: key → string value.
 pub type Databag = BTreeMap<String, String>;

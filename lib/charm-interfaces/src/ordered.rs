@@ -87,6 +87,77 @@ impl OMap {
     }
 }
 
+impl OMap {
+    /// A `serde_json::Value` object equal to what [`OMap::into_value`] gives, copying.
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_value()))
+                .collect(),
+        )
+    }
+
+    /// The entries in key order, each value serialising with its own keys sorted: the bytes
+    /// `serde_json` writes for the [`OMap::into_value`] of this map, without building it.
+    pub(crate) fn sorted_entries(&self) -> Vec<(&str, Sorted<'_>)> {
+        let mut entries: Vec<(&str, Sorted<'_>)> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), Sorted(v)))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries
+    }
+}
+
+/// An [`OVal`] serialised as its `serde_json::Value` is: object keys sorted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sorted<'a>(pub(crate) &'a OVal);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            OVal::Null => serializer.serialize_unit(),
+            OVal::Bool(b) => serializer.serialize_bool(*b),
+            OVal::Num(n) => serde::Serialize::serialize(n, serializer),
+            OVal::Str(s) => serializer.serialize_str(s),
+            OVal::Arr(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Sorted(item))?;
+                }
+                seq.end()
+            }
+            OVal::Obj(map) => {
+                let entries = map.sorted_entries();
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    out.serialize_entry(k, &v)?;
+                }
+                out.end()
+            }
+        }
+    }
+}
+
+impl From<Value> for OVal {
+    /// A `serde_json::Value` as an ordered value (its keys are in sorted order already).
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => OVal::Null,
+            Value::Bool(b) => OVal::Bool(b),
+            Value::Number(n) => OVal::Num(n),
+            Value::String(s) => OVal::Str(s),
+            Value::Array(a) => OVal::Arr(a.into_iter().map(OVal::from).collect()),
+            Value::Object(m) => OVal::Obj(OMap(
+                m.into_iter().map(|(k, v)| (k, OVal::from(v))).collect(),
+            )),
+        }
+    }
+}
+
 impl FromIterator<(String, OVal)> for OMap {
     fn from_iter<T: IntoIterator<Item = (String, OVal)>>(iter: T) -> Self {
         let mut map = OMap::new();
@@ -161,6 +232,18 @@ impl OVal {
             OVal::Str(s) => Value::String(s),
             OVal::Arr(a) => Value::Array(a.into_iter().map(OVal::into_value).collect()),
             OVal::Obj(m) => m.into_value(),
+        }
+    }
+
+    /// [`OVal::into_value`], copying.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            OVal::Null => Value::Null,
+            OVal::Bool(b) => Value::Bool(*b),
+            OVal::Num(n) => Value::Number(n.clone()),
+            OVal::Str(s) => Value::String(s.clone()),
+            OVal::Arr(a) => Value::Array(a.iter().map(OVal::to_value).collect()),
+            OVal::Obj(m) => m.to_value(),
         }
     }
 
@@ -356,6 +439,25 @@ impl<'de> Visitor<'de> for OValVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorted_serialises_as_the_json_value_and_copies_equal_moves() {
+        let v = OVal::parse(r#"{"z": [{"b": 1, "a": null}, 2.5], "a": {"y": true, "x": "s"}}"#)
+            .unwrap();
+        let expected = serde_json::to_string(&v.clone().into_value()).unwrap();
+        assert_eq!(
+            expected,
+            r#"{"a":{"x":"s","y":true},"z":[{"a":null,"b":1},2.5]}"#
+        );
+        assert_eq!(serde_json::to_string(&Sorted(&v)).unwrap(), expected);
+        assert_eq!(v.to_value(), v.clone().into_value());
+        let OVal::Obj(map) = &v else {
+            panic!("an object")
+        };
+        let keys: Vec<&str> = map.sorted_entries().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "z"]);
+        assert_eq!(OVal::from(v.to_value()).to_value(), v.to_value());
+    }
 
     #[test]
     fn keeps_key_order_and_python_separators() {

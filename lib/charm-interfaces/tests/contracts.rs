@@ -214,13 +214,13 @@ fn self_metrics_round_trip_through_a_consumer() {
     let rels = [rel];
     let jobs = scrape_jobs(&views(&rels));
     assert!(jobs.per_app_errors.is_empty());
-    assert_eq!(jobs.jobs.len(), 1);
+    assert_eq!(jobs.job_maps().len(), 1);
     assert_eq!(
-        jobs.jobs[0]["job_name"],
+        jobs.job_maps()[0]["job_name"],
         "juju_cos_0a1b2c3d_prometheus-k8s_prometheus_scrape-0"
     );
     assert_eq!(
-        jobs.jobs[0]["static_configs"][0]["targets"],
+        jobs.job_maps()[0]["static_configs"][0]["targets"],
         json!(["10.1.2.3:9090"])
     );
 

@@ -92,7 +92,7 @@ proptest! {
         let rels = [evil(3, &text, with_meta.then_some(META))];
         let out = scrape_jobs(&views(&rels));
         assert_errors_sourced(&out.per_app_errors, 3, "evil");
-        for job in &out.jobs {
+        for job in &out.job_maps() {
             prop_assert!(!job.keys().any(|k| k.ends_with("_sd_configs")), "{job:?}");
             prop_assert!(job.get("job_name").and_then(Value::as_str).is_some_and(|n| !n.is_empty()));
         }
@@ -141,7 +141,7 @@ fn megabyte_values_are_handled_and_reported_briefly() {
             let out = scrape_jobs(&views(&rels));
             assert_errors_sourced(&out.per_app_errors, 9, "evil");
             // Kept or dropped, never half-made: every job produced has a name and targets.
-            for job in &out.jobs {
+            for job in &out.job_maps() {
                 assert!(
                     job["job_name"].as_str().is_some_and(|n| !n.is_empty()),
                     "case {i}"
@@ -152,7 +152,7 @@ fn megabyte_values_are_handled_and_reported_briefly() {
     // Not JSON at all, 4 MiB of it.
     let rels = [evil(9, &big, Some(META))];
     let out = scrape_jobs(&views(&rels));
-    assert!(out.jobs.is_empty());
+    assert!(out.job_maps().is_empty());
     assert_eq!(out.per_app_errors.len(), 1);
     assert_errors_sourced(&out.per_app_errors, 9, "evil");
 }
@@ -169,7 +169,7 @@ fn unicode_everywhere_is_kept_or_refused_by_name() {
         let out = scrape_jobs(&views(&rels));
         assert_errors_sourced(&out.per_app_errors, 2, "evil");
         // The label name `ñame` is not a Prometheus label name: never written as one.
-        for job in &out.jobs {
+        for job in &out.job_maps() {
             assert!(
                 !serde_json::to_string(job).unwrap().contains("\"ñame\""),
                 "{job:?}"
@@ -192,11 +192,11 @@ fn service_discovery_is_refused_by_name_and_address_relabels_kept() {
     let rels = [evil(4, &jobs.to_string(), Some(META))];
     let out = scrape_jobs(&views(&rels));
     assert_errors_sourced(&out.per_app_errors, 4, "evil");
-    let all = serde_json::to_string(&out.jobs).unwrap();
+    let all = serde_json::to_string(&out.job_maps()).unwrap();
     assert!(!all.contains("dns_sd_configs"), "{all}");
     assert!(all.contains("169.254.169.254"), "{all}");
     assert!(all.contains("\"__address__\""), "{all}");
-    assert_eq!(out.jobs.len(), 3, "{all}");
+    assert_eq!(out.job_maps().len(), 3, "{all}");
     // Keys outside the allow-list (the service discovery) are dropped and explained per job.
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
     assert!(
@@ -211,7 +211,7 @@ fn service_discovery_is_refused_by_name_and_address_relabels_kept() {
     let rels = [evil(4, &jobs.to_string(), None)];
     let out = scrape_jobs(&views(&rels));
     assert_errors_sourced(&out.per_app_errors, 4, "evil");
-    assert!(!serde_json::to_string(&out.jobs)
+    assert!(!serde_json::to_string(&out.job_maps())
         .unwrap()
         .contains("dns_sd_configs"));
     assert!(out
@@ -273,8 +273,12 @@ fn oversized_text_drops_that_job_only_and_never_reaches_the_config() {
                 "{field}: {:?}",
                 out.per_app_errors
             );
-            assert_eq!(out.jobs.len(), 1, "{field}: only the good job is kept");
-            for job in &out.jobs {
+            assert_eq!(
+                out.job_maps().len(),
+                1,
+                "{field}: only the good job is kept"
+            );
+            for job in &out.job_maps() {
                 let longest = longest_text(&Value::Object(job.clone()));
                 assert!(longest <= 4096, "{field}: {longest} bytes reached a job");
             }
@@ -290,8 +294,8 @@ fn oversized_text_drops_that_job_only_and_never_reaches_the_config() {
         "static_configs": [{"targets": ["*:443"]}]}]);
     let rels = [evil(9, &jobs.to_string(), Some(META))];
     let out = scrape_jobs(&views(&rels));
-    assert_eq!(out.jobs.len(), 1, "{:?}", out.per_app_errors);
-    assert_eq!(out.jobs[0]["tls_config"]["ca"], pem.as_str());
+    assert_eq!(out.job_maps().len(), 1, "{:?}", out.per_app_errors);
+    assert_eq!(out.job_maps()[0]["tls_config"]["ca"], pem.as_str());
 }
 
 #[test]
@@ -312,7 +316,7 @@ fn oversized_unit_addresses_are_not_expanded_into_jobs() {
         }
         let rels = [rel];
         let out = scrape_jobs(&views(&rels));
-        let text = serde_json::to_string(&out.jobs).unwrap();
+        let text = serde_json::to_string(&out.job_maps()).unwrap();
         assert!(text.len() < 4096, "{} bytes of jobs", text.len());
         if meta.is_some() {
             assert!(

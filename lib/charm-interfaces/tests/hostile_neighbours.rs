@@ -208,7 +208,7 @@ fn a_unit_with_a_bad_address_costs_only_itself_and_is_named() {
     ] {
         let rels = [relation_with_address(bad)];
         let out = scrape_jobs(&views(&rels));
-        let t = targets(&out.jobs);
+        let t = targets(&out.job_maps());
         assert_eq!(
             t,
             ["10.0.0.1:9100", "app-2.app-endpoints.m.svc:9100"],
@@ -235,7 +235,7 @@ fn a_unit_with_a_bad_address_costs_only_itself_and_is_named() {
 fn a_unit_address_over_4_kib_is_reported() {
     let rels = [relation_with_address(&"a".repeat(5000))];
     let out = scrape_jobs(&views(&rels));
-    assert_eq!(targets(&out.jobs).len(), 2);
+    assert_eq!(targets(&out.job_maps()).len(), 2);
     assert_eq!(out.per_app_errors.len(), 1, "{:?}", out.per_app_errors);
     let msg = &out.per_app_errors[0].message;
     assert!(msg.contains("app/1") && msg.contains("5000 bytes"), "{msg}");
@@ -258,7 +258,7 @@ fn ip_addresses_and_host_names_are_kept() {
             "{good}: {:?}",
             out.per_app_errors
         );
-        assert_eq!(targets(&out.jobs).len(), 3, "{good}");
+        assert_eq!(targets(&out.job_maps()).len(), 3, "{good}");
     }
 }
 
@@ -275,7 +275,7 @@ proptest! {
     ]) {
         let rels = [relation_with_address(&address)];
         let out = scrape_jobs(&views(&rels));
-        let t = targets(&out.jobs);
+        let t = targets(&out.job_maps());
         prop_assert!(t.contains(&"10.0.0.1:9100".to_owned()));
         prop_assert!(t.contains(&"app-2.app-endpoints.m.svc:9100".to_owned()));
         for target in &t {

@@ -83,9 +83,9 @@ fn produced_jobs_load_in_prometheus() {
     );
     let out = scrape_jobs(&views(&rels));
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
-    assert!(out.jobs.len() >= 6);
+    assert!(out.job_maps().len() >= 6);
     for major in [2, 3] {
-        let (ok, text) = promtool_accepts_for(major, &as_values(&out.jobs));
+        let (ok, text) = promtool_accepts_for(major, &as_values(&out.job_maps()));
         assert!(ok, "promtool {major}: {text}");
     }
 }
@@ -153,7 +153,7 @@ fn validation_agrees_with_promtool() {
             .app_key("scrape_jobs", &json!([job]).to_string())
             .unit("cfg/0", &[])];
         let out = scrape_jobs(&views(&rels));
-        let ours = out.per_app_errors.is_empty() && out.jobs.len() == 1;
+        let ours = out.per_app_errors.is_empty() && out.job_maps().len() == 1;
         for major in [2, 3] {
             let (theirs, text) = promtool_accepts_for(major, std::slice::from_ref(job));
             let expected = if major >= 3 && stricter_than_3x.contains(what) {
@@ -185,7 +185,7 @@ fn stricter_than_promtool_by_design() {
             .unit("cfg/0", &[])];
         let out = scrape_jobs(&views(&rels));
         assert!(
-            out.jobs.is_empty() && out.per_app_errors.len() == 1,
+            out.job_maps().is_empty() && out.per_app_errors.len() == 1,
             "{job}"
         );
         assert!(promtool_accepts(std::slice::from_ref(&job)).0, "{job}");

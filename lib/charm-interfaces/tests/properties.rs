@@ -91,7 +91,8 @@ proptest! {
     ) {
         let built = relations(&rels);
         let out = scrape_jobs(&views(&built));
-        let mut names: Vec<&str> = out.jobs.iter().map(|j| j["job_name"].as_str().unwrap()).collect();
+        let maps = out.job_maps();
+        let mut names: Vec<&str> = maps.iter().map(|j| j["job_name"].as_str().unwrap()).collect();
         let total = names.len();
         names.sort_unstable();
         names.dedup();
@@ -102,9 +103,9 @@ proptest! {
             .cloned()
             .map(|mut r| { r.units.reverse(); r })
             .collect();
-        prop_assert_eq!(&out.jobs, &scrape_jobs(&views(&reversed)).jobs);
+        prop_assert_eq!(&out.job_maps(), &scrape_jobs(&views(&reversed)).job_maps());
         // Every sanitized job (pass-through ones are verbatim) has targets.
-        for j in out.jobs.iter().filter(|j| j.contains_key("fallback_scrape_protocol")) {
+        for j in out.job_maps().iter().filter(|j| j.contains_key("fallback_scrape_protocol")) {
             let targets: usize = j["static_configs"].as_array().unwrap().iter()
                 .map(|sc| sc["targets"].as_array().map_or(0, Vec::len)).sum();
             prop_assert!(targets > 0);
@@ -118,10 +119,10 @@ proptest! {
         let built = relations(&rels);
         let all = views(&built);
         let out = scrape_jobs(&all);
-        prop_assert_eq!(out.job_relations.len(), out.jobs.len());
+        prop_assert_eq!(out.job_relations.len(), out.job_maps().len());
         for view in &all {
             let alone = scrape_jobs(std::slice::from_ref(view));
-            let in_all: Vec<_> = out.jobs.iter().zip(&out.job_relations)
+            let in_all: Vec<_> = out.job_maps().iter().zip(&out.job_relations)
                 .filter(|(_, r)| **r == view.id)
                 .map(|(j, _)| j.clone())
                 .collect();
@@ -130,13 +131,13 @@ proptest! {
                 let names = |jobs: &[serde_json::Map<String, Value>]| -> Vec<String> {
                     jobs.iter().map(|j| j["job_name"].as_str().unwrap_or("").to_owned()).collect()
                 };
-                let own = names(&alone.jobs);
+                let own = names(&alone.job_maps());
                 let others: Vec<String> = all.iter().filter(|v| v.id != view.id)
-                    .flat_map(|v| names(&scrape_jobs(std::slice::from_ref(v)).jobs))
+                    .flat_map(|v| names(&scrape_jobs(std::slice::from_ref(v)).job_maps()))
                     .collect();
                 prop_assert!(own.iter().any(|n| others.contains(n)));
             } else {
-                prop_assert_eq!(&in_all, &alone.jobs);
+                prop_assert_eq!(&in_all, &alone.job_maps());
             }
         }
     }

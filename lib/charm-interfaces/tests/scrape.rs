@@ -36,7 +36,7 @@ fn shared_fixture_jobs() {
     let metrics: Vec<Rel> = rels.into_iter().filter(|r| r.endpoint == EP).collect();
     let out = scrape_jobs(&views(&metrics));
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
-    let jobs = by_name(&out.jobs);
+    let jobs = by_name(&out.job_maps());
     let uuid = "f4b3a2c1-0d9e-4f8a-b7c6-5d4e3f2a1b0c";
     assert_eq!(
         jobs.keys().collect::<Vec<_>>(),
@@ -75,7 +75,7 @@ fn shared_fixture_jobs() {
             "fallback_scrape_protocol": "PrometheusText0.0.4",
         })
     );
-    insta::assert_yaml_snapshot!("fixture_two_apps_jobs", out.jobs);
+    insta::assert_yaml_snapshot!("fixture_two_apps_jobs", out.job_maps());
 }
 
 fn example1() -> Rel {
@@ -134,7 +134,7 @@ fn example_1_wildcard_two_units() {
             })
         })
         .collect();
-    let got: Vec<Value> = out.jobs.into_iter().map(Value::Object).collect();
+    let got: Vec<Value> = out.job_maps().into_iter().map(Value::Object).collect();
     assert_eq!(got, expected);
 }
 
@@ -191,7 +191,7 @@ fn example_2_names_hashes_external_ingress_and_dropped_key() {
             "fallback_scrape_protocol": "PrometheusText0.0.4",
         }),
     ];
-    let got: Vec<Value> = out.jobs.iter().cloned().map(Value::Object).collect();
+    let got: Vec<Value> = out.job_maps().iter().cloned().map(Value::Object).collect();
     assert_eq!(got, expected);
     // The explain view says why each job looks the way it does.
     let ext = out
@@ -230,7 +230,7 @@ fn example_3_no_metadata_is_verbatim() {
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
     let want: Value = serde_json::from_str(job).unwrap();
     assert_eq!(
-        Value::Array(out.jobs.into_iter().map(Value::Object).collect()),
+        Value::Array(out.job_maps().into_iter().map(Value::Object).collect()),
         want
     );
     assert!(out.explanations[0].reasons[0].contains("verbatim"));
@@ -241,7 +241,7 @@ fn relation_without_units_is_skipped() {
     let mut rel = example1();
     rel.units.clear();
     let out = scrape_jobs(&views(&[rel]));
-    assert!(out.jobs.is_empty());
+    assert!(out.job_maps().is_empty());
     assert!(out
         .explanations
         .iter()
@@ -252,12 +252,12 @@ fn relation_without_units_is_skipped() {
 fn departed_unit_job_disappears() {
     let rel = example1();
     let before = scrape_jobs(&views(std::slice::from_ref(&rel)));
-    assert_eq!(before.jobs.len(), 2);
+    assert_eq!(before.job_maps().len(), 2);
     let mut departed = rel;
     departed.units.retain(|(n, _)| n != "node-exp/1");
     let after = scrape_jobs(&views(&[departed]));
     assert_eq!(
-        names(&after.jobs),
+        names(&after.job_maps()),
         ["juju_cos_f2c4a6d8_node-exp_prometheus_scrape-0"]
     );
 }
@@ -279,7 +279,7 @@ fn mixed_targets_unit_matching_and_ipv6() {
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
     let prefix = "juju_m_11112222_db_prometheus_scrape_x";
     let unit_jobs = |n: u32| -> Vec<(Value, Value)> {
-        out.jobs
+        out.job_maps()
             .iter()
             .filter(|j| {
                 j["job_name"]
@@ -307,7 +307,7 @@ fn mixed_targets_unit_matching_and_ipv6() {
             (json!(["db-1.db.svc:9300"]), json!("db/1"))
         ]
     );
-    let jobs = by_name(&out.jobs);
+    let jobs = by_name(&out.job_maps());
     assert_eq!(
         jobs[prefix]["static_configs"][0]["targets"],
         json!(["203.0.113.9:9400"])
@@ -317,7 +317,7 @@ fn mixed_targets_unit_matching_and_ipv6() {
         .is_none());
     assert_eq!(jobs.len(), 5);
     // Unit jobs come out in unit-number order whatever order the charm listed the units in.
-    assert!(names(&out.jobs)[0].starts_with(&format!("{prefix}-0_")));
+    assert!(names(&out.job_maps())[0].starts_with(&format!("{prefix}-0_")));
 }
 
 /// The shared fixture's node-exporter (units at 10.1.0.10 and 10.1.0.11), with a job holding a
@@ -345,7 +345,7 @@ fn fixture_wildcard_plus_explicit_targets_get_library_job_names() {
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
     let prefix = "juju_workloads_f4b3a2c1_node-exporter_prometheus_scrape";
     let got: Vec<(String, Value)> = out
-        .jobs
+        .job_maps()
         .iter()
         .map(|j| {
             (
@@ -395,10 +395,10 @@ fn legacy_host_key_and_unit_name_fallback() {
         .unit("old/4", &[("prometheus_scrape_unit_path", "/x")])];
     let out = scrape_jobs(&views(&rels));
     assert_eq!(
-        names(&out.jobs),
+        names(&out.job_maps()),
         ["juju_m_33334444_old_prometheus_scrape-3"]
     );
-    let labels = &out.jobs[0]["static_configs"][0]["labels"];
+    let labels = &out.job_maps()[0]["static_configs"][0]["labels"];
     assert_eq!(labels["juju_unit"], "old/3");
     assert!(
         labels.get("juju_charm").is_none(),
@@ -419,10 +419,10 @@ fn user_labels_win_and_jobs_without_targets_vanish() {
         .unit_bag("a/0", scrape_unit("a/0", "10.0.0.1", "", ""))];
     let out = scrape_jobs(&views(&rels));
     assert_eq!(
-        names(&out.jobs),
+        names(&out.job_maps()),
         ["juju_m_55556666_a_prometheus_scrape_l-0"]
     );
-    let labels = &out.jobs[0]["static_configs"][0]["labels"];
+    let labels = &out.job_maps()[0]["static_configs"][0]["labels"];
     assert_eq!(labels["juju_unit"], "mine");
     assert_eq!(labels["juju_model"], "other");
     let gone: Vec<&str> = out
@@ -459,7 +459,7 @@ fn identical_jobs_collapse_and_cross_relation_duplicates_get_hashes() {
             .unit("r/0", &[]),
     ];
     let out = scrape_jobs(&views(&rels));
-    let n = names(&out.jobs);
+    let n = names(&out.job_maps());
     assert_eq!(n.len(), 2, "identical job from r collapsed: {n:?}");
     assert!(n
         .iter()
@@ -499,7 +499,7 @@ fn invalid_job_reports_app_and_others_keep_working() {
             .unit_bag("garbage/0", scrape_unit("garbage/0", "10.0.0.10", "", "")),
     );
     let out = scrape_jobs(&views(&rels));
-    let n = names(&out.jobs);
+    let n = names(&out.job_maps());
     assert!(n.contains(&"juju_cos_f2c4a6d8_node-exp_prometheus_scrape-0".to_owned()));
     assert!(n.contains(&"juju_m_77778888_broken_prometheus_scrape_good-0".to_owned()));
     assert_eq!(n.len(), 3, "{n:?}");
@@ -563,10 +563,10 @@ fn blackbox_probe_jobs_that_rewrite_address_are_accepted_as_upstream() {
     let out = scrape_jobs(&views(&rels));
     assert!(out.per_app_errors.is_empty(), "{:?}", out.per_app_errors);
     assert_eq!(
-        names(&out.jobs),
+        names(&out.job_maps()),
         ["juju_m_abcdabcd_blackbox_prometheus_scrape_blackbox_http_2xx"]
     );
-    let job = &out.jobs[0];
+    let job = &out.job_maps()[0];
     // The keys outside the allow-list go (silently, as upstream); the probe rules stay, in
     // order, before the instance relabel the library appends.
     assert!(job.get("kubernetes_sd_configs").is_none());
@@ -591,8 +591,8 @@ fn pass_through_rejects_unknown_fields_and_strips_service_discovery() {
         )
         .unit("cfg/0", &[])];
     let out = scrape_jobs(&views(&rels));
-    assert_eq!(names(&out.jobs), ["ok"]);
-    assert!(out.jobs[0].get("file_sd_configs").is_none());
+    assert_eq!(names(&out.job_maps()), ["ok"]);
+    assert!(out.job_maps()[0].get("file_sd_configs").is_none());
     let msgs: Vec<&str> = out
         .per_app_errors
         .iter()

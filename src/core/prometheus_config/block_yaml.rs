@@ -42,6 +42,26 @@ pub fn to_block_yaml(value: &Value) -> Option<String> {
     Some(w.out)
 }
 
+/// Appends `items` to `out` as the entries of a block sequence at the root, or under a key of
+/// the root mapping (which `serde_yaml_ng` does not indent): `- ` at column 0. `None`, with
+/// `out` as it was, when an item holds a scalar this writer leaves to `serde_yaml_ng`.
+pub fn append_root_seq(items: &[Value], out: &mut String) -> Option<()> {
+    if items.is_empty() {
+        return Some(());
+    }
+    let start = out.len();
+    let mut w = Writer {
+        out: std::mem::take(out),
+        memo: HashMap::new(),
+    };
+    let written = w.seq(items, 0, false);
+    *out = w.out;
+    if written.is_none() {
+        out.truncate(start);
+    }
+    written
+}
+
 struct Writer<'a> {
     out: String,
     /// Scalars written by `serde_yaml_ng`, by their text.
@@ -193,6 +213,23 @@ fn single_line(text: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn root_sequence_items_are_appended_as_serde_yaml_ng_writes_them_or_not_at_all() {
+        let items = [
+            json!({"job_name": "a", "params": {"m": ["x"]}}),
+            json!({"b": [1, 2]}),
+        ];
+        let mut out = "head: 1\n".to_owned();
+        append_root_seq(&items, &mut out).expect("plain values");
+        assert_eq!(
+            out,
+            format!("head: 1\n{}", serde_yaml_ng::to_string(&items).unwrap())
+        );
+        let spaced = [json!({"job_name": "two words"})];
+        assert_eq!(append_root_seq(&spaced, &mut out), None);
+        assert!(out.ends_with("- b:\n  - 1\n  - 2\n"), "{out}");
+    }
 
     fn same(value: &Value) {
         let reference = serde_yaml_ng::to_string(value).unwrap();

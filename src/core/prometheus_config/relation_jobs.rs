@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use charm_interfaces::ScrapeJob;
 use serde_json::{Map, Value};
 
 use super::yaml::to_canonical_yaml;
@@ -9,32 +10,53 @@ use super::yaml::to_canonical_yaml;
 /// Relation jobs ready for `scrape_configs`, and what was changed on the way.
 #[derive(Debug, Default)]
 pub struct PreparedJobs {
-    /// Jobs sorted by (final) job name, each with `honor_labels: true`.
-    pub jobs: Vec<Map<String, Value>>,
+    /// Jobs sorted by (final) job name.
+    pub jobs: Vec<PreparedJob>,
     /// One human-readable line per dropped or renamed job.
     pub notes: Vec<String>,
+}
+
+/// A relation job with its final name, still compact (see [`ScrapeJob`]).
+#[derive(Debug)]
+pub struct PreparedJob {
+    /// The name it goes by in prometheus.yml.
+    pub name: String,
+    /// The job as the relation gave it.
+    pub job: ScrapeJob,
+}
+
+impl PreparedJob {
+    /// The job for `scrape_configs`: its final name and `honor_labels: true`.
+    pub fn into_map(self) -> Map<String, Value> {
+        let mut job = self.job.into_map();
+        set(&mut job, "job_name", Value::String(self.name));
+        set(&mut job, "honor_labels", Value::Bool(true));
+        job
+    }
 }
 
 /// Prepares relation jobs.
 ///
 /// - A job without a non-empty string `job_name` is dropped (Prometheus would reject the file).
 /// - Jobs are ordered by name (stable for equal names), so relation order does not matter.
-/// - `honor_labels: true` is forced: targets' own topology labels win over Prometheus' defaults.
+/// - `honor_labels: true` is forced ([`PreparedJob::into_map`]): targets' own topology labels
+///   win over Prometheus' defaults.
 /// - Duplicate names are **renamed, not dropped**, so no target stops being scraped: names in
 ///   `reserved` (the charm's own jobs) always win; among relation jobs the first in order keeps
-///   its name (equal names are ordered by content). Every other holder of a taken name becomes `<name>_<k>` with the smallest
-///   `k ≥ 2` that is still free. The result depends only on the set of jobs.
-pub fn prepare(jobs: Vec<Map<String, Value>>, reserved: &BTreeSet<String>) -> PreparedJobs {
+///   its name (equal names are ordered by content). Every other holder of a taken name becomes
+///   `<name>_<k>` with the smallest `k ≥ 2` that is still free. The result depends only on
+///   the set of jobs.
+pub fn prepare(jobs: Vec<ScrapeJob>, reserved: &BTreeSet<String>) -> PreparedJobs {
     let mut notes = Vec::new();
-    let mut named: Vec<(String, String, Map<String, Value>)> = Vec::with_capacity(jobs.len());
+    let mut named: Vec<(String, String, ScrapeJob)> = Vec::with_capacity(jobs.len());
     for job in jobs {
-        match job.get("job_name").and_then(Value::as_str) {
+        match job.name() {
             Some(name) if !name.is_empty() => {
                 named.push((name.to_owned(), String::new(), job));
             }
             _ => notes.push(format!(
                 "dropped a relation scrape job without a job_name: {}",
-                Value::Object(job)
+                Value::Object(job.into_map())
             )),
         }
     }
@@ -51,7 +73,7 @@ pub fn prepare(jobs: Vec<Map<String, Value>>, reserved: &BTreeSet<String>) -> Pr
                 .count();
         if end - start > 1 {
             for entry in &mut named[start..end] {
-                entry.1 = to_canonical_yaml(&entry.2).unwrap_or_default();
+                entry.1 = to_canonical_yaml(&entry.2.to_map()).unwrap_or_default();
             }
             named[start..end].sort_by(|a, b| a.1.cmp(&b.1));
         }
@@ -74,7 +96,7 @@ pub fn prepare(jobs: Vec<Map<String, Value>>, reserved: &BTreeSet<String>) -> Pr
             .chain(named.iter().map(|n| n.0.clone()))
             .collect()
     };
-    let mut renamed = Vec::with_capacity(named.len());
+    let mut jobs = Vec::with_capacity(named.len());
     for ((name, _, job), keep) in named.into_iter().zip(keeps) {
         let final_name = if keep {
             name
@@ -89,17 +111,12 @@ pub fn prepare(jobs: Vec<Map<String, Value>>, reserved: &BTreeSet<String>) -> Pr
             ));
             new_name
         };
-        renamed.push((final_name, job));
+        jobs.push(PreparedJob {
+            name: final_name,
+            job,
+        });
     }
-    renamed.sort_by(|a, b| a.0.cmp(&b.0));
-    let jobs = renamed
-        .into_iter()
-        .map(|(name, mut job)| {
-            set(&mut job, "job_name", Value::String(name));
-            set(&mut job, "honor_labels", Value::Bool(true));
-            job
-        })
-        .collect();
+    jobs.sort_by(|a, b| a.name.cmp(&b.name));
     PreparedJobs { jobs, notes }
 }
 
@@ -118,18 +135,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn job_name(job: &Map<String, Value>) -> &str {
-        job.get("job_name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    }
-
-    fn job(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn job(v: Value) -> ScrapeJob {
+        ScrapeJob::from(v.as_object().unwrap().clone())
     }
 
     fn names(p: &PreparedJobs) -> Vec<&str> {
-        p.jobs.iter().map(job_name).collect()
+        p.jobs.iter().map(|j| j.name.as_str()).collect()
+    }
+
+    fn maps(p: PreparedJobs) -> Vec<Map<String, Value>> {
+        p.jobs.into_iter().map(PreparedJob::into_map).collect()
     }
 
     #[test]
@@ -143,10 +158,12 @@ mod tests {
         ];
         let p = prepare(jobs.to_vec(), &reserved);
         assert_eq!(names(&p), ["a", "a_2", "a_3", "prometheus_2"]);
-        assert_eq!(p.jobs[0]["metrics_path"], "/one");
-        assert_eq!(p.jobs[2]["metrics_path"], "/two");
-        assert!(p.jobs.iter().all(|j| j["honor_labels"] == json!(true)));
         assert_eq!(p.notes.len(), 2);
+        let jobs = maps(p);
+        assert_eq!(jobs[0]["metrics_path"], "/one");
+        assert_eq!(jobs[2]["metrics_path"], "/two");
+        assert_eq!(jobs[3]["job_name"], "prometheus_2");
+        assert!(jobs.iter().all(|j| j["honor_labels"] == json!(true)));
     }
 
     #[test]
@@ -158,22 +175,22 @@ mod tests {
         ];
         let p = prepare(jobs.to_vec(), &BTreeSet::new());
         assert_eq!(names(&p), ["x"]);
-        assert_eq!(p.jobs[0]["honor_labels"], json!(true));
         assert_eq!(p.notes.len(), 2);
+        assert_eq!(maps(p)[0]["honor_labels"], json!(true));
     }
 
     #[test]
     fn order_of_input_does_not_matter() {
         let a = job(json!({"job_name": "b"}));
         let b = job(json!({"job_name": "a"}));
-        let p1 = prepare(vec![a.clone(), b.clone()], &BTreeSet::new());
-        let p2 = prepare(vec![b, a], &BTreeSet::new());
-        assert_eq!(p1.jobs, p2.jobs);
+        let p1 = maps(prepare(vec![a.clone(), b.clone()], &BTreeSet::new()));
+        let p2 = maps(prepare(vec![b, a], &BTreeSet::new()));
+        assert_eq!(p1, p2);
         let c = job(json!({"job_name": "a", "metrics_path": "/z"}));
         let d = job(json!({"job_name": "a", "metrics_path": "/y"}));
-        let p1 = prepare(vec![c.clone(), d.clone()], &BTreeSet::new());
-        let p2 = prepare(vec![d, c], &BTreeSet::new());
-        assert_eq!(p1.jobs, p2.jobs);
-        assert_eq!(p1.jobs[0]["metrics_path"], "/y");
+        let p1 = maps(prepare(vec![c.clone(), d.clone()], &BTreeSet::new()));
+        let p2 = maps(prepare(vec![d, c], &BTreeSet::new()));
+        assert_eq!(p1, p2);
+        assert_eq!(p1[0]["metrics_path"], "/y");
     }
 }

@@ -11,6 +11,7 @@
 //! Only groups of the exact shape `{"targets": [string], "labels": {string: string}}` move out:
 //! anything else stays inline, where promtool judges it as before.
 
+use charm_interfaces::ScrapeJob;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -67,6 +68,16 @@ pub fn moves_to_a_file(job: &Map<String, Value>) -> bool {
     job.get("job_name").is_some_and(Value::is_string)
         && job
             .get("static_configs")
+            .and_then(Value::as_array)
+            .is_some_and(|groups| groups.iter().all(is_plain_group))
+}
+
+/// [`moves_to_a_file`] for a job still in its compact form.
+pub fn scrape_job_moves_to_a_file(job: &ScrapeJob) -> bool {
+    job.name().is_some()
+        && job
+            .get("static_configs")
+            .as_ref()
             .and_then(Value::as_array)
             .is_some_and(|groups| groups.iter().all(is_plain_group))
 }

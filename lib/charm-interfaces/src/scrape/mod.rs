@@ -26,8 +26,59 @@ use crate::topology::Topology;
 use crate::validate::{self, ALLOWED_KEYS};
 use crate::RelationView;
 
-/// A scrape job ready for `scrape_configs` (the charm adds `honor_labels: true`).
+/// A scrape job ready for `scrape_configs` (the charm adds `honor_labels: true`), as a JSON map.
 pub type Job = serde_json::Map<String, Value>;
+
+/// A scrape job as [`scrape_jobs`] produces it: the keys in the provider's order, each map a
+/// vector of its entries. A model with thousands of jobs holds them all at once, and a
+/// [`Job`] (a B-tree per map, each node sized for eleven entries) costs several times the
+/// memory; a consumer turns them into [`Job`]s one at a time ([`ScrapeJob::into_map`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeJob(OMap);
+
+impl ScrapeJob {
+    /// Its `job_name`, when that is a string.
+    pub fn name(&self) -> Option<&str> {
+        self.0.get("job_name").and_then(OVal::as_str)
+    }
+
+    /// The value of one key, as JSON (a copy).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.0.get(key).map(OVal::to_value)
+    }
+
+    /// Its entries in key order, each serialising (with `serde`) to the bytes its value in
+    /// [`ScrapeJob::to_map`] would: a digest of a job needs no copy of it.
+    pub fn sorted_entries(&self) -> Vec<(&str, impl Serialize + '_)> {
+        self.0.sorted_entries()
+    }
+
+    /// The job as a JSON map (keys sorted), a copy.
+    pub fn to_map(&self) -> Job {
+        into_map(self.0.to_value())
+    }
+
+    /// The job as a JSON map (keys sorted), moving its strings.
+    pub fn into_map(self) -> Job {
+        into_map(self.0.into_value())
+    }
+}
+
+fn into_map(value: Value) -> Job {
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("an ordered map becomes a JSON object"),
+    }
+}
+
+impl From<Job> for ScrapeJob {
+    fn from(job: Job) -> Self {
+        match OVal::from(Value::Object(job)) {
+            OVal::Obj(map) => ScrapeJob(map),
+            _ => unreachable!("a JSON object becomes an ordered map"),
+        }
+    }
+}
 
 /// The protocol assumed when a target sends no valid Content-Type (Prometheus 3 needs it; a
 /// renderer for Prometheus 2.x removes the key).
@@ -65,7 +116,7 @@ pub struct Explanation {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScrapeOutcome {
     /// Jobs for `scrape_configs`, in relation order.
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<ScrapeJob>,
     /// The relation each of [`Self::jobs`] came from (same order).
     pub job_relations: Vec<u32>,
     /// Relations with a job whose name another relation's job also had: the jobs of these
@@ -76,6 +127,13 @@ pub struct ScrapeOutcome {
     pub per_app_errors: Vec<AppError>,
     /// One entry per produced or dropped job.
     pub explanations: Vec<Explanation>,
+}
+
+impl ScrapeOutcome {
+    /// [`Self::jobs`] as JSON maps (copies).
+    pub fn job_maps(&self) -> Vec<Job> {
+        self.jobs.iter().map(ScrapeJob::to_map).collect()
+    }
 }
 
 /// A job on its way through the pipeline, with where it came from and what happened to it.
@@ -190,10 +248,8 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         let relation_id = d.relation_id;
         let (explanation, job) = d.into_explanation("");
         outcome.explanations.push(explanation);
-        if let Value::Object(job) = job.into_value() {
-            outcome.jobs.push(job);
-            outcome.job_relations.push(relation_id);
-        }
+        outcome.jobs.push(ScrapeJob(job));
+        outcome.job_relations.push(relation_id);
     }
     outcome
 }
