@@ -66,20 +66,19 @@ impl TargetFile {
 /// `static_configs` whose groups are all plainly strings.
 pub fn moves_to_a_file(job: &Map<String, Value>) -> bool {
     job.get("job_name").is_some_and(Value::is_string)
-        && job
-            .get("static_configs")
-            .and_then(Value::as_array)
-            .is_some_and(|groups| groups.iter().all(is_plain_group))
+        && plain_static_configs(job.get("static_configs"))
 }
 
 /// [`moves_to_a_file`] for a job still in its compact form.
 pub fn scrape_job_moves_to_a_file(job: &ScrapeJob) -> bool {
-    job.name().is_some()
-        && job
-            .get("static_configs")
-            .as_ref()
-            .and_then(Value::as_array)
-            .is_some_and(|groups| groups.iter().all(is_plain_group))
+    job.name().is_some() && plain_static_configs(job.get("static_configs").as_ref())
+}
+
+/// A list of groups that are all plain (see [`is_plain_group`]).
+fn plain_static_configs(groups: Option<&Value>) -> bool {
+    groups
+        .and_then(Value::as_array)
+        .is_some_and(|groups| groups.iter().all(is_plain_group))
 }
 
 /// Moves `job`'s `static_configs` into a [`TargetFile`] and points the job at it on the server
@@ -131,6 +130,7 @@ mod tests {
     fn static_configs_move_to_a_file_named_by_the_job() {
         let groups = json!([{"targets": ["10.0.0.1:9100"], "labels": {"juju_unit": "a/0"}}]);
         let mut j = job(json!({"job_name": "a-0", "static_configs": groups.clone()}));
+        assert!(scrape_job_moves_to_a_file(&ScrapeJob::from(j.clone())));
         let file = serve_over_http(&mut j, BASE).expect("plain groups move out");
         assert_eq!(file.id, file_id("a-0"));
         assert_eq!(file.id.len(), 32);
@@ -155,10 +155,14 @@ mod tests {
         ] {
             let original = job(json!({"job_name": "j", "static_configs": groups}));
             let mut j = original.clone();
+            assert!(!scrape_job_moves_to_a_file(&ScrapeJob::from(j.clone())));
             assert_eq!(serve_over_http(&mut j, BASE), None, "{original:?}");
             assert_eq!(j, original);
         }
         let mut nameless = job(json!({"static_configs": []}));
+        assert!(!scrape_job_moves_to_a_file(&ScrapeJob::from(
+            nameless.clone()
+        )));
         assert_eq!(serve_over_http(&mut nameless, BASE), None);
     }
 
