@@ -214,6 +214,9 @@ pub fn reconcile_with(
         digests = unchanged_inputs::relation_digests(&snapshot);
         fingerprint = fingerprint_of(&snapshot, &digests);
     }
+    // The snapshot holds every databag this hook needs; the cache need not hold them too
+    // while everything is computed.
+    tools.release_databags();
     let inputs = Inputs {
         snapshot: &snapshot,
         config: &config,

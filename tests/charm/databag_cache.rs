@@ -1083,3 +1083,41 @@ fn an_unchanged_hook_keeps_the_index_and_any_change_is_saved() {
     unit.ok(&Event::ConfigChanged);
     assert!(!cache_file(&unit).leader);
 }
+
+#[test]
+fn databags_let_go_after_reading_are_read_again_from_the_cache_and_saved_whole() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    unit.ok(&Event::ConfigChanged);
+    let alpha = ids(&unit)[0].clone();
+    let before = cache_file(&unit).relations[&alpha.to_string()].clone();
+    let app = unit.sim.juju.state().app_name.clone();
+    let extra = RelationData::from([("extra".to_string(), "1".to_string())]);
+    let seen = std::cell::RefCell::new(Vec::new());
+    let ok = unit.run_with(&Event::ConfigChanged, |tools| {
+        let read = |tools: &dyn HookTools| {
+            tools
+                .relation_get(&alpha, "alpha/0", false)
+                .map_err(|e| e.to_string())
+        };
+        seen.borrow_mut().push(read(tools)?);
+        tools.release_databags();
+        seen.borrow_mut().push(read(tools)?);
+        tools.release_databags();
+        tools
+            .relation_set(&alpha, true, &extra)
+            .map_err(|e| e.to_string())
+    });
+    assert!(ok);
+    let bag = &before.unit_data["alpha/0"];
+    assert_eq!(bag["prometheus_scrape_unit_address"], "10.0.1.0");
+    assert_eq!(*seen.borrow(), [bag.clone(), bag.clone()]);
+    assert_eq!(unit.calls("relation-get"), 0, "answered from the cache");
+    // A relation written after its databags were let go is saved with all of them.
+    let after = cache_file(&unit).relations[&alpha.to_string()].clone();
+    assert_eq!(after.unit_data, before.unit_data);
+    let mut own = before.app_data[&app].clone();
+    own.extend(extra);
+    assert_eq!(after.app_data[&app], own);
+    assert_eq!(after.app_data.len(), before.app_data.len());
+}

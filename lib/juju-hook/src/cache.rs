@@ -1059,6 +1059,30 @@ impl HookTools for CachedHookTools<'_> {
         }
     }
 
+    fn release_databags(&self) {
+        let mut state = self.state.borrow_mut();
+        let State {
+            relations, bags, ..
+        } = &mut *state;
+        if bags.fresh {
+            // Every databag is in memory only, to be written at the end of the hook.
+            return;
+        }
+        let BagsMemory { loaded, dirty, .. } = bags;
+        // A relation whose bags file is as loaded can be read from it again (`load_bags`
+        // runs on every access, and before every change); the changed ones wait for `finish`.
+        loaded.retain(|key| {
+            if dirty.contains(key) {
+                return true;
+            }
+            if let Some(rel) = relations.get_mut(key) {
+                rel.unit_data = BTreeMap::new();
+                rel.app_data = BTreeMap::new();
+            }
+            false
+        });
+    }
+
     fn state_set(&self, data: &BTreeMap<String, String>) -> Result<(), HookToolError> {
         let result = self.inner.state_set(data);
         let mut state = self.state.borrow_mut();

@@ -410,6 +410,12 @@ pub trait HookTools {
     fn set_relation_memo(&self, relation: &RelationId, memo: String) {
         let _ = (relation, memo);
     }
+
+    /// The charm has read the databags it needs for this hook: tools that keep databags in
+    /// memory may let go of those they need not save, and read them again if asked. A large
+    /// model's databags would otherwise be held twice (by the tools and by the charm's copy)
+    /// through the rest of the hook.
+    fn release_databags(&self) {}
 }
 
 #[cfg(test)]
