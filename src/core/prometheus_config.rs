@@ -308,9 +308,10 @@ fn render_jobs(
         Value::Object(job)
     });
     let mut job_count = 0;
+    let mut seq = block_yaml::RootSeq::default();
     for mut job in own_jobs.into_iter().chain(relation_jobs) {
         finish_job(&mut job, input);
-        append_job(job, &mut yaml)?;
+        append_job(job, &mut seq, &mut yaml)?;
         job_count += 1;
     }
     if !after.is_empty() {
@@ -344,9 +345,13 @@ fn finish_job(job: &mut Value, input: &ConfigInput) {
 }
 
 /// Appends one entry of `scrape_configs` as `serde_yaml_ng` writes it in the whole file.
-fn append_job(job: Value, yaml: &mut String) -> Result<(), RenderError> {
+fn append_job(
+    job: Value,
+    seq: &mut block_yaml::RootSeq,
+    yaml: &mut String,
+) -> Result<(), RenderError> {
     let one = [job];
-    if block_yaml::append_root_seq(&one, yaml).is_none() {
+    if seq.append(&one, yaml).is_none() {
         yaml.push_str(&serde_yaml_ng::to_string(&one)?);
     }
     Ok(())

@@ -42,30 +42,40 @@ pub fn to_block_yaml(value: &Value) -> Option<String> {
     Some(w.out)
 }
 
-/// Appends `items` to `out` as the entries of a block sequence at the root, or under a key of
-/// the root mapping (which `serde_yaml_ng` does not indent): `- ` at column 0. `None`, with
-/// `out` as it was, when an item holds a scalar this writer leaves to `serde_yaml_ng`.
-pub fn append_root_seq(items: &[Value], out: &mut String) -> Option<()> {
-    if items.is_empty() {
-        return Some(());
-    }
-    let start = out.len();
-    let mut w = Writer {
-        out: std::mem::take(out),
-        memo: HashMap::new(),
-    };
-    let written = w.seq(items, 0, false);
-    *out = w.out;
-    if written.is_none() {
-        out.truncate(start);
-    }
-    written
+/// Appends the entries of a block sequence at the root, or under a key of the root mapping
+/// (which `serde_yaml_ng` does not indent): `- ` at column 0. It remembers across calls how
+/// `serde_yaml_ng` writes the scalars it had to ask it for (the same few recur in every job).
+#[derive(Debug, Default)]
+pub struct RootSeq {
+    memo: HashMap<String, String>,
 }
 
-struct Writer<'a> {
+impl RootSeq {
+    /// Appends `items` to `out`; `None`, with `out` as it was, when an item holds a scalar
+    /// this writer leaves to `serde_yaml_ng`.
+    pub fn append(&mut self, items: &[Value], out: &mut String) -> Option<()> {
+        if items.is_empty() {
+            return Some(());
+        }
+        let start = out.len();
+        let mut w = Writer {
+            out: std::mem::take(out),
+            memo: std::mem::take(&mut self.memo),
+        };
+        let written = w.seq(items, 0, false);
+        *out = w.out;
+        self.memo = w.memo;
+        if written.is_none() {
+            out.truncate(start);
+        }
+        written
+    }
+}
+
+struct Writer {
     out: String,
     /// Scalars written by `serde_yaml_ng`, by their text.
-    memo: HashMap<&'a str, String>,
+    memo: HashMap<String, String>,
 }
 
 /// Strings libyaml writes plain and `serde_yaml_ng` does not quote: ASCII letters, digits and
@@ -100,13 +110,13 @@ fn obviously_plain(s: &str) -> bool {
     s.len() > 8 || !WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
 }
 
-impl<'a> Writer<'a> {
+impl Writer {
     fn indent(&mut self, n: usize) {
         self.out.extend(std::iter::repeat_n(' ', n));
     }
 
     /// A scalar or empty collection on the current line (`key` = as a mapping key).
-    fn inline(&mut self, value: &'a Value, key: bool) -> Option<()> {
+    fn inline(&mut self, value: &Value, key: bool) -> Option<()> {
         match value {
             Value::Null => self.out.push_str("null"),
             Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
@@ -125,7 +135,7 @@ impl<'a> Writer<'a> {
         Some(())
     }
 
-    fn string(&mut self, s: &'a str, key: bool) -> Option<()> {
+    fn string(&mut self, s: &str, key: bool) -> Option<()> {
         if obviously_plain(s) {
             self.out.push_str(s);
             return Some(());
@@ -144,18 +154,13 @@ impl<'a> Writer<'a> {
         let text = serde_yaml_ng::to_string(s).ok()?;
         let text = single_line(&text)?.to_owned();
         self.out.push_str(&text);
-        self.memo.insert(s, text);
+        self.memo.insert(s.to_owned(), text);
         Some(())
     }
 
     /// A non-empty mapping at `indent`; `inline_first`: its first key goes on the current
     /// line (after `- `).
-    fn map(
-        &mut self,
-        map: &'a Map<String, Value>,
-        indent: usize,
-        inline_first: bool,
-    ) -> Option<()> {
+    fn map(&mut self, map: &Map<String, Value>, indent: usize, inline_first: bool) -> Option<()> {
         for (i, (k, v)) in map.iter().enumerate() {
             if i > 0 || !inline_first {
                 self.indent(indent);
@@ -183,7 +188,7 @@ impl<'a> Writer<'a> {
 
     /// A non-empty sequence at `indent`; `inline_first`: its first `- ` goes on the current
     /// line.
-    fn seq(&mut self, seq: &'a [Value], indent: usize, inline_first: bool) -> Option<()> {
+    fn seq(&mut self, seq: &[Value], indent: usize, inline_first: bool) -> Option<()> {
         for (i, v) in seq.iter().enumerate() {
             if i > 0 || !inline_first {
                 self.indent(indent);
@@ -221,14 +226,25 @@ mod tests {
             json!({"b": [1, 2]}),
         ];
         let mut out = "head: 1\n".to_owned();
-        append_root_seq(&items, &mut out).expect("plain values");
+        let mut seq = RootSeq::default();
+        seq.append(&items, &mut out).expect("plain values");
         assert_eq!(
             out,
             format!("head: 1\n{}", serde_yaml_ng::to_string(&items).unwrap())
         );
         let spaced = [json!({"job_name": "two words"})];
-        assert_eq!(append_root_seq(&spaced, &mut out), None);
+        assert_eq!(seq.append(&spaced, &mut out), None);
         assert!(out.ends_with("- b:\n  - 1\n  - 2\n"), "{out}");
+        // A scalar written by serde_yaml_ng once is remembered for the next items.
+        let asked = [json!({"regex": "(.*)"})];
+        seq.append(&asked, &mut out)
+            .expect("a scalar serde_yaml_ng writes");
+        assert!(seq.memo.contains_key("(.*)"));
+        seq.append(&asked, &mut out).expect("again");
+        assert!(
+            out.ends_with("- b:\n  - 1\n  - 2\n- regex: (.*)\n- regex: (.*)\n"),
+            "{out}"
+        );
     }
 
     fn same(value: &Value) {
