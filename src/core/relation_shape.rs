@@ -164,7 +164,10 @@ pub fn relation_alone(
     let target_files = scrape
         .jobs
         .into_iter()
-        .filter_map(|job| relation_targets::serve_over_http(&mut job.into_map(), targets_url))
+        .filter_map(|mut job| {
+            let name = job.name()?.to_owned();
+            relation_targets::serve_over_http(&mut job, &name, targets_url)
+        })
         .collect();
     Some(RelationAlone {
         shape,

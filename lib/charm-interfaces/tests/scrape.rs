@@ -78,6 +78,38 @@ fn shared_fixture_jobs() {
     insta::assert_yaml_snapshot!("fixture_two_apps_jobs", out.job_maps());
 }
 
+/// The targets a job hands over are the JSON of its `static_configs` as the map form has them
+/// (labels sorted, though the library inserted them in topology order), and the job keeps the
+/// rest.
+#[test]
+fn plain_static_configs_are_taken_as_serde_json_writes_them() {
+    let rels = fixture_relations();
+    let metrics: Vec<Rel> = rels.into_iter().filter(|r| r.endpoint == EP).collect();
+    let out = scrape_jobs(&views(&metrics));
+    assert_eq!(out.jobs.len(), 3);
+    for job in out.jobs {
+        let mut map = job.to_map();
+        let groups = map
+            .remove("static_configs")
+            .expect("every fixture job has targets");
+        assert!(job.has_plain_static_configs());
+        let mut taken = job.clone();
+        let json = taken.take_plain_static_configs().expect("plain groups");
+        assert_eq!(json, serde_json::to_vec(&groups).unwrap());
+        assert_eq!(taken.into_map(), map);
+    }
+    let mut tls = charm_interfaces::ScrapeJob::from(
+        json!({"job_name": "j", "static_configs": [{"targets": ["a:1"], "labels": {"x": "y"}}, {"targets": ["b:1"], "tls": true}]})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    assert!(!tls.has_plain_static_configs());
+    let before = tls.clone();
+    assert_eq!(tls.take_plain_static_configs(), None);
+    assert_eq!(tls, before);
+}
+
 fn example1() -> Rel {
     Rel::new(EP, 3, "node-exp")
         .app_key(

@@ -12,7 +12,6 @@
 //! anything else stays inline, where promtool judges it as before.
 
 use charm_interfaces::ScrapeJob;
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::core::workload::TARGETS_LISTEN;
@@ -62,79 +61,47 @@ impl TargetFile {
     }
 }
 
-/// Whether [`serve_over_http`] moves `job`'s targets to a file: it has a name and
-/// `static_configs` whose groups are all plainly strings.
-pub fn moves_to_a_file(job: &Map<String, Value>) -> bool {
-    job.get("job_name").is_some_and(Value::is_string)
-        && plain_static_configs(job.get("static_configs"))
-}
-
-/// [`moves_to_a_file`] for a job still in its compact form.
+/// Whether [`serve_over_http`] moves `job`'s targets to a file: it has a name and plain
+/// `static_configs` ([`ScrapeJob::has_plain_static_configs`]: string targets and string labels,
+/// which YAML and `http_sd`'s JSON read the same way).
 pub fn scrape_job_moves_to_a_file(job: &ScrapeJob) -> bool {
-    job.name().is_some() && plain_static_configs(job.get("static_configs").as_ref())
+    job.name().is_some() && job.has_plain_static_configs()
 }
 
-/// A list of groups that are all plain (see [`is_plain_group`]).
-fn plain_static_configs(groups: Option<&Value>) -> bool {
-    groups
-        .and_then(Value::as_array)
-        .is_some_and(|groups| groups.iter().all(is_plain_group))
-}
-
-/// Moves `job`'s `static_configs` into a [`TargetFile`] and points the job at it on the server
-/// at `base_url`; `None` (the job unchanged) unless [`moves_to_a_file`].
-pub fn serve_over_http(job: &mut Map<String, Value>, base_url: &str) -> Option<TargetFile> {
-    if !moves_to_a_file(job) {
-        return None;
-    }
-    let name = job.get("job_name")?.as_str()?;
-    let groups = job.get("static_configs")?.as_array()?;
-    let id = file_id(name);
-    let mut json = serde_json::to_vec(groups).ok()?;
+/// Moves the `static_configs` of the job named `name` into a [`TargetFile`] and points the job
+/// at it on the server at `base_url`; `None` (the job unchanged) unless they are plain.
+pub fn serve_over_http(job: &mut ScrapeJob, name: &str, base_url: &str) -> Option<TargetFile> {
+    let mut json = job.take_plain_static_configs()?;
     json.push(b'\n');
-    job.remove("static_configs");
+    let id = file_id(name);
     job.insert(
-        "http_sd_configs".to_owned(),
+        "http_sd_configs",
         serde_json::json!([{"url": targets_url(base_url, &id), "refresh_interval": TARGETS_REFRESH_INTERVAL}]),
     );
     Some(TargetFile { id, json })
 }
 
-/// `{"targets": [string], "labels": {string: string}}`, `labels` optional: what both YAML and
-/// `http_sd`'s JSON read the same way.
-fn is_plain_group(group: &Value) -> bool {
-    let Some(group) = group.as_object() else {
-        return false;
-    };
-    group
-        .iter()
-        .all(|(key, value)| match (key.as_str(), value) {
-            ("targets", Value::Array(targets)) => targets.iter().all(Value::is_string),
-            ("labels", Value::Object(labels)) => labels.values().all(Value::is_string),
-            _ => false,
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const BASE: &str = "http://127.0.0.1:9098";
 
-    fn job(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn job(v: Value) -> ScrapeJob {
+        ScrapeJob::from(v.as_object().unwrap().clone())
     }
 
     #[test]
     fn static_configs_move_to_a_file_named_by_the_job() {
         let groups = json!([{"targets": ["10.0.0.1:9100"], "labels": {"juju_unit": "a/0"}}]);
         let mut j = job(json!({"job_name": "a-0", "static_configs": groups.clone()}));
-        assert!(scrape_job_moves_to_a_file(&ScrapeJob::from(j.clone())));
-        let file = serve_over_http(&mut j, BASE).expect("plain groups move out");
+        assert!(scrape_job_moves_to_a_file(&j));
+        let file = serve_over_http(&mut j, "a-0", BASE).expect("plain groups move out");
         assert_eq!(file.id, file_id("a-0"));
         assert_eq!(file.id.len(), 32);
-        assert_eq!(serde_json::from_slice::<Value>(&file.json).unwrap(), groups);
+        assert_eq!(file.json, format!("{groups}\n").into_bytes());
+        let j = j.into_map();
         assert!(!j.contains_key("static_configs"));
         assert_eq!(
             j["http_sd_configs"],
@@ -155,20 +122,19 @@ mod tests {
         ] {
             let original = job(json!({"job_name": "j", "static_configs": groups}));
             let mut j = original.clone();
-            assert!(!scrape_job_moves_to_a_file(&ScrapeJob::from(j.clone())));
-            assert_eq!(serve_over_http(&mut j, BASE), None, "{original:?}");
+            assert!(!scrape_job_moves_to_a_file(&j));
+            assert_eq!(serve_over_http(&mut j, "j", BASE), None, "{original:?}");
             assert_eq!(j, original);
         }
-        let mut nameless = job(json!({"static_configs": []}));
-        assert!(!scrape_job_moves_to_a_file(&ScrapeJob::from(
-            nameless.clone()
-        )));
-        assert_eq!(serve_over_http(&mut nameless, BASE), None);
+        let nameless = job(json!({"static_configs": []}));
+        assert!(!scrape_job_moves_to_a_file(&nameless));
+        let without_targets = job(json!({"job_name": "j"}));
+        assert!(!scrape_job_moves_to_a_file(&without_targets));
     }
 
     #[test]
     fn a_job_without_targets_serves_an_empty_list() {
         let mut j = job(json!({"job_name": "j", "static_configs": []}));
-        assert_eq!(serve_over_http(&mut j, BASE).unwrap().json, b"[]\n");
+        assert_eq!(serve_over_http(&mut j, "j", BASE).unwrap().json, b"[]\n");
     }
 }

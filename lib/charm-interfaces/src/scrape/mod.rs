@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::ordered::{OMap, OVal};
+use crate::ordered::{OMap, OVal, Sorted};
 use crate::topology::Topology;
 use crate::validate::{self, ALLOWED_KEYS};
 use crate::RelationView;
@@ -53,6 +53,32 @@ impl ScrapeJob {
         self.0.sorted_entries()
     }
 
+    /// Sets one key to a JSON value, in place or appended.
+    pub fn insert(&mut self, key: &str, value: Value) {
+        self.0.insert(key, OVal::from(value));
+    }
+
+    /// Whether its `static_configs` is a list of target groups holding nothing but `targets`
+    /// (a list of strings) and `labels` (an object of strings): groups any service discovery
+    /// that speaks Prometheus' target-group format carries as they are.
+    pub fn has_plain_static_configs(&self) -> bool {
+        self.0
+            .get(STATIC_CONFIGS_KEY)
+            .and_then(OVal::as_arr)
+            .is_some_and(|groups| groups.iter().all(is_plain_group))
+    }
+
+    /// Takes its plain `static_configs` (see [`ScrapeJob::has_plain_static_configs`]) out, as
+    /// the JSON `serde_json` writes for them (keys sorted); `None`, leaving the job as it was,
+    /// when they are not plain.
+    pub fn take_plain_static_configs(&mut self) -> Option<Vec<u8>> {
+        if !self.has_plain_static_configs() {
+            return None;
+        }
+        let groups = self.0.remove(STATIC_CONFIGS_KEY)?;
+        serde_json::to_vec(&Sorted(&groups)).ok()
+    }
+
     /// The job as a JSON map (keys sorted), a copy.
     pub fn to_map(&self) -> Job {
         into_map(self.0.to_value())
@@ -62,6 +88,21 @@ impl ScrapeJob {
     pub fn into_map(self) -> Job {
         into_map(self.0.into_value())
     }
+}
+
+/// The key of a job's inline target groups.
+const STATIC_CONFIGS_KEY: &str = "static_configs";
+
+fn is_plain_group(group: &OVal) -> bool {
+    group.as_obj().is_some_and(|group| {
+        group
+            .iter()
+            .all(|(key, value)| match (key.as_str(), value) {
+                ("targets", OVal::Arr(targets)) => targets.iter().all(|t| t.as_str().is_some()),
+                ("labels", OVal::Obj(labels)) => labels.iter().all(|(_, v)| v.as_str().is_some()),
+                _ => false,
+            })
+    })
 }
 
 fn into_map(value: Value) -> Job {
