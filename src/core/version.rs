@@ -2,14 +2,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
-
-use regex::Regex;
-
-// ASCII digits: `\d` is every Unicode digit, which `u32::from_str` rejects anyway, and its
-// class makes compiling the regex (once per hook) about twice as slow.
-static VERSION_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"([0-9]+)\.([0-9]+)\.([0-9]+)").expect("static regex"));
 
 /// A Prometheus release number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,13 +54,47 @@ impl PrometheusVersion {
             .unwrap_or(Self::ASSUMED)
     }
 
+    /// The leftmost `X.Y.Z` of ASCII digits (what the regex `([0-9]+)\.([0-9]+)\.([0-9]+)` finds
+    /// first), `None` when there is none or its numbers overflow. A scan, not a regex: every hook
+    /// reads the version, and compiling that regex was 0.8 M of the 11.6 M instructions of a
+    /// hook that moves one target.
     fn first_triple(text: &str) -> Option<Self> {
-        let caps = VERSION_RE.captures(text)?;
-        Some(Self::new(
-            caps[1].parse().ok()?,
-            caps[2].parse().ok()?,
-            caps[3].parse().ok()?,
-        ))
+        let bytes = text.as_bytes();
+        let digits_at = |i: usize| {
+            bytes.get(i..).map_or(0, |rest| {
+                rest.iter().take_while(|b| b.is_ascii_digit()).count()
+            })
+        };
+        let mut start = 0;
+        while start < bytes.len() {
+            let first = digits_at(start);
+            if first == 0 {
+                start += 1;
+                continue;
+            }
+            // Digits, a dot, digits, a dot, digits; a match starting inside this run of
+            // digits would fail where this one does.
+            let mut numbers = [0..0, 0..0, 0..0];
+            let mut at = start;
+            let matched = numbers.iter_mut().enumerate().all(|(k, number)| {
+                if k > 0 {
+                    if bytes.get(at) != Some(&b'.') {
+                        return false;
+                    }
+                    at += 1;
+                }
+                let len = digits_at(at);
+                *number = at..at + len;
+                at += len;
+                len > 0
+            });
+            if matched {
+                let [major, minor, patch] = numbers.map(|n| text[n].parse::<u32>().ok());
+                return Some(Self::new(major?, minor?, patch?));
+            }
+            start += first;
+        }
+        None
     }
 
     /// Whether scrape configs may carry `fallback_scrape_protocol` (Prometheus ≥ 3.0; 2.x
@@ -130,6 +156,38 @@ mod tests {
         let v = PrometheusVersion::parse_version_output("prometheus, version ٣.١٤.٠ (2.42.0)");
         assert_eq!(v.unwrap(), PrometheusVersion::new(2, 42, 0));
         assert!(PrometheusVersion::parse_version_output("version ٣.١٤.٠").is_err());
+    }
+
+    proptest::proptest! {
+        /// The scan finds what the regex it replaces finds first.
+        #[test]
+        fn the_scan_finds_the_regex_s_first_triple(text in "[0-9a-z. ٣+-]{0,24}") {
+            let re = regex::Regex::new(r"([0-9]+)\.([0-9]+)\.([0-9]+)").unwrap();
+            let expected = re.captures(&text).and_then(|caps| {
+                Some(PrometheusVersion::new(
+                    caps[1].parse().ok()?,
+                    caps[2].parse().ok()?,
+                    caps[3].parse().ok()?,
+                ))
+            });
+            proptest::prop_assert_eq!(PrometheusVersion::first_triple(&text), expected);
+        }
+    }
+
+    #[test]
+    fn the_first_triple_is_leftmost_and_whole() {
+        for (text, expected) in [
+            ("x11.2.3", Some((11, 2, 3))),
+            ("1.2x3.4.5", Some((3, 4, 5))),
+            ("1..2.3.4", Some((2, 3, 4))),
+            ("1.2.3.4", Some((1, 2, 3))),
+            ("1.2.", None),
+            ("99999999999.1.1 2.0.0", None),
+            ("", None),
+        ] {
+            let expected = expected.map(|(a, b, c)| PrometheusVersion::new(a, b, c));
+            assert_eq!(PrometheusVersion::first_triple(text), expected, "{text:?}");
+        }
     }
 
     #[test]

@@ -1,29 +1,24 @@
 //! Prometheus durations (`1m`, `1h30m`, `15d`) as the config options spell them.
 
 use std::fmt;
-use std::sync::LazyLock;
 use std::time::Duration;
 
-use regex::Regex;
-
-/// Prometheus' own duration grammar: units in descending order, each at most once.
-static DURATION_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$",
-    )
-    .expect("static regex")
-});
-
-/// Milliseconds per unit, in the order of the regex groups (`y` is 365 days, as in Prometheus).
-const UNIT_MILLIS: [(usize, u64); 7] = [
-    (2, 365 * 24 * 3_600_000),
-    (4, 7 * 24 * 3_600_000),
-    (6, 24 * 3_600_000),
-    (8, 3_600_000),
-    (10, 60_000),
-    (12, 1_000),
-    (14, 1),
+/// Prometheus' own duration grammar (`^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?
+/// (([0-9]+)s)?(([0-9]+)ms)?$`): units in this order, each at most once, with milliseconds per
+/// unit (`y` is 365 days, as in Prometheus). Scanned rather than matched by a regex: the config
+/// is read every hook, and compiling that regex cost more than the rest of reading it.
+const UNITS: [(&str, u64); 7] = [
+    ("y", 365 * 24 * 3_600_000),
+    ("w", 7 * 24 * 3_600_000),
+    ("d", 24 * 3_600_000),
+    ("h", 3_600_000),
+    ("ms", 1),
+    ("m", 60_000),
+    ("s", 1_000),
 ];
+
+/// The order of [`UNITS`] in the grammar (`ms` comes last but is tried before `m`).
+const UNIT_RANK: [usize; 7] = [0, 1, 2, 3, 6, 4, 5];
 
 /// Largest duration Prometheus accepts (it stores durations as `i64` nanoseconds).
 const MAX_MILLIS: u64 = (i64::MAX as u64) / 1_000_000;
@@ -56,16 +51,37 @@ impl PromDuration {
         if text.is_empty() {
             return Err(DurationError::Syntax);
         }
-        let caps = DURATION_RE.captures(text).ok_or(DurationError::Syntax)?;
-        let mut millis: u64 = 0;
-        for (group, unit) in UNIT_MILLIS {
-            if let Some(m) = caps.get(group) {
-                let n: u64 = m.as_str().parse().map_err(|_| DurationError::OutOfRange)?;
-                millis = n
-                    .checked_mul(unit)
-                    .and_then(|v| v.checked_add(millis))
-                    .ok_or(DurationError::OutOfRange)?;
+        // The grammar first, then the arithmetic: a text that is not a duration is a syntax
+        // error even when one of its numbers would overflow.
+        let mut terms: Vec<(&str, u64)> = Vec::with_capacity(UNITS.len());
+        let mut rest = text;
+        // The rank the next unit must exceed.
+        let mut next_rank = 0;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(DurationError::Syntax);
             }
+            let (number, tail) = rest.split_at(digits);
+            let (k, &(unit, per_unit)) = UNITS
+                .iter()
+                .enumerate()
+                .find(|(_, (unit, _))| tail.starts_with(unit))
+                .ok_or(DurationError::Syntax)?;
+            if UNIT_RANK[k] < next_rank {
+                return Err(DurationError::Syntax);
+            }
+            next_rank = UNIT_RANK[k] + 1;
+            rest = &tail[unit.len()..];
+            terms.push((number, per_unit));
+        }
+        let mut millis: u64 = 0;
+        for (number, per_unit) in terms {
+            let n: u64 = number.parse().map_err(|_| DurationError::OutOfRange)?;
+            millis = n
+                .checked_mul(per_unit)
+                .and_then(|v| v.checked_add(millis))
+                .ok_or(DurationError::OutOfRange)?;
         }
         if millis > MAX_MILLIS {
             return Err(DurationError::OutOfRange);
@@ -121,6 +137,32 @@ pub fn format_simple(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The scan accepts what the grammar's regex accepts, with the same milliseconds.
+        #[test]
+        fn the_scan_agrees_with_the_grammar_s_regex(text in "([0-9]{1,3}(y|w|d|h|m|s|ms|x)){0,4}|[0-9ywdhms]{0,8}") {
+            let re = regex::Regex::new(
+                r"^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$",
+            )
+            .unwrap();
+            let per_group = [(2, 365 * 24 * 3_600_000u64), (4, 604_800_000), (6, 86_400_000),
+                (8, 3_600_000), (10, 60_000), (12, 1_000), (14, 1)];
+            let expected = if text.is_empty() {
+                Err(DurationError::Syntax)
+            } else {
+                match re.captures(&text) {
+                    None => Err(DurationError::Syntax),
+                    Some(caps) => Ok(per_group
+                        .iter()
+                        .filter_map(|&(g, unit)| caps.get(g).map(|m| m.as_str().parse::<u64>().unwrap() * unit))
+                        .sum::<u64>())
+                        .and_then(|millis| if millis > MAX_MILLIS { Err(DurationError::OutOfRange) } else { Ok(millis) }),
+                }
+            };
+            proptest::prop_assert_eq!(PromDuration::parse(&text, false).map(|d| d.millis()), expected);
+        }
+    }
 
     #[test]
     fn parses_compound_durations() {

@@ -1,12 +1,9 @@
 //! Parsers for the option value types that are not durations: each returns the typed value or
 //! the reason (the `reason` part of a [`super::ConfigError`]) it is rejected.
 
+use reqwest::Url;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::LazyLock;
-
-use regex::Regex;
-use reqwest::Url;
 
 use crate::core::quantity::Quantity;
 
@@ -52,8 +49,17 @@ impl fmt::Display for LogLevel {
     }
 }
 
-static SIZE_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([0-9]+)(B|KB|MB|GB|TB|PB|EB)$").expect("static regex"));
+/// The units of a retention size and their powers of two; `B` is tried last, since every other
+/// unit ends with it.
+const SIZE_UNITS: [(&str, u32); 7] = [
+    ("KB", 10),
+    ("MB", 20),
+    ("GB", 30),
+    ("TB", 40),
+    ("PB", 50),
+    ("EB", 60),
+    ("B", 0),
+];
 
 /// A `--storage.tsdb.retention.size` value such as `50GB` (units are powers of 1024).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,17 +73,13 @@ impl RetentionSize {
     pub fn parse(text: &str) -> Result<Self, String> {
         const REASON: &str =
             "must be a whole number with a unit B, KB, MB, GB, TB, PB or EB, e.g. 50GB";
-        let caps = SIZE_RE.captures(text).ok_or(REASON)?;
-        let shift = match &caps[2] {
-            "B" => 0,
-            "KB" => 10,
-            "MB" => 20,
-            "GB" => 30,
-            "TB" => 40,
-            "PB" => 50,
-            _ => 60, // EB
-        };
-        let n: u64 = caps[1].parse().map_err(|_| "is too large")?;
+        // `^([0-9]+)(B|KB|MB|GB|TB|PB|EB)$`, scanned (no regex to compile every hook).
+        let (number, shift) = SIZE_UNITS
+            .iter()
+            .find_map(|&(unit, shift)| Some((text.strip_suffix(unit)?, shift)))
+            .filter(|(number, _)| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or(REASON)?;
+        let n: u64 = number.parse().map_err(|_| "is too large")?;
         if n == 0 {
             return Err("must be greater than zero (leave empty for no size limit)".into());
         }
@@ -183,19 +185,23 @@ pub fn parse_metrics_path(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-static JOB_NAME_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_:.-]+$").expect("static regex"));
-
 /// Checks a scrape job name: non-empty, letters, digits and `_ : . -`.
 pub fn parse_job_name(text: &str) -> Result<String, String> {
-    if !JOB_NAME_RE.is_match(text) {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.' | b'-');
+    if text.is_empty() || !text.bytes().all(allowed) {
         return Err("must be non-empty and use only letters, digits and _ : . -".into());
     }
     Ok(text.to_owned())
 }
 
-static LABEL_NAME_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("static regex"));
+/// `^[a-zA-Z_][a-zA-Z0-9_]*$`: a Prometheus label name.
+fn is_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
 
 /// Parses `name=value,name2=value2` (blanks around names and values are trimmed; empty string
 /// means no labels). Names must be valid Prometheus label names not starting with `__`
@@ -214,7 +220,7 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
             ));
         };
         let (name, value) = (name.trim(), value.trim());
-        if !LABEL_NAME_RE.is_match(name) {
+        if !is_label_name(name) {
             return Err(format!(
                 "label name {name:?} must match [a-zA-Z_][a-zA-Z0-9_]*"
             ));
@@ -251,6 +257,27 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The scans accept exactly what the regexes they replace match.
+        #[test]
+        fn the_scans_agree_with_the_regexes(text in "[0-9a-zA-Z_:. -]{0,6}(B|KB|GB|EB|Bx)?") {
+            let size = regex::Regex::new(r"^([0-9]+)(B|KB|MB|GB|TB|PB|EB)$").unwrap();
+            let job = regex::Regex::new(r"^[a-zA-Z0-9_:.-]+$").unwrap();
+            let label = regex::Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").unwrap();
+            let parsed = RetentionSize::parse(&text);
+            if size.is_match(&text) {
+                proptest::prop_assert!(
+                    parsed.is_ok() || text.starts_with('0') || text.len() > 19,
+                    "{text:?}: {parsed:?}"
+                );
+            } else {
+                proptest::prop_assert!(parsed.is_err());
+            }
+            proptest::prop_assert_eq!(parse_job_name(&text).is_ok(), job.is_match(&text));
+            proptest::prop_assert_eq!(is_label_name(&text), label.is_match(&text));
+        }
+    }
 
     #[test]
     fn percent_of_capacity_in_megabytes() {
