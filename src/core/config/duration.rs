@@ -4,21 +4,19 @@ use std::fmt;
 use std::time::Duration;
 
 /// Prometheus' own duration grammar (`^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?
-/// (([0-9]+)s)?(([0-9]+)ms)?$`): units in this order, each at most once, with milliseconds per
-/// unit (`y` is 365 days, as in Prometheus). Scanned rather than matched by a regex: the config
-/// is read every hook, and compiling that regex cost more than the rest of reading it.
-const UNITS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("ms", 1),
-    ("m", 60_000),
-    ("s", 1_000),
+/// (([0-9]+)s)?(([0-9]+)ms)?$`): units in the order of their rank, each at most once; with
+/// milliseconds per unit (`y` is 365 days, as in Prometheus). `ms` ranks last but is tried
+/// before `m`. Scanned rather than matched by a regex: the config is read every hook, and
+/// compiling that regex cost more than the rest of reading it.
+const UNITS: [(&str, u64, usize); 7] = [
+    ("y", 365 * 24 * 3_600_000, 0),
+    ("w", 7 * 24 * 3_600_000, 1),
+    ("d", 24 * 3_600_000, 2),
+    ("h", 3_600_000, 3),
+    ("ms", 1, 6),
+    ("m", 60_000, 4),
+    ("s", 1_000, 5),
 ];
-
-/// The order of [`UNITS`] in the grammar (`ms` comes last but is tried before `m`).
-const UNIT_RANK: [usize; 7] = [0, 1, 2, 3, 6, 4, 5];
 
 /// Largest duration Prometheus accepts (it stores durations as `i64` nanoseconds).
 const MAX_MILLIS: u64 = (i64::MAX as u64) / 1_000_000;
@@ -63,15 +61,14 @@ impl PromDuration {
                 return Err(DurationError::Syntax);
             }
             let (number, tail) = rest.split_at(digits);
-            let (k, &(unit, per_unit)) = UNITS
+            let &(unit, per_unit, rank) = UNITS
                 .iter()
-                .enumerate()
-                .find(|(_, (unit, _))| tail.starts_with(unit))
+                .find(|(unit, _, _)| tail.starts_with(unit))
                 .ok_or(DurationError::Syntax)?;
-            if UNIT_RANK[k] < next_rank {
+            if rank < next_rank {
                 return Err(DurationError::Syntax);
             }
-            next_rank = UNIT_RANK[k] + 1;
+            next_rank = rank + 1;
             rest = &tail[unit.len()..];
             terms.push((number, per_unit));
         }
