@@ -677,7 +677,7 @@ pub(crate) fn push_write(
 fn inventory_url_file(url: &str) -> DesiredFile {
     DesiredFile {
         path: INVENTORY_URL_FILE.to_string(),
-        content: FileContent::Bytes(format!("{url}\n").into_bytes()),
+        content: FileContent::Bytes(format!("{url}\n").into()),
         permissions: 0o600,
         role: FileRole::PollerInput,
     }
@@ -688,7 +688,7 @@ fn inventory_url_file(url: &str) -> DesiredFile {
 pub fn target_file(file: TargetFile) -> DesiredFile {
     DesiredFile {
         path: format!("{TARGETS_DIR}/{}", file.file_name()),
-        content: FileContent::Bytes(file.json),
+        content: FileContent::Bytes(file.json.into()),
         permissions: 0o644,
         role: FileRole::ScrapeTargets,
     }

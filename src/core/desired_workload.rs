@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use bytes::Bytes;
 use pebble::Layer;
 use sha2::{Digest, Sha256};
 
@@ -38,8 +39,8 @@ pub struct LocalFile {
 /// Where a desired file's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileContent {
-    /// Rendered in memory.
-    Bytes(Vec<u8>),
+    /// Rendered in memory; shared, so pushing it never copies it.
+    Bytes(Bytes),
     /// A file of the charm container (the charm's own binary), identified without reading it.
     Local {
         /// Path in the charm container.
@@ -64,7 +65,7 @@ pub struct DesiredFile {
 
 impl DesiredFile {
     /// A rendered Prometheus configuration or rule file.
-    pub fn config(path: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
+    pub fn config(path: impl Into<String>, content: impl Into<Bytes>) -> Self {
         Self {
             path: path.into(),
             content: FileContent::Bytes(content.into()),

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use charm_interfaces::certificate_transfer;
 use charm_interfaces::tls_certificates::{self, TlsError};
 use charm_interfaces::Databag;
@@ -304,7 +305,7 @@ pub fn receive_ca_cert_app_data() -> Databag {
 fn tls_file(path: &str, content: &str, permissions: u32) -> DesiredFile {
     DesiredFile {
         path: path.to_owned(),
-        content: FileContent::Bytes(content.as_bytes().to_vec()),
+        content: FileContent::Bytes(Bytes::copy_from_slice(content.as_bytes())),
         permissions,
         role: FileRole::Tls,
     }

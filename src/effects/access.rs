@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
+
 use crate::core::desired_workload::{DesiredFile, FileContent, LocalFile};
 use crate::core::workload::{CONTAINER, POLLER_LISTEN, PROMETHEUS_PORT};
 use crate::effects::fqdn::FqdnSource;
@@ -92,10 +94,11 @@ pub fn local_file_identity(path: &Path) -> Option<String> {
 }
 
 /// The bytes of a desired file (a local one is read now).
-pub fn file_bytes(file: &DesiredFile) -> Result<Vec<u8>, ApplyError> {
+pub fn file_bytes(file: &DesiredFile) -> Result<Bytes, ApplyError> {
     match &file.content {
         FileContent::Bytes(bytes) => Ok(bytes.clone()),
         FileContent::Local { path, .. } => std::fs::read(path)
+            .map(Bytes::from)
             .map_err(|e| ApplyError::LocalFile(format!("cannot read {}: {e}", path.display()))),
     }
 }

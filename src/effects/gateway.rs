@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use bytes::Bytes;
 use pebble::{
     CheckInfo, Client, ExecOptions, ExecOutput, FileInfo, Layer, Plan, PushOptions, ServiceInfo,
 };
@@ -90,7 +91,7 @@ impl WorkloadGateway {
     /// Pushes files sharing `permissions` in one request, creating their directories.
     pub fn push_many(
         &self,
-        files: &[(String, Vec<u8>)],
+        files: &[(String, Bytes)],
         permissions: u32,
     ) -> Result<(), pebble::Error> {
         self.client.push_many(files, &push_options(permissions))

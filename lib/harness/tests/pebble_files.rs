@@ -4,7 +4,7 @@ mod pebble_support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use pebble::{FileType, PushOptions};
+use pebble::{Bytes, FileType, PushOptions};
 use pebble_support::{client, fake, raw, raw_json};
 use serde_json::json;
 
@@ -47,14 +47,14 @@ fn push_lands_in_the_fs_root_and_pulls_back() {
 fn push_many_writes_all_files_with_their_permissions() {
     let (_dir, fake) = fake();
     let c = client(&fake);
-    let files = vec![
+    let files = [
         (
             "/etc/prometheus/rules/a.rules".to_string(),
-            b"groups: []\n".to_vec(),
+            Bytes::from_static(b"groups: []\n"),
         ),
         (
             "/etc/prometheus/rules/b.rules".to_string(),
-            b"groups: []\n".to_vec(),
+            Bytes::from_static(b"groups: []\n"),
         ),
     ];
     let opts = PushOptions {

@@ -2,9 +2,11 @@
 //! make-dirs and remove.
 
 use std::future::Future;
+use std::io::Cursor;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
@@ -64,11 +66,14 @@ struct PathError {
 impl Client {
     /// Writes one file (atomically, on Pebble's side).
     pub fn push(&self, path: &str, content: &[u8], opts: &PushOptions) -> Result<(), Error> {
-        self.push_many(&[(path.to_string(), content.to_vec())], opts)
+        self.push_many(&[(path.to_string(), Bytes::copy_from_slice(content))], opts)
     }
 
     /// Writes several files in ONE multipart request; the first per-file error is returned.
-    pub fn push_many(&self, files: &[(String, Vec<u8>)], opts: &PushOptions) -> Result<(), Error> {
+    ///
+    /// The contents are streamed from the shared buffers, never copied whole: a push of a
+    /// few MB holds no second copy of it.
+    pub fn push_many(&self, files: &[(String, Bytes)], opts: &PushOptions) -> Result<(), Error> {
         if files.is_empty() {
             return Ok(());
         }
@@ -80,7 +85,7 @@ impl Client {
         // reqwest's boundaries are 67 characters; Pebble rejects ones under 32.
         let mut form = Form::new().part("request", json_part(request));
         for (path, content) in files {
-            let part = Part::bytes(content.clone())
+            let part = Part::reader_with_length(Cursor::new(content.clone()), content.len() as u64)
                 .file_name(path.clone())
                 .mime_str("application/octet-stream")
                 .expect("a valid MIME type");

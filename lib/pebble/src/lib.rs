@@ -18,6 +18,8 @@ pub mod parse;
 pub mod plan_yaml;
 pub mod types;
 
+/// The shared buffer file contents are pushed from.
+pub use bytes::Bytes;
 pub use client::Client;
 pub use error::Error;
 pub use exec::{ExecOptions, ExecOutput};

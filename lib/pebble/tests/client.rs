@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pebble::merge::combine_layers;
 use pebble::{
-    CheckLevel, CheckStatus, Client, Error, ExecOptions, FileType, Layer, PushOptions,
+    Bytes, CheckLevel, CheckStatus, Client, Error, ExecOptions, FileType, Layer, PushOptions,
     ServiceStatus, Startup,
 };
 use replay::recorded as rec;
@@ -261,9 +261,9 @@ fn push_many_is_one_request_with_ownership() {
         group_id: Some(65534),
         ..PushOptions::default()
     };
-    let files = vec![
-        ("/a".to_string(), b"1".to_vec()),
-        ("/b/c".to_string(), b"22".to_vec()),
+    let files = [
+        ("/a".to_string(), Bytes::from_static(b"1")),
+        ("/b/c".to_string(), Bytes::from_static(b"22")),
     ];
     client(&replay).push_many(&files, &opts).unwrap();
     assert_eq!(replay.lines(), ["POST /v1/files"]);

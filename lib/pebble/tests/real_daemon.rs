@@ -1,11 +1,11 @@
 //! The client against a real Pebble daemon (`PEBBLE_BIN`, built by `scripts/real-systems`):
-//! the checks API and health, whose behaviour the charm's readiness depends on.
+//! the checks API and health, whose behaviour the charm's readiness depends on, and pushes.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pebble::{CheckLevel, CheckStatus, Client, Error, Layer};
+use pebble::{Bytes, CheckLevel, CheckStatus, Client, Error, Layer, PushOptions};
 
 /// The real daemon: `PEBBLE_BIN`, else where `scripts/real-systems` caches it.
 fn pebble_bin() -> PathBuf {
@@ -23,7 +23,7 @@ fn pebble_bin() -> PathBuf {
 
 struct Daemon {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     client: Client,
 }
 
@@ -51,7 +51,7 @@ fn start_daemon() -> Daemon {
     }
     Daemon {
         child,
-        _dir: dir,
+        dir,
         client,
     }
 }
@@ -148,4 +148,31 @@ fn a_failing_check_without_level_does_not_count_for_readiness() {
     assert!(c.health(Some(CheckLevel::Ready)).unwrap());
     assert!(c.health(Some(CheckLevel::Alive)).unwrap());
     assert!(!c.health(None).unwrap());
+}
+
+#[test]
+fn a_multi_megabyte_push_is_streamed_whole_next_to_small_files() {
+    let d = start_daemon();
+    let root = d.dir.path().join("files");
+    // Not a repeating pattern, so a lost or repeated chunk changes what is read back.
+    let big: Vec<u8> = (0u32..(5 << 20) / 4)
+        .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+        .collect();
+    let files = [
+        (
+            format!("{}/big.yml", root.display()),
+            Bytes::from(big.clone()),
+        ),
+        (
+            format!("{}/t/a.json", root.display()),
+            Bytes::from_static(b"[]\n"),
+        ),
+        (format!("{}/t/b.json", root.display()), Bytes::new()),
+    ];
+    d.client
+        .push_many(&files, &PushOptions::default())
+        .expect("push");
+    assert_eq!(d.client.pull(&files[0].0).expect("pull big"), big);
+    assert_eq!(d.client.pull(&files[1].0).expect("pull a"), b"[]\n");
+    assert_eq!(d.client.pull(&files[2].0).expect("pull b"), b"");
 }
