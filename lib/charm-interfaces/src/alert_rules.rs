@@ -358,7 +358,7 @@ fn inject_group(group: &OVal) -> Result<Value, String> {
             Some(t) => promql::inject_matchers(&expr, &t.alert_matchers())?,
             None => expr,
         };
-        r.insert("expr", OVal::Str(expr));
+        r.insert("expr", OVal::str(expr));
         out.push(OVal::Obj(r));
     }
     g.insert("rules", OVal::Arr(out));

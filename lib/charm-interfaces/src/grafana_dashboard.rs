@@ -125,7 +125,7 @@ pub fn app_data(
         topology.insert("unit", OVal::str(source.unit));
         let mut template = OMap::new();
         template.insert("charm", OVal::str(source.charm_name));
-        template.insert("content", OVal::Str(content));
+        template.insert("content", OVal::str(content));
         template.insert("juju_topology", OVal::Obj(topology));
         template.insert("inject_dropdowns", OVal::Bool(true));
         template.insert(
@@ -138,7 +138,7 @@ pub fn app_data(
     let uuid = uuid_of(&templates.py_dumps());
     let mut out = OMap::new();
     out.insert("templates", templates);
-    out.insert("uuid", OVal::Str(uuid));
+    out.insert("uuid", OVal::str(uuid));
     Ok(Databag::from([(
         DASHBOARDS_KEY.to_owned(),
         OVal::Obj(out).py_dumps(),

@@ -8,6 +8,7 @@
 
 use std::fmt::{self, Write as _};
 
+use compact_str::CompactString;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 
@@ -17,14 +18,14 @@ pub(crate) enum OVal {
     Null,
     Bool(bool),
     Num(Number),
-    Str(String),
+    Str(CompactString),
     Arr(Vec<OVal>),
     Obj(OMap),
 }
 
 /// An ordered JSON object; keys are unique, insertion order is kept (like a Python dict).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct OMap(Vec<(String, OVal)>);
+pub(crate) struct OMap(Vec<(CompactString, OVal)>);
 
 impl OMap {
     pub(crate) fn new() -> Self {
@@ -40,7 +41,7 @@ impl OMap {
     }
 
     /// Python `d[key] = value`: replaces in place, or appends a new key.
-    pub(crate) fn insert(&mut self, key: impl Into<String>, value: OVal) {
+    pub(crate) fn insert(&mut self, key: impl Into<CompactString>, value: OVal) {
         let key = key.into();
         match self.get_mut(&key) {
             Some(slot) => *slot = value,
@@ -57,11 +58,11 @@ impl OMap {
         self.get(key).is_some()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &OVal)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CompactString, &OVal)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &CompactString> {
         self.0.iter().map(|(k, _)| k)
     }
 
@@ -81,7 +82,7 @@ impl OMap {
         Value::Object(
             self.0
                 .into_iter()
-                .map(|(k, v)| (k, v.into_value()))
+                .map(|(k, v)| (k.into_string(), v.into_value()))
                 .collect(),
         )
     }
@@ -93,7 +94,7 @@ impl OMap {
         Value::Object(
             self.0
                 .iter()
-                .map(|(k, v)| (k.clone(), v.to_value()))
+                .map(|(k, v)| (k.to_string(), v.to_value()))
                 .collect(),
         )
     }
@@ -149,17 +150,19 @@ impl From<Value> for OVal {
             Value::Null => OVal::Null,
             Value::Bool(b) => OVal::Bool(b),
             Value::Number(n) => OVal::Num(n),
-            Value::String(s) => OVal::Str(s),
+            Value::String(s) => OVal::Str(s.into()),
             Value::Array(a) => OVal::Arr(a.into_iter().map(OVal::from).collect()),
             Value::Object(m) => OVal::Obj(OMap(
-                m.into_iter().map(|(k, v)| (k, OVal::from(v))).collect(),
+                m.into_iter()
+                    .map(|(k, v)| (k.into(), OVal::from(v)))
+                    .collect(),
             )),
         }
     }
 }
 
-impl FromIterator<(String, OVal)> for OMap {
-    fn from_iter<T: IntoIterator<Item = (String, OVal)>>(iter: T) -> Self {
+impl<K: Into<CompactString>> FromIterator<(K, OVal)> for OMap {
+    fn from_iter<T: IntoIterator<Item = (K, OVal)>>(iter: T) -> Self {
         let mut map = OMap::new();
         for (k, v) in iter {
             map.insert(k, v);
@@ -169,7 +172,7 @@ impl FromIterator<(String, OVal)> for OMap {
 }
 
 impl OVal {
-    pub(crate) fn str(s: impl Into<String>) -> Self {
+    pub(crate) fn str(s: impl Into<CompactString>) -> Self {
         OVal::Str(s.into())
     }
 
@@ -229,7 +232,7 @@ impl OVal {
             OVal::Null => Value::Null,
             OVal::Bool(b) => Value::Bool(b),
             OVal::Num(n) => Value::Number(n),
-            OVal::Str(s) => Value::String(s),
+            OVal::Str(s) => Value::String(s.into_string()),
             OVal::Arr(a) => Value::Array(a.into_iter().map(OVal::into_value).collect()),
             OVal::Obj(m) => m.into_value(),
         }
@@ -241,7 +244,7 @@ impl OVal {
             OVal::Null => Value::Null,
             OVal::Bool(b) => Value::Bool(*b),
             OVal::Num(n) => Value::Number(n.clone()),
-            OVal::Str(s) => Value::String(s.clone()),
+            OVal::Str(s) => Value::String(s.to_string()),
             OVal::Arr(a) => Value::Array(a.iter().map(OVal::to_value).collect()),
             OVal::Obj(m) => m.to_value(),
         }
@@ -399,11 +402,11 @@ impl<'de> Visitor<'de> for OValVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<OVal, E> {
-        Ok(OVal::Str(v.to_owned()))
+        Ok(OVal::Str(v.into()))
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<OVal, E> {
-        Ok(OVal::Str(v))
+        Ok(OVal::Str(v.into()))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<OVal, E> {
@@ -429,7 +432,7 @@ impl<'de> Visitor<'de> for OValVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OVal, A::Error> {
         // Duplicate keys behave like Python's json.loads: first position, last value.
         let mut out = OMap::new();
-        while let Some((k, v)) = map.next_entry::<String, OVal>()? {
+        while let Some((k, v)) = map.next_entry::<CompactString, OVal>()? {
             out.insert(k, v);
         }
         Ok(OVal::Obj(out))

@@ -93,7 +93,7 @@ pub fn provider_unit_data(base_url: &str) -> Databag {
     let mut m = OMap::new();
     m.insert(
         "url",
-        OVal::Str(format!("{}/api/v1/write", base_url.trim_end_matches('/'))),
+        OVal::str(format!("{}/api/v1/write", base_url.trim_end_matches('/'))),
     );
     Databag::from([(REMOTE_WRITE_KEY.to_owned(), OVal::Obj(m).py_dumps())])
 }
@@ -124,7 +124,7 @@ pub fn consumer_app_data(s: &SelfMetrics<'_>, units: &[String]) -> Databag {
             annotations.insert("description", OVal::str(description));
             let mut r = OMap::new();
             r.insert("alert", OVal::str(alert));
-            r.insert("expr", OVal::Str(expr.clone()));
+            r.insert("expr", OVal::str(expr.clone()));
             r.insert("for", OVal::str("5m"));
             r.insert("labels", OVal::Obj(labels));
             r.insert("annotations", OVal::Obj(annotations));
@@ -155,7 +155,7 @@ pub fn consumer_app_data(s: &SelfMetrics<'_>, units: &[String]) -> Databag {
     let mut aggregator = OMap::new();
     aggregator.insert(
         "name",
-        OVal::Str(self_metrics::group_name(&t, "AggregatorHostHealth")),
+        OVal::str(self_metrics::group_name(&t, "AggregatorHostHealth")),
     );
     aggregator.insert("rules", OVal::Arr(rules));
     let mut groups = self_metrics::rule_groups(s);

@@ -113,7 +113,7 @@ fn jobs(s: &SelfMetrics<'_>) -> OVal {
     let mut sc = OMap::new();
     sc.insert(
         "targets",
-        OVal::Arr(vec![OVal::Str(format!("*:{}", s.port))]),
+        OVal::Arr(vec![OVal::str(format!("*:{}", s.port))]),
     );
     let mut job = OMap::new();
     job.insert("metrics_path", OVal::str("/metrics"));
@@ -165,7 +165,7 @@ pub(crate) fn rule_groups(s: &SelfMetrics<'_>) -> Vec<OVal> {
             .unwrap_or_else(|_| (*expr).to_owned());
         let mut rule = OMap::new();
         rule.insert("alert", OVal::str(*alert));
-        rule.insert("expr", OVal::Str(expr));
+        rule.insert("expr", OVal::str(expr));
         rule.insert("for", OVal::str(*for_));
         rule.insert("labels", OVal::Obj(labels));
         rule.insert("annotations", OVal::Obj(annotations));
@@ -179,7 +179,7 @@ pub(crate) fn rule_groups(s: &SelfMetrics<'_>) -> Vec<OVal> {
         .into_iter()
         .map(|(name, rules)| {
             let mut g = OMap::new();
-            g.insert("name", OVal::Str(name));
+            g.insert("name", OVal::str(name));
             g.insert("rules", OVal::Arr(rules));
             OVal::Obj(g)
         })

@@ -49,11 +49,7 @@ fn start_daemon() -> Daemon {
         assert!(Instant::now() < deadline, "pebble did not come up");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Daemon {
-        child,
-        dir,
-        client,
-    }
+    Daemon { child, dir, client }
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {

@@ -60,7 +60,7 @@ fn rename_collisions(drafts: Vec<Draft>) -> Vec<Draft> {
             if collide {
                 let hash = sha256_hex(&d.job.py_dumps());
                 d.job
-                    .insert("job_name", OVal::Str(format!("{name}_{hash}")));
+                    .insert("job_name", OVal::str(format!("{name}_{hash}")));
                 d.reasons.push(format!(
                     "job name {name} used by several jobs: sha256 of the job appended"
                 ));

@@ -1,6 +1,8 @@
 //! Turning one provider job into the jobs Prometheus runs: per-unit jobs for wildcard (and
 //! unit-matching) targets, one job for external targets, Juju topology labels, instance relabel.
 
+use compact_str::format_compact;
+
 use super::hosts::{target_host, UnitHost};
 use super::Draft;
 use crate::ordered::{OMap, OVal};
@@ -109,7 +111,7 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
                 groups.push((
                     wildcards
                         .iter()
-                        .map(|t| OVal::Str(t.replace('*', &host.target_host())))
+                        .map(|t| OVal::str(t.replace('*', &host.target_host())))
                         .collect(),
                     format!(
                         "wildcard target(s) {} expanded for unit {} at {}",
@@ -137,10 +139,13 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
                 );
                 let mut unit_job = job.clone();
                 unit_job.insert("static_configs", OVal::Arr(vec![OVal::Obj(unit_sc)]));
-                unit_job.insert("job_name", OVal::Str(format!("{name}-{}", host.number())));
+                unit_job.insert(
+                    "job_name",
+                    OVal::Str(format_compact!("{name}-{}", host.number())),
+                );
                 unit_job.insert(
                     "metrics_path",
-                    OVal::Str(format!("{}{metrics_path}", host.path)),
+                    OVal::Str(format_compact!("{}{metrics_path}", host.path)),
                 );
                 with_relabel(&mut unit_job, instance_relabel(true));
                 let mut draft = base.derive(unit_job, Some(host.name.clone()));
@@ -167,7 +172,7 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
     if !external_configs.is_empty() {
         let mut ext_job = job.clone();
         ext_job.insert("static_configs", OVal::Arr(external_configs));
-        ext_job.insert("metrics_path", OVal::Str(metrics_path.clone()));
+        ext_job.insert("metrics_path", OVal::str(metrics_path.clone()));
         with_relabel(&mut ext_job, instance_relabel(false));
         let mut draft = base.derive(ext_job, None);
         draft

@@ -18,6 +18,7 @@ mod hosts;
 
 use std::collections::{BTreeSet, HashMap};
 
+use compact_str::CompactString;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -412,7 +413,7 @@ fn pass_through(c: &mut Collector<'_>, jobs: Vec<OVal>) -> Vec<Draft> {
         };
         let mut reasons =
             vec!["passed through verbatim: the application sent no scrape_metadata".to_owned()];
-        let sd: Vec<String> = job
+        let sd: Vec<CompactString> = job
             .keys()
             .filter(|k| validate::is_sd_key(k))
             .cloned()
@@ -487,7 +488,7 @@ fn sanitized(
         Some(n) => format!("{prefix}_{n}"),
         None => prefix,
     };
-    named.insert("job_name", OVal::Str(name.clone()));
+    named.insert("job_name", OVal::str(name.clone()));
     let mut sane = OMap::new();
     sane.insert("metrics_path", OVal::str("/metrics"));
     sane.insert(
