@@ -53,10 +53,10 @@ pub struct RelationSnapshot {
     #[serde(default)]
     pub units: Vec<UnitSnapshot>,
     /// This application's databag on the relation, as last written (read only by the leader).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Databag::is_empty")]
     pub local_app_data: Databag,
     /// This unit's databag on the relation, as last written.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Databag::is_empty")]
     pub local_unit_data: Databag,
 }
 

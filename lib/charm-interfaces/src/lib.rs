@@ -26,8 +26,6 @@
 //! - [`certificate_transfer`]: `certificate_transfer` requirer (`receive-ca-cert`): CAs to
 //!   trust.
 
-use std::collections::BTreeMap;
-
 pub mod alert_rules;
 pub mod alertmanager;
 pub mod catalogue;
@@ -52,8 +50,8 @@ mod validate;
 
 pub use scrape::{scrape_jobs, AppError, Explanation, ScrapeJob, ScrapeOutcome};
 
-/// A relation databag: key → string value.
-pub type Databag = BTreeMap<String, String>;
+/// A relation databag: key → string value (Juju's, from the hook tools).
+pub use juju_hook::RelationData as Databag;
 
 /// One relation as seen by this unit: the remote application's databag and the databags of the
 /// remote units currently in the relation (departed units are simply absent).

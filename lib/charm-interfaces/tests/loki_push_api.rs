@@ -41,7 +41,7 @@ fn the_push_url_is_the_one_the_log_target_points_at() {
 
 #[test]
 fn the_labels_are_those_of_the_library() {
-    let theirs: BTreeMap<String, String> = json_bag(&their_target()["labels"]);
+    let theirs: BTreeMap<String, String> = json_bag(&their_target()["labels"]).into();
     let ours: BTreeMap<String, String> = labels(&TOPOLOGY).into_iter().collect();
     assert_eq!(ours, theirs);
     // The target itself: one per Loki unit, named after it, every service, replacing.

@@ -572,9 +572,12 @@ fn state_store_semantics() {
     rig.client().state_set(&kv).unwrap();
     assert_eq!(text(&rig.raw("state-delete", &["b"], &[], "")).0, 0);
     assert_eq!(text(&rig.raw("state-delete", &[], &[], "")).0, 0);
-    assert_eq!(rig.client().state_get().unwrap(), data(&[("a", "")]));
+    assert_eq!(
+        rig.client().state_get().unwrap(),
+        BTreeMap::from(data(&[("a", "")]))
+    );
     rig.file.commit_pending().unwrap();
-    assert_eq!(rig.state().stored, data(&[("a", "")]));
+    assert_eq!(rig.state().stored, BTreeMap::from(data(&[("a", "")])));
     assert_eq!(
         text(&rig.raw("state-get", &["--format=json", "-"], &[], "")).1,
         "{\"a\":\"\"}\n"

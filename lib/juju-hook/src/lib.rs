@@ -10,6 +10,7 @@
 
 pub mod cache;
 mod config_schema;
+mod databag;
 mod error;
 mod event;
 mod process;

@@ -123,7 +123,7 @@ fn or_default<T: Default>(value: Option<T>) -> T {
     value.unwrap_or_default()
 }
 
-fn to_json_stdin(tool: &str, data: &BTreeMap<String, String>) -> Result<Vec<u8>, HookToolError> {
+fn to_json_stdin(tool: &str, data: &impl serde::Serialize) -> Result<Vec<u8>, HookToolError> {
     serde_json::to_vec(data).map_err(|e| HookToolError::BadOutput {
         tool: tool.to_string(),
         reason: format!("cannot encode input: {e}"),

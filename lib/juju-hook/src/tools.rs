@@ -9,8 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::HookToolError;
 
-/// A relation databag: Juju relation data values are always strings.
-pub type RelationData = BTreeMap<String, String>;
+pub use crate::databag::RelationData;
 
 /// What a databag holds after `relation-set` of `written` is committed: an empty value
 /// deletes the key, anything else sets it.

@@ -6,7 +6,8 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 
 use juju_hook::{
-    HookToolError, HookTools, LogLevel, Port, ProcessHookTools, Protocol, RelationId, Status,
+    HookToolError, HookTools, LogLevel, Port, ProcessHookTools, Protocol, RelationData, RelationId,
+    Status,
 };
 use serde_json::json;
 use tempfile::TempDir;
@@ -246,7 +247,7 @@ fn relation_get_rejects_non_string_values() {
 #[test]
 fn relation_set_sends_json_on_stdin() {
     let fake = Fake::new();
-    let data: BTreeMap<String, String> = [
+    let data: RelationData = [
         ("url".to_string(), "http://p:9090".to_string()),
         ("gone".to_string(), String::new()),
     ]
@@ -468,7 +469,9 @@ fn errors_are_classified_like_ops() {
         "ERROR access denied\n",
     ] {
         fake.fails("relation-set", 1, text);
-        let err = tools.relation_set(&r, true, &BTreeMap::new()).unwrap_err();
+        let err = tools
+            .relation_set(&r, true, &RelationData::new())
+            .unwrap_err();
         assert!(
             matches!(err, HookToolError::PermissionDenied(ref m) if text.contains(m.as_str())),
             "{text}: {err:?}"

@@ -261,7 +261,7 @@ pub(super) fn parse(
                 Call::RelationSet {
                     relation,
                     app: a.app,
-                    data,
+                    data: data.into(),
                 },
                 Format::Smart,
             );
