@@ -99,6 +99,20 @@ pub fn file_bytes(file: &DesiredFile) -> Result<Bytes, ApplyError> {
         FileContent::Bytes(bytes) => Ok(bytes.clone()),
         FileContent::Local { path, .. } => std::fs::read(path)
             .map(Bytes::from)
-            .map_err(|e| ApplyError::LocalFile(format!("cannot read {}: {e}", path.display()))),
+            .map_err(|e| local_file_error(path, &e)),
     }
+}
+
+/// A local file opened to be streamed, and its length.
+pub fn open_local(path: &Path) -> Result<(std::fs::File, u64), ApplyError> {
+    let file = std::fs::File::open(path).map_err(|e| local_file_error(path, &e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| local_file_error(path, &e))?
+        .len();
+    Ok((file, len))
+}
+
+fn local_file_error(path: &Path, e: &std::io::Error) -> ApplyError {
+    ApplyError::LocalFile(format!("cannot read {}: {e}", path.display()))
 }

@@ -11,7 +11,7 @@ use crate::core::relation_shape::RelationShape;
 use crate::core::workload::{
     CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR, TARGETS_DIR, TARGETS_SERVICE,
 };
-use crate::effects::access::file_bytes;
+use crate::effects::access::open_local;
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::http::reload_prometheus;
@@ -419,7 +419,16 @@ fn push_changed(
         let mut files = Vec::new();
         let mut bytes = 0;
         for file in changed.iter().filter(|f| f.permissions == perms) {
-            let content = file_bytes(file)?;
+            let content = match &file.content {
+                FileContent::Bytes(content) => content.clone(),
+                FileContent::Local { path, .. } => {
+                    // The poller's binary (the charm's own, MBs): streamed from disk, alone.
+                    let (reader, len) = open_local(path)?;
+                    workload.push_reader(&file.path, reader, len, perms)?;
+                    report.bytes_pushed += len as usize;
+                    continue;
+                }
+            };
             bytes += content.len();
             files.push((file.path.clone(), content));
             if files.len() >= PUSH_BATCH_FILES || bytes >= PUSH_BATCH_BYTES {

@@ -88,6 +88,18 @@ impl WorkloadGateway {
         self.client.push(path, content, &push_options(permissions))
     }
 
+    /// Pushes one file of `len` bytes streamed from `reader` with `permissions`.
+    pub fn push_reader(
+        &self,
+        path: &str,
+        reader: impl std::io::Read + Send + 'static,
+        len: u64,
+        permissions: u32,
+    ) -> Result<(), pebble::Error> {
+        self.client
+            .push_reader(path, reader, len, &push_options(permissions))
+    }
+
     /// Pushes files sharing `permissions` in one request, creating their directories.
     pub fn push_many(
         &self,

@@ -2,7 +2,7 @@
 //! make-dirs and remove.
 
 use std::future::Future;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
@@ -74,21 +74,53 @@ impl Client {
     /// The contents are streamed from the shared buffers, never copied whole: a push of a
     /// few MB holds no second copy of it.
     pub fn push_many(&self, files: &[(String, Bytes)], opts: &PushOptions) -> Result<(), Error> {
-        if files.is_empty() {
+        self.push_parts(
+            files.iter().map(|(path, content)| {
+                let len = content.len() as u64;
+                (
+                    path.as_str(),
+                    Part::reader_with_length(Cursor::new(content.clone()), len),
+                )
+            }),
+            opts,
+        )
+    }
+
+    /// Writes one file of `len` bytes read from `reader` while the request is sent: a large
+    /// local file is pushed without being held in memory.
+    pub fn push_reader(
+        &self,
+        path: &str,
+        reader: impl Read + Send + 'static,
+        len: u64,
+        opts: &PushOptions,
+    ) -> Result<(), Error> {
+        self.push_parts([(path, Part::reader_with_length(reader, len))], opts)
+    }
+
+    /// One write request of `files`, each a part streaming its content.
+    fn push_parts<'a>(
+        &self,
+        files: impl IntoIterator<Item = (&'a str, Part)>,
+        opts: &PushOptions,
+    ) -> Result<(), Error> {
+        let mut metadata = Vec::new();
+        let mut parts = Vec::new();
+        for (path, part) in files {
+            metadata.push(write_metadata(path, opts));
+            let part = part
+                .file_name(path.to_owned())
+                .mime_str("application/octet-stream")
+                .expect("a valid MIME type");
+            parts.push(part);
+        }
+        if parts.is_empty() {
             return Ok(());
         }
-        let metadata: Vec<Value> = files
-            .iter()
-            .map(|(path, _)| write_metadata(path, opts))
-            .collect();
         let request = json!({ "action": "write", "files": metadata }).to_string();
         // reqwest's boundaries are 67 characters; Pebble rejects ones under 32.
         let mut form = Form::new().part("request", json_part(request));
-        for (path, content) in files {
-            let part = Part::reader_with_length(Cursor::new(content.clone()), content.len() as u64)
-                .file_name(path.clone())
-                .mime_str("application/octet-stream")
-                .expect("a valid MIME type");
+        for part in parts {
             form = form.part("files", part);
         }
         let request = self

@@ -147,7 +147,7 @@ fn a_failing_check_without_level_does_not_count_for_readiness() {
 }
 
 #[test]
-fn a_multi_megabyte_push_is_streamed_whole_next_to_small_files() {
+fn multi_megabyte_pushes_are_streamed_whole_from_memory_and_from_disk() {
     let d = start_daemon();
     let root = d.dir.path().join("files");
     // Not a repeating pattern, so a lost or repeated chunk changes what is read back.
@@ -171,4 +171,20 @@ fn a_multi_megabyte_push_is_streamed_whole_next_to_small_files() {
     assert_eq!(d.client.pull(&files[0].0).expect("pull big"), big);
     assert_eq!(d.client.pull(&files[1].0).expect("pull a"), b"[]\n");
     assert_eq!(d.client.pull(&files[2].0).expect("pull b"), b"");
+
+    // A local file streamed from disk, as the charm pushes its own binary.
+    let local = d.dir.path().join("local.bin");
+    std::fs::write(&local, &big[..3 << 20]).unwrap();
+    let file = std::fs::File::open(&local).unwrap();
+    let path = format!("{}/bin/poller", root.display());
+    let opts = PushOptions {
+        permissions: Some(0o755),
+        ..PushOptions::default()
+    };
+    d.client
+        .push_reader(&path, file, 3 << 20, &opts)
+        .expect("push_reader");
+    assert_eq!(d.client.pull(&path).expect("pull poller"), &big[..3 << 20]);
+    let listed = d.client.list_files(&path, None).expect("list");
+    assert_eq!(listed[0].permissions, "755");
 }
