@@ -109,12 +109,18 @@ impl IntoIterator for RelationData {
     }
 }
 
+/// Borrowed entries in key order.
+type Entries<'a> = std::iter::Map<
+    std::slice::Iter<'a, (String, String)>,
+    fn(&'a (String, String)) -> (&'a String, &'a String),
+>;
+
 impl<'a> IntoIterator for &'a RelationData {
     type Item = (&'a String, &'a String);
-    type IntoIter = Box<dyn Iterator<Item = (&'a String, &'a String)> + 'a>;
+    type IntoIter = Entries<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.0.iter())
+        self.0.as_slice().iter().map(|(k, v)| (k, v))
     }
 }
 
