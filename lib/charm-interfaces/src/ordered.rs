@@ -13,6 +13,10 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 
 /// An ordered JSON value.
+///
+/// Strings and keys are `CompactString`s: a scrape job holds dozens of short ones (keys, label
+/// names and values, targets), and thousands of jobs are held at once; up to 24 bytes stay
+/// inline instead of taking an allocation each.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum OVal {
     Null,
