@@ -405,7 +405,8 @@ const PUSH_BATCH_BYTES: usize = 8 << 20;
 
 /// Pushes the changed files: multipart requests per permission set (config files share
 /// 0644, the poller's binary is 0755, its URL file 0600), in batches of at most
-/// [`PUSH_BATCH_FILES`] files or about [`PUSH_BATCH_BYTES`].
+/// [`PUSH_BATCH_FILES`] files or about [`PUSH_BATCH_BYTES`]; a local file (the poller's
+/// binary) goes in a request of its own, streamed from disk.
 fn push_changed(
     workload: &WorkloadGateway,
     changed: &[&DesiredFile],
