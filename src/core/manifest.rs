@@ -40,6 +40,11 @@ pub struct AppliedFor {
     /// Digest of Pebble's plan right after the apply (filled in by the apply).
     #[serde(default)]
     pub plan: String,
+    /// Whether the apply pushed one relation's target files without computing the rest
+    /// (`crate::hook::targets_shortcut`): update-status then computes everything once, which
+    /// bounds how long such an apply stands unchecked by the full computation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub targets_only: bool,
 }
 
 /// A digest of a Pebble plan, to notice that it changed.

@@ -3,6 +3,7 @@
 //! files and the listing of the relation target files.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use pebble::Plan;
 
@@ -10,6 +11,7 @@ use crate::core::desired_workload::content_identity;
 use crate::core::manifest::Manifest;
 use crate::core::workload::{CONFIG_DIR, MANIFEST_FILE, TARGETS_DIR};
 use crate::effects::gateway::WorkloadGateway;
+use crate::effects::targets_record::TargetsRecord;
 
 /// What the workload has now.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,6 +22,9 @@ pub struct CurrentWorkload {
     pub plan: Plan,
     /// The relation target files in the container, name → size, when listed (update-status).
     pub target_files: Option<BTreeMap<String, u64>>,
+    /// Managed configuration files found changed or removed behind the charm's back, when
+    /// checked (update-status; see [`CurrentWorkload::forget_drifted_files`]).
+    pub drifted: Vec<String>,
 }
 
 impl CurrentWorkload {
@@ -31,6 +36,7 @@ impl CurrentWorkload {
             manifest,
             plan,
             target_files: None,
+            drifted: Vec::new(),
         })
     }
 
@@ -68,7 +74,23 @@ impl CurrentWorkload {
         for path in &drifted {
             self.manifest.files.remove(path);
         }
+        self.drifted.clone_from(&drifted);
         Ok(drifted)
+    }
+
+    /// Whether the files checked in this hook are as the last apply left them: no managed
+    /// configuration file drifted and, when the target files were listed, the listing is
+    /// exactly the record at `record` (see [`TargetsRecord::matches_listing`]). True when
+    /// nothing was checked.
+    pub fn files_as_applied(&self, record: &Path) -> bool {
+        if !self.drifted.is_empty() {
+            return false;
+        }
+        let Some(listed) = &self.target_files else {
+            return true;
+        };
+        TargetsRecord::load(record, &self.manifest.generation)
+            .is_some_and(|(record, _)| record.matches_listing(listed))
     }
 }
 

@@ -37,10 +37,21 @@ pub struct TargetsRecord {
     pub files: BTreeMap<String, String>,
 }
 
-/// The identity recorded for a target file's bytes: 64 bits of their SHA-256 (enough to notice
-/// a change; nothing here defends against a chosen collision, as nothing needs to).
+/// The identity recorded for a target file's bytes: their length and 64 bits of their SHA-256
+/// (enough to notice a change; nothing here defends against a chosen collision, as nothing
+/// needs to), as `<length>-<16 hex digits>`. The length lets a listing of the container, which
+/// has sizes but no contents, be checked against the record ([`TargetsRecord::matches_listing`]).
 pub fn identity(bytes: &[u8]) -> String {
-    hex::encode(&Sha256::digest(bytes)[..8])
+    format!(
+        "{}-{}",
+        bytes.len(),
+        hex::encode(&Sha256::digest(bytes)[..8])
+    )
+}
+
+/// The length an [`identity`] was made from; `None` for one that is not an identity.
+pub fn identity_len(identity: &str) -> Option<u64> {
+    identity.split_once('-')?.0.parse().ok()
 }
 
 /// Where the record lives for the charm directory `charm_dir`.
@@ -93,6 +104,20 @@ impl TargetsRecord {
             },
             Err(e) => tracing::warn!("cannot save {}: {e}", path.display()),
         }
+    }
+
+    /// Whether `listed` (the container's target files, name → size) holds exactly the files of
+    /// the record, each at the length of its identity: nothing removed, resized or added behind
+    /// the charm's back (a same-size edit goes unnoticed, as contents are not pulled).
+    pub fn matches_listing(&self, listed: &BTreeMap<String, u64>) -> bool {
+        self.files.len() == listed.len()
+            && self
+                .files
+                .iter()
+                .zip(listed)
+                .all(|((name, identity), (there, size))| {
+                    name == there && identity_len(identity) == Some(*size)
+                })
     }
 
     /// Appends `files` (name → identity) pushed under `generation` to the journal of the
@@ -234,6 +259,52 @@ mod tests {
         assert_eq!(TargetsRecord::load(&path, ""), None);
         std::fs::write(&path, b"{not json").unwrap();
         assert_eq!(TargetsRecord::load(&path, "g1"), None);
+    }
+
+    #[test]
+    fn an_identity_carries_the_length_it_was_made_from() {
+        let id = identity(b"[{\"targets\":[]}]\n");
+        assert_eq!(identity_len(&id), Some(17));
+        assert_ne!(id, identity(b"[{\"targets\":[1]}]\n"));
+        assert_eq!(identity_len(&identity(b"")), Some(0));
+        assert_eq!(identity_len("0123456789abcdef"), None, "an older identity");
+    }
+
+    #[test]
+    fn a_listing_matches_the_record_only_with_the_same_files_at_their_lengths() {
+        let record = TargetsRecord {
+            generation: "g".into(),
+            files: BTreeMap::from([
+                ("a.json".into(), identity(b"[]\n")),
+                ("b.json".into(), identity(b"[1]\n")),
+            ]),
+        };
+        let listed = |files: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            files.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+        };
+        assert!(record.matches_listing(&listed(&[("a.json", 3), ("b.json", 4)])));
+        assert!(
+            !record.matches_listing(&listed(&[("a.json", 3)])),
+            "removed"
+        );
+        assert!(
+            !record.matches_listing(&listed(&[("a.json", 3), ("b.json", 3)])),
+            "resized"
+        );
+        assert!(
+            !record.matches_listing(&listed(&[("a.json", 3), ("b.json", 4), ("c.json", 3)])),
+            "added"
+        );
+        assert!(
+            !record.matches_listing(&listed(&[("a.json", 3), ("c.json", 4)])),
+            "another name"
+        );
+        let older = TargetsRecord {
+            generation: "g".into(),
+            files: BTreeMap::from([("a.json".into(), "0123456789abcdef".into())]),
+        };
+        assert!(!older.matches_listing(&listed(&[("a.json", 3)])));
+        assert!(TargetsRecord::default().matches_listing(&BTreeMap::new()));
     }
 
     #[test]

@@ -65,8 +65,11 @@ impl EventPolicy {
                 reads: Refresh::Full,
                 fresh_container: false,
             },
+            // Not the full path: the workload's files are checked (see `read_workload` in
+            // `reconcile`), and only what is out of place, or a re-read that changed, makes it
+            // compute everything.
             Event::UpdateStatus => Self::Reconcile {
-                full_path: true,
+                full_path: false,
                 reads: Refresh::Rotate {
                     budget: UPDATE_STATUS_READ_BUDGET,
                 },
@@ -125,12 +128,11 @@ mod tests {
     }
 
     #[test]
-    fn full_path_events_are_those_that_bound_staleness_or_see_a_new_container() {
+    fn full_path_events_are_those_that_read_everything_or_see_a_new_container() {
         for event in [
             Event::Install,
             Event::UpgradeCharm,
             Event::LeaderElected,
-            Event::UpdateStatus,
             pebble_ready(),
         ] {
             assert!(EventPolicy::is_full_path(&event), "{event:?}");
@@ -139,6 +141,7 @@ mod tests {
             Event::ConfigChanged,
             Event::Start,
             Event::LeaderSettingsChanged,
+            Event::UpdateStatus,
         ] {
             assert!(!EventPolicy::is_full_path(&event), "{event:?}");
         }

@@ -153,10 +153,15 @@ pub fn reconcile_with(
     // Hashed once: it decides the shortcut, and is what gets recorded when the hook writes no
     // relation data.
     let mut fingerprint = fingerprint_of(&snapshot, &digests);
+    let book = TargetsBook::in_charm_dir(&ctx.charm_dir);
     if let Some(current) = &current {
-        if let Some(status) =
-            unchanged_inputs::last_status_if_unchanged(&ctx.event, &workload, current, &fingerprint)
-        {
+        if let Some(status) = unchanged_inputs::last_status_if_unchanged(
+            &ctx.event,
+            &workload,
+            current,
+            &fingerprint,
+            &book.record,
+        ) {
             info!("inputs unchanged since the last apply: the workload is up to date");
             // The relations read in this hook are as the last apply saw them: memo them again.
             memo_relations_read(tools, &snapshot, &memos, &digests);
@@ -183,7 +188,7 @@ pub fn reconcile_with(
                     config: &config,
                     version,
                     targets_url: &access.targets_url,
-                    book: &TargetsBook::in_charm_dir(&ctx.charm_dir),
+                    book: &book,
                 },
                 current,
                 &workload,
@@ -597,6 +602,7 @@ fn converge(
             inputs: inputs_after_writes,
             status: status_once_applied(&desired, inputs),
             plan: String::new(),
+            targets_only: false,
         };
         let shapes = shapes_to_record(inputs.snapshot, &after_digests, &desired);
         let result = tracing::info_span!("apply").in_scope(|| {

@@ -18,9 +18,11 @@
 //!   prometheus.yml exactly as before, only their target files differ.
 //! * **Nothing to write back to it** (the leader's feedback is as the relation has it).
 //!
-//! Anything else, and every event that takes the full path (update-status every few minutes,
-//! pebble-ready, upgrade, leader-elected), recomputes everything. A failed push leaves the
-//! manifest without the fingerprint, so the next hook takes the full path too.
+//! Anything else, and every event that takes the full path (pebble-ready, upgrade,
+//! leader-elected), recomputes everything; so does the first update-status after this shortcut
+//! applied (every 5 minutes by default), as the manifest says the apply was targets-only. A
+//! failed push leaves the manifest without the fingerprint, so the next hook takes the full
+//! path too.
 
 use juju_hook::{Event, RelationEventKind, Status};
 
@@ -105,6 +107,7 @@ pub fn try_targets_only(
         workload,
         current,
         &(inputs.fingerprint_of)(snapshot, &digests),
+        &inputs.book.record,
     )?;
     let reserved =
         ConfigInput::new(inputs.config, snapshot.topology(), inputs.version).own_job_names();
@@ -130,6 +133,7 @@ pub fn try_targets_only(
             inputs: inputs.fingerprint.to_owned(),
             status: status.clone(),
             plan,
+            targets_only: true,
         },
     );
     Some(Shortcut { status, applied })

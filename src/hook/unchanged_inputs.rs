@@ -25,11 +25,20 @@
 //!   leader). A hook whose other relations all have a memo takes their digests from it and
 //!   reads their databags only when the fingerprint differs, so an unchanged hook costs what
 //!   its own relation and config cost, not what the model weighs.
-//! * **Not an event that re-checks everything.** install, upgrade-charm, leader-elected,
-//!   pebble-ready and update-status (which also restores files edited in the container) always
-//!   take the full path, as they do for the databag cache.
+//! * **Not an event that re-checks everything.** install, upgrade-charm, leader-elected and
+//!   pebble-ready always take the full path, as they do for the databag cache.
+//! * **On update-status, nothing out of place.** update-status re-reads a rotating slice of the
+//!   databags (a re-read that differs from its memo changes the fingerprint), pulls the managed
+//!   configuration files and lists the target files. It skips the computation only when no
+//!   configuration file drifted and the listing is exactly the charm's record of what it
+//!   pushed, each file at its recorded length, and the last apply was not the targets
+//!   shortcut's (so a targets-only apply is checked by the full computation at the next
+//!   update-status, as before); anything else takes the full path, which restores the files. So the re-verification bound of the rotation and the restoring of
+//!   files edited in the container hold as before, and an update-status in a quiet model costs
+//!   the reads, not a computation of everything.
 
 use std::borrow::Cow;
+use std::path::Path;
 
 use juju_hook::{merge_relation_set, Event, Status};
 use pebble::Startup;
@@ -176,18 +185,28 @@ pub fn after_writes<'a>(
 }
 
 /// The status the last apply ended with, when this hook's inputs are the same and the workload
-/// is as that apply left it; `None` when the desired state must be computed.
+/// is as that apply left it (plan, services, and the files this hook checked: see
+/// [`CurrentWorkload::files_as_applied`], against the target files' record at `record`);
+/// `None` when the desired state must be computed.
 pub fn last_status_if_unchanged(
     event: &Event,
     workload: &WorkloadGateway,
     current: &CurrentWorkload,
     fingerprint: &str,
+    record: &Path,
 ) -> Option<Status> {
     if EventPolicy::is_full_path(event) {
         return None;
     }
     let applied_for = current.manifest.applied_for.as_ref()?;
-    if applied_for.inputs != fingerprint || applied_for.plan != plan_digest(&current.plan) {
+    // update-status bounds how long a targets-only apply stands without the full computation.
+    if *event == Event::UpdateStatus && applied_for.targets_only {
+        return None;
+    }
+    if applied_for.inputs != fingerprint
+        || applied_for.plan != plan_digest(&current.plan)
+        || !current.files_as_applied(record)
+    {
         return None;
     }
     // A service stopped or crashed since is restarted by the full path.

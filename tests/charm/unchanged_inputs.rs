@@ -1,13 +1,14 @@
 //! A hook whose inputs are those of the last successful apply skips computing the desired
 //! state, and ends exactly as the full computation would: same status, no Pebble change. Any
-//! change of input, of the plan or of the services, and any event that re-checks everything,
-//! takes the full path.
+//! change of input, of the plan or of the services, any event that re-checks everything, and
+//! an update-status that finds a file out of place, takes the full path.
 
 use std::time::Duration;
 
 use crate::common::*;
 use juju_hook::{Event, RelationEventKind, RelationId, Status, StatusKind};
 use pebble::{Client, Layer};
+use prometheus_rs_k8s::effects::targets_record;
 use prometheus_rs_k8s::hook::reconcile::{reconcile, ReconcileOutcome};
 use serde_json::Value;
 
@@ -125,12 +126,7 @@ fn every_change_of_input_takes_the_full_path() {
 #[test]
 fn events_that_recheck_everything_never_skip() {
     let c = deployed();
-    for event in [
-        Event::UpdateStatus,
-        Event::UpgradeCharm,
-        Event::LeaderElected,
-        pebble_ready(),
-    ] {
+    for event in [Event::UpgradeCharm, Event::LeaderElected, pebble_ready()] {
         let outcome = reconciled(&c, &event);
         assert!(!outcome.inputs_unchanged, "{}", event.name());
         assert_eq!(
@@ -140,6 +136,95 @@ fn events_that_recheck_everything_never_skip() {
             event.name()
         );
     }
+}
+
+/// update-status checks the workload's files; it skips the computation only when they are as
+/// the last apply left them, and otherwise sets them right.
+#[test]
+fn update_status_computes_only_when_a_file_is_out_of_place() {
+    let c = deployed();
+    let config = c.config_yaml();
+    let targets = c.dir_entries(TARGETS_DIR);
+    assert!(
+        targets.len() >= 2,
+        "the fixture has relation targets: {targets:?}"
+    );
+    let target = |name: &str| format!("{TARGETS_DIR}/{name}");
+    let wanted = c.file(&target(&targets[0])).expect("pushed");
+
+    c.reset_records();
+    let quiet = reconciled(&c, &Event::UpdateStatus);
+    assert!(quiet.inputs_unchanged, "{quiet:?}");
+    assert_eq!(quiet.status, Status::active(""));
+    assert_eq!(
+        mutating(&c.requests()),
+        Vec::<&charm_harness::RecordedRequest>::new()
+    );
+
+    // Each way a file can be out of place takes the full path, which sets it right; the next
+    // update-status skips again.
+    type Breakage<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let out_of_place: [Breakage; 5] = [
+        (
+            "prometheus.yml edited",
+            Box::new(|| c.sim.pebble.write_file(CONFIG_FILE, "global: {}\n")),
+        ),
+        (
+            "a target file removed",
+            Box::new(|| {
+                std::fs::remove_file(c.sim.pebble.host_path(&target(&targets[0]))).unwrap()
+            }),
+        ),
+        (
+            "a target file resized",
+            Box::new(|| c.sim.pebble.write_file(&target(&targets[0]), "[]\n")),
+        ),
+        (
+            "a stray target file",
+            Box::new(|| {
+                c.sim
+                    .pebble
+                    .write_file(&target("0123456789abcdef.json"), "[]\n")
+            }),
+        ),
+        (
+            "the charm's record of its target files lost",
+            Box::new(|| {
+                std::fs::remove_file(targets_record::record_path(&c.sim.juju.state().charm_dir))
+                    .unwrap()
+            }),
+        ),
+    ];
+    for (what, break_it) in out_of_place {
+        break_it();
+        let outcome = reconciled(&c, &Event::UpdateStatus);
+        assert!(!outcome.inputs_unchanged, "{what}");
+        assert_eq!(outcome.status, Status::active(""), "{what}");
+        assert_eq!(c.config_yaml(), config, "{what}");
+        assert_eq!(c.dir_entries(TARGETS_DIR), targets, "{what}");
+        assert_eq!(c.file(&target(&targets[0])), Some(wanted.clone()), "{what}");
+        assert!(
+            reconciled(&c, &Event::UpdateStatus).inputs_unchanged,
+            "{what}, set right"
+        );
+    }
+
+    // A remote change no hook announced (the harness keeps no databag cache: every
+    // update-status reads everything) is applied.
+    let rel = metrics_relation(10);
+    {
+        let mut state = c.sim.juju.state();
+        let relation = state.relation(&rel).unwrap();
+        let (unit, data) = relation.remote_units.iter().next().unwrap();
+        let (unit, mut data) = (unit.clone(), data.clone());
+        data.insert("prometheus_scrape_unit_address".into(), "10.99.0.2".into());
+        state.set_remote_unit_data(&rel, &unit, &data);
+    }
+    assert!(!reconciled(&c, &Event::UpdateStatus).inputs_unchanged);
+    assert!(c
+        .dir_entries(TARGETS_DIR)
+        .iter()
+        .any(|name| c.file(&target(name)).unwrap().contains("10.99.0.2")));
 }
 
 #[test]
