@@ -6,11 +6,12 @@
 //! (install, leader-elected, config-changed, pebble-ready, start), then times groups of rows
 //! (`BENCH_ROWS` selects them by name): `tool` (one `is-leader`), `moved` (relation-changed
 //! after one unit's address changed: one target moved), `membership` (one new unit's
-//! relation-joined and relation-changed, and its relation-departed), `routine` (update-status,
-//! pebble-ready after a container restart that wiped the container's files) and `steady`
-//! (config-changed and relation-changed in which nothing changed, with the databag cache and
-//! without it, `PROMETHEUS_RS_K8S_DATABAG_CACHE=off`). Prints one JSON object per row on
-//! stdout (`scripts/bench-table` turns them into a table).
+//! relation-joined and relation-changed, and its relation-departed), `routine` (update-status
+//! in a quiet model and after a moved target, and pebble-ready after a container restart that
+//! wiped the container's files) and `steady` (config-changed and relation-changed in which
+//! nothing changed, with the databag cache and without it,
+//! `PROMETHEUS_RS_K8S_DATABAG_CACHE=off`). Prints one JSON object per row on stdout
+//! (`scripts/bench-table` turns them into a table).
 //!
 //! Each row has the wall time of the charm process and its **charm time**: wall minus the
 //! time spent inside hook-tool processes, as `fake-hook-tool` records it itself (from the
@@ -487,9 +488,17 @@ fn tool_cost(unit: &Unit, apps: usize, units: usize, runs: usize) {
     println!("{row}");
 }
 
-/// update-status (a rotating slice of the databags re-read), and pebble-ready after the
-/// workload container restarted with its files wiped (every file pushed again).
-fn measure_routine(unit: &Unit, apps: usize, units: usize, runs: usize) {
+/// update-status (a rotating slice of the databags re-read, the container's files checked) in
+/// a quiet model, and the one after a moved target, which computes everything (the targets
+/// shortcut's apply is checked by the full computation); pebble-ready after the workload
+/// container restarted with its files wiped (every file pushed again).
+fn measure_routine(
+    unit: &Unit,
+    apps: usize,
+    units: usize,
+    runs: usize,
+    id: Option<&juju_hook::RelationId>,
+) {
     measure(
         unit,
         apps,
@@ -499,6 +508,21 @@ fn measure_routine(unit: &Unit, apps: usize, units: usize, runs: usize) {
         &Event::UpdateStatus,
         "update-status",
     );
+    if let Some(id) = id {
+        let samples: Vec<Sample> = (0..runs)
+            .map(|i| {
+                run(unit, &move_target(unit, id, 1000 + i), &[]);
+                run(unit, &Event::UpdateStatus, &[])
+            })
+            .collect();
+        emit(
+            apps,
+            units,
+            "update-status (after a moved target: computes everything)",
+            "on",
+            &samples,
+        );
+    }
     let event = Event::Workload {
         container: "prometheus".into(),
         kind: WorkloadEventKind::PebbleReady,
@@ -521,24 +545,8 @@ fn measure_routine(unit: &Unit, apps: usize, units: usize, runs: usize) {
 /// relation-changed after a remote unit's address really changed: prometheus.yml is
 /// validated (the host's promtool through Pebble exec), pushed and Prometheus reloaded.
 fn measure_change(unit: &Unit, apps: usize, units: usize, runs: usize, id: &juju_hook::RelationId) {
-    let app = support::app_name(0);
-    let name = format!("{app}/0");
     let samples: Vec<Sample> = (0..=runs)
-        .map(|i| {
-            let event = unit
-                .runner
-                .update(|s| {
-                    let mut data = support::unit_data(&app, 0, 0);
-                    data.insert(
-                        "prometheus_scrape_unit_address".into(),
-                        format!("10.200.{}.{}", i / 250, i % 250),
-                    );
-                    s.set_remote_unit_data(id, &name, &data);
-                    s.relation_event(id, RelationEventKind::Changed, Some(&name))
-                })
-                .expect("model updated");
-            run(unit, &event, &[])
-        })
+        .map(|i| run(unit, &move_target(unit, id, i), &[]))
         .skip(1)
         .collect();
     emit(
@@ -548,6 +556,24 @@ fn measure_change(unit: &Unit, apps: usize, units: usize, runs: usize, id: &juju
         "on",
         &samples,
     );
+}
+
+/// Gives the first unit of the first application address number `i` (`10.200.x.y`) and returns
+/// the relation-changed event Juju would run for it.
+fn move_target(unit: &Unit, id: &juju_hook::RelationId, i: usize) -> Event {
+    let app = support::app_name(0);
+    let name = format!("{app}/0");
+    unit.runner
+        .update(|s| {
+            let mut data = support::unit_data(&app, 0, 0);
+            data.insert(
+                "prometheus_scrape_unit_address".into(),
+                format!("10.200.{}.{}", i / 250, i % 250),
+            );
+            s.set_remote_unit_data(id, &name, &data);
+            s.relation_event(id, RelationEventKind::Changed, Some(&name))
+        })
+        .expect("model updated")
 }
 
 /// One remote unit joins the first relation and then departs, as Juju runs it: the unit is
@@ -672,7 +698,7 @@ fn main() {
             continue;
         }
         if wants("routine") {
-            measure_routine(&unit, apps, units, runs);
+            measure_routine(&unit, apps, units, runs, ids.first());
         }
         for cache in [true, false] {
             if !wants("steady") || (!cache && total > uncached_max) {
