@@ -34,6 +34,17 @@ fn grafana_relation(c: &Charm) -> RelationId {
     RelationId::new(rel.endpoint.clone(), rel.id)
 }
 
+/// Gives the first remote unit of `metrics-endpoint:10` another address, without a hook.
+fn move_first_unit(c: &Charm, address: &str) {
+    let rel = metrics_relation(10);
+    let mut state = c.sim.juju.state();
+    let relation = state.relation(&rel).unwrap();
+    let (unit, data) = relation.remote_units.iter().next().unwrap();
+    let (unit, mut data) = (unit.clone(), data.clone());
+    data.insert("prometheus_scrape_unit_address".into(), address.into());
+    state.set_remote_unit_data(&rel, &unit, &data);
+}
+
 fn deployed() -> Charm {
     let c = Charm::two_apps(true);
     c.deploy();
@@ -109,15 +120,7 @@ fn every_change_of_input_takes_the_full_path() {
     assert_eq!(c.counters().reloads, before.reloads + 1);
     assert!(reconciled(&c, &Event::ConfigChanged).inputs_unchanged);
 
-    let rel = metrics_relation(10);
-    {
-        let mut state = c.sim.juju.state();
-        let relation = state.relation(&rel).unwrap();
-        let (unit, data) = relation.remote_units.iter().next().unwrap();
-        let (unit, mut data) = (unit.clone(), data.clone());
-        data.insert("prometheus_scrape_unit_address".into(), "10.99.0.1".into());
-        state.set_remote_unit_data(&rel, &unit, &data);
-    }
+    move_first_unit(&c, "10.99.0.1");
     // Even a hook about something else sees it (the harness has no databag cache).
     assert!(!reconciled(&c, &Event::ConfigChanged).inputs_unchanged);
     assert!(c.config_yaml().contains("10.99.0.1"));
@@ -211,15 +214,7 @@ fn update_status_computes_only_when_a_file_is_out_of_place() {
 
     // A remote change no hook announced (the harness keeps no databag cache: every
     // update-status reads everything) is applied.
-    let rel = metrics_relation(10);
-    {
-        let mut state = c.sim.juju.state();
-        let relation = state.relation(&rel).unwrap();
-        let (unit, data) = relation.remote_units.iter().next().unwrap();
-        let (unit, mut data) = (unit.clone(), data.clone());
-        data.insert("prometheus_scrape_unit_address".into(), "10.99.0.2".into());
-        state.set_remote_unit_data(&rel, &unit, &data);
-    }
+    move_first_unit(&c, "10.99.0.2");
     assert!(!reconciled(&c, &Event::UpdateStatus).inputs_unchanged);
     assert!(c
         .dir_entries(TARGETS_DIR)
