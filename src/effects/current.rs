@@ -55,12 +55,13 @@ impl CurrentWorkload {
     }
 
     /// Checks the managed configuration files in the container against the manifest and
-    /// forgets those that were changed or removed behind the charm's back, so this apply
-    /// restores them. Costs one pull per file: the charm does it on update-status only.
+    /// forgets those that were changed or removed behind the charm's back (listed in
+    /// [`CurrentWorkload::drifted`]), so this apply restores them. Costs one pull per file:
+    /// the charm does it on update-status only.
     pub fn forget_drifted_files(
         &mut self,
         workload: &WorkloadGateway,
-    ) -> Result<Vec<String>, pebble::Error> {
+    ) -> Result<(), pebble::Error> {
         let mut drifted = Vec::new();
         for (path, identity) in &self.manifest.files {
             if !path.starts_with(CONFIG_DIR) {
@@ -74,8 +75,8 @@ impl CurrentWorkload {
         for path in &drifted {
             self.manifest.files.remove(path);
         }
-        self.drifted.clone_from(&drifted);
-        Ok(drifted)
+        self.drifted = drifted;
+        Ok(())
     }
 
     /// Whether the files checked in this hook are as the last apply left them: no managed

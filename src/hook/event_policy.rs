@@ -30,6 +30,11 @@ pub enum EventPolicy {
         /// The workload container (or its image) may be new: detect the Prometheus version
         /// again.
         fresh_container: bool,
+        /// Check the workload's files against what the charm pushed (pull the managed
+        /// configuration files, list the target files) and recompute after a targets-only
+        /// apply: what bounds how long anything changed behind the charm's back, or applied by
+        /// the targets shortcut, stands unchecked.
+        checks_workload: bool,
     },
 }
 
@@ -54,31 +59,35 @@ impl EventPolicy {
                 full_path: true,
                 reads: Refresh::Cached,
                 fresh_container: true,
+                checks_workload: false,
             },
             Event::UpgradeCharm => Self::Reconcile {
                 full_path: true,
                 reads: Refresh::Full,
                 fresh_container: true,
+                checks_workload: false,
             },
             Event::Install | Event::LeaderElected => Self::Reconcile {
                 full_path: true,
                 reads: Refresh::Full,
                 fresh_container: false,
+                checks_workload: false,
             },
-            // Not the full path: the workload's files are checked (see `read_workload` in
-            // `reconcile`), and only what is out of place, or a re-read that changed, makes it
-            // compute everything.
+            // Not the full path: only what its checks find out of place, a re-read that
+            // changed or a targets-only apply makes it compute everything.
             Event::UpdateStatus => Self::Reconcile {
                 full_path: false,
                 reads: Refresh::Rotate {
                     budget: UPDATE_STATUS_READ_BUDGET,
                 },
                 fresh_container: false,
+                checks_workload: true,
             },
             _ => Self::Reconcile {
                 full_path: false,
                 reads: Refresh::Cached,
                 fresh_container: false,
+                checks_workload: false,
             },
         }
     }
@@ -101,6 +110,17 @@ impl EventPolicy {
             Self::Reconcile { reads, .. } => reads,
             Self::Action | Self::Ignore => Refresh::Cached,
         }
+    }
+
+    /// Whether `event` checks the workload's files (see [`EventPolicy::Reconcile`]).
+    pub fn checks_workload(event: &Event) -> bool {
+        matches!(
+            Self::of(event),
+            Self::Reconcile {
+                checks_workload: true,
+                ..
+            }
+        )
     }
 
     /// Whether `event` may come with a new workload container.
@@ -170,6 +190,19 @@ mod tests {
     }
 
     #[test]
+    fn only_update_status_checks_the_workload() {
+        assert!(EventPolicy::checks_workload(&Event::UpdateStatus));
+        for event in [
+            Event::Install,
+            Event::UpgradeCharm,
+            Event::ConfigChanged,
+            pebble_ready(),
+        ] {
+            assert!(!EventPolicy::checks_workload(&event), "{event:?}");
+        }
+    }
+
+    #[test]
     fn only_pebble_ready_and_upgrades_mean_a_fresh_container() {
         assert!(EventPolicy::is_fresh_container(&pebble_ready()));
         assert!(EventPolicy::is_fresh_container(&Event::UpgradeCharm));
@@ -191,7 +224,8 @@ mod tests {
             EventPolicy::Reconcile {
                 full_path: false,
                 reads: Refresh::Cached,
-                fresh_container: false
+                fresh_container: false,
+                checks_workload: false,
             }
         );
         assert_eq!(EventPolicy::of(&Event::Stop), EventPolicy::Ignore);

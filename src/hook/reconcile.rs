@@ -483,10 +483,13 @@ fn read_workload(
     workload: &WorkloadGateway,
 ) -> Result<Option<CurrentWorkload>, pebble::Error> {
     let result = CurrentWorkload::read(workload).and_then(|mut current| {
-        if ctx.event == Event::UpdateStatus {
-            let drifted = current.forget_drifted_files(workload)?;
-            if !drifted.is_empty() {
-                warn!("restoring files changed in the workload: {drifted:?}");
+        if EventPolicy::checks_workload(&ctx.event) {
+            current.forget_drifted_files(workload)?;
+            if !current.drifted.is_empty() {
+                warn!(
+                    "restoring files changed in the workload: {:?}",
+                    current.drifted
+                );
             }
             current.list_target_files(workload)?;
         }

@@ -199,8 +199,7 @@ pub fn last_status_if_unchanged(
         return None;
     }
     let applied_for = current.manifest.applied_for.as_ref()?;
-    // update-status bounds how long a targets-only apply stands without the full computation.
-    if *event == Event::UpdateStatus && applied_for.targets_only {
+    if applied_for.targets_only && EventPolicy::checks_workload(event) {
         return None;
     }
     if applied_for.inputs != fingerprint
