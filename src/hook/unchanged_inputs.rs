@@ -33,9 +33,10 @@
 //!   configuration file drifted and the listing is exactly the charm's record of what it
 //!   pushed, each file at its recorded length, and the last apply was not the targets
 //!   shortcut's (so a targets-only apply is checked by the full computation at the next
-//!   update-status, as before); anything else takes the full path, which restores the files. So the re-verification bound of the rotation and the restoring of
-//!   files edited in the container hold as before, and an update-status in a quiet model costs
-//!   the reads, not a computation of everything.
+//!   update-status, as before); anything else takes the full path, which restores the files.
+//!   So the re-verification bound of the rotation and the restoring of files edited in the
+//!   container hold as before, and an update-status in a quiet model costs the reads, not a
+//!   computation of everything.
 
 use std::borrow::Cow;
 use std::path::Path;
