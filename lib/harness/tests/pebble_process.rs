@@ -2,7 +2,7 @@
 
 mod pebble_support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use charm_harness::pebble::ProcessRunner;
@@ -11,6 +11,14 @@ use pebble::{Layer, Override, PushOptions, Service, Startup};
 use pebble_support::client;
 
 const CONFIG: &str = "global:\n  scrape_interval: 1m\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['localhost:9090']\n";
+
+/// Each test runs a real Prometheus whose timing the fake observes (Pebble's 1 s okay-delay:
+/// a Prometheus that cannot load its config must exit within it), and several starting at
+/// once on a small CI machine took longer: one at a time.
+fn one_prometheus_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -63,6 +71,7 @@ fn wait_ready(url: &str) -> bool {
 
 #[test]
 fn real_prometheus_runs_reloads_and_stops_under_the_fake() {
+    let _one = one_prometheus_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let fake = start(dir.path(), port);
@@ -118,6 +127,7 @@ fn real_prometheus_runs_reloads_and_stops_under_the_fake() {
 
 #[test]
 fn a_prometheus_that_cannot_load_its_config_fails_the_replan() {
+    let _one = one_prometheus_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let fake = start(dir.path(), free_port());
     let c = client(&fake);
@@ -143,6 +153,7 @@ fn a_prometheus_that_cannot_load_its_config_fails_the_replan() {
 
 #[test]
 fn a_ready_check_of_localhost_9090_probes_the_process_where_the_runner_moved_it() {
+    let _one = one_prometheus_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let runner = ProcessRunner::new()
