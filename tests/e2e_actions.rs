@@ -97,7 +97,13 @@ fn refresh_inventory_polls_now_and_reports_the_target_count() {
         .set_config("inventory_url", inventory.url())
         .unwrap();
     live.run(&Event::ConfigChanged).unwrap();
-    assert!(live.pid(INVENTORY_SERVICE).is_some(), "the poller runs");
+    assert!(
+        live.pid(INVENTORY_SERVICE).is_some(),
+        "the poller runs; status {:?}, its log: {}",
+        live.model().unit_status,
+        std::fs::read_to_string(live.log_dir().join(format!("{INVENTORY_SERVICE}.log")))
+            .unwrap_or_else(|e| e.to_string()),
+    );
     // The poller polls once as it starts; after that not for an hour.
     let first = demo::wait_for(DEADLINE, || {
         (file_sd_targets(live).len() == N).then_some(())

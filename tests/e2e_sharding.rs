@@ -40,11 +40,7 @@ impl Receiver {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = charm_harness::ports::unused_port().unwrap();
         let log = File::create(dir.path().join("receiver.log")).unwrap();
         let child = Command::new(demo::HOST_PROMETHEUS)
             .arg(format!("--config.file={}", config.display()))

@@ -117,11 +117,7 @@ fn assert_binary_starts(binary: &str, c: &CharmConfig) {
     let dir = tempfile::tempdir().unwrap();
     let config_file = dir.path().join("prometheus.yml");
     std::fs::write(&config_file, "global: {}\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = charm_harness::ports::unused_port().unwrap();
     let mut args = argv(&layer_for(c), PROMETHEUS_SERVICE);
     args.remove(0);
     for arg in &mut args {

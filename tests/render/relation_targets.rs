@@ -7,7 +7,6 @@
 //! even when started with a low limit of open files.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,11 +28,7 @@ impl Drop for Process {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    charm_harness::ports::unused_port().unwrap()
 }
 
 fn serve_targets(dir: &Path, port: u16) -> Process {

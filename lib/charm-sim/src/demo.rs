@@ -2,8 +2,8 @@
 //! The harness plays Juju and Pebble; the REAL Prometheus and inventory poller run on loopback
 //! as the charm configured them ([`LiveDeployment`], which the end-to-end tests use too).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpListener};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, MutexGuard};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use charm_harness::pebble::exec::real_promtool_handler;
 use charm_harness::pebble::ProcessRunner;
+use charm_harness::ports;
 use charm_harness::ModelState;
 use inventory_sd::sample::{MetricsPorts, SampleInventory, SampleOptions};
 use juju_hook::{Event, RelationData, RelationEventKind, RelationId, WorkloadEventKind};
@@ -102,24 +103,10 @@ pub fn host_prometheus_version() -> anyhow::Result<String> {
 }
 
 fn free_port(preferred: Option<u16>) -> anyhow::Result<u16> {
-    // The listener is closed before the service binds the port, so the kernel may hand the
-    // same port to the next caller: never hand out a port twice in this process (several
-    // deployments start side by side in one test).
-    static HANDED_OUT: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
-    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(port) = preferred {
-        if !handed_out.contains(&port) && TcpListener::bind(("0.0.0.0", port)).is_ok() {
-            handed_out.insert(port);
-            return Ok(port);
-        }
-    }
-    for _ in 0..100 {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        if handed_out.insert(port) {
-            return Ok(port);
-        }
-    }
-    anyhow::bail!("no free loopback port not handed out already")
+    Ok(match preferred {
+        Some(port) => ports::port_preferring(port)?,
+        None => ports::unused_port()?,
+    })
 }
 
 /// Polls `probe` every 200 ms until it answers or `timeout` passes.

@@ -2,6 +2,7 @@
 
 pub mod juju;
 pub mod pebble;
+pub mod ports;
 pub mod prometheus_web;
 pub mod real_systems;
 

@@ -13,11 +13,7 @@ use pebble_support::client;
 const CONFIG: &str = "global:\n  scrape_interval: 1m\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['localhost:9090']\n";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    charm_harness::ports::unused_port().unwrap()
 }
 
 fn prometheus_layer(config: &str) -> Layer {
