@@ -529,13 +529,24 @@ fn own_databag_writes_are_kept_in_the_cache_so_no_rewrite_follows() {
     }
 }
 
+/// Relation ids change only around `-relation-created` and `-relation-broken`: those two
+/// ask Juju for their own endpoint's ids, the hooks between them (the common ones) do not.
 #[test]
-fn a_relation_hook_asks_juju_for_the_ids_of_its_own_endpoint_only() {
+fn only_created_and_broken_ask_juju_for_the_ids_of_their_endpoint() {
     let unit = Unit::new(true);
     unit.deploy();
-    let alpha = ids(&unit)[0].clone();
-    unit.ok(&unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0")));
-    assert_eq!(unit.calls("relation-ids"), 1);
+    let [alpha, beta] = [0, 1].map(|i| ids(&unit)[i].clone());
+    for (kind, remote) in [
+        (RelationEventKind::Changed, Some("alpha/0")),
+        (RelationEventKind::Changed, None),
+        (RelationEventKind::Joined, Some("alpha/0")),
+        (RelationEventKind::Departed, Some("alpha/0")),
+    ] {
+        unit.ok(&unit.relation_event(&alpha, kind, remote));
+        assert_eq!(unit.calls("relation-ids"), 0, "{kind:?}");
+    }
+    unit.ok(&unit.relation_event(&beta, RelationEventKind::Created, None));
+    assert_eq!(unit.calls("relation-ids"), 1, "created");
     // The other endpoints' lists were kept, its own one was saved again.
     let file = cache_file(&unit);
     assert_eq!(
@@ -545,6 +556,20 @@ fn a_relation_hook_asks_juju_for_the_ids_of_its_own_endpoint_only() {
         file.relation_ids
     );
     assert_eq!(file.relation_ids["metrics-endpoint"], ids(&unit));
+
+    // A list that lacks the event's relation is stale: that hook asks Juju and sees it.
+    let gamma = unit
+        .sim
+        .juju
+        .state()
+        .add_relation("metrics-endpoint", "gamma");
+    unit.change(|s| {
+        s.set_remote_app_data(&gamma, &app_data("gamma", "/metrics"));
+        s.set_remote_unit_data(&gamma, "gamma/0", &unit_data("gamma/0", "10.0.3.0"));
+    });
+    unit.ok(&unit.relation_event(&gamma, RelationEventKind::Changed, Some("gamma/0")));
+    assert_eq!(unit.calls("relation-ids"), 1, "changed of an unlisted relation");
+    assert!(unit.config().contains("10.0.3.0"), "{}", unit.config());
 }
 
 #[test]

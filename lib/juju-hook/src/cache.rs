@@ -11,7 +11,7 @@
 //! * **Relation databags and membership**: `relation-list`, `relation-list --app` and
 //!   `relation-get` of a cached relation are answered from the file.
 //! * **Relation ids per endpoint**: `relation-ids <endpoint>` is answered from the file, except
-//!   for the endpoint of the hook's own relation, which always asks Juju.
+//!   in a `-relation-created` or `-relation-broken` hook for its endpoint, which asks Juju.
 //! * **This unit's workload status**: a `status-set` of the unit status Juju already shows (as
 //!   the last successful hook left it, or as this hook set it) is not sent again. Application
 //!   status, which another leader may have set meanwhile, is always sent.
@@ -52,8 +52,10 @@
 //!   else cannot have changed without a hook of its own still queued.
 //! * **Relation ids change only in a hook on that endpoint.** A relation appears in
 //!   `relation-ids <endpoint>` with that endpoint's `-relation-created` and leaves it with its
-//!   `-relation-broken`. A relation hook drops the cached list of its own endpoint, so that
-//!   hook asks Juju; every other list stays what Juju last said. In `-relation-broken` the
+//!   `-relation-broken`, and its other hooks come between the two. Those two hooks drop the
+//!   cached list of their endpoint, so they ask Juju; so does any relation hook whose
+//!   relation the list lacks. Every other list stays what Juju last said (a relation whose
+//!   `-relation-created` is still queued joins it with that hook). In `-relation-broken` the
 //!   broken relation is never saved in the list, even if Juju still lists it (older Juju
 //!   did). Ids do not depend on leadership: a change of leader keeps them.
 //! * **This unit's own databags change only by this unit's writes** (and the application
@@ -406,8 +408,17 @@ impl<'a> CachedHookTools<'a> {
             }
             if let Event::Relation(r) = &ctx.event {
                 forget_what_changed(&mut state, &dir, r);
-                // Its endpoint's ids may have changed too (-created, -broken): ask Juju.
-                state.relation_ids.remove(&r.relation.endpoint);
+                // An endpoint's ids change only around -created and -broken: then ask Juju.
+                // A list without the event's relation is stale some other way: ask too.
+                let listed = (state.relation_ids.get(&r.relation.endpoint))
+                    .is_some_and(|ids| ids.contains(&r.relation));
+                let around = matches!(
+                    r.kind,
+                    RelationEventKind::Created | RelationEventKind::Broken
+                );
+                if around || !listed {
+                    state.relation_ids.remove(&r.relation.endpoint);
+                }
             }
         }
         let relation_event = match &ctx.event {
