@@ -192,15 +192,15 @@ impl RelationResult {
             .filter(|r| !generation.is_empty() && r.generation == generation)
     }
 
-    /// Saves it for `relation` in `dir` (through a rename).
+    /// Saves it for `relation` in `dir`, in place: a result written halfway does not parse
+    /// (a JSON object is whole only with its last byte), and an unreadable result sends the
+    /// next hook of its relation down the full path. A new file renamed over it would cost
+    /// an inode per save, about a millisecond on ext4 here, a tenth of a moved target's hook.
     pub fn save(&self, dir: &Path, relation: &RelationId) -> std::io::Result<()> {
-        let path = result_path(dir, relation);
-        let tmp = path.with_extension("json.tmp");
         std::fs::write(
-            &tmp,
+            result_path(dir, relation),
             serde_json::to_vec(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, path)
+        )
     }
 }
 
@@ -364,5 +364,34 @@ mod tests {
         save_results(&results, &BTreeMap::from([(one.clone(), result.clone())]));
         assert_eq!(RelationResult::load(&results, &one, "g"), Some(result));
         assert_eq!(RelationResult::load(&results, &two, "g"), None, "pruned");
+    }
+
+    /// A result is saved in place: one cut short anywhere (a hook killed while writing it)
+    /// must not load, so that its relation takes the full path.
+    #[test]
+    fn a_result_written_halfway_does_not_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let relation = RelationId::new("metrics-endpoint", 3);
+        let result = RelationResult {
+            generation: "g".into(),
+            digest: "d".repeat(64),
+            shape: "s".repeat(64),
+            files: BTreeMap::from([("a.json".into(), identity(b"[]\n"))]),
+        };
+        result.save(dir.path(), &relation).unwrap();
+        let path = result_path(dir.path(), &relation);
+        let whole = std::fs::read(&path).unwrap();
+        assert_eq!(
+            RelationResult::load(dir.path(), &relation, "g"),
+            Some(result)
+        );
+        for cut in 0..whole.len() {
+            std::fs::write(&path, &whole[..cut]).unwrap();
+            assert_eq!(
+                RelationResult::load(dir.path(), &relation, "g"),
+                None,
+                "cut at {cut}"
+            );
+        }
     }
 }

@@ -411,6 +411,34 @@ fn a_failed_hook_leaves_no_cache_and_the_next_hook_reads_everything() {
     assert!(path.exists());
 }
 
+/// Bags files are written in place, before the index is put back: a hook killed after
+/// writing one (here: a wrong address planted in it) and before its index was back leaves the
+/// index in flight, and the next hook neither trusts that index nor reads the bags file.
+#[test]
+fn a_hook_killed_while_saving_leaves_bags_files_that_are_never_read() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    plant(&unit, |_| {});
+    let path = unit.cache.clone().unwrap();
+    let mut in_flight = path.as_os_str().to_owned();
+    in_flight.push(".in-flight");
+    std::fs::rename(&path, &in_flight).unwrap();
+
+    unit.ok(&Event::ConfigChanged);
+    assert!(!unit.config().contains("192.0.2.1"), "{}", unit.config());
+    assert!(unit.calls("relation-get") >= 6, "everything was read again");
+    assert!(path.exists());
+    let alpha = ids(&unit)[0].to_string();
+    let bags = std::fs::read_to_string(juju_hook::cache::bags_file(&path, &alpha)).unwrap();
+    assert!(
+        !bags.contains("192.0.2.1"),
+        "the bags file was replaced: {bags}"
+    );
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("relation-get"), 0, "the new cache is used");
+    assert!(!unit.config().contains("192.0.2.1"));
+}
+
 #[test]
 fn a_failing_hook_tool_makes_the_hook_fail_without_a_cache() {
     let unit = Unit::new(true);
@@ -568,7 +596,11 @@ fn only_created_and_broken_ask_juju_for_the_ids_of_their_endpoint() {
         s.set_remote_unit_data(&gamma, "gamma/0", &unit_data("gamma/0", "10.0.3.0"));
     });
     unit.ok(&unit.relation_event(&gamma, RelationEventKind::Changed, Some("gamma/0")));
-    assert_eq!(unit.calls("relation-ids"), 1, "changed of an unlisted relation");
+    assert_eq!(
+        unit.calls("relation-ids"),
+        1,
+        "changed of an unlisted relation"
+    );
     assert!(unit.config().contains("10.0.3.0"), "{}", unit.config());
 }
 
