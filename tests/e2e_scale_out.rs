@@ -253,10 +253,13 @@ impl Unit {
 
     /// Active sharded targets (`job instance`; the self-scrape and poller jobs left out).
     fn sharded_targets(&self) -> BTreeSet<String> {
-        let Ok(data) = self.api("/api/v1/targets?state=active") else {
-            return BTreeSet::new();
-        };
-        data["activeTargets"]
+        self.try_sharded_targets().unwrap_or_default()
+    }
+
+    /// [`Unit::sharded_targets`], or why the unit's Prometheus did not say.
+    fn try_sharded_targets(&self) -> anyhow::Result<BTreeSet<String>> {
+        let data = self.api("/api/v1/targets?state=active")?;
+        Ok(data["activeTargets"]
             .as_array()
             .into_iter()
             .flatten()
@@ -271,7 +274,7 @@ impl Unit {
             })
             .filter(|(job, _)| job == "inventory" || job.starts_with("juju_"))
             .map(|(job, instance)| format!("{job} {instance}"))
-            .collect()
+            .collect())
     }
 
     /// A metric of the unit's own Prometheus (`/metrics`), summed over series matching
@@ -351,7 +354,10 @@ fn wait_for_shards(units: &[&Unit], expected: &BTreeSet<String>) -> Vec<BTreeSet
     // for a moment while the others still cover them with the old modulus).
     let mut last: Option<Vec<BTreeSet<String>>> = None;
     loop {
-        let shares: Vec<BTreeSet<String>> = units.iter().map(|u| u.sharded_targets()).collect();
+        let answers: Vec<_> = units.iter().map(|u| u.try_sharded_targets()).collect();
+        let shares: Vec<BTreeSet<String>> = (answers.iter())
+            .map(|a| a.as_ref().cloned().unwrap_or_default())
+            .collect();
         let total: usize = shares.iter().map(BTreeSet::len).sum();
         let union: BTreeSet<String> = shares.iter().flatten().cloned().collect();
         let partition = &union == expected
@@ -363,10 +369,27 @@ fn wait_for_shards(units: &[&Unit], expected: &BTreeSet<String>) -> Vec<BTreeSet
         last = partition.then_some(shares.clone());
         assert!(
             Instant::now() < deadline,
-            "shards never settled: {shares:#?}\nexpected {expected:#?}"
+            "shards never settled: {shares:#?}\nexpected {expected:#?}\n{}",
+            unanswered(units, &answers)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// For each unit whose Prometheus did not answer: the error, its status and Pebble's log.
+fn unanswered(units: &[&Unit], answers: &[anyhow::Result<BTreeSet<String>>]) -> String {
+    let mut out = String::new();
+    for (unit, answer) in units.iter().zip(answers) {
+        if let Err(e) = answer {
+            out.push_str(&format!(
+                "unit {} did not answer: {e:#}\nstatus: {:?}\npebble log:\n{}\n",
+                unit.n,
+                unit.state().unit_status,
+                unit.pod.pebble_log()
+            ));
+        }
+    }
+    out
 }
 
 /// `job instance` of each series `up` at Cortex, with its count of series.
