@@ -6,6 +6,7 @@
 use crate::common::*;
 use juju_hook::{Event, RelationEventKind, RelationId, WorkloadEventKind};
 use prometheus_rs_k8s::core::prometheus_config::relation_targets::file_id;
+use prometheus_rs_k8s::effects::apply::PUSH_BATCH_FILES;
 use serde_json::{json, Value};
 
 const JOB: &str = "juju_workloads_f4b3a2c1_node_prometheus_scrape_node";
@@ -294,7 +295,8 @@ fn target_files_removed_resized_or_added_in_the_workload_are_set_right_by_update
 
 #[test]
 fn many_target_files_are_pushed_in_batches() {
-    let addresses: Vec<String> = (0..1001)
+    let many = PUSH_BATCH_FILES + 1;
+    let addresses: Vec<String> = (0..many)
         .map(|n| format!("10.2.{}.{}", n / 250, n % 250))
         .collect();
     let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
@@ -312,10 +314,10 @@ fn many_target_files_are_pushed_in_batches() {
         })
         .filter(|n| *n > 0)
         .collect();
-    assert_eq!(batches.iter().sum::<usize>(), 1001, "{batches:?}");
+    assert_eq!(batches.iter().sum::<usize>(), many, "{batches:?}");
     assert!(
-        batches.len() >= 2 && batches.iter().all(|n| *n <= 1000),
+        batches.len() >= 2 && batches.iter().all(|n| *n <= PUSH_BATCH_FILES),
         "{batches:?}"
     );
-    assert_eq!(c.dir_entries(TARGETS_DIR).len(), 1001);
+    assert_eq!(c.dir_entries(TARGETS_DIR).len(), many);
 }
