@@ -557,6 +557,16 @@ fn own_databag_writes_are_kept_in_the_cache_so_no_rewrite_follows() {
     }
 }
 
+/// Relates a new application `gamma` with one unit, `gamma/0` at 10.0.3.0, without a hook.
+fn relate_gamma(unit: &Unit) -> RelationId {
+    let gamma = (unit.sim.juju.state()).add_relation("metrics-endpoint", "gamma");
+    unit.change(|s| {
+        s.set_remote_app_data(&gamma, &app_data("gamma", "/metrics"));
+        s.set_remote_unit_data(&gamma, "gamma/0", &unit_data("gamma/0", "10.0.3.0"));
+    });
+    gamma
+}
+
 /// Relation ids change only around `-relation-created` and `-relation-broken`: those two
 /// ask Juju for their own endpoint's ids, the hooks between them (the common ones) do not.
 #[test]
@@ -586,15 +596,7 @@ fn only_created_and_broken_ask_juju_for_the_ids_of_their_endpoint() {
     assert_eq!(file.relation_ids["metrics-endpoint"], ids(&unit));
 
     // A list that lacks the event's relation is stale: that hook asks Juju and sees it.
-    let gamma = unit
-        .sim
-        .juju
-        .state()
-        .add_relation("metrics-endpoint", "gamma");
-    unit.change(|s| {
-        s.set_remote_app_data(&gamma, &app_data("gamma", "/metrics"));
-        s.set_remote_unit_data(&gamma, "gamma/0", &unit_data("gamma/0", "10.0.3.0"));
-    });
+    let gamma = relate_gamma(&unit);
     unit.ok(&unit.relation_event(&gamma, RelationEventKind::Changed, Some("gamma/0")));
     assert_eq!(
         unit.calls("relation-ids"),
@@ -608,17 +610,9 @@ fn only_created_and_broken_ask_juju_for_the_ids_of_their_endpoint() {
 fn a_new_relation_is_seen_by_the_next_hook_that_lists_its_endpoint_from_the_cache() {
     let unit = Unit::new(true);
     unit.deploy();
-    let gamma = unit
-        .sim
-        .juju
-        .state()
-        .add_relation("metrics-endpoint", "gamma");
     // The fake shows gamma's unit already in -relation-created: what matters here is that
     // the next hook, not about gamma, lists it from the cache and so renders it.
-    unit.change(|s| {
-        s.set_remote_app_data(&gamma, &app_data("gamma", "/metrics"));
-        s.set_remote_unit_data(&gamma, "gamma/0", &unit_data("gamma/0", "10.0.3.0"));
-    });
+    let gamma = relate_gamma(&unit);
     unit.ok(&unit.relation_event(&gamma, RelationEventKind::Created, None));
     assert_eq!(unit.calls("relation-ids"), 1);
     assert!(cache_file(&unit).relation_ids["metrics-endpoint"].contains(&gamma));
