@@ -97,7 +97,7 @@ pub fn apply(
     }
     let changes = !changed.is_empty() || !stale.is_empty() || !targets.stale.is_empty();
     if changes {
-        invalidate(workload, manifest, &mut report)?;
+        begin(book, manifest)?;
     }
     push_changed(workload, &changed, &mut report)?;
     for path in stale.iter().chain(&targets.stale) {
@@ -171,14 +171,15 @@ pub fn apply(
         plan,
         ..applied_for
     });
-    // Recorded before the manifest vouches for them (see `invalidate`).
+    // Recorded before the manifest vouches for them (see `begin`).
     targets_record::save_results(&book.results, &results);
-    // After an invalidation always: a change of target files alone (a lost record, restored
-    // files) leaves the manifest as it was, and one left without `applied_for` would send
-    // every later hook down the full path with every target file unknown.
+    // After a change always: a change of target files alone (a lost record, restored files)
+    // leaves the manifest as it was, and one left without `applied_for` would send every
+    // later hook down the full path with every target file unknown.
     if changes || &applied != manifest {
         push_manifest(workload, &applied, &mut report)?;
     }
+    book.end_apply();
     Ok(report)
 }
 
@@ -194,20 +195,16 @@ fn push_manifest(
     Ok(())
 }
 
-/// Takes `applied_for` out of the container's manifest before a change (see [`apply`]).
-fn invalidate(
-    workload: &WorkloadGateway,
-    manifest: &Manifest,
-    report: &mut ApplyReport,
-) -> Result<(), ApplyError> {
+/// Before the first change of an apply: unless the manifest already does not vouch for the
+/// workload, marks the apply as in flight ([`TargetsBook::begin_apply`]), so that a hook that
+/// dies after changing a file and before pushing the manifest leaves a marker the next hook
+/// reads as "the manifest does not vouch".
+fn begin(book: &TargetsBook, manifest: &Manifest) -> Result<(), ApplyError> {
     if manifest.applied_for.is_none() {
         return Ok(());
     }
-    let unvouched = Manifest {
-        applied_for: None,
-        ..manifest.clone()
-    };
-    push_manifest(workload, &unvouched, report)
+    book.begin_apply()
+        .map_err(|e| ApplyError::Record(format!("cannot mark the apply in flight: {e}")))
 }
 
 /// Applies a change of one isolated relation's target files alone (see
@@ -235,7 +232,7 @@ pub fn apply_targets(
         .map(|(name, identity)| (name.clone(), identity.clone()))
         .collect();
     if !changed.is_empty() {
-        invalidate(workload, manifest, &mut report)?;
+        begin(book, manifest)?;
         push_changed(workload, &changed, &mut report)?;
         targets_record::TargetsRecord::append(&book.record, &manifest.generation, &pushed)
             .map_err(|e| ApplyError::Record(e.to_string()))?;
@@ -248,6 +245,7 @@ pub fn apply_targets(
         ..manifest.clone()
     };
     push_manifest(workload, &applied, &mut report)?;
+    book.end_apply();
     Ok(report)
 }
 
@@ -283,8 +281,9 @@ impl<'a> TargetsChange<'a> {
         desired: &[&'a DesiredFile],
     ) -> Result<Self, pebble::Error> {
         let manifest = &current.manifest;
-        // A manifest without `applied_for` is an apply that did not complete: the record may
-        // lag behind the container, so it counts as unknown.
+        // A manifest without `applied_for` (or one the hook distrusts: an apply in flight) is
+        // an apply that did not complete: the record may lag behind the container, so it
+        // counts as unknown.
         let (loaded, journal) = match TargetsRecord::load(record_path, &manifest.generation) {
             Some((record, journal)) if manifest.applied_for.is_some() => (Some(record), journal),
             _ => (None, false),

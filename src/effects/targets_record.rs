@@ -27,6 +27,8 @@ pub const TARGETS_RECORD_FILE: &str = ".relation-targets.json";
 pub const TARGETS_JOURNAL_FILE: &str = ".relation-targets.journal";
 /// The directory of the relations' [`RelationResult`]s in the charm directory.
 pub const RELATION_RESULTS_DIR: &str = ".relation-results";
+/// The marker of an apply in flight in the charm directory (see [`TargetsBook::begin_apply`]).
+pub const APPLY_IN_FLIGHT_FILE: &str = ".apply-in-flight";
 
 /// Target file name → identity of the bytes pushed, for one generation of the workload.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +169,8 @@ pub struct TargetsBook {
     pub record: PathBuf,
     /// The relations' results ([`results_dir`]).
     pub results: PathBuf,
+    /// The marker of an apply in flight ([`APPLY_IN_FLIGHT_FILE`]).
+    pub in_flight: PathBuf,
 }
 
 impl TargetsBook {
@@ -175,7 +179,36 @@ impl TargetsBook {
         TargetsBook {
             record: record_path(charm_dir),
             results: results_dir(charm_dir),
+            in_flight: charm_dir.join(APPLY_IN_FLIGHT_FILE),
         }
+    }
+
+    /// Marks an apply as begun, before its first change to the workload. Until
+    /// [`TargetsBook::end_apply`], the workload's manifest does not vouch for the workload: a
+    /// hook that died between the two (files pushed, manifest not) leaves the marker, and the
+    /// next hook distrusts the manifest's fingerprint and the record, so it computes everything
+    /// and pushes what the model wants. Kept in the charm container, beside the record, rather
+    /// than as a push of the manifest without its fingerprint: that was one more Pebble request
+    /// (a synced write) in every hook that changes a file. The file stays; its content says.
+    /// Should the charm directory be lost with the marker in it, the record goes with it, and
+    /// the next update-status, finding no record, computes everything.
+    pub fn begin_apply(&self) -> std::io::Result<()> {
+        std::fs::write(&self.in_flight, b"in flight\n")
+    }
+
+    /// Marks the apply begun with [`TargetsBook::begin_apply`] as complete, once the manifest
+    /// vouches for it.
+    pub fn end_apply(&self) {
+        if self.apply_in_flight() {
+            if let Err(e) = std::fs::write(&self.in_flight, b"") {
+                tracing::warn!("cannot clear {}: {e}", self.in_flight.display());
+            }
+        }
+    }
+
+    /// Whether an apply began and did not complete.
+    pub fn apply_in_flight(&self) -> bool {
+        std::fs::metadata(&self.in_flight).is_ok_and(|m| m.len() > 0)
     }
 }
 

@@ -108,7 +108,8 @@ pub fn reconcile_with(
     }
 
     let workload = WorkloadGateway::new(&access.pebble_socket);
-    let current = match read_workload(ctx, &workload) {
+    let book = TargetsBook::in_charm_dir(&ctx.charm_dir);
+    let current = match read_workload(ctx, &workload, &book) {
         Ok(current) => current,
         Err(e) => {
             let status = config_problem
@@ -153,7 +154,6 @@ pub fn reconcile_with(
     // Hashed once: it decides the shortcut, and is what gets recorded when the hook writes no
     // relation data.
     let mut fingerprint = fingerprint_of(&snapshot, &digests);
-    let book = TargetsBook::in_charm_dir(&ctx.charm_dir);
     if let Some(current) = &current {
         if let Some(status) = unchanged_inputs::last_status_if_unchanged(
             &ctx.event,
@@ -481,8 +481,15 @@ fn refreshes_capacity(event: &Event) -> bool {
 fn read_workload(
     ctx: &HookContext,
     workload: &WorkloadGateway,
+    book: &TargetsBook,
 ) -> Result<Option<CurrentWorkload>, pebble::Error> {
     let result = CurrentWorkload::read(workload).and_then(|mut current| {
+        // An apply that began and did not complete: what the manifest vouches for may no
+        // longer be what the workload has (see `TargetsBook::begin_apply`).
+        if book.apply_in_flight() {
+            warn!("the last apply did not complete: computing everything");
+            current.manifest.applied_for = None;
+        }
         if EventPolicy::checks_workload(&ctx.event) {
             current.forget_drifted_files(workload)?;
             if !current.drifted.is_empty() {

@@ -21,8 +21,9 @@
 //! Anything else, and every event that takes the full path (pebble-ready, upgrade,
 //! leader-elected), recomputes everything; so does the first update-status after this shortcut
 //! applied (every 5 minutes by default), as the manifest says the apply was targets-only. A
-//! failed push leaves the manifest without the fingerprint, so the next hook takes the full
-//! path too.
+//! failed push leaves the apply marked in flight in the charm directory
+//! ([`crate::effects::targets_record::TargetsBook::begin_apply`]), so the next hook takes the
+//! full path too.
 
 use juju_hook::{Event, RelationEventKind, Status};
 

@@ -70,14 +70,13 @@ fn targets_of(c: &Charm, job: &str) -> Value {
     serde_json::from_str(&c.file(&target_path(job)).expect("target file pushed")).unwrap()
 }
 
-/// The last hook pushed these target files alone, between the manifest's invalidation and the
-/// record of the apply: prometheus.yml as `config` was, no promtool, no reload, no restart
-/// (`before` are the counters before the hook).
+/// The last hook pushed these target files alone, then the record of the apply:
+/// prometheus.yml as `config` was, no promtool, no reload, no restart (`before` are the
+/// counters before the hook).
 #[track_caller]
 fn assert_targets_alone_pushed(c: &Charm, targets: &[String], config: &str, before: &Counters) {
     let requests = c.requests();
-    let mut expected = vec![MANIFEST_FILE.to_string()];
-    expected.extend(targets.iter().cloned());
+    let mut expected = targets.to_vec();
     expected.push(MANIFEST_FILE.to_string());
     assert_eq!(written_paths(&requests), expected);
     assert_eq!(c.pushed_config_yaml(), config);

@@ -208,9 +208,10 @@ fn rel_app(c: &Charm, rel: &RelationId) -> String {
     c.sim.juju.state().relation(rel).unwrap().remote_app.clone()
 }
 
-/// A hook that died after pushing a relation's targets (the manifest no longer vouches for the
-/// last apply) is repaired by the next hook, even when the model is back to that apply's
-/// inputs: neither shortcut trusts the record then.
+/// A hook that died after pushing a relation's targets and before the manifest (the apply
+/// marked in flight in the charm directory) is repaired by the next hook, even when the model
+/// is back to the last complete apply's inputs: neither shortcut trusts the manifest or the
+/// record then.
 #[test]
 fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
     let (c, rels) = deployed();
@@ -219,14 +220,13 @@ fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
     let good = c.file(&file).unwrap();
     assert!(good.contains("10.1.2.10:9100"), "{good}");
 
-    // What a hook moving node/0 to 10.66.0.1 leaves when it dies after the push: the manifest
-    // without its fingerprint, the new targets in place; Juju's data is as before.
-    let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
-    let mut unvouched = manifest.clone();
-    unvouched.as_object_mut().unwrap().remove("applied_for");
-    c.sim
-        .pebble
-        .write_file(MANIFEST_FILE, unvouched.to_string().as_bytes());
+    // What a hook moving node/0 to 10.66.0.1 leaves when it dies after the push: the apply
+    // marked in flight, the new targets in place, the manifest of the apply before (which
+    // vouches for Juju's data as it is again).
+    let dir = c.sim.juju.state().charm_dir.clone();
+    (prometheus_rs_k8s::effects::targets_record::TargetsBook::in_charm_dir(&dir))
+        .begin_apply()
+        .unwrap();
     c.sim
         .pebble
         .write_file(&file, good.replace("10.1.2.10", "10.66.0.1").as_bytes());
@@ -239,6 +239,7 @@ fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
     );
     let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
     assert!(manifest.get("applied_for").is_some(), "vouched for again");
+    assert!(!c.apply_in_flight(), "complete");
 }
 
 /// Moving a unit of an isolated relation pushes its target file alone, runs no promtool and
@@ -258,11 +259,7 @@ fn a_moved_unit_of_an_isolated_relation_costs_its_own_relation_only() {
     assert_eq!(count(&requests, "POST", "/v1/exec"), 0, "no promtool");
     assert_eq!(
         written_paths(&requests),
-        [
-            MANIFEST_FILE.to_string(),
-            target_file_of(&c, "web/0"),
-            MANIFEST_FILE.to_string()
-        ]
+        [target_file_of(&c, "web/0"), MANIFEST_FILE.to_string()]
     );
     assert!(c.config_yaml().contains("10.44.0.9:9100"));
 

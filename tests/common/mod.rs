@@ -151,6 +151,13 @@ impl Charm {
         self.ok(&Event::ConfigChanged);
     }
 
+    /// Whether the charm directory marks an apply as begun and not complete.
+    pub fn apply_in_flight(&self) -> bool {
+        let dir = self.sim.juju.state().charm_dir.clone();
+        prometheus_rs_k8s::effects::targets_record::TargetsBook::in_charm_dir(&dir)
+            .apply_in_flight()
+    }
+
     /// A container file as text, `None` when absent.
     pub fn file(&self, container_path: &str) -> Option<String> {
         self.sim
