@@ -396,10 +396,10 @@ fn file_name(path: &str) -> &str {
 }
 
 /// Most files in one push request. Pebble writes each file of a request in turn, syncing the
-/// file and its directory to disk, and answers when all are written: 2-3.6 ms a small file
-/// with Pebble 1.32 on the test machine, so 1,000 files took 2.0-2.2 s of the client's 5 s
-/// timeout (a request outlasting it fails the apply; at 5000x5 one request of 25,000 did).
-/// At 100 a request takes about 0.3 s there, and a disk 15 times slower still fits.
+/// file and its directory to disk, and answers when all are written: with Pebble 1.32 on the
+/// test machine 1,000 small files took 0.6-0.7 s, and 2.0-2.2 s of the client's 5 s timeout
+/// while a CI run shared the machine (a request outlasting it fails the apply; at 5000x5 one
+/// request of 25,000 did). 100 take 0.06 s there, 0.15-0.37 s under that load.
 pub const PUSH_BATCH_FILES: usize = 100;
 /// Most bytes in one push request (a single larger file still goes alone).
 const PUSH_BATCH_BYTES: usize = 8 << 20;
