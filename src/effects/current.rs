@@ -11,7 +11,7 @@ use crate::core::desired_workload::content_identity;
 use crate::core::manifest::Manifest;
 use crate::core::workload::{CONFIG_DIR, MANIFEST_FILE, TARGETS_DIR};
 use crate::effects::gateway::WorkloadGateway;
-use crate::effects::targets_record::TargetsRecord;
+use crate::effects::targets_record::{TargetsBook, TargetsRecord};
 
 /// What the workload has now.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,8 +29,18 @@ pub struct CurrentWorkload {
 
 impl CurrentWorkload {
     /// Reads the manifest and the plan. A connection error means the container is not up.
-    pub fn read(workload: &WorkloadGateway) -> Result<CurrentWorkload, pebble::Error> {
-        let manifest = load_manifest(workload)?;
+    /// When `book` marks an apply as begun and not complete, the manifest vouches for nothing
+    /// (see [`TargetsBook::begin_apply`]): what it vouched for may no longer be what the
+    /// workload has.
+    pub fn read(
+        workload: &WorkloadGateway,
+        book: &TargetsBook,
+    ) -> Result<CurrentWorkload, pebble::Error> {
+        let mut manifest = load_manifest(workload)?;
+        if book.apply_in_flight() {
+            tracing::warn!("the last apply did not complete: computing everything");
+            manifest.applied_for = None;
+        }
         let plan = workload.plan()?;
         Ok(CurrentWorkload {
             manifest,

@@ -483,13 +483,7 @@ fn read_workload(
     workload: &WorkloadGateway,
     book: &TargetsBook,
 ) -> Result<Option<CurrentWorkload>, pebble::Error> {
-    let result = CurrentWorkload::read(workload).and_then(|mut current| {
-        // An apply that began and did not complete: what the manifest vouches for may no
-        // longer be what the workload has (see `TargetsBook::begin_apply`).
-        if book.apply_in_flight() {
-            warn!("the last apply did not complete: computing everything");
-            current.manifest.applied_for = None;
-        }
+    let result = CurrentWorkload::read(workload, book).and_then(|mut current| {
         if EventPolicy::checks_workload(&ctx.event) {
             current.forget_drifted_files(workload)?;
             if !current.drifted.is_empty() {

@@ -259,7 +259,7 @@ fn socket_gone_while_prometheus_reloads_waits_and_the_retry_reloads_once_more() 
     // Not recorded: the manifest is the last apply's, and the charm container marks this
     // apply as begun and not complete, so no hook trusts that manifest.
     assert_eq!(c.file(MANIFEST_FILE).unwrap(), manifest, "not recorded");
-    assert!(c.apply_in_flight(), "marked in flight");
+    assert!(c.book().apply_in_flight(), "marked in flight");
 
     // Back: the unrecorded change is pushed and reloaded once more (harmless), then recorded.
     c.sim.web.set_reload_response(ReloadResponse::Ok);
@@ -268,7 +268,7 @@ fn socket_gone_while_prometheus_reloads_waits_and_the_retry_reloads_once_more() 
     c.assert_active();
     assert_eq!(c.counters().reloads, before.reloads + 2);
     assert_ne!(c.file(MANIFEST_FILE).unwrap(), manifest);
-    assert!(!c.apply_in_flight(), "complete");
+    assert!(!c.book().apply_in_flight(), "complete");
     c.ok(&Event::UpdateStatus);
     assert_eq!(c.counters().reloads, before.reloads + 2, "settled");
     assert_eq!(c.counters().prometheus_restarts, before.prometheus_restarts);

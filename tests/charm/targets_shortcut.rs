@@ -223,10 +223,7 @@ fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
     // What a hook moving node/0 to 10.66.0.1 leaves when it dies after the push: the apply
     // marked in flight, the new targets in place, the manifest of the apply before (which
     // vouches for Juju's data as it is again).
-    let dir = c.sim.juju.state().charm_dir.clone();
-    (prometheus_rs_k8s::effects::targets_record::TargetsBook::in_charm_dir(&dir))
-        .begin_apply()
-        .unwrap();
+    c.book().begin_apply().unwrap();
     c.sim
         .pebble
         .write_file(&file, good.replace("10.1.2.10", "10.66.0.1").as_bytes());
@@ -239,7 +236,7 @@ fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
     );
     let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
     assert!(manifest.get("applied_for").is_some(), "vouched for again");
-    assert!(!c.apply_in_flight(), "complete");
+    assert!(!c.book().apply_in_flight(), "complete");
 }
 
 /// Moving a unit of an isolated relation pushes its target file alone, runs no promtool and

@@ -151,11 +151,11 @@ impl Charm {
         self.ok(&Event::ConfigChanged);
     }
 
-    /// Whether the charm directory marks an apply as begun and not complete.
-    pub fn apply_in_flight(&self) -> bool {
+    /// What the charm directory keeps of the workload (target record, results, the
+    /// in-flight marker).
+    pub fn book(&self) -> prometheus_rs_k8s::effects::targets_record::TargetsBook {
         let dir = self.sim.juju.state().charm_dir.clone();
         prometheus_rs_k8s::effects::targets_record::TargetsBook::in_charm_dir(&dir)
-            .apply_in_flight()
     }
 
     /// A container file as text, `None` when absent.
