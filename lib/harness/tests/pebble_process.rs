@@ -150,6 +150,34 @@ fn a_prometheus_that_cannot_load_its_config_fails_the_replan() {
 }
 
 #[test]
+fn a_start_longer_than_the_request_timeout_answers_at_once_and_is_waited_for() {
+    // Pebble answers `POST /v1/services` with the change id before it starts anything; a start
+    // that takes its okay-delay (here 3 s) must not outlast the client's 2 s request timeout.
+    let dir = tempfile::tempdir().unwrap();
+    let runner = ProcessRunner::new()
+        .okay_delay(Duration::from_secs(3))
+        .log_dir(dir.path().join("logs"));
+    let fake = FakePebble::start_with_runner(dir.path(), Arc::new(runner));
+    let c = client(&fake).with_timeout(Duration::from_secs(2));
+    let mut layer = Layer::default();
+    layer.services.insert(
+        "sleeper".into(),
+        Service {
+            r#override: Some(Override::Replace),
+            startup: Some(Startup::Enabled),
+            command: Some("sleep 60".into()),
+            ..Service::default()
+        },
+    );
+    c.add_layer("base", &layer, true).unwrap();
+    let asked = Instant::now();
+    let change = c.replan(Duration::from_secs(20)).unwrap();
+    assert!(asked.elapsed() >= Duration::from_secs(3), "{change:?}");
+    assert_eq!(change.status, "Done", "{change:?}");
+    assert_eq!(fake.service_status("sleeper"), Some(ServiceCurrent::Active));
+}
+
+#[test]
 fn a_ready_check_of_localhost_9090_probes_the_process_where_the_runner_moved_it() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();

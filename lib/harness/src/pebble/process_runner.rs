@@ -273,6 +273,10 @@ impl ServiceRunner for ProcessRunner {
         })
     }
 
+    fn takes_time(&self) -> bool {
+        true
+    }
+
     fn shutdown(&self) {
         let children: Vec<Child> = std::mem::take(&mut *self.children())
             .into_values()

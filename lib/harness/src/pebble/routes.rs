@@ -205,8 +205,10 @@ struct ServicesBody {
 
 /// `POST /v1/services`: start/stop/restart/replan/autostart as an async change.
 ///
-/// Without a configured delay the change runs to completion before the `202` is sent, so a
-/// test sees the new state right after the call; with `delay_changes` it stays `Doing`.
+/// With the simulated runner and no configured delay the change runs to completion before the
+/// `202` is sent, so a test sees the new state right after the call; with `delay_changes` it
+/// stays `Doing`. A runner that spawns real processes runs it in the background, as Pebble
+/// does: a slow first start must not outlast the client's request timeout.
 pub async fn post_services(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let body: ServicesBody = match parse_body(&body) {
         Ok(b) => b,
@@ -233,7 +235,7 @@ pub async fn post_services(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
         (change_id, planned, failure, delay)
     };
     let job = run_change(shared.clone(), change_id, planned, failure, delay);
-    if delay.is_some() {
+    if delay.is_some() || shared.runner().takes_time() {
         tokio::spawn(job);
     } else {
         job.await;

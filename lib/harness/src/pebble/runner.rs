@@ -44,6 +44,14 @@ pub trait ServiceRunner: Send + Sync + 'static {
         None
     }
 
+    /// Whether starting and stopping take real time (a process to spawn and watch). The fake
+    /// then runs a services change in the background and answers the `POST` at once, as
+    /// Pebble does; otherwise the change is done before the answer, so a test sees the new
+    /// state right after the call.
+    fn takes_time(&self) -> bool {
+        false
+    }
+
     /// Stops everything; called when the fake is dropped.
     fn shutdown(&self) {}
 }
