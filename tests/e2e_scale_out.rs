@@ -31,6 +31,7 @@ use cluster::{Cluster, Targets, SERVICE_IP};
 use common::pod::{wait_for, Pod, RealSystems};
 use cortex::{metric_sum, Cortex, CortexOptions, NO_AUTH_TENANT};
 use juju_hook::{Event, RelationData, RelationEventKind, RelationId, Status};
+use prometheus_rs_k8s::core::sharding::hashmod;
 use serde_json::{json, Value};
 
 const APP: &str = "prometheus-rs-k8s";
@@ -85,19 +86,38 @@ impl World {
 
     /// Every target the units must scrape, as `job instance` the way Prometheus labels them.
     fn expected_targets(&self) -> BTreeSet<String> {
-        let mut all: BTreeSet<String> = self
-            .inventory
-            .addrs
-            .iter()
-            .map(|a| format!("inventory {a}"))
+        self.target_addresses().into_keys().collect()
+    }
+
+    /// Each target (`job instance`) with its `__address__`, the label the charm's sharding
+    /// hashes.
+    fn target_addresses(&self) -> BTreeMap<String, String> {
+        let mut all: BTreeMap<String, String> = (self.inventory.addrs.iter())
+            .map(|a| (format!("inventory {a}"), a.to_string()))
             .collect();
-        for n in 0..2 {
-            all.insert(format!(
-                "{} {SENSORS_MODEL}_{SENSORS_UUID}_{SENSORS}_{SENSORS}/{n}",
-                sensors_job(n)
-            ));
+        let port = self.sensors.ports()[0];
+        for n in 0..2u8 {
+            all.insert(
+                format!(
+                    "{} {SENSORS_MODEL}_{SENSORS_UUID}_{SENSORS}_{SENSORS}/{n}",
+                    sensors_job(n.into())
+                ),
+                format!("{}:{port}", Cluster::ip(2 + n)),
+            );
         }
         all
+    }
+
+    /// The share of each of `units` units (by unit number) as Prometheus' `hashmod` of the
+    /// address splits the targets: computed, not observed, so a shard that happens to get no
+    /// target (the inventory's ports are random) is expected empty.
+    fn expected_shares(&self, units: usize) -> Vec<BTreeSet<String>> {
+        let mut shares = vec![BTreeSet::new(); units];
+        for (target, address) in self.target_addresses() {
+            let shard = hashmod(&address, units as u64) as usize;
+            shares[shard].insert(target);
+        }
+        shares
     }
 }
 
@@ -345,28 +365,19 @@ fn relate_cortex(state: &mut ModelState, push_url: &str) {
     state.set_remote_unit_data(&rel, "cortex/0", &data);
 }
 
-/// Waits until the units' sharded targets are disjoint and together `expected`; returns
-/// each unit's share.
-fn wait_for_shards(units: &[&Unit], expected: &BTreeSet<String>) -> Vec<BTreeSet<String>> {
+/// Waits until each unit scrapes exactly its share of the targets (`expected`, by unit number)
+/// and returns the shares.
+fn wait_for_shards(units: &[&Unit], expected: &[BTreeSet<String>]) -> Vec<BTreeSet<String>> {
+    assert_eq!(units.len(), expected.len());
     let deadline = Instant::now() + DEADLINE;
-    // Settled: every unit scrapes a share, the shares partition the targets, and the same
-    // partition is seen twice in a row (a unit that has just reloaded can list no targets
-    // for a moment while the others still cover them with the old modulus).
-    let mut last: Option<Vec<BTreeSet<String>>> = None;
     loop {
         let answers: Vec<_> = units.iter().map(|u| u.try_sharded_targets()).collect();
         let shares: Vec<BTreeSet<String>> = (answers.iter())
             .map(|a| a.as_ref().cloned().unwrap_or_default())
             .collect();
-        let total: usize = shares.iter().map(BTreeSet::len).sum();
-        let union: BTreeSet<String> = shares.iter().flatten().cloned().collect();
-        let partition = &union == expected
-            && total == expected.len()
-            && (units.len() > expected.len() || shares.iter().all(|s| !s.is_empty()));
-        if partition && last.as_ref() == Some(&shares) {
+        if answers.iter().all(Result::is_ok) && shares == expected {
             return shares;
         }
-        last = partition.then_some(shares.clone());
         assert!(
             Instant::now() < deadline,
             "shards never settled: {shares:#?}\nexpected {expected:#?}\n{}",
@@ -468,8 +479,7 @@ fn sharded_units_write_every_target_once_to_cortex_across_adding_and_removing_a_
     let unit1 = Unit::deploy(&mut world, 1, 2);
 
     // The two units split the targets, each scraped by exactly one unit.
-    let shares = wait_for_shards(&[&unit0, &unit1], &expected);
-    assert!(shares.iter().all(|s| !s.is_empty()), "{shares:#?}");
+    wait_for_shards(&[&unit0, &unit1], &world.expected_shares(2));
 
     // At Cortex every relation and inventory target is one series, with the labels the charm
     // promises.
@@ -538,8 +548,7 @@ fn sharded_units_write_every_target_once_to_cortex_across_adding_and_removing_a_
     let unit2 = Unit::deploy(&mut world, 2, 3);
     unit0.peer_joined(2, 3);
     unit1.peer_joined(2, 3);
-    let shares = wait_for_shards(&[&unit0, &unit1, &unit2], &expected);
-    assert!(shares.iter().all(|s| !s.is_empty()), "{shares:#?}");
+    wait_for_shards(&[&unit0, &unit1, &unit2], &world.expected_shares(3));
     std::thread::sleep(Duration::from_secs(10));
     wait_for_cortex(&world.cortex, &expected);
 
@@ -548,7 +557,7 @@ fn sharded_units_write_every_target_once_to_cortex_across_adding_and_removing_a_
     drop(unit2);
     unit0.peer_departed(2, 2);
     unit1.peer_departed(2, 2);
-    wait_for_shards(&[&unit0, &unit1], &expected);
+    wait_for_shards(&[&unit0, &unit1], &world.expected_shares(2));
     // Let the last samples through the remote-write queues.
     std::thread::sleep(Duration::from_secs(15));
     wait_for_cortex(&world.cortex, &expected);
@@ -883,7 +892,7 @@ fn two_sharded_units_sustain_the_load_and_keep_up() {
     let expected = world.expected_targets();
     let unit0 = Unit::deploy(&mut world, 0, 2);
     let unit1 = Unit::deploy(&mut world, 1, 2);
-    wait_for_shards(&[&unit0, &unit1], &expected);
+    wait_for_shards(&[&unit0, &unit1], &world.expected_shares(2));
     wait_for_cortex(&world.cortex, &expected);
     // Let the queues settle, then measure both units over the same 30 s.
     std::thread::sleep(Duration::from_secs(10));
