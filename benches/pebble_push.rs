@@ -1,4 +1,5 @@
-//! What a push costs Pebble itself: one small target file, and a batch of
+//! What a request costs: the smallest one (`GET /v1/system-info`, the floor under every
+//! request a hook makes), and pushes: one small target file, and a batch of
 //! [`PUSH_BATCH_FILES`] of them in one request, against the harness's fake Pebble and, when
 //! `PEBBLE_BIN` names one (`eval "$(scripts/real-systems --env)"`), a real Pebble daemon.
 //! Pebble syncs every file it writes (and its directory) to disk; the fake does not, so the
@@ -66,6 +67,10 @@ fn measure(c: &mut Criterion, name: &str, client: &Client, dir: &Path) {
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
+    // The floor under every request a hook makes.
+    group.bench_function("GET /v1/system-info", |b| {
+        b.iter(|| client.system_info().expect("answered"))
+    });
     group.bench_function("push one target file", |b| {
         b.iter(|| client.push_many(&one, &opts).expect("pushed"))
     });

@@ -50,10 +50,11 @@ const NO_RELATIONS: &[&str] = &[
 ];
 
 fn main() -> ExitCode {
+    let before_main = tool_costs::time_before_main();
     let started = Instant::now();
     let code = run();
     if let Some(path) = std::env::var_os(STATE_ENV) {
-        let elapsed = started.elapsed().as_nanos();
+        let elapsed = (before_main + started.elapsed()).as_nanos();
         append_line(&path, WALL_SUFFIX, &elapsed.to_string());
         if let Some(cpu) = own_cpu() {
             append_line(&path, CPU_SUFFIX, &cpu.as_nanos().to_string());
