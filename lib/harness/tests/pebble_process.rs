@@ -17,15 +17,23 @@ fn free_port() -> u16 {
 }
 
 fn prometheus_layer(config: &str) -> Layer {
+    service_layer(
+        "prometheus",
+        &format!(
+            "/bin/prometheus --config.file={config} --storage.tsdb.path=/var/lib/prometheus --web.enable-lifecycle"
+        ),
+    )
+}
+
+/// A layer with one enabled service `name` running `command`.
+fn service_layer(name: &str, command: &str) -> Layer {
     let mut layer = Layer::default();
     layer.services.insert(
-        "prometheus".into(),
+        name.into(),
         Service {
             r#override: Some(Override::Replace),
             startup: Some(Startup::Enabled),
-            command: Some(format!(
-                "/bin/prometheus --config.file={config} --storage.tsdb.path=/var/lib/prometheus --web.enable-lifecycle"
-            )),
+            command: Some(command.into()),
             ..Service::default()
         },
     );
@@ -159,17 +167,8 @@ fn a_start_longer_than_the_request_timeout_answers_at_once_and_is_waited_for() {
         .log_dir(dir.path().join("logs"));
     let fake = FakePebble::start_with_runner(dir.path(), Arc::new(runner));
     let c = client(&fake).with_timeout(Duration::from_secs(2));
-    let mut layer = Layer::default();
-    layer.services.insert(
-        "sleeper".into(),
-        Service {
-            r#override: Some(Override::Replace),
-            startup: Some(Startup::Enabled),
-            command: Some("sleep 60".into()),
-            ..Service::default()
-        },
-    );
-    c.add_layer("base", &layer, true).unwrap();
+    c.add_layer("base", &service_layer("sleeper", "sleep 60"), true)
+        .unwrap();
     let asked = Instant::now();
     let change = c.replan(Duration::from_secs(20)).unwrap();
     assert!(asked.elapsed() >= Duration::from_secs(3), "{change:?}");
