@@ -754,7 +754,9 @@ fn upgrade_charm_pushes_the_poller_again_and_leaves_prometheus_running() {
 fn refresh_inventory_with_an_invalid_option_says_so_once() {
     let Some(unit) = Unit::new(&[]) else { return };
     unit.deploy();
+    // `juju config`, then its config-changed, as Juju runs it before the action.
     unit.update(|s| s.set_config("scrape_interval", "banana").unwrap());
+    unit.ok(&Event::ConfigChanged);
     let action = unit.update(|s| s.start_action("refresh-inventory", Map::new()));
     unit.ok(&action);
     let failure = unit.state().action.unwrap().failure.expect("action failed");

@@ -411,6 +411,66 @@ fn a_failed_hook_leaves_no_cache_and_the_next_hook_reads_everything() {
     assert!(path.exists());
 }
 
+/// `config-get` is answered from the cache except where the config may have changed: in
+/// `config-changed` (which Juju runs after every change), in update-status and in the full
+/// refreshes; and after a failed hook, which leaves no cache.
+#[test]
+fn the_config_comes_from_the_cache_until_config_changed_or_a_re_read() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let alpha = ids(&unit)[0].clone();
+    let moved = |unit: &Unit, address: &str| {
+        unit.change(|s| {
+            s.set_remote_unit_data(&alpha, "alpha/0", &unit_data("alpha/0", address));
+        });
+        unit.ok(&unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0")));
+    };
+    moved(&unit, "10.8.0.1");
+    assert_eq!(
+        unit.calls("config-get"),
+        0,
+        "a relation event trusts the cache"
+    );
+    for event in [pebble_ready(), Event::Start] {
+        unit.ok(&event);
+        assert_eq!(unit.calls("config-get"), 0, "{}", event.name());
+    }
+
+    // `juju config`: until its config-changed runs, a hook sees the config it had.
+    unit.set_config("evaluation_interval", "17s");
+    moved(&unit, "10.8.0.2");
+    assert!(unit.config().contains("10.8.0.2"));
+    assert!(!unit.config().contains("17s"), "{}", unit.config());
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("config-get"), 1);
+    assert!(
+        unit.config().contains("evaluation_interval: 17s"),
+        "{}",
+        unit.config()
+    );
+    moved(&unit, "10.8.0.3");
+    assert_eq!(unit.calls("config-get"), 0);
+    assert!(unit.config().contains("evaluation_interval: 17s"));
+
+    // A change Juju did not follow with config-changed lasts until the next update-status.
+    unit.set_config("evaluation_interval", "19s");
+    unit.ok(&Event::UpdateStatus);
+    assert_eq!(unit.calls("config-get"), 1);
+    assert!(unit.config().contains("evaluation_interval: 19s"));
+    for event in [Event::UpgradeCharm, Event::LeaderElected] {
+        unit.ok(&event);
+        assert_eq!(unit.calls("config-get"), 1, "{}", event.name());
+    }
+
+    // A failed hook saves nothing: the next one asks.
+    unit.set_config("evaluation_interval", "23s");
+    let event = unit.relation_event(&alpha, RelationEventKind::Changed, Some("alpha/0"));
+    assert!(!unit.run_with(&event, |_| Err("failed".into())));
+    moved(&unit, "10.8.0.4");
+    assert_eq!(unit.calls("config-get"), 1);
+    assert!(unit.config().contains("evaluation_interval: 23s"));
+}
+
 /// Bags files are written in place, before the index is put back: a hook killed after
 /// writing one (here: a wrong address planted in it) and before its index was back leaves the
 /// index in flight, and the next hook neither trusts that index nor reads the bags file.

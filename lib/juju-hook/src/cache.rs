@@ -19,6 +19,8 @@
 //!   have committed: what it listed, plus this hook's `open-port`, minus its `close-port`.
 //! * **Unit state**: `state-get` is answered from the file, which holds what Juju will have
 //!   committed: what it answered, plus this hook's `state-set` calls.
+//! * **Config**: `config-get` is answered from the file, except in `config-changed` and in
+//!   events that re-read ([`Refresh::Rotate`], [`Refresh::Full`]), which ask Juju.
 //!
 //! * **Memos**: the charm may attach a memo to a relation
 //!   ([`HookTools::set_relation_memo`], say the digest of what it read); the cache returns it
@@ -35,10 +37,11 @@
 //! marks it changed (a debug build checks that an index put back holds what would have
 //! been written). While a hook runs, its index waits as `<file>.in-flight`.
 //!
-//! Config and leadership always go to Juju, as do writes (`relation-set`, ports, `state-set`,
-//! status when it differs). A config-changed of an unchanged model makes two hook-tool calls
-//! (`config-get`, `is-leader`) whatever the number of relations; without the cache, 200
-//! related applications of 5 units cost about 1,610.
+//! Leadership always goes to Juju, as do writes (`relation-set`, ports, `state-set`, status
+//! when it differs). A config-changed of an unchanged model makes two hook-tool calls
+//! (`config-get`, `is-leader`) whatever the number of relations, and a relation event that
+//! moves one unit two (`is-leader`, and `relation-get` of that unit's databag); without the
+//! cache, 200 related applications of 5 units cost about 1,610.
 //!
 //! # Why the cache is never wrong for long
 //!
@@ -68,6 +71,12 @@
 //!   sends its status again. `status-set` takes effect at once, even in a hook that later
 //!   fails; that is harmless, as such a hook saves nothing. Every status sent in a hook
 //!   replaces the remembered one, so the last one sent is what the next hook compares with.
+//! * **The config changes only with a `config-changed` hook.** Juju runs `config-changed`
+//!   after every change of the application's config, and also after `upgrade-charm`, a change
+//!   of trust and an agent restart; that hook asks Juju, and so do the re-reading events
+//!   (update-status, every 5 minutes by default, and the full refreshes). A hook that runs
+//!   between `juju config` and its `config-changed` sees the config before the change (a real
+//!   Juju hook would see the new one); the queued `config-changed` applies it next.
 //! * **Ports change only by this unit's `open-port`/`close-port`**, which Juju commits exactly
 //!   when the hook exits 0, i.e. when the file is saved. Within a hook, `opened-ports` answers
 //!   like Juju does: what was committed before the hook, without its own pending changes.
@@ -113,7 +122,7 @@ use serde_json::{Map, Value};
 use tracing::{debug, warn};
 
 /// Bumped whenever the file's layout or meaning changes.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 
 /// How much of the cache an event trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +283,9 @@ pub struct CacheFile {
     /// Where the re-reading rotation of [`Refresh::Rotate`] events stands.
     #[serde(default)]
     pub rotation: Rotation,
+    /// The application's config (`config-get`) as Juju last answered it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Map<String, Value>>,
 }
 
 struct State {
@@ -287,6 +299,11 @@ struct State {
     /// The unit state with this hook's `state-set` merged in, when known.
     unit_state: Option<BTreeMap<String, String>>,
     rotation: Rotation,
+    /// The config as Juju last answered it (cached, or asked in this hook), when known.
+    config: Option<Map<String, Value>>,
+    /// Whether `config` may answer `config-get` (see [`config_trusted`]); true once Juju
+    /// answered in this hook.
+    config_trusted: bool,
     bags: BagsMemory,
     /// Whether anything the index holds may differ from the index loaded (set by every change,
     /// and by answers Juju gave in this hook); while false, [`CachedHookTools::finish`] puts
@@ -381,6 +398,8 @@ impl<'a> CachedHookTools<'a> {
             ports: PortMemory::default(),
             unit_state: None,
             rotation: Rotation::default(),
+            config: None,
+            config_trusted: false,
             bags: BagsMemory {
                 fresh: true,
                 ..BagsMemory::default()
@@ -388,6 +407,7 @@ impl<'a> CachedHookTools<'a> {
             index_changed: true,
         };
         let refresh = (settings.refresh)(&ctx.event);
+        state.config_trusted = config_trusted(&ctx.event, refresh);
         let (file, loaded) = match loaded.filter(|_| refresh != Refresh::Full) {
             Some((file, bytes)) => (Some(file), Some(bytes)),
             None => (None, None),
@@ -400,6 +420,7 @@ impl<'a> CachedHookTools<'a> {
             state.ports.committed = file.opened_ports;
             state.unit_state = file.unit_state;
             state.rotation = file.rotation;
+            state.config = file.config;
             state.bags = BagsMemory::default();
             state.index_changed = false;
             let dir = bags_dir(index);
@@ -595,7 +616,17 @@ fn index_file(
         opened_ports: state.ports.after_commit(),
         unit_state: state.unit_state,
         rotation: state.rotation,
+        config: state.config,
     }
+}
+
+/// Whether the cached config may answer `config-get` in a hook of `event`: Juju runs
+/// `config-changed` after every change of the config (and after `upgrade-charm`, a change
+/// of trust and an agent restart), so it changes only with a hook that asks Juju. Events that
+/// re-read (a [`Refresh::Rotate`] or [`Refresh::Full`] one) ask too, which bounds how long a
+/// config changed without that hook would go unseen.
+fn config_trusted(event: &Event, refresh: Refresh) -> bool {
+    refresh == Refresh::Cached && *event != Event::ConfigChanged
 }
 
 /// Forgets what a relation event says may have changed, and only that: in
@@ -849,7 +880,22 @@ fn store(path: &Path, file: &impl Serialize) -> std::io::Result<()> {
 
 impl HookTools for CachedHookTools<'_> {
     fn config_get(&self) -> Result<Map<String, Value>, HookToolError> {
-        self.inner.config_get()
+        if let Some(config) = (self.state.borrow())
+            .config
+            .as_ref()
+            .filter(|_| self.state.borrow().config_trusted)
+        {
+            return Ok(config.clone());
+        }
+        let config = self.inner.config_get()?;
+        let mut state = self.state.borrow_mut();
+        if state.config.as_ref() != Some(&config) {
+            state.config = Some(config.clone());
+            state.index_changed = true;
+        }
+        // Juju answers the same for the rest of the hook.
+        state.config_trusted = true;
+        Ok(config)
     }
 
     fn is_leader(&self) -> Result<bool, HookToolError> {
