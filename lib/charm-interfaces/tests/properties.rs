@@ -82,6 +82,18 @@ fn relations(rels: &[(bool, Vec<Value>, std::collections::BTreeMap<u8, u8>)]) ->
         .collect()
 }
 
+/// A job name without the `_<sha256>` a collision appends.
+fn given_name(name: &str) -> &str {
+    match name.rsplit_once('_') {
+        Some((given, digest))
+            if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            given
+        }
+        _ => name,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -127,9 +139,14 @@ proptest! {
                 .map(|(j, _)| j.clone())
                 .collect();
             if out.shared_names.contains(&view.id) {
-                // Shared only if another relation really had one of its names.
+                // Shared only if another relation really had one of its names, as given or
+                // as renamed for a collision inside the relation (`<name>_<sha256>`): each
+                // name is counted in both forms.
                 let names = |jobs: &[serde_json::Map<String, Value>]| -> Vec<String> {
-                    jobs.iter().map(|j| j["job_name"].as_str().unwrap_or("").to_owned()).collect()
+                    jobs.iter()
+                        .map(|j| j["job_name"].as_str().unwrap_or("").to_owned())
+                        .flat_map(|n| [given_name(&n).to_owned(), n])
+                        .collect()
                 };
                 let own = names(&alone.job_maps());
                 let others: Vec<String> = all.iter().filter(|v| v.id != view.id)
@@ -153,4 +170,29 @@ proptest! {
         let _ = scrape_jobs(&views(&rels));
         let _ = charm_interfaces::alert_rules::scrape_rule_files(&views(&rels));
     }
+}
+
+/// Found by the property above: three relations without topology, the middle one with two
+/// jobs named `a`, renamed `a_<sha256>` inside it, each identical to the single `a` job of one
+/// of the others, which the collision across relations renames to the same name and collapses
+/// it into. Its jobs depend on the others, so it shares their names.
+#[test]
+fn a_relation_whose_renamed_jobs_collapse_into_others_shares_their_names() {
+    let plain = json!({"job_name": "a", "static_configs": []});
+    let with_path = json!({"job_name": "a", "metrics_path": "/m", "static_configs": []});
+    let unit = std::collections::BTreeMap::from([(0u8, 0u8)]);
+    let rels = relations(&[
+        (false, vec![with_path.clone()], unit.clone()),
+        (false, vec![plain.clone(), with_path], unit.clone()),
+        (false, vec![plain], unit),
+    ]);
+    let out = scrape_jobs(&views(&rels));
+    assert!(
+        !out.job_relations.contains(&1),
+        "collapsed into the others' jobs"
+    );
+    assert_eq!(
+        out.shared_names,
+        std::collections::BTreeSet::from([0, 1, 2])
+    );
 }

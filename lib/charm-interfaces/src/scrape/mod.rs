@@ -161,9 +161,10 @@ pub struct ScrapeOutcome {
     pub jobs: Vec<ScrapeJob>,
     /// The relation each of [`Self::jobs`] came from (same order).
     pub job_relations: Vec<u32>,
-    /// Relations with a job whose name another relation's job also had: the jobs of these
-    /// depend on other relations (renamed with a digest, or collapsed into an identical job).
-    /// Every other relation's jobs are what it gives alone.
+    /// Relations with a job whose name another relation's job also had, before or after each
+    /// relation's own collisions were renamed: the jobs of these depend on other relations
+    /// (renamed with a digest, or collapsed into an identical job). Every other relation's
+    /// jobs are what it gives alone.
     pub shared_names: BTreeSet<u32>,
     /// Problems, per application.
     pub per_app_errors: Vec<AppError>,
@@ -266,6 +267,10 @@ impl Collector<'_> {
 pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
     let mut outcome = ScrapeOutcome::default();
     let mut all = Vec::new();
+    // Each relation's names before its own collisions are renamed: two jobs named `a` in one
+    // relation become `a_<digest>`, which is also what an identical job named `a` of another
+    // relation becomes once renamed, and is then collapsed into.
+    let mut given: Vec<(String, u32)> = Vec::new();
     for rel in relations {
         let mut c = Collector {
             rel,
@@ -273,6 +278,11 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
             explanations: Vec::new(),
         };
         let drafts = relation_drafts(&mut c);
+        given.extend(
+            drafts
+                .iter()
+                .map(|d| (draft_name(d).to_owned(), d.relation_id)),
+        );
         let (kept, collapsed) = dedupe::dedupe(drafts);
         c.explanations
             .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
@@ -280,7 +290,10 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         outcome.per_app_errors.append(&mut c.errors);
         outcome.explanations.append(&mut c.explanations);
     }
-    outcome.shared_names = relations_sharing_names(&all);
+    outcome.shared_names = relations_sharing_names(
+        (given.iter().map(|(name, id)| (name.as_str(), *id)))
+            .chain(all.iter().map(|d| (draft_name(d), d.relation_id))),
+    );
     let (kept, collapsed) = dedupe::dedupe(all);
     outcome
         .explanations
@@ -296,21 +309,24 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
     outcome
 }
 
-/// The relations of drafts whose name another relation's draft also has (each relation's
-/// drafts are already unique by name).
-fn relations_sharing_names(drafts: &[Draft]) -> BTreeSet<u32> {
-    let mut first_holder: HashMap<&str, u32> = HashMap::with_capacity(drafts.len());
+/// A draft's job name.
+fn draft_name(d: &Draft) -> &str {
+    d.job.get("job_name").and_then(OVal::as_str).unwrap_or("")
+}
+
+/// The relations of `(name, relation)` pairs whose name another relation also has.
+fn relations_sharing_names<'a>(names: impl Iterator<Item = (&'a str, u32)>) -> BTreeSet<u32> {
+    let mut first_holder: HashMap<&str, u32> = HashMap::new();
     let mut shared = BTreeSet::new();
-    for d in drafts {
-        let name = d.job.get("job_name").and_then(OVal::as_str).unwrap_or("");
+    for (name, relation_id) in names {
         match first_holder.get(name) {
-            Some(&other) if other != d.relation_id => {
+            Some(&other) if other != relation_id => {
                 shared.insert(other);
-                shared.insert(d.relation_id);
+                shared.insert(relation_id);
             }
             Some(_) => {}
             None => {
-                first_holder.insert(name, d.relation_id);
+                first_holder.insert(name, relation_id);
             }
         }
     }
