@@ -880,12 +880,11 @@ fn store(path: &Path, file: &impl Serialize) -> std::io::Result<()> {
 
 impl HookTools for CachedHookTools<'_> {
     fn config_get(&self) -> Result<Map<String, Value>, HookToolError> {
-        if let Some(config) = (self.state.borrow())
-            .config
-            .as_ref()
-            .filter(|_| self.state.borrow().config_trusted)
         {
-            return Ok(config.clone());
+            let state = self.state.borrow();
+            if let Some(config) = state.config.as_ref().filter(|_| state.config_trusted) {
+                return Ok(config.clone());
+            }
         }
         let config = self.inner.config_get()?;
         let mut state = self.state.borrow_mut();

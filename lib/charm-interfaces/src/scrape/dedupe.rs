@@ -21,15 +21,17 @@ fn job_name(d: &Draft) -> String {
     name_of(d).to_owned()
 }
 
+/// Whether no two of `drafts` share a name: then [`dedupe`] changes nothing.
+pub(crate) fn names_unique(drafts: &[Draft]) -> bool {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(drafts.len());
+    drafts.iter().all(|d| seen.insert(name_of(d)))
+}
+
 /// Dedupe `drafts` (all live). Returns the kept drafts and the collapsed ones (marked dropped).
 pub(crate) fn dedupe(drafts: Vec<Draft>) -> (Vec<Draft>, Vec<Draft>) {
     // Usually every name is unique: then nothing is renamed, and no two jobs can be
     // identical (identical jobs have equal names).
-    let unique = {
-        let mut seen: HashSet<&str> = HashSet::with_capacity(drafts.len());
-        drafts.iter().all(|d| seen.insert(name_of(d)))
-    };
-    if unique {
+    if names_unique(&drafts) {
         return (drafts, Vec::new());
     }
     collapse_identical(rename_collisions(drafts))

@@ -267,9 +267,10 @@ impl Collector<'_> {
 pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
     let mut outcome = ScrapeOutcome::default();
     let mut all = Vec::new();
-    // Each relation's names before its own collisions are renamed: two jobs named `a` in one
-    // relation become `a_<digest>`, which is also what an identical job named `a` of another
-    // relation becomes once renamed, and is then collapsed into.
+    // The names of relations whose own jobs collide, before they are renamed: two jobs named
+    // `a` in one relation become `a_<digest>`, which is also what an identical job named `a`
+    // of another relation becomes once renamed, and is then collapsed into. (Every other
+    // relation's names are kept as given.)
     let mut given: Vec<(String, u32)> = Vec::new();
     for rel in relations {
         let mut c = Collector {
@@ -278,11 +279,9 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
             explanations: Vec::new(),
         };
         let drafts = relation_drafts(&mut c);
-        given.extend(
-            drafts
-                .iter()
-                .map(|d| (draft_name(d).to_owned(), d.relation_id)),
-        );
+        if !dedupe::names_unique(&drafts) {
+            given.extend((drafts.iter()).map(|d| (draft_name(d).to_owned(), d.relation_id)));
+        }
         let (kept, collapsed) = dedupe::dedupe(drafts);
         c.explanations
             .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
