@@ -109,6 +109,17 @@ impl WorkloadGateway {
         self.client.push_many(files, &push_options(permissions))
     }
 
+    /// Pushes files, each with its own permissions, in one request, creating directories.
+    pub fn push_each(&self, files: &[(String, Bytes, u32)]) -> Result<(), pebble::Error> {
+        let files: Vec<_> = files
+            .iter()
+            .map(|(path, content, permissions)| {
+                (path.clone(), content.clone(), push_options(*permissions))
+            })
+            .collect();
+        self.client.push_each(&files)
+    }
+
     /// Removes a file (or a directory with `recursive`); one already gone is no error.
     pub fn remove(&self, path: &str, recursive: bool) -> Result<(), pebble::Error> {
         match self.client.remove_path(path, recursive) {

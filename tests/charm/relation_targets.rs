@@ -133,6 +133,11 @@ fn a_moved_unit_rewrites_its_target_file_only() {
         &before,
     );
     assert_eq!(
+        file_requests(&c.requests(), "write").len(),
+        1,
+        "the manifest rides with the target file"
+    );
+    assert_eq!(
         targets_of(&c, &format!("{JOB}-1"))[0]["targets"],
         json!(["10.1.9.99:9100"])
     );

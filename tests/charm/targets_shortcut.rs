@@ -239,6 +239,34 @@ fn targets_pushed_by_a_hook_that_died_are_repaired_by_the_next() {
     assert!(!c.book().apply_in_flight(), "complete");
 }
 
+/// The shortcut pushes the target files and the manifest in one request, which Pebble writes
+/// file by file: the manifest can land while a target file did not. The apply stays marked in
+/// flight, so the retried hook distrusts that manifest and pushes the targets again.
+#[test]
+fn a_manifest_that_landed_without_its_targets_is_not_trusted() {
+    let (c, rels) = deployed();
+    let rel = &rels[0];
+    let file = target_file_of(&c, "node/0");
+    let old = c.file(&file).unwrap();
+    set_address(&mut c.sim.juju.state(), rel, "node/0", "10.66.0.1");
+    c.ok(&c.relation_event(rel, RelationEventKind::Changed, Some("node/0")));
+    let moved = c.file(&file).unwrap();
+    assert!(moved.contains("10.66.0.1:9100"), "{moved}");
+
+    // What the hook leaves when the target file's write failed and the manifest's did not:
+    // the manifest vouching for the move, the old targets, the apply still in flight.
+    c.book().begin_apply().unwrap();
+    c.sim.pebble.write_file(&file, old.as_bytes());
+
+    c.ok(&c.relation_event(rel, RelationEventKind::Changed, Some("node/0")));
+    assert_eq!(
+        c.file(&file).unwrap(),
+        moved,
+        "the moved target is pushed again"
+    );
+    assert!(!c.book().apply_in_flight(), "complete");
+}
+
 /// Moving a unit of an isolated relation pushes its target file alone, runs no promtool and
 /// reloads nothing. (Which databags it reads is the databag cache's business: see
 /// `databag_cache::a_relation_event_touches_only_its_relations_bags_file`.)
@@ -258,6 +286,16 @@ fn a_moved_unit_of_an_isolated_relation_costs_its_own_relation_only() {
         written_paths(&requests),
         [target_file_of(&c, "web/0"), MANIFEST_FILE.to_string()]
     );
+    // The manifest rides in the targets' request, each file with its own mode.
+    let writes = file_requests(&requests, "write");
+    assert_eq!(writes.len(), 1, "one write request");
+    let modes: Vec<&str> = writes[0].body_json.as_ref().unwrap()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["permissions"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["644", "600"]);
     assert!(c.config_yaml().contains("10.44.0.9:9100"));
 
     // The same move on a relation whose job name another relation shares takes the full path.

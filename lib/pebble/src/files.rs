@@ -47,6 +47,11 @@ impl Default for PushOptions {
     }
 }
 
+/// A part streaming a shared buffer (no copy of its content).
+fn shared_part(content: &Bytes) -> Part {
+    Part::reader_with_length(Cursor::new(content.clone()), content.len() as u64)
+}
+
 /// One entry of the per-path results of a files call.
 #[derive(Debug, Deserialize)]
 struct PathResult {
@@ -75,14 +80,20 @@ impl Client {
     /// few MB holds no second copy of it.
     pub fn push_many(&self, files: &[(String, Bytes)], opts: &PushOptions) -> Result<(), Error> {
         self.push_parts(
-            files.iter().map(|(path, content)| {
-                let len = content.len() as u64;
-                (
-                    path.as_str(),
-                    Part::reader_with_length(Cursor::new(content.clone()), len),
-                )
-            }),
-            opts,
+            files
+                .iter()
+                .map(|(path, content)| (path.as_str(), shared_part(content), opts)),
+        )
+    }
+
+    /// Writes several files, each with its own options, in ONE multipart request (Pebble takes
+    /// the options per file); the first per-file error is returned. Pebble writes them in
+    /// order, each atomically, but not the request as a whole.
+    pub fn push_each(&self, files: &[(String, Bytes, PushOptions)]) -> Result<(), Error> {
+        self.push_parts(
+            files
+                .iter()
+                .map(|(path, content, opts)| (path.as_str(), shared_part(content), opts)),
         )
     }
 
@@ -95,18 +106,17 @@ impl Client {
         len: u64,
         opts: &PushOptions,
     ) -> Result<(), Error> {
-        self.push_parts([(path, Part::reader_with_length(reader, len))], opts)
+        self.push_parts([(path, Part::reader_with_length(reader, len), opts)])
     }
 
-    /// One write request of `files`, each a part streaming its content.
+    /// One write request of `files`, each a part streaming its content, with its options.
     fn push_parts<'a>(
         &self,
-        files: impl IntoIterator<Item = (&'a str, Part)>,
-        opts: &PushOptions,
+        files: impl IntoIterator<Item = (&'a str, Part, &'a PushOptions)>,
     ) -> Result<(), Error> {
         let mut metadata = Vec::new();
         let mut parts = Vec::new();
-        for (path, part) in files {
+        for (path, part, opts) in files {
             metadata.push(write_metadata(path, opts));
             let part = part
                 .file_name(path.to_owned())

@@ -147,6 +147,38 @@ fn a_failing_check_without_level_does_not_count_for_readiness() {
 }
 
 #[test]
+fn one_push_request_writes_each_file_with_its_own_permissions() {
+    let d = start_daemon();
+    let root = d.dir.path().join("files");
+    let mode = |permissions| PushOptions {
+        permissions: Some(permissions),
+        ..PushOptions::default()
+    };
+    let files = [
+        (
+            format!("{}/t/a.json", root.display()),
+            Bytes::from_static(b"[]\n"),
+            mode(0o644),
+        ),
+        (
+            format!("{}/manifest.json", root.display()),
+            Bytes::from_static(b"{}"),
+            mode(0o600),
+        ),
+    ];
+    d.client.push_each(&files).expect("push");
+    for (path, content, opts) in &files {
+        assert_eq!(d.client.pull(path).expect("pull"), content.as_ref());
+        let listed = d.client.list_files(path, None).expect("list");
+        assert_eq!(
+            listed[0].permissions,
+            format!("{:o}", opts.permissions.unwrap()),
+            "{path}"
+        );
+    }
+}
+
+#[test]
 fn multi_megabyte_pushes_are_streamed_whole_from_memory_and_from_disk() {
     let d = start_daemon();
     let root = d.dir.path().join("files");
