@@ -206,6 +206,10 @@ fn begin(book: &TargetsBook, manifest: &Manifest) -> Result<(), ApplyError> {
     if manifest.applied_for.is_none() {
         return Ok(());
     }
+    mark_in_flight(book)
+}
+
+fn mark_in_flight(book: &TargetsBook) -> Result<(), ApplyError> {
     book.begin_apply()
         .map_err(|e| ApplyError::Record(format!("cannot mark the apply in flight: {e}")))
 }
@@ -241,7 +245,8 @@ pub fn apply_targets(
     if changed.is_empty() {
         push_manifest(workload, &applied, &mut report)?;
     } else {
-        begin(book, manifest)?;
+        // Always, unlike `begin`: the manifest that vouches rides with the targets.
+        mark_in_flight(book)?;
         push_with_manifest(workload, &changed, &applied, &mut report)?;
         targets_record::TargetsRecord::append(&book.record, &manifest.generation, &pushed)
             .map_err(|e| ApplyError::Record(e.to_string()))?;
@@ -255,8 +260,8 @@ pub fn apply_targets(
 
 /// Pushes the changed target files and then the manifest that vouches for them, in one
 /// request when they fit in one (a Pebble round trip less per moved unit). Pebble writes the
-/// files of a request in turn, so the manifest may land while a target file failed: the apply
-/// marked in flight ([`begin`], cleared only once everything is recorded) makes the next hook
+/// files of a request in turn, so the manifest may land while a target file failed: the apply,
+/// marked in flight before and cleared only once everything is recorded, makes the next hook
 /// distrust such a manifest, as it does one pushed after a failed target push.
 fn push_with_manifest(
     workload: &WorkloadGateway,
@@ -271,8 +276,12 @@ fn push_with_manifest(
             FileContent::Local { .. } => None,
         })
         .collect();
+    let fits = |files: &Vec<(String, bytes::Bytes, u32)>| {
+        files.len() < PUSH_BATCH_FILES
+            && files.iter().map(|(_, b, _)| b.len()).sum::<usize>() < PUSH_BATCH_BYTES
+    };
     match contents {
-        Some(mut files) if files.len() < PUSH_BATCH_FILES => {
+        Some(mut files) if fits(&files) => {
             let bytes = serde_json::to_vec(applied).expect("manifest serialises");
             files.push((MANIFEST_FILE.to_owned(), bytes.into(), MANIFEST_PERMISSIONS));
             report.bytes_pushed += files.iter().map(|(_, b, _)| b.len()).sum::<usize>();
