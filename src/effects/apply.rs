@@ -192,10 +192,15 @@ fn push_manifest(
     manifest: &Manifest,
     report: &mut ApplyReport,
 ) -> Result<(), ApplyError> {
-    let bytes = serde_json::to_vec(manifest).expect("manifest serialises");
+    let bytes = manifest_bytes(manifest);
     workload.push(MANIFEST_FILE, &bytes, MANIFEST_PERMISSIONS)?;
     report.bytes_pushed += bytes.len();
     Ok(())
+}
+
+/// The manifest as the workload keeps it.
+fn manifest_bytes(manifest: &Manifest) -> Vec<u8> {
+    serde_json::to_vec(manifest).expect("manifest serialises")
 }
 
 /// Before the first change of an apply: unless the manifest already does not vouch for the
@@ -282,8 +287,8 @@ fn push_with_manifest(
     };
     match contents {
         Some(mut files) if fits(&files) => {
-            let bytes = serde_json::to_vec(applied).expect("manifest serialises");
-            files.push((MANIFEST_FILE.to_owned(), bytes.into(), MANIFEST_PERMISSIONS));
+            let manifest = manifest_bytes(applied).into();
+            files.push((MANIFEST_FILE.to_owned(), manifest, MANIFEST_PERMISSIONS));
             report.bytes_pushed += files.iter().map(|(_, b, _)| b.len()).sum::<usize>();
             workload.push_each(&files)?;
             report.pushed = changed.iter().map(|f| f.path.clone()).collect();
