@@ -281,7 +281,7 @@ fn push_with_manifest(
             FileContent::Local { .. } => None,
         })
         .collect();
-    let fits = |files: &Vec<(String, bytes::Bytes, u32)>| {
+    let fits = |files: &[(String, bytes::Bytes, u32)]| {
         files.len() < PUSH_BATCH_FILES
             && files.iter().map(|(_, b, _)| b.len()).sum::<usize>() < PUSH_BATCH_BYTES
     };

@@ -13,7 +13,8 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-fn name_of(d: &Draft) -> &str {
+/// A draft's job name (`""` when it has none).
+pub(crate) fn name_of(d: &Draft) -> &str {
     d.job.get("job_name").and_then(OVal::as_str).unwrap_or("")
 }
 
@@ -34,6 +35,11 @@ pub(crate) fn dedupe(drafts: Vec<Draft>) -> (Vec<Draft>, Vec<Draft>) {
     if names_unique(&drafts) {
         return (drafts, Vec::new());
     }
+    dedupe_colliding(drafts)
+}
+
+/// [`dedupe`] of drafts known to share names.
+pub(crate) fn dedupe_colliding(drafts: Vec<Draft>) -> (Vec<Draft>, Vec<Draft>) {
     collapse_identical(rename_collisions(drafts))
 }
 

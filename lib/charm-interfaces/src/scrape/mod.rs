@@ -279,10 +279,16 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
             explanations: Vec::new(),
         };
         let drafts = relation_drafts(&mut c);
-        if !dedupe::names_unique(&drafts) {
-            given.extend((drafts.iter()).map(|d| (draft_name(d).to_owned(), d.relation_id)));
-        }
-        let (kept, collapsed) = dedupe::dedupe(drafts);
+        let (kept, collapsed) = if dedupe::names_unique(&drafts) {
+            (drafts, Vec::new())
+        } else {
+            given.extend(
+                drafts
+                    .iter()
+                    .map(|d| (dedupe::name_of(d).to_owned(), d.relation_id)),
+            );
+            dedupe::dedupe_colliding(drafts)
+        };
         c.explanations
             .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
         all.extend(kept);
@@ -290,8 +296,10 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         outcome.explanations.append(&mut c.explanations);
     }
     outcome.shared_names = relations_sharing_names(
-        (given.iter().map(|(name, id)| (name.as_str(), *id)))
-            .chain(all.iter().map(|d| (draft_name(d), d.relation_id))),
+        given
+            .iter()
+            .map(|(name, id)| (name.as_str(), *id))
+            .chain(all.iter().map(|d| (dedupe::name_of(d), d.relation_id))),
     );
     let (kept, collapsed) = dedupe::dedupe(all);
     outcome
@@ -306,11 +314,6 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         outcome.job_relations.push(relation_id);
     }
     outcome
-}
-
-/// A draft's job name.
-fn draft_name(d: &Draft) -> &str {
-    d.job.get("job_name").and_then(OVal::as_str).unwrap_or("")
 }
 
 /// The relations of `(name, relation)` pairs whose name another relation also has.
