@@ -296,33 +296,32 @@ fn render_jobs(
     yaml.push_str(":\n");
 
     let mut target_files = Vec::with_capacity(prepared_count);
-    let own_jobs = own
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<_>, _>>()?;
-    let relation_jobs = prepared.jobs.into_iter().map(|mut job| {
+    let total = own.len() + prepared_count;
+    let mut seq = block_yaml::RootSeq::default();
+    for job in &own {
+        let mut job = serde_json::to_value(job)?;
+        finish_job(&mut job, input);
+        append_job(&job, &mut seq, &mut yaml)?;
+    }
+    for (i, prepared) in prepared.jobs.into_iter().enumerate() {
+        let name = prepared.name.clone();
+        let mut job = prepared.into_scrape_job();
         target_files.extend(relation_targets::serve_over_http(
-            &mut job.job,
-            &job.name,
+            &mut job,
+            &name,
             &input.targets_url,
         ));
-        Value::Object(job.into_map())
-    });
-    let total = own_jobs.len() + prepared_count;
-    let mut job_count = 0;
-    let mut seq = block_yaml::RootSeq::default();
-    for mut job in own_jobs.into_iter().chain(relation_jobs) {
-        finish_job(&mut job, input);
+        finish_relation_job(&mut job, input);
         let start = yaml.len();
-        append_job(job, &mut seq, &mut yaml)?;
-        job_count += 1;
-        if job_count == 1 {
+        append_relation_job(job, &mut seq, &mut yaml)?;
+        if i == 0 {
             // Grown by doubling, a file of 10,000 jobs is copied some twenty times, and each
             // large allocation makes the allocator consolidate its free lists: size it once
             // from the first job. Pages never written are never resident.
-            yaml.reserve((yaml.len() - start) * (total - 1) * 5 / 4);
+            yaml.reserve((yaml.len() - start) * total * 5 / 4);
         }
     }
+    let job_count = total;
     if !after.is_empty() {
         yaml.push_str(&yaml::value_to_yaml(&Value::Object(after))?);
     }
@@ -353,9 +352,51 @@ fn finish_job(job: &mut Value, input: &ConfigInput) {
     }
 }
 
+/// The top-level keys [`finish_job`] reads or writes. A relation job is finished on a map of
+/// these alone; the rest of it stays compact and is written as it is.
+const FINISHED_KEYS: [&str; 7] = [
+    "job_name",
+    "honor_labels",
+    "scheme",
+    "tls_config",
+    "relabel_configs",
+    "keep_dropped_targets",
+    FALLBACK_SCRAPE_PROTOCOL_KEY,
+];
+
+/// [`finish_job`] for a relation job in its compact form.
+fn finish_relation_job(job: &mut ScrapeJob, input: &ConfigInput) {
+    let mut shallow = Map::new();
+    for key in FINISHED_KEYS {
+        if let Some(value) = job.remove(key) {
+            shallow.insert(key.to_owned(), value);
+        }
+    }
+    let mut finished = Value::Object(shallow);
+    finish_job(&mut finished, input);
+    if let Value::Object(map) = finished {
+        for (key, value) in map {
+            job.insert(&key, value);
+        }
+    }
+}
+
+/// Appends a relation job to `scrape_configs`, written from its compact form unless it holds a
+/// scalar only `serde_yaml_ng` writes.
+fn append_relation_job(
+    job: ScrapeJob,
+    seq: &mut block_yaml::RootSeq,
+    yaml: &mut String,
+) -> Result<(), RenderError> {
+    if seq.append_map(job.sorted_views(), yaml).is_none() {
+        append_job(&Value::Object(job.into_map()), seq, yaml)?;
+    }
+    Ok(())
+}
+
 /// Appends one entry of `scrape_configs` as `serde_yaml_ng` writes it in the whole file.
 fn append_job(
-    job: Value,
+    job: &Value,
     seq: &mut block_yaml::RootSeq,
     yaml: &mut String,
 ) -> Result<(), RenderError> {
@@ -376,5 +417,92 @@ fn apply_version(job: &mut Value, version: PrometheusVersion) {
             .or_insert_with(|| Value::String(FALLBACK_SCRAPE_PROTOCOL.to_owned()));
     } else {
         map.remove(FALLBACK_SCRAPE_PROTOCOL_KEY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A relation job written the way every job was before relation jobs stayed compact: the
+    /// whole job as a `serde_json` tree, finished, then written by `serde_yaml_ng`.
+    fn through_a_tree(job: &ScrapeJob, name: &str, input: &ConfigInput) -> String {
+        let mut map = job.to_map();
+        map.insert("job_name".into(), json!(name));
+        map.insert("honor_labels".into(), json!(true));
+        let mut job = Value::Object(map);
+        finish_job(&mut job, input);
+        serde_yaml_ng::to_string(&[job]).unwrap()
+    }
+
+    /// The job as the renderer writes it, and whether the compact writer wrote it alone.
+    fn compact(job: &ScrapeJob, name: &str, input: &ConfigInput) -> (String, bool) {
+        let mut job = relation_jobs::PreparedJob {
+            name: name.to_owned(),
+            job: job.clone(),
+        }
+        .into_scrape_job();
+        finish_relation_job(&mut job, input);
+        let alone = block_yaml::RootSeq::default()
+            .append_map(job.sorted_views(), &mut String::new())
+            .is_some();
+        let mut out = String::new();
+        append_relation_job(job, &mut block_yaml::RootSeq::default(), &mut out).unwrap();
+        (out, alone)
+    }
+
+    #[test]
+    fn a_compact_relation_job_is_finished_and_written_as_its_json_tree_would_be() {
+        let jobs = [
+            json!({"job_name": "a", "metrics_path": "/m", "relabel_configs": [{"action": "keep"}]}),
+            json!({"job_name": "b", "scheme": "https", "static_configs": [{"targets": ["h:1"]}]}),
+            json!({"job_name": "c", "scheme": "https", "tls_config": {"ca_file": "/x"}}),
+            json!({"job_name": "d", "scheme": "https", "tls_config": {"insecure_skip_verify": true}}),
+            json!({"job_name": "e", "relabel_configs": "not a list", "keep_dropped_targets": 5}),
+            json!({"job_name": "f", "fallback_scrape_protocol": "OpenMetricsText1.0.0",
+                   "honor_labels": false, "params": {"module": ["x"]}, "scrape_interval": "1m"}),
+            json!({"job_name": "prometheus", "scheme": "https"}),
+        ];
+        let mut compared = 0;
+        let mut written_compact = 0;
+        for version in [
+            PrometheusVersion::new(2, 42, 0),
+            PrometheusVersion::new(3, 14, 0),
+        ] {
+            for shard in [None, Some(Shard { index: 1, count: 3 })] {
+                for cas in [None, Some("certs/trusted.pem")] {
+                    let topology = Topology {
+                        model: "m".into(),
+                        model_uuid: "u".into(),
+                        application: "prometheus".into(),
+                        unit: "prometheus/0".into(),
+                        charm_name: "prometheus-rs-k8s".into(),
+                    };
+                    let mut input = ConfigInput::new(&CharmConfig::default(), topology, version);
+                    input.shard = shard;
+                    input.trusted_cas_file = cas.map(str::to_owned);
+                    input.self_ca_file = cas.map(|_| "certs/ca.pem".to_owned());
+                    for job in &jobs {
+                        let job = ScrapeJob::from(job.as_object().unwrap().clone());
+                        for name in [job.name().unwrap(), "renamed_2"] {
+                            let (written, alone) = compact(&job, name, &input);
+                            assert_eq!(
+                                written,
+                                through_a_tree(&job, name, &input),
+                                "{job:?} as {name} ({version}, {shard:?}, {cas:?})"
+                            );
+                            compared += 1;
+                            written_compact += usize::from(alone);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 2 * 2 * 2 * jobs.len() * 2);
+        // All but the job whose relabel_configs is a spaced string (which sharding replaces
+        // with a list) went through the compact writer.
+        assert_eq!(written_compact, compared - 2 * 2 * 2);
     }
 }

@@ -443,6 +443,60 @@ impl<'de> Visitor<'de> for OValVisitor {
     }
 }
 
+/// A read-only view of an ordered value, for writers that walk it without converting it
+/// (prometheus.yml is written from the compact jobs).
+#[derive(Debug, Clone, Copy)]
+pub struct JobValue<'a>(pub(crate) &'a OVal);
+
+/// What one [`JobValue`] is.
+#[derive(Debug)]
+pub enum JobNode<'a> {
+    /// `null`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Number(&'a Number),
+    /// A string.
+    Str(&'a str),
+    /// A list, in order.
+    Seq(Vec<JobValue<'a>>),
+    /// An object's entries, **sorted by key** (as its `serde_json::Value` iterates them).
+    Map(Vec<(&'a str, JobValue<'a>)>),
+}
+
+impl<'a> JobValue<'a> {
+    /// What this value is; a list's items and an object's entries as views.
+    pub fn node(self) -> JobNode<'a> {
+        match self.0 {
+            OVal::Null => JobNode::Null,
+            OVal::Bool(b) => JobNode::Bool(*b),
+            OVal::Num(n) => JobNode::Number(n),
+            OVal::Str(s) => JobNode::Str(s),
+            OVal::Arr(items) => JobNode::Seq(items.iter().map(JobValue).collect()),
+            OVal::Obj(map) => JobNode::Map(map.sorted_views()),
+        }
+    }
+
+    /// The value as a `serde_json::Value` (a copy).
+    pub fn to_value(self) -> Value {
+        self.0.to_value()
+    }
+}
+
+impl OMap {
+    /// The entries sorted by key, as views.
+    pub(crate) fn sorted_views(&self) -> Vec<(&str, JobValue<'_>)> {
+        let mut entries: Vec<(&str, JobValue<'_>)> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), JobValue(v)))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

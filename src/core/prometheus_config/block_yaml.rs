@@ -22,7 +22,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use charm_interfaces::scrape::{JobNode, JobValue};
+use serde_json::{Number, Value};
 
 /// `value` as `serde_yaml_ng::to_string` writes it, or `None` when it holds a scalar this
 /// writer leaves to `serde_yaml_ng` (see the module docs).
@@ -31,15 +32,64 @@ pub fn to_block_yaml(value: &Value) -> Option<String> {
         out: String::with_capacity(1 << 16),
         memo: HashMap::new(),
     };
-    match value {
-        Value::Object(map) if !map.is_empty() => w.map(map, 0, false)?,
-        Value::Array(seq) if !seq.is_empty() => w.seq(seq, 0, false)?,
+    match value.node() {
+        Node::Map(map) if !map.is_empty() => w.map(map, 0, false)?,
+        Node::Seq(seq) if !seq.is_empty() => w.seq(seq, 0, false)?,
         other => {
             w.inline(other, false)?;
             w.out.push('\n');
         }
     }
     Some(w.out)
+}
+
+/// A tree the writer walks: a `serde_json::Value`, or a relation job kept in its compact form
+/// ([`JobValue`]), which is written without being turned into a `serde_json::Value` first.
+pub trait Tree<'a>: Copy + 'a {
+    /// What this value is; a mapping's entries sorted by key.
+    fn node(self) -> Node<'a, Self>;
+}
+
+/// One value of a [`Tree`].
+pub enum Node<'a, T> {
+    /// `null`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Number(&'a Number),
+    /// A string.
+    Str(&'a str),
+    /// A sequence.
+    Seq(Vec<T>),
+    /// A mapping, sorted by key.
+    Map(Vec<(&'a str, T)>),
+}
+
+impl<'a> Tree<'a> for &'a Value {
+    fn node(self) -> Node<'a, Self> {
+        match self {
+            Value::Null => Node::Null,
+            Value::Bool(b) => Node::Bool(*b),
+            Value::Number(n) => Node::Number(n),
+            Value::String(s) => Node::Str(s),
+            Value::Array(a) => Node::Seq(a.iter().collect()),
+            Value::Object(m) => Node::Map(m.iter().map(|(k, v)| (k.as_str(), v)).collect()),
+        }
+    }
+}
+
+impl<'a> Tree<'a> for JobValue<'a> {
+    fn node(self) -> Node<'a, Self> {
+        match JobValue::node(self) {
+            JobNode::Null => Node::Null,
+            JobNode::Bool(b) => Node::Bool(b),
+            JobNode::Number(n) => Node::Number(n),
+            JobNode::Str(s) => Node::Str(s),
+            JobNode::Seq(items) => Node::Seq(items),
+            JobNode::Map(entries) => Node::Map(entries),
+        }
+    }
 }
 
 /// Appends the entries of a block sequence at the root, or under a key of the root mapping
@@ -53,7 +103,7 @@ pub struct RootSeq {
 impl RootSeq {
     /// Appends `items` to `out`; `None`, with `out` as it was, when an item holds a scalar
     /// this writer leaves to `serde_yaml_ng`.
-    pub fn append(&mut self, items: &[Value], out: &mut String) -> Option<()> {
+    pub fn append<'a, T: Tree<'a>>(&mut self, items: &[T], out: &mut String) -> Option<()> {
         if items.is_empty() {
             return Some(());
         }
@@ -62,7 +112,33 @@ impl RootSeq {
             out: std::mem::take(out),
             memo: std::mem::take(&mut self.memo),
         };
-        let written = w.seq(items, 0, false);
+        let written = w.seq(items.to_vec(), 0, false);
+        *out = w.out;
+        self.memo = w.memo;
+        if written.is_none() {
+            out.truncate(start);
+        }
+        written
+    }
+
+    /// Appends one mapping as an entry of the sequence, its entries sorted by key.
+    pub fn append_map<'a, T: Tree<'a>>(
+        &mut self,
+        entries: Vec<(&'a str, T)>,
+        out: &mut String,
+    ) -> Option<()> {
+        let start = out.len();
+        let mut w = Writer {
+            out: std::mem::take(out),
+            memo: std::mem::take(&mut self.memo),
+        };
+        w.out.push_str("- ");
+        let written = if entries.is_empty() {
+            w.out.push_str("{}\n");
+            Some(())
+        } else {
+            w.map(entries, 2, true)
+        };
         *out = w.out;
         self.memo = w.memo;
         if written.is_none() {
@@ -116,20 +192,20 @@ impl Writer {
     }
 
     /// A scalar or empty collection on the current line (`key` = as a mapping key).
-    fn inline(&mut self, value: &Value, key: bool) -> Option<()> {
-        match value {
-            Value::Null => self.out.push_str("null"),
-            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
-            Value::Number(n) if n.is_i64() || n.is_u64() => {
+    fn inline<T>(&mut self, node: Node<'_, T>, key: bool) -> Option<()> {
+        match node {
+            Node::Null => self.out.push_str("null"),
+            Node::Bool(b) => self.out.push_str(if b { "true" } else { "false" }),
+            Node::Number(n) if n.is_i64() || n.is_u64() => {
                 let _ = write!(self.out, "{n}");
             }
-            Value::Number(_) => {
-                let text = serde_yaml_ng::to_string(value).ok()?;
+            Node::Number(n) => {
+                let text = serde_yaml_ng::to_string(n).ok()?;
                 self.out.push_str(single_line(&text)?);
             }
-            Value::String(s) => self.string(s, key)?,
-            Value::Object(m) if m.is_empty() => self.out.push_str("{}"),
-            Value::Array(a) if a.is_empty() => self.out.push_str("[]"),
+            Node::Str(s) => self.string(s, key)?,
+            Node::Map(m) if m.is_empty() => self.out.push_str("{}"),
+            Node::Seq(a) if a.is_empty() => self.out.push_str("[]"),
             _ => return None,
         }
         Some(())
@@ -160,25 +236,30 @@ impl Writer {
 
     /// A non-empty mapping at `indent`; `inline_first`: its first key goes on the current
     /// line (after `- `).
-    fn map(&mut self, map: &Map<String, Value>, indent: usize, inline_first: bool) -> Option<()> {
-        for (i, (k, v)) in map.iter().enumerate() {
+    fn map<'a, T: Tree<'a>>(
+        &mut self,
+        map: Vec<(&'a str, T)>,
+        indent: usize,
+        inline_first: bool,
+    ) -> Option<()> {
+        for (i, (k, v)) in map.into_iter().enumerate() {
             if i > 0 || !inline_first {
                 self.indent(indent);
             }
             self.string(k, true)?;
             self.out.push(':');
-            match v {
-                Value::Object(m) if !m.is_empty() => {
+            match v.node() {
+                Node::Map(m) if !m.is_empty() => {
                     self.out.push('\n');
                     self.map(m, indent + 2, false)?;
                 }
-                Value::Array(a) if !a.is_empty() => {
+                Node::Seq(a) if !a.is_empty() => {
                     self.out.push('\n');
                     self.seq(a, indent, false)?;
                 }
-                _ => {
+                other => {
                     self.out.push(' ');
-                    self.inline(v, false)?;
+                    self.inline(other, false)?;
                     self.out.push('\n');
                 }
             }
@@ -188,17 +269,22 @@ impl Writer {
 
     /// A non-empty sequence at `indent`; `inline_first`: its first `- ` goes on the current
     /// line.
-    fn seq(&mut self, seq: &[Value], indent: usize, inline_first: bool) -> Option<()> {
-        for (i, v) in seq.iter().enumerate() {
+    fn seq<'a, T: Tree<'a>>(
+        &mut self,
+        seq: Vec<T>,
+        indent: usize,
+        inline_first: bool,
+    ) -> Option<()> {
+        for (i, v) in seq.into_iter().enumerate() {
             if i > 0 || !inline_first {
                 self.indent(indent);
             }
             self.out.push_str("- ");
-            match v {
-                Value::Object(m) if !m.is_empty() => self.map(m, indent + 2, true)?,
-                Value::Array(a) if !a.is_empty() => self.seq(a, indent + 2, true)?,
-                _ => {
-                    self.inline(v, false)?;
+            match v.node() {
+                Node::Map(m) if !m.is_empty() => self.map(m, indent + 2, true)?,
+                Node::Seq(a) if !a.is_empty() => self.seq(a, indent + 2, true)?,
+                other => {
+                    self.inline(other, false)?;
                     self.out.push('\n');
                 }
             }
@@ -227,20 +313,21 @@ mod tests {
         ];
         let mut out = "head: 1\n".to_owned();
         let mut seq = RootSeq::default();
-        seq.append(&items, &mut out).expect("plain values");
+        seq.append(&items.iter().collect::<Vec<_>>(), &mut out)
+            .expect("plain values");
         assert_eq!(
             out,
             format!("head: 1\n{}", serde_yaml_ng::to_string(&items).unwrap())
         );
         let spaced = [json!({"job_name": "two words"})];
-        assert_eq!(seq.append(&spaced, &mut out), None);
+        assert_eq!(seq.append(&[&spaced[0]], &mut out), None);
         assert!(out.ends_with("- b:\n  - 1\n  - 2\n"), "{out}");
         // A scalar written by serde_yaml_ng once is remembered for the next items.
         let asked = [json!({"regex": "(.*)"})];
-        seq.append(&asked, &mut out)
+        seq.append(&[&asked[0]], &mut out)
             .expect("a scalar serde_yaml_ng writes");
         assert!(seq.memo.contains_key("(.*)"));
-        seq.append(&asked, &mut out).expect("again");
+        seq.append(&[&asked[0]], &mut out).expect("again");
         assert!(
             out.ends_with("- b:\n  - 1\n  - 2\n- regex: (.*)\n- regex: (.*)\n"),
             "{out}"

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use charm_interfaces::ScrapeJob;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::yaml::to_canonical_yaml;
 
@@ -27,10 +27,10 @@ pub struct PreparedJob {
 
 impl PreparedJob {
     /// The job for `scrape_configs`: its final name and `honor_labels: true`.
-    pub fn into_map(self) -> Map<String, Value> {
-        let mut job = self.job.into_map();
-        set(&mut job, "job_name", Value::String(self.name));
-        set(&mut job, "honor_labels", Value::Bool(true));
+    pub fn into_scrape_job(self) -> ScrapeJob {
+        let mut job = self.job;
+        job.insert("job_name", Value::String(self.name));
+        job.insert("honor_labels", Value::Bool(true));
         job
     }
 }
@@ -120,16 +120,6 @@ pub fn prepare(jobs: Vec<ScrapeJob>, reserved: &BTreeSet<String>) -> PreparedJob
     PreparedJobs { jobs, notes }
 }
 
-/// `job[key] = value`, without allocating the key when it is there.
-fn set(job: &mut Map<String, Value>, key: &str, value: Value) {
-    match job.get_mut(key) {
-        Some(slot) => *slot = value,
-        None => {
-            job.insert(key.to_owned(), value);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,8 +133,11 @@ mod tests {
         p.jobs.iter().map(|j| j.name.as_str()).collect()
     }
 
-    fn maps(p: PreparedJobs) -> Vec<Map<String, Value>> {
-        p.jobs.into_iter().map(PreparedJob::into_map).collect()
+    fn maps(p: PreparedJobs) -> Vec<serde_json::Map<String, Value>> {
+        p.jobs
+            .into_iter()
+            .map(|j| j.into_scrape_job().into_map())
+            .collect()
     }
 
     #[test]

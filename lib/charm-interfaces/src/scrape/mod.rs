@@ -22,6 +22,7 @@ use compact_str::CompactString;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::ordered::{JobNode, JobValue};
 use crate::ordered::{OMap, OVal, Sorted};
 use crate::topology::Topology;
 use crate::validate::{self, ALLOWED_KEYS};
@@ -57,6 +58,17 @@ impl ScrapeJob {
     /// Sets one key to a JSON value, in place or appended.
     pub fn insert(&mut self, key: &str, value: Value) {
         self.0.insert(key, OVal::from(value));
+    }
+
+    /// Removes one key, returning its value as JSON.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.0.remove(key).map(OVal::into_value)
+    }
+
+    /// Its entries sorted by key, as views: what the job's [`ScrapeJob::to_map`] holds,
+    /// without the copy.
+    pub fn sorted_views(&self) -> Vec<(&str, JobValue<'_>)> {
+        self.0.sorted_views()
     }
 
     /// Whether its `static_configs` is a list of target groups holding nothing but `targets`
