@@ -14,10 +14,11 @@
 //! The full path ([`crate::core::desired::compute`]) and the shortcut
 //! ([`relation_alone`]) take the shape with the same function, [`shape_digest`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use charm_interfaces::alert_rules::{self, RulesOutcome};
 use charm_interfaces::scrape::{self, AppError, ScrapeJob, ScrapeOutcome};
+use foldhash::{HashMap, HashMapExt};
 use juju_hook::RelationId;
 use sha2::{Digest, Sha256};
 
@@ -63,16 +64,22 @@ pub fn shape_digest<'a>(
     rules_digest: &str,
 ) -> String {
     let mut hasher = Sha256::new();
+    // Each job is written into one buffer and hashed at once: serde_json writes a job in
+    // dozens of small pieces, and feeding them to the hasher one by one cost more than the
+    // hashing.
+    let mut text = Vec::new();
     for job in jobs {
         let served = relation_targets::scrape_job_moves_to_a_file(job);
+        text.clear();
         for (key, value) in job.sorted_entries() {
             if served && key == "static_configs" {
                 continue;
             }
-            serde_json::to_writer(&mut hasher, &(key, value)).expect("a job serialises");
+            serde_json::to_writer(&mut text, &(key, value)).expect("a job serialises");
         }
-        serde_json::to_writer(&mut hasher, &("served over http", served)).expect("serialises");
-        hasher.update(b"\n");
+        serde_json::to_writer(&mut text, &("served over http", served)).expect("serialises");
+        text.push(b'\n');
+        hasher.update(&text);
     }
     for error in errors {
         serde_json::to_writer(&mut hasher, error).expect("an error serialises");

@@ -53,6 +53,22 @@ impl OMap {
         }
     }
 
+    /// A copy with the values of `with` in place of its own (new keys appended in the order
+    /// given): a clone followed by an insert of each, without copying what is replaced.
+    pub(crate) fn clone_replacing<const N: usize>(&self, with: [(&str, OVal); N]) -> OMap {
+        let mut with = with.map(Some);
+        let mut out = Vec::with_capacity(self.0.len() + N);
+        for (k, v) in &self.0 {
+            let replaced = with
+                .iter_mut()
+                .find(|w| w.as_ref().is_some_and(|(key, _)| *key == k.as_str()))
+                .and_then(Option::take);
+            out.push((k.clone(), replaced.map_or_else(|| v.clone(), |(_, v)| v)));
+        }
+        out.extend(with.into_iter().flatten().map(|(k, v)| (k.into(), v)));
+        OMap(out)
+    }
+
     pub(crate) fn remove(&mut self, key: &str) -> Option<OVal> {
         let pos = self.0.iter().position(|(k, _)| k == key)?;
         Some(self.0.remove(pos).1)
@@ -62,7 +78,7 @@ impl OMap {
         self.get(key).is_some()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CompactString, &OVal)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CompactString, &OVal)> + Clone {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
@@ -162,6 +178,15 @@ impl From<Value> for OVal {
                     .collect(),
             )),
         }
+    }
+}
+
+impl IntoIterator for OMap {
+    type Item = (CompactString, OVal);
+    type IntoIter = std::vec::IntoIter<(CompactString, OVal)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 
@@ -500,6 +525,41 @@ impl OMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clone_replacing_is_a_clone_then_inserts() {
+        let base: OMap = [
+            ("a", OVal::str("1")),
+            ("b", OVal::str("2")),
+            ("c", OVal::Null),
+        ]
+        .into_iter()
+        .collect();
+        let with = || {
+            [
+                ("c", OVal::str("3")),
+                ("z", OVal::str("4")),
+                ("a", OVal::Bool(true)),
+            ]
+        };
+        let mut expected = base.clone();
+        for (k, v) in with() {
+            expected.insert(k, v);
+        }
+        let replaced = base.clone_replacing(with());
+        assert_eq!(replaced, expected);
+        assert_eq!(
+            replaced
+                .keys()
+                .map(CompactString::as_str)
+                .collect::<Vec<_>>(),
+            ["a", "b", "c", "z"]
+        );
+        assert_eq!(
+            replaced.py_dumps(),
+            r#"{"a": true, "b": "2", "c": "3", "z": "4"}"#
+        );
+    }
 
     #[test]
     fn sorted_serialises_as_the_json_value_and_copies_equal_moves() {

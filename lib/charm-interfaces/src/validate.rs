@@ -3,9 +3,12 @@
 //! These run before anything reaches prometheus.yml so that one application's bad data is
 //! reported against that application instead of breaking the whole configuration.
 
+use std::fmt;
 use std::sync::OnceLock;
 
 use regex::Regex;
+
+use compact_str::CompactString;
 
 use crate::ordered::{OMap, OVal};
 
@@ -324,16 +327,52 @@ pub(crate) fn brief(text: &str, max_chars: usize) -> String {
 }
 
 /// Refuses any text in `value` (found under `path`) longer than `limit` allows for its field
-/// (the last part of the path); keys count too.
+/// (the last dotted part of the key it is under; `""` for an item of a list); keys count too.
 pub(crate) fn check_text_sizes(
     value: &OVal,
     path: &str,
     limit: &dyn Fn(&str) -> usize,
 ) -> Result<(), String> {
+    check_sizes_under(value, TextPath::Root(path), limit)
+}
+
+/// Where a text is, written out only for an error: every value of every job is checked, and
+/// formatting each one's path cost more than the check.
+#[derive(Clone, Copy)]
+enum TextPath<'a> {
+    Root(&'a str),
+    Index(&'a TextPath<'a>, usize),
+    Key(&'a TextPath<'a>, &'a str),
+}
+
+impl TextPath<'_> {
+    /// The field whose limit applies.
+    fn field(&self) -> &str {
+        match self {
+            TextPath::Root(key) | TextPath::Key(_, key) => key.rsplit('.').next().unwrap_or(key),
+            TextPath::Index(..) => "",
+        }
+    }
+}
+
+impl fmt::Display for TextPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TextPath::Root(root) => f.write_str(root),
+            TextPath::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            TextPath::Key(parent, key) => write!(f, "{parent}.{key}"),
+        }
+    }
+}
+
+fn check_sizes_under(
+    value: &OVal,
+    path: TextPath<'_>,
+    limit: &dyn Fn(&str) -> usize,
+) -> Result<(), String> {
     match value {
         OVal::Str(text) => {
-            let field = path.rsplit('.').next().unwrap_or(path);
-            let limit = limit(field);
+            let limit = limit(path.field());
             if text.len() > limit {
                 return Err(format!(
                     "{path} is {} bytes long, more than the {limit} allowed",
@@ -343,7 +382,7 @@ pub(crate) fn check_text_sizes(
         }
         OVal::Arr(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_text_sizes(item, &format!("{path}[{i}]"), limit)?;
+                check_sizes_under(item, TextPath::Index(&path, i), limit)?;
             }
         }
         OVal::Obj(map) => {
@@ -354,7 +393,7 @@ pub(crate) fn check_text_sizes(
                         key.len()
                     ));
                 }
-                check_text_sizes(item, &format!("{path}.{key}"), limit)?;
+                check_sizes_under(item, TextPath::Key(&path, key), limit)?;
             }
         }
         _ => {}
@@ -362,11 +401,16 @@ pub(crate) fn check_text_sizes(
     Ok(())
 }
 
-pub(crate) fn check_job_fields(job: &OMap) -> Result<(), String> {
-    for (k, v) in job.iter() {
+/// Checks the fields of a job, given as its entries (twice iterable: sizes first).
+pub(crate) fn check_job_fields<'a, I>(entries: I) -> Result<(), String>
+where
+    I: Iterator<Item = (&'a CompactString, &'a OVal)> + Clone,
+{
+    let get = |key: &str| entries.clone().find(|(k, _)| *k == key).map(|(_, v)| v);
+    for (k, v) in entries.clone() {
         check_text_sizes(v, k, &job_text_limit)?;
     }
-    for (k, v) in job.iter() {
+    for (k, v) in entries.clone() {
         let what = k.as_str();
         match what {
             "job_name" => {
@@ -457,12 +501,12 @@ pub(crate) fn check_job_fields(job: &OMap) -> Result<(), String> {
         "bearer_token_file",
     ]
     .into_iter()
-    .filter(|k| job.contains_key(k))
+    .filter(|k| get(k).is_some())
     .collect();
     if auths.len() > 1 {
         return Err(format!("only one of {} may be set", auths.join(", ")));
     }
-    if let (Some(i), Some(t)) = (job.get("scrape_interval"), job.get("scrape_timeout")) {
+    if let (Some(i), Some(t)) = (get("scrape_interval"), get("scrape_timeout")) {
         if let (Some(i), Some(t)) = (
             i.as_str().and_then(duration_ms),
             t.as_str().and_then(duration_ms),
@@ -478,6 +522,39 @@ pub(crate) fn check_job_fields(job: &OMap) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_too_long_is_named_by_its_path_and_limited_by_its_key() {
+        let big = "A".repeat(MAX_JOB_TEXT + 1);
+        let check = |job: serde_json::Value| {
+            let OVal::Obj(job) = OVal::from(job) else {
+                unreachable!("an object")
+            };
+            check_job_fields(job.iter())
+        };
+        assert_eq!(
+            check(serde_json::json!({"static_configs": [{"labels": {"a.b": big}}]})),
+            Err(format!(
+                "static_configs[0].labels.a.b is {} bytes long, more than the {MAX_JOB_TEXT} allowed",
+                big.len()
+            ))
+        );
+        // A PEM may be long under `ca`, `cert` and `key` (the last dotted part of a key), not
+        // in a list under them.
+        assert_eq!(
+            check(serde_json::json!({"tls_config": {"ca": big}})),
+            Ok(())
+        );
+        assert_eq!(
+            check(serde_json::json!({"params": {"x.key": [big.clone()]}}))
+                .map_err(|e| e[..16].to_owned()),
+            Err("params.x.key[0] ".to_owned())
+        );
+        assert_eq!(
+            check(serde_json::json!({"tls_config": {"cert": big, "key": big}})),
+            Ok(())
+        );
+    }
 
     #[test]
     fn durations() {

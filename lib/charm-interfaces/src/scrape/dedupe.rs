@@ -2,8 +2,7 @@
 //! as Python's `json.dumps` writes it, so names equal the Python library's), jobs are grouped by
 //! their original name in first-seen order, then byte-identical jobs are collapsed.
 
-use std::collections::{HashMap, HashSet};
-
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use sha2::{Digest, Sha256};
 
 use super::Draft;

@@ -25,14 +25,15 @@ fn instance_relabel(with_unit: bool) -> OVal {
     OVal::Obj(m)
 }
 
-fn with_relabel(job: &mut OMap, rule: OVal) {
+/// The job's relabel rules with `rule` appended.
+fn with_relabel(job: &OMap, rule: OVal) -> OVal {
     let mut rules = job
         .get("relabel_configs")
         .and_then(OVal::as_arr)
         .cloned()
         .unwrap_or_default();
     rules.push(rule);
-    job.insert("relabel_configs", OVal::Arr(rules));
+    OVal::Arr(rules)
 }
 
 /// Labels: topology first, then `juju_unit`, then the provider's own labels (which win).
@@ -131,23 +132,25 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
                 ));
             }
             for (unit_targets, reason) in groups {
-                let mut unit_sc = sc.clone();
-                unit_sc.insert("targets", OVal::Arr(unit_targets));
-                unit_sc.insert(
-                    "labels",
-                    merged_labels(topology, Some(&host.name), sc.get("labels")),
-                );
-                let mut unit_job = job.clone();
-                unit_job.insert("static_configs", OVal::Arr(vec![OVal::Obj(unit_sc)]));
-                unit_job.insert(
-                    "job_name",
-                    OVal::Str(format_compact!("{name}-{}", host.number())),
-                );
-                unit_job.insert(
-                    "metrics_path",
-                    OVal::Str(format_compact!("{}{metrics_path}", host.path)),
-                );
-                with_relabel(&mut unit_job, instance_relabel(true));
+                let unit_sc = sc.clone_replacing([
+                    ("targets", OVal::Arr(unit_targets)),
+                    (
+                        "labels",
+                        merged_labels(topology, Some(&host.name), sc.get("labels")),
+                    ),
+                ]);
+                let unit_job = job.clone_replacing([
+                    ("static_configs", OVal::Arr(vec![OVal::Obj(unit_sc)])),
+                    (
+                        "job_name",
+                        OVal::Str(format_compact!("{name}-{}", host.number())),
+                    ),
+                    (
+                        "metrics_path",
+                        OVal::Str(format_compact!("{}{metrics_path}", host.path)),
+                    ),
+                    ("relabel_configs", with_relabel(job, instance_relabel(true))),
+                ]);
                 let mut draft = base.derive(unit_job, Some(host.name.clone()));
                 draft.reasons.push(reason);
                 if !host.path.is_empty() {
@@ -170,10 +173,14 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
     }
 
     if !external_configs.is_empty() {
-        let mut ext_job = job.clone();
-        ext_job.insert("static_configs", OVal::Arr(external_configs));
-        ext_job.insert("metrics_path", OVal::str(metrics_path.clone()));
-        with_relabel(&mut ext_job, instance_relabel(false));
+        let ext_job = job.clone_replacing([
+            ("static_configs", OVal::Arr(external_configs)),
+            ("metrics_path", OVal::str(metrics_path.clone())),
+            (
+                "relabel_configs",
+                with_relabel(job, instance_relabel(false)),
+            ),
+        ]);
         let mut draft = base.derive(ext_job, None);
         draft
             .reasons

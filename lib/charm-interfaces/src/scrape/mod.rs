@@ -16,9 +16,10 @@ mod expand;
 pub mod feedback;
 mod hosts;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use compact_str::CompactString;
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -330,7 +331,7 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
 
 /// The relations of `(name, relation)` pairs whose name another relation also has.
 fn relations_sharing_names<'a>(names: impl Iterator<Item = (&'a str, u32)>) -> BTreeSet<u32> {
-    let mut first_holder: HashMap<&str, u32> = HashMap::new();
+    let mut first_holder: HashMap<&str, u32> = HashMap::with_capacity(names.size_hint().0);
     let mut shared = BTreeSet::new();
     for (name, relation_id) in names {
         match first_holder.get(name) {
@@ -464,7 +465,7 @@ fn pass_through(c: &mut Collector<'_>, jobs: Vec<OVal>) -> Vec<Draft> {
         } else if let Some(k) = job.keys().find(|k| !validate::is_known_scrape_key(k)) {
             Some(format!("{k:?} is not a Prometheus scrape_config field"))
         } else {
-            validate::check_job_fields(&job).err()
+            validate::check_job_fields(job.iter()).err()
         };
         if let Some(p) = problem {
             c.error(format!("scrape job {label} dropped: {p}"));
@@ -495,12 +496,8 @@ fn sanitized(
         c.skipped(&format!("#{i}"), "not an object".into());
         return Vec::new();
     };
-    let allowed: OMap = job
-        .iter()
-        .filter(|(k, _)| ALLOWED_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if let Err(p) = validate::check_job_fields(&allowed) {
+    let is_allowed = |(k, _): &(&CompactString, &OVal)| ALLOWED_KEYS.contains(&k.as_str());
+    if let Err(p) = validate::check_job_fields(job.iter().filter(is_allowed)) {
         c.error(format!("scrape job {label} dropped: {p}"));
         c.skipped(&label, format!("invalid: {p}"));
         return Vec::new();
@@ -508,8 +505,8 @@ fn sanitized(
     let prefix = format!("juju_{}_prometheus_scrape", topology.identifier());
     let mut reasons = Vec::new();
 
-    // Prefix the name (keeping its position), then overlay the allowed keys on the default job.
-    let mut named = job.clone();
+    // The name prefixed (in its place, or last when there was none), then the allowed keys
+    // overlaid on the default job, in the provider's order.
     let name = match job
         .get("job_name")
         .and_then(OVal::as_str)
@@ -518,7 +515,7 @@ fn sanitized(
         Some(n) => format!("{prefix}_{n}"),
         None => prefix,
     };
-    named.insert("job_name", OVal::str(name.clone()));
+    let had_static_configs = job.contains_key("static_configs");
     let mut sane = OMap::new();
     sane.insert("metrics_path", OVal::str("/metrics"));
     sane.insert(
@@ -529,13 +526,20 @@ fn sanitized(
                 .collect(),
         )]),
     );
+    let mut named = false;
     let mut dropped_keys = Vec::new();
-    for (k, v) in named.iter() {
-        if ALLOWED_KEYS.contains(&k.as_str()) {
-            sane.insert(k.clone(), v.clone());
+    for (k, v) in job {
+        if k == "job_name" {
+            named = true;
+            sane.insert(k, OVal::str(name.clone()));
+        } else if ALLOWED_KEYS.contains(&k.as_str()) {
+            sane.insert(k, v);
         } else {
-            dropped_keys.push(k.clone());
+            dropped_keys.push(k);
         }
+    }
+    if !named {
+        sane.insert("job_name", OVal::str(name.clone()));
     }
     if !dropped_keys.is_empty() {
         reasons.push(format!(
@@ -543,7 +547,7 @@ fn sanitized(
             dropped_keys.join(", ")
         ));
     }
-    if !job.contains_key("static_configs") {
+    if !had_static_configs {
         reasons.push("no static_configs: default target *:80 used".into());
     }
 
