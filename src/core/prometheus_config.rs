@@ -22,7 +22,7 @@ use crate::core::model::Topology;
 use crate::core::sharding::{self, Shard};
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{POLLER_JOB_NAME, SELF_JOB_NAME};
-use relation_targets::TargetFile;
+use relation_targets::{TargetFile, HTTP_SD_CONFIGS_KEY};
 
 pub use yaml::to_canonical_yaml;
 
@@ -295,7 +295,6 @@ fn render_jobs(
     yaml.push_str(SCRAPE_CONFIGS_KEY);
     yaml.push_str(":\n");
 
-    let mut target_files = Vec::with_capacity(prepared_count);
     let total = own.len() + prepared_count;
     let mut seq = block_yaml::RootSeq::default();
     for job in &own {
@@ -303,17 +302,11 @@ fn render_jobs(
         finish_job(&mut job, input);
         append_job(&job, &mut seq, &mut yaml)?;
     }
+    let mut target_files = Vec::with_capacity(prepared_count);
     for (i, prepared) in prepared.jobs.into_iter().enumerate() {
-        let name = prepared.name.clone();
-        let mut job = prepared.into_scrape_job();
-        target_files.extend(relation_targets::serve_over_http(
-            &mut job,
-            &name,
-            &input.targets_url,
-        ));
-        finish_relation_job(&mut job, input);
         let start = yaml.len();
-        append_relation_job(job, &mut seq, &mut yaml)?;
+        let written = append_relation_job(prepared, input, &mut seq, &mut yaml)?;
+        target_files.extend(written.target_file);
         if i == 0 {
             // Grown by doubling, a file of 10,000 jobs is copied some twenty times, and each
             // large allocation makes the allocator consolidate its free lists: size it once
@@ -321,7 +314,6 @@ fn render_jobs(
             yaml.reserve((yaml.len() - start) * total * 5 / 4);
         }
     }
-    let job_count = total;
     if !after.is_empty() {
         yaml.push_str(&yaml::value_to_yaml(&Value::Object(after))?);
     }
@@ -329,7 +321,7 @@ fn render_jobs(
         yaml,
         notes: prepared.notes,
         target_files,
-        jobs: job_count,
+        jobs: total,
     })
 }
 
@@ -364,34 +356,70 @@ const FINISHED_KEYS: [&str; 7] = [
     FALLBACK_SCRAPE_PROTOCOL_KEY,
 ];
 
-/// [`finish_job`] for a relation job in its compact form.
-fn finish_relation_job(job: &mut ScrapeJob, input: &ConfigInput) {
-    let mut shallow = Map::new();
-    for key in FINISHED_KEYS {
-        if let Some(value) = job.remove(key) {
-            shallow.insert(key.to_owned(), value);
-        }
-    }
-    let mut finished = Value::Object(shallow);
-    finish_job(&mut finished, input);
-    if let Value::Object(map) = finished {
-        for (key, value) in map {
-            job.insert(&key, value);
-        }
-    }
+/// What [`append_relation_job`] did.
+struct WrittenJob {
+    /// The job's targets, when they moved to a file.
+    target_file: Option<TargetFile>,
+    /// Whether `serde_yaml_ng` wrote it (a scalar the compact writer leaves to it): read by
+    /// the tests, which check that the compact writer is the one normally used.
+    #[cfg_attr(not(test), allow(dead_code))]
+    by_serde_yaml_ng: bool,
 }
 
-/// Appends a relation job to `scrape_configs`, written from its compact form unless it holds a
-/// scalar only `serde_yaml_ng` writes.
+/// Appends a relation job to `scrape_configs`: its targets moved to a target file when they
+/// are plain, its final name, `honor_labels: true`, then finished as every job is.
+///
+/// The keys the charm sets or finishing touches are taken out as a small JSON map; the rest of
+/// the job is written from its compact form beside them, unless it holds a scalar only
+/// `serde_yaml_ng` writes.
 fn append_relation_job(
-    job: ScrapeJob,
+    prepared: relation_jobs::PreparedJob,
+    input: &ConfigInput,
     seq: &mut block_yaml::RootSeq,
     yaml: &mut String,
-) -> Result<(), RenderError> {
-    if seq.append_map(job.sorted_views(), yaml).is_none() {
-        append_job(&Value::Object(job.into_map()), seq, yaml)?;
+) -> Result<WrittenJob, RenderError> {
+    let relation_jobs::PreparedJob { name, mut job } = prepared;
+    let target_file = relation_targets::take_targets(&mut job, &name);
+    let mut set = Map::new();
+    for key in FINISHED_KEYS.into_iter().chain([HTTP_SD_CONFIGS_KEY]) {
+        if let Some(value) = job.remove(key) {
+            set.insert(key.to_owned(), value);
+        }
     }
-    Ok(())
+    if let Some(file) = &target_file {
+        set.insert(
+            HTTP_SD_CONFIGS_KEY.to_owned(),
+            relation_targets::http_sd_configs(&input.targets_url, &file.id),
+        );
+    }
+    set.insert("job_name".to_owned(), Value::String(name));
+    set.insert("honor_labels".to_owned(), Value::Bool(true));
+    let mut finished = Value::Object(set);
+    finish_job(&mut finished, input);
+    let Value::Object(set) = finished else {
+        unreachable!("finishing keeps a job an object")
+    };
+
+    let mut entries: Vec<(&str, block_yaml::Layered<'_>)> = job
+        .sorted_views()
+        .into_iter()
+        .map(|(k, v)| (k, block_yaml::Layered::Job(v)))
+        .chain(
+            set.iter()
+                .map(|(k, v)| (k.as_str(), block_yaml::Layered::Json(v))),
+        )
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let by_serde_yaml_ng = seq.append_map(entries, yaml).is_none();
+    if by_serde_yaml_ng {
+        let mut whole = job.into_map();
+        whole.extend(set);
+        append_job(&Value::Object(whole), seq, yaml)?;
+    }
+    Ok(WrittenJob {
+        target_file,
+        by_serde_yaml_ng,
+    })
 }
 
 /// Appends one entry of `scrape_configs` as `serde_yaml_ng` writes it in the whole file.
@@ -426,31 +454,39 @@ mod tests {
 
     use super::*;
 
-    /// A relation job written the way every job was before relation jobs stayed compact: the
-    /// whole job as a `serde_json` tree, finished, then written by `serde_yaml_ng`.
-    fn through_a_tree(job: &ScrapeJob, name: &str, input: &ConfigInput) -> String {
+    const TARGETS_URL: &str = "http://127.0.0.1:9098";
+
+    /// A relation job written the way every job was before relation jobs stayed compact: its
+    /// targets served over HTTP, the whole job as a `serde_json` tree, finished, then written
+    /// by `serde_yaml_ng`.
+    fn through_a_tree(job: &ScrapeJob, name: &str, input: &ConfigInput) -> (String, Vec<u8>) {
+        let mut job = job.clone();
+        let file = relation_targets::serve_over_http(&mut job, name, TARGETS_URL);
         let mut map = job.to_map();
         map.insert("job_name".into(), json!(name));
         map.insert("honor_labels".into(), json!(true));
         let mut job = Value::Object(map);
         finish_job(&mut job, input);
-        serde_yaml_ng::to_string(&[job]).unwrap()
+        let yaml = serde_yaml_ng::to_string(&[job]).unwrap();
+        (yaml, file.map(|f| f.json).unwrap_or_default())
     }
 
-    /// The job as the renderer writes it, and whether the compact writer wrote it alone.
-    fn compact(job: &ScrapeJob, name: &str, input: &ConfigInput) -> (String, bool) {
-        let mut job = relation_jobs::PreparedJob {
+    /// The job as the renderer writes it, and whether the compact writer wrote it.
+    fn compact(job: &ScrapeJob, name: &str, input: &ConfigInput) -> ((String, Vec<u8>), bool) {
+        let prepared = relation_jobs::PreparedJob {
             name: name.to_owned(),
             job: job.clone(),
-        }
-        .into_scrape_job();
-        finish_relation_job(&mut job, input);
-        let alone = block_yaml::RootSeq::default()
-            .append_map(job.sorted_views(), &mut String::new())
-            .is_some();
+        };
         let mut out = String::new();
-        append_relation_job(job, &mut block_yaml::RootSeq::default(), &mut out).unwrap();
-        (out, alone)
+        let written = append_relation_job(
+            prepared,
+            input,
+            &mut block_yaml::RootSeq::default(),
+            &mut out,
+        )
+        .unwrap();
+        let file = written.target_file.map(|f| f.json).unwrap_or_default();
+        ((out, file), !written.by_serde_yaml_ng)
     }
 
     #[test]
@@ -458,6 +494,9 @@ mod tests {
         let jobs = [
             json!({"job_name": "a", "metrics_path": "/m", "relabel_configs": [{"action": "keep"}]}),
             json!({"job_name": "b", "scheme": "https", "static_configs": [{"targets": ["h:1"]}]}),
+            json!({"job_name": "g", "static_configs": [{"targets": ["h:1"], "labels": {"a": "b"}}],
+                   "http_sd_configs": [{"url": "http://x"}], "relabel_configs": [{"action": "keep"}]}),
+            json!({"job_name": "h", "static_configs": [{"targets": [1]}]}),
             json!({"job_name": "c", "scheme": "https", "tls_config": {"ca_file": "/x"}}),
             json!({"job_name": "d", "scheme": "https", "tls_config": {"insecure_skip_verify": true}}),
             json!({"job_name": "e", "relabel_configs": "not a list", "keep_dropped_targets": 5}),
@@ -484,6 +523,7 @@ mod tests {
                     input.shard = shard;
                     input.trusted_cas_file = cas.map(str::to_owned);
                     input.self_ca_file = cas.map(|_| "certs/ca.pem".to_owned());
+                    input.targets_url = TARGETS_URL.to_owned();
                     for job in &jobs {
                         let job = ScrapeJob::from(job.as_object().unwrap().clone());
                         for name in [job.name().unwrap(), "renamed_2"] {

@@ -92,6 +92,40 @@ impl<'a> Tree<'a> for JobValue<'a> {
     }
 }
 
+/// A value of a relation job being written: from its compact form, or from the few keys the
+/// charm set on it as JSON.
+#[derive(Clone, Copy)]
+pub enum Layered<'a> {
+    /// From the compact job.
+    Job(JobValue<'a>),
+    /// Set by the charm.
+    Json(&'a Value),
+}
+
+impl<'a> Tree<'a> for Layered<'a> {
+    fn node(self) -> Node<'a, Self> {
+        fn lift<'a, T: Tree<'a>>(
+            node: Node<'a, T>,
+            wrap: fn(T) -> Layered<'a>,
+        ) -> Node<'a, Layered<'a>> {
+            match node {
+                Node::Null => Node::Null,
+                Node::Bool(b) => Node::Bool(b),
+                Node::Number(n) => Node::Number(n),
+                Node::Str(s) => Node::Str(s),
+                Node::Seq(items) => Node::Seq(items.into_iter().map(wrap).collect()),
+                Node::Map(entries) => {
+                    Node::Map(entries.into_iter().map(|(k, v)| (k, wrap(v))).collect())
+                }
+            }
+        }
+        match self {
+            Layered::Job(v) => lift(Tree::node(v), Layered::Job),
+            Layered::Json(v) => lift(Tree::node(v), Layered::Json),
+        }
+    }
+}
+
 /// Appends the entries of a block sequence at the root, or under a key of the root mapping
 /// (which `serde_yaml_ng` does not indent): `- ` at column 0. It remembers across calls how
 /// `serde_yaml_ng` writes the scalars it had to ask it for (the same few recur in every job).

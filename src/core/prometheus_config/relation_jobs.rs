@@ -25,16 +25,6 @@ pub struct PreparedJob {
     pub job: ScrapeJob,
 }
 
-impl PreparedJob {
-    /// The job for `scrape_configs`: its final name and `honor_labels: true`.
-    pub fn into_scrape_job(self) -> ScrapeJob {
-        let mut job = self.job;
-        job.insert("job_name", Value::String(self.name));
-        job.insert("honor_labels", Value::Bool(true));
-        job
-    }
-}
-
 /// Prepares relation jobs.
 ///
 /// - A job without a non-empty string `job_name` is dropped (Prometheus would reject the file).
@@ -136,7 +126,12 @@ mod tests {
     fn maps(p: PreparedJobs) -> Vec<serde_json::Map<String, Value>> {
         p.jobs
             .into_iter()
-            .map(|j| j.into_scrape_job().into_map())
+            .map(|j| {
+                let mut job = j.job.into_map();
+                job.insert("job_name".into(), Value::String(j.name));
+                job.insert("honor_labels".into(), Value::Bool(true));
+                job
+            })
             .collect()
     }
 

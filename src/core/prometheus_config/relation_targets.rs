@@ -71,14 +71,27 @@ pub fn scrape_job_moves_to_a_file(job: &ScrapeJob) -> bool {
 /// Moves the `static_configs` of the job named `name` into a [`TargetFile`] and points the job
 /// at it on the server at `base_url`; `None` (the job unchanged) unless they are plain.
 pub fn serve_over_http(job: &mut ScrapeJob, name: &str, base_url: &str) -> Option<TargetFile> {
+    let file = take_targets(job, name)?;
+    job.insert(HTTP_SD_CONFIGS_KEY, http_sd_configs(base_url, &file.id));
+    Some(file)
+}
+
+/// The key of a job's `http_sd` entries.
+pub const HTTP_SD_CONFIGS_KEY: &str = "http_sd_configs";
+
+/// [`serve_over_http`] in two halves: the target file, taken out of the job...
+pub fn take_targets(job: &mut ScrapeJob, name: &str) -> Option<TargetFile> {
     let mut json = job.take_plain_static_configs()?;
     json.push(b'\n');
-    let id = file_id(name);
-    job.insert(
-        "http_sd_configs",
-        serde_json::json!([{"url": targets_url(base_url, &id), "refresh_interval": TARGETS_REFRESH_INTERVAL}]),
-    );
-    Some(TargetFile { id, json })
+    Some(TargetFile {
+        id: file_id(name),
+        json,
+    })
+}
+
+/// ...and the job's `http_sd_configs` naming it on the server at `base_url`.
+pub fn http_sd_configs(base_url: &str, id: &str) -> serde_json::Value {
+    serde_json::json!([{"url": targets_url(base_url, id), "refresh_interval": TARGETS_REFRESH_INTERVAL}])
 }
 
 #[cfg(test)]
