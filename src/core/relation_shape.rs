@@ -64,22 +64,14 @@ pub fn shape_digest<'a>(
     rules_digest: &str,
 ) -> String {
     let mut hasher = Sha256::new();
-    // Each job is written into one buffer and hashed at once: serde_json writes a job in
-    // dozens of small pieces, and feeding them to the hasher one by one cost more than the
-    // hashing.
-    let mut text = Vec::new();
+    // Each job is encoded into one buffer and hashed at once.
+    let mut bytes = Vec::new();
     for job in jobs {
         let served = relation_targets::scrape_job_moves_to_a_file(job);
-        text.clear();
-        for (key, value) in job.sorted_entries() {
-            if served && key == "static_configs" {
-                continue;
-            }
-            serde_json::to_writer(&mut text, &(key, value)).expect("a job serialises");
-        }
-        serde_json::to_writer(&mut text, &("served over http", served)).expect("serialises");
-        text.push(b'\n');
-        hasher.update(&text);
+        bytes.clear();
+        job.encode_for_digest(served.then_some("static_configs"), &mut bytes);
+        bytes.extend_from_slice(if served { b"\nserved\n" } else { b"\ninline\n" });
+        hasher.update(&bytes);
     }
     for error in errors {
         serde_json::to_writer(&mut hasher, error).expect("an error serialises");

@@ -50,10 +50,17 @@ impl ScrapeJob {
         self.0.get(key).map(OVal::to_value)
     }
 
-    /// Its entries in key order, each serialising (with `serde`) to the bytes its value in
-    /// [`ScrapeJob::to_map`] would: a digest of a job needs no copy of it.
-    pub fn sorted_entries(&self) -> Vec<(&str, impl Serialize + '_)> {
-        self.0.sorted_entries()
+    /// Appends an unambiguous encoding of the job to `out`, leaving out the key `except`:
+    /// the input of a digest compared only with digests made the same way (equal jobs give
+    /// equal bytes; the provider's key order counts).
+    pub fn encode_for_digest(&self, except: Option<&str>, out: &mut Vec<u8>) {
+        for (key, value) in self.0.iter() {
+            if Some(key.as_str()) == except {
+                continue;
+            }
+            crate::ordered::encode_str(key, out);
+            value.encode_into(out);
+        }
     }
 
     /// Sets one key to a JSON value, in place or appended.
