@@ -122,11 +122,18 @@ impl OMap {
     /// The entries in key order, each value serialising with its own keys sorted: the bytes
     /// `serde_json` writes for the [`OMap::into_value`] of this map, without building it.
     pub(crate) fn sorted_entries(&self) -> Vec<(&str, Sorted<'_>)> {
-        let mut entries: Vec<(&str, Sorted<'_>)> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), Sorted(v)))
-            .collect();
+        self.sorted_as(Sorted)
+    }
+
+    /// The entries sorted by key, as views.
+    pub(crate) fn sorted_views(&self) -> Vec<(&str, JobValue<'_>)> {
+        self.sorted_as(JobValue)
+    }
+
+    /// The entries sorted by key, each value wrapped by `wrap`.
+    fn sorted_as<'a, T>(&'a self, wrap: fn(&'a OVal) -> T) -> Vec<(&'a str, T)> {
+        let mut entries: Vec<(&str, T)> =
+            self.0.iter().map(|(k, v)| (k.as_str(), wrap(v))).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         entries
     }
@@ -553,19 +560,6 @@ impl<'a> JobValue<'a> {
     /// The value as a `serde_json::Value` (a copy).
     pub fn to_value(self) -> Value {
         self.0.to_value()
-    }
-}
-
-impl OMap {
-    /// The entries sorted by key, as views.
-    pub(crate) fn sorted_views(&self) -> Vec<(&str, JobValue<'_>)> {
-        let mut entries: Vec<(&str, JobValue<'_>)> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), JobValue(v)))
-            .collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        entries
     }
 }
 
