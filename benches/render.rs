@@ -1,6 +1,12 @@
 //! Rendering cost for 10,000 scrape jobs: `desired::compute` for 2,000 related applications of
 //! 5 units with a wildcard job each (one job per unit), and `prometheus_config::render` of the
 //! 10,000 jobs it produced. Short measurement times: `cargo bench --bench render`.
+//!
+//! `RENDER_COMPUTE_RUNS=n` runs `desired::compute` 2000x5 n times after the first and exits,
+//! without criterion: a fixed amount of work for an instruction count, which on this project's
+//! VMs (no hardware counters, wall times that move by half within an hour) is the measure that
+//! repeats. Per compute: `valgrind --tool=callgrind` of n=2 minus n=0, halved (BENCHMARKS.md,
+//! "Session 19").
 
 #[path = "support/mod.rs"]
 mod support;
@@ -54,6 +60,20 @@ fn benches(c: &mut Criterion) {
         })
         .unwrap_or(0);
     eprintln!("desired::compute 2000x5: prometheus.yml of {yml} bytes");
+    if let Some(runs) = std::env::var("RENDER_COMPUTE_RUNS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        let started = std::time::Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(desired_for(&snapshot).expect("renders"));
+        }
+        eprintln!(
+            "{runs} more computes: {:.1} ms each",
+            started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs.max(1))
+        );
+        std::process::exit(0);
+    }
 
     let mut group = c.benchmark_group("render");
     group
