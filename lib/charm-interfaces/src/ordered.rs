@@ -233,8 +233,7 @@ impl OVal {
                 out.push(b'{');
                 len(out, map.0.len());
                 for (k, v) in &map.0 {
-                    len(out, k.len());
-                    out.extend_from_slice(k.as_bytes());
+                    encode_str(k, out);
                     v.encode_into(out);
                 }
             }
@@ -555,11 +554,6 @@ impl<'a> JobValue<'a> {
             OVal::Arr(items) => JobNode::Seq(items.iter().map(JobValue).collect()),
             OVal::Obj(map) => JobNode::Map(map.sorted_views()),
         }
-    }
-
-    /// The value as a `serde_json::Value` (a copy).
-    pub fn to_value(self) -> Value {
-        self.0.to_value()
     }
 }
 
