@@ -24,8 +24,8 @@ use crate::core::endpoints::ENDPOINTS;
 use crate::core::model::{Databag, ModelSnapshot, RelationSnapshot};
 use crate::core::prometheus_config::{FILE_SD_GLOB, INVENTORY_TARGET_LIMIT};
 use crate::core::workload::{
-    CONFIG_FILE, LAYER_LABEL, POLLER_JOB_NAME, POLLER_LISTEN, PROMETHEUS_PORT, RULES_DIR,
-    SELF_JOB_NAME,
+    CONFIG_DIR, CONFIG_FILE, LAYER_LABEL, POLLER_JOB_NAME, POLLER_LISTEN, PROMETHEUS_PORT,
+    RULES_DIR, SELF_JOB_NAME,
 };
 
 /// Arguments of `render`.
@@ -323,6 +323,7 @@ pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput>
                 // The relation jobs' targets and the TLS files are shown too, except the
                 // private key.
                 let shown = file.path == CONFIG_FILE
+                    || is_relation_jobs_file(&file.path)
                     || file.role == FileRole::ScrapeTargets
                     || std::path::Path::new(&file.path).parent() == Some(Path::new(RULES_DIR))
                     || crate::core::tls::shown_by_render(&file.path);
@@ -446,4 +447,14 @@ fn run_inner(args: &RenderArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `path` is a relation's job file (see [`ConfigInput::relation_files`]).
+///
+/// [`ConfigInput::relation_files`]: crate::core::prometheus_config::ConfigInput::relation_files
+fn is_relation_jobs_file(path: &str) -> bool {
+    path.strip_prefix(CONFIG_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_prefix(crate::core::prometheus_config::RELATION_JOBS_DIR))
+        .is_some_and(|rest| rest.starts_with('/'))
 }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use charm_interfaces::scrape::{self, AppError, Explanation};
+use foldhash::HashMap;
+
+use charm_interfaces::scrape::{self, AppError, Explanation, ScrapeOutcome};
 use charm_interfaces::{
     alert_rules, alertmanager, catalogue, datasource_exchange, grafana_source, ingress_per_unit,
     prometheus_api, remote_write, self_metrics, Databag, RelationView,
@@ -26,12 +28,15 @@ use crate::core::layer::{
 };
 use crate::core::model::{ModelSnapshot, RelationSnapshot};
 use crate::core::prometheus_config::relation_targets::TargetFile;
-use crate::core::prometheus_config::{self, render_owned, ConfigInput};
+use crate::core::prometheus_config::{
+    self, relation_jobs_path, render_owned, ConfigInput, RelationJobsFile,
+};
+use crate::core::relation_shape::{JobNames, JobsBasis, RelationShape};
 use crate::core::sharding;
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{
-    CHARM_NAME, CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT, RULES_DIR,
-    TARGETS_DIR, TARGETS_SERVICE,
+    CHARM_NAME, CONFIG_DIR, CONFIG_FILE, INVENTORY_SERVICE, POLLER_BINARY, PROMETHEUS_PORT,
+    RULES_DIR, TARGETS_DIR, TARGETS_SERVICE,
 };
 
 /// What [`compute`] needs besides the snapshot.
@@ -96,6 +101,9 @@ pub struct Desired {
     /// The shapes of the isolated `metrics-endpoint` relations, for a later hook in which only
     /// one of them changed (see [`crate::core::relation_shape`]).
     pub relation_shapes: Vec<crate::core::relation_shape::RelationShape>,
+    /// When isolated relations have job files of their own: what a later hook changing one
+    /// of them alone needs (see [`crate::core::relation_shape`]).
+    pub jobs_basis: Option<crate::core::relation_shape::JobsBasis>,
     /// Notes from rendering (renamed jobs and similar).
     pub notes: Vec<String>,
     /// What an Active unit says: a setting not in effect that needs no fix to run (a
@@ -231,13 +239,20 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let topology = snapshot.topology();
     let mut input = ConfigInput::new(config, topology, inputs.version);
     input.self_target = format!("{}:{PROMETHEUS_PORT}", snapshot.fqdn);
-    let relation_shapes = crate::core::relation_shape::isolated_shapes(
+    let mut relation_shapes = crate::core::relation_shape::isolated_shapes(
         METRICS_ENDPOINT.name,
         &metrics.iter().map(|v| v.id).collect::<Vec<_>>(),
         &scrape,
         &scrape_rule_digests,
         &input.own_job_names(),
     );
+    let job_names = inputs
+        .version
+        .supports_scrape_config_files()
+        .then(|| JobNames::of(&scrape));
+    if job_names.is_some() {
+        input.relation_files = relation_files(&mut relation_shapes, &mut scrape);
+    }
     input.relation_jobs = std::mem::take(&mut scrape.jobs);
     input.alertmanagers = alerting.alertmanagers;
     input.remote_write = receivers.endpoints;
@@ -258,10 +273,14 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         input.global.external_labels =
             sharding::external_labels(&input.topology, inputs.config.scrape_sharding);
     }
+    let context = input.jobs_context();
     let rendered = render_owned(input)?;
     let jobs = rendered.jobs;
 
     let mut files = vec![DesiredFile::config(CONFIG_FILE, rendered.yaml)];
+    for (path, content) in rendered.relation_files {
+        files.push(DesiredFile::config(format!("{CONFIG_DIR}/{path}"), content));
+    }
     for (name, content) in scrape_rules.files.iter().chain(&sender_rules.files) {
         files.push(DesiredFile::config(
             format!("{RULES_DIR}/{name}"),
@@ -312,9 +331,17 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
             &snapshot.fqdn,
         ));
     }
+    let inline_renames = !rendered.notes.is_empty();
     notes.extend(rendered.notes);
 
     let reload_timeout = prometheus_config::reload_timeout(jobs, config_bytes(&files));
+    let jobs_basis = job_names.map(|names| JobsBasis {
+        context,
+        inline_renames,
+        web_tls: web_tls.clone(),
+        reload_timeout,
+        names,
+    });
     Ok(Desired {
         workload: DesiredWorkload {
             files,
@@ -337,12 +364,54 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
         problems,
         explanations: scrape.explanations,
         relation_shapes,
+        jobs_basis,
         notes,
         notice: match (retention_notice(inputs), tls.notice) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
         },
     })
+}
+
+/// Moves the jobs of each isolated relation (`shapes`) out of `scrape` into a job file of its
+/// own, recorded in its shape.
+fn relation_files(
+    shapes: &mut [RelationShape],
+    scrape: &mut ScrapeOutcome,
+) -> Vec<RelationJobsFile> {
+    let mut files: Vec<RelationJobsFile> = shapes
+        .iter_mut()
+        .map(|shape| {
+            let path = relation_jobs_path(&shape.relation);
+            shape.jobs_file = Some(path.clone());
+            RelationJobsFile {
+                path,
+                jobs: Vec::new(),
+            }
+        })
+        .collect();
+    let file_of: HashMap<u32, usize> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, shape)| (shape.relation.id, i))
+        .collect();
+    let mut inline = Vec::with_capacity(scrape.jobs.len());
+    let mut inline_relations = Vec::with_capacity(scrape.jobs.len());
+    for (job, relation) in std::mem::take(&mut scrape.jobs)
+        .into_iter()
+        .zip(std::mem::take(&mut scrape.job_relations))
+    {
+        match file_of.get(&relation) {
+            Some(&i) => files[i].jobs.push(job),
+            None => {
+                inline.push(job);
+                inline_relations.push(relation);
+            }
+        }
+    }
+    scrape.jobs = inline;
+    scrape.job_relations = inline_relations;
+    files
 }
 
 /// The config with a percentage `maximum_retention_size` turned into a size of the database

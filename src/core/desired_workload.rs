@@ -111,7 +111,7 @@ pub struct DesiredWorkload {
 }
 
 /// Prometheus serves HTTPS: the CA its certificate comes from and the name it certifies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WebTls {
     /// The CA (PEM) to trust.
     pub ca: String,

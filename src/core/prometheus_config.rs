@@ -14,7 +14,7 @@ mod yaml;
 use std::collections::{BTreeMap, BTreeSet};
 
 use charm_interfaces::ScrapeJob;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::core::config::{CharmConfig, InventoryConfig, PromDuration};
@@ -48,7 +48,7 @@ pub const FALLBACK_SCRAPE_PROTOCOL_KEY: &str = "fallback_scrape_protocol";
 pub const FALLBACK_SCRAPE_PROTOCOL: &str = "PrometheusText0.0.4";
 
 /// The `global` section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalSettings {
     /// Default scrape interval.
     pub scrape_interval: String,
@@ -57,7 +57,7 @@ pub struct GlobalSettings {
     /// Rule evaluation interval.
     pub evaluation_interval: String,
     /// Labels added to series and alerts leaving this Prometheus (see [`sharding`]).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
 }
 
@@ -127,6 +127,51 @@ pub struct ConfigInput {
     pub trusted_cas_file: Option<String>,
     /// Where Prometheus reaches the relation-targets server (see [`relation_targets`]).
     pub targets_url: String,
+    /// Relations whose jobs go to a file of their own, listed in `scrape_config_files`
+    /// (Prometheus ≥ 2.43): the isolated ones (see [`crate::core::relation_shape`]), so that a
+    /// change of one relation's jobs rewrites and checks that file alone.
+    pub relation_files: Vec<RelationJobsFile>,
+}
+
+/// One relation's jobs in a file of their own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationJobsFile {
+    /// Its path, relative to the config file ([`relation_jobs_path`]).
+    pub path: String,
+    /// Its jobs, each with a name no other job has.
+    pub jobs: Vec<ScrapeJob>,
+}
+
+/// The directory of the relations' job files, relative to the config file.
+pub const RELATION_JOBS_DIR: &str = "relations";
+
+/// Where the jobs of `relation` go when they have a file of their own, relative to the config
+/// file.
+pub fn relation_jobs_path(relation: &juju_hook::RelationId) -> String {
+    format!(
+        "{RELATION_JOBS_DIR}/{}-{}.yml",
+        relation.endpoint, relation.id
+    )
+}
+
+/// What finishing a relation job takes besides the job: the same for every relation job of
+/// a render, and a function of inputs the hook's fingerprint covers (config, version, peers,
+/// certificates), so a later hook whose other inputs are unchanged can finish one relation's
+/// jobs alone exactly as the render did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobsContext {
+    /// The `global` section (what promtool checks jobs against).
+    pub global: GlobalSettings,
+    /// Version-dependent keys.
+    pub version: PrometheusVersion,
+    /// This unit's share of the targets, when sharding.
+    pub shard: Option<Shard>,
+    /// The CA of Prometheus' own certificate (self-scrape), when it serves HTTPS.
+    pub self_ca_file: Option<String>,
+    /// The CAs received on `receive-ca-cert`.
+    pub trusted_cas_file: Option<String>,
+    /// Where Prometheus reaches the relation-targets server.
+    pub targets_url: String,
 }
 
 impl ConfigInput {
@@ -147,6 +192,19 @@ impl ConfigInput {
             self_ca_file: None,
             trusted_cas_file: None,
             targets_url: relation_targets::default_base_url(),
+            relation_files: Vec::new(),
+        }
+    }
+
+    /// What finishing a relation job takes from this input.
+    pub fn jobs_context(&self) -> JobsContext {
+        JobsContext {
+            global: self.global.clone(),
+            version: self.version,
+            shard: self.shard,
+            self_ca_file: self.self_ca_file.clone(),
+            trusted_cas_file: self.trusted_cas_file.clone(),
+            targets_url: self.targets_url.clone(),
         }
     }
 }
@@ -177,7 +235,9 @@ pub struct RenderedConfig {
     pub notes: Vec<String>,
     /// The targets of the relation jobs, served over HTTP (see [`relation_targets`]).
     pub target_files: Vec<TargetFile>,
-    /// How many scrape jobs prometheus.yml has.
+    /// The relations' job files: path relative to the config file, content.
+    pub relation_files: Vec<(String, String)>,
+    /// How many scrape jobs prometheus.yml and its relation files have.
     pub jobs: usize,
 }
 
@@ -256,7 +316,19 @@ fn render_jobs(
     relation_jobs: Vec<ScrapeJob>,
 ) -> Result<RenderedConfig, RenderError> {
     let own = input.own_jobs();
-    let reserved: BTreeSet<String> = own.iter().map(|j| j.job_name.clone()).collect();
+    let context = input.jobs_context();
+    // The jobs in relation files keep their names (no other job has them); a job renamed
+    // because its name is taken skips them as it skipped them when every job was inline.
+    let reserved: BTreeSet<String> = own
+        .iter()
+        .map(|j| j.job_name.clone())
+        .chain(
+            input
+                .relation_files
+                .iter()
+                .flat_map(|f| f.jobs.iter().filter_map(ScrapeJob::name).map(str::to_owned)),
+        )
+        .collect();
     let prepared = relation_jobs::prepare(relation_jobs, &reserved);
     let prepared_count = prepared.jobs.len();
     // Replicas' alerts differ only by the replica label: drop it so Alertmanager dedupes them.
@@ -288,30 +360,45 @@ fn render_jobs(
     let Value::Object(whole) = serde_json::to_value(&file)? else {
         unreachable!("a struct serialises to a JSON object")
     };
-    let (before, after): (Map<String, Value>, Map<String, Value>) = whole
+    let (mut before, after): (Map<String, Value>, Map<String, Value>) = whole
         .into_iter()
         .partition(|(key, _)| key.as_str() < SCRAPE_CONFIGS_KEY);
+    if !input.relation_files.is_empty() {
+        // Sorts before `scrape_configs`, like every key of `before`.
+        let paths = input.relation_files.iter().map(|f| f.path.clone());
+        before.insert(
+            SCRAPE_CONFIG_FILES_KEY.to_owned(),
+            Value::Array(paths.map(Value::String).collect()),
+        );
+    }
     let mut yaml = yaml::value_to_yaml(&Value::Object(before))?;
     yaml.push_str(SCRAPE_CONFIGS_KEY);
     yaml.push_str(":\n");
 
-    let total = own.len() + prepared_count;
+    let in_files: usize = input.relation_files.iter().map(|f| f.jobs.len()).sum();
+    let total = own.len() + prepared_count + in_files;
     let mut seq = block_yaml::RootSeq::default();
     for job in &own {
         let mut job = serde_json::to_value(job)?;
-        finish_job(&mut job, input);
+        finish_job(&mut job, &context);
         append_job(&job, &mut seq, &mut yaml)?;
     }
-    let mut target_files = Vec::with_capacity(prepared_count);
+    let mut target_files = Vec::with_capacity(prepared_count + in_files);
+    let mut relation_files = Vec::with_capacity(input.relation_files.len());
+    for file in &input.relation_files {
+        let (text, targets) = render_relation_file(&context, file.jobs.clone())?;
+        target_files.extend(targets);
+        relation_files.push((file.path.clone(), text));
+    }
     for (i, prepared) in prepared.jobs.into_iter().enumerate() {
         let start = yaml.len();
-        let written = append_relation_job(prepared, input, &mut seq, &mut yaml)?;
+        let written = append_relation_job(prepared, &context, &mut seq, &mut yaml)?;
         target_files.extend(written.target_file);
         if i == 0 {
             // Grown by doubling, a file of 10,000 jobs is copied some twenty times, and each
             // large allocation makes the allocator consolidate its free lists: size it once
             // from the first job. Pages never written are never resident.
-            yaml.reserve((yaml.len() - start) * total * 5 / 4);
+            yaml.reserve((yaml.len() - start) * prepared_count * 5 / 4);
         }
     }
     if !after.is_empty() {
@@ -321,26 +408,72 @@ fn render_jobs(
         yaml,
         notes: prepared.notes,
         target_files,
+        relation_files,
         jobs: total,
     })
 }
 
+/// One relation's job file: its jobs ordered by name under `scrape_configs`, finished as in
+/// prometheus.yml, and their target files. Every job must have a name no other job has (the
+/// relation is isolated).
+pub fn render_relation_file(
+    context: &JobsContext,
+    jobs: Vec<ScrapeJob>,
+) -> Result<(String, Vec<TargetFile>), RenderError> {
+    let mut prepared: Vec<relation_jobs::PreparedJob> = jobs
+        .into_iter()
+        .map(|job| relation_jobs::PreparedJob {
+            name: job.name().unwrap_or_default().to_owned(),
+            job,
+        })
+        .collect();
+    prepared.sort_by(|a, b| a.name.cmp(&b.name));
+    if prepared.is_empty() {
+        return Ok((format!("{SCRAPE_CONFIGS_KEY}: []\n"), Vec::new()));
+    }
+    let mut yaml = format!("{SCRAPE_CONFIGS_KEY}:\n");
+    let mut seq = block_yaml::RootSeq::default();
+    let mut target_files = Vec::with_capacity(prepared.len());
+    for job in prepared {
+        let written = append_relation_job(job, context, &mut seq, &mut yaml)?;
+        target_files.extend(written.target_file);
+    }
+    Ok((yaml, target_files))
+}
+
+/// A configuration to check one relation's job file with (at `path`, relative to it) before
+/// it goes live: the `global` section the jobs are validated against, and that file.
+pub fn relation_file_candidate(context: &JobsContext, path: &str) -> Result<String, RenderError> {
+    let candidate = serde_json::json!({
+        "global": context.global,
+        SCRAPE_CONFIG_FILES_KEY: [path],
+    });
+    yaml::value_to_yaml(&candidate)
+}
+
 /// The key of the scrape jobs in prometheus.yml.
 const SCRAPE_CONFIGS_KEY: &str = "scrape_configs";
+/// The key of the files of further scrape jobs (see [`ConfigInput::relation_files`]).
+const SCRAPE_CONFIG_FILES_KEY: &str = "scrape_config_files";
 
 /// What every job gets from the inputs besides its relation's data: TLS, the version's keys,
 /// this unit's shard.
-fn finish_job(job: &mut Value, input: &ConfigInput) {
+fn finish_job(job: &mut Value, context: &JobsContext) {
     let one = std::slice::from_mut(job);
     crate::core::tls::secure_jobs(
         one,
         SELF_JOB_NAME,
-        input.self_ca_file.as_deref(),
-        input.trusted_cas_file.as_deref(),
+        context.self_ca_file.as_deref(),
+        context.trusted_cas_file.as_deref(),
     );
-    apply_version(&mut one[0], input.version);
-    if let Some(shard) = input.shard {
-        sharding::shard_jobs(one, shard, &[SELF_JOB_NAME, POLLER_JOB_NAME], input.version);
+    apply_version(&mut one[0], context.version);
+    if let Some(shard) = context.shard {
+        sharding::shard_jobs(
+            one,
+            shard,
+            &[SELF_JOB_NAME, POLLER_JOB_NAME],
+            context.version,
+        );
     }
 }
 
@@ -374,7 +507,7 @@ struct WrittenJob {
 /// `serde_yaml_ng` writes.
 fn append_relation_job(
     prepared: relation_jobs::PreparedJob,
-    input: &ConfigInput,
+    input: &JobsContext,
     seq: &mut block_yaml::RootSeq,
     yaml: &mut String,
 ) -> Result<WrittenJob, RenderError> {
@@ -466,7 +599,7 @@ mod tests {
         map.insert("job_name".into(), json!(name));
         map.insert("honor_labels".into(), json!(true));
         let mut job = Value::Object(map);
-        finish_job(&mut job, input);
+        finish_job(&mut job, &input.jobs_context());
         let yaml = serde_yaml_ng::to_string(&[job]).unwrap();
         (yaml, file.map(|f| f.json).unwrap_or_default())
     }
@@ -480,7 +613,7 @@ mod tests {
         let mut out = String::new();
         let written = append_relation_job(
             prepared,
-            input,
+            &input.jobs_context(),
             &mut block_yaml::RootSeq::default(),
             &mut out,
         )

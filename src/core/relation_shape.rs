@@ -13,6 +13,12 @@
 //!
 //! The full path ([`crate::core::desired::compute`]) and the shortcut
 //! ([`relation_alone`]) take the shape with the same function, [`shape_digest`].
+//!
+//! With Prometheus ≥ 2.43 an isolated relation's jobs are in a file of their own
+//! (`scrape_config_files`), so an event that changes only its jobs (a unit of a wildcard job
+//! joined or departed: a job per unit) rewrites and checks that file alone, as long as its
+//! errors and rules ([`rest_digest`]) are as recorded and its new job names are held by no other
+//! relation ([`JobNames`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,11 +26,14 @@ use charm_interfaces::alert_rules::{self, RulesOutcome};
 use charm_interfaces::scrape::{self, AppError, ScrapeJob, ScrapeOutcome};
 use foldhash::{HashMap, HashMapExt};
 use juju_hook::RelationId;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::core::desired::RelationWrite;
+use crate::core::desired_workload::WebTls;
 use crate::core::model::RelationSnapshot;
 use crate::core::prometheus_config::relation_targets::{self, TargetFile};
+use crate::core::prometheus_config::JobsContext;
 
 /// An isolated relation's shape as the full path computed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +42,12 @@ pub struct RelationShape {
     pub relation: RelationId,
     /// [`shape_digest`] of its jobs, errors and rules.
     pub shape: String,
+    /// [`rest_digest`] of its errors and rules.
+    pub rest: String,
     /// The names of its jobs' target files (in the targets directory).
     pub target_files: Vec<String>,
+    /// Its job file, relative to the config file, when its jobs have one.
+    pub jobs_file: Option<String>,
 }
 
 /// An isolated relation computed alone, for the shortcut.
@@ -42,10 +55,31 @@ pub struct RelationShape {
 pub struct RelationAlone {
     /// [`shape_digest`] of its jobs, errors and rules.
     pub shape: String,
-    /// Its jobs' target files.
-    pub target_files: Vec<TargetFile>,
+    /// [`rest_digest`] of its errors and rules.
+    pub rest: String,
+    /// Its jobs, as the full path would have them.
+    pub jobs: Vec<ScrapeJob>,
     /// The feedback the leader would write to it (`None` when there is nothing to write).
     pub feedback: Option<RelationWrite>,
+}
+
+impl RelationAlone {
+    /// Its jobs' target files, served from `targets_url`.
+    pub fn target_files(&self, targets_url: &str) -> Vec<TargetFile> {
+        self.jobs
+            .iter()
+            .filter_map(|job| {
+                let mut job = job.clone();
+                let name = job.name()?.to_owned();
+                relation_targets::serve_over_http(&mut job, &name, targets_url)
+            })
+            .collect()
+    }
+
+    /// Its job names.
+    pub fn job_names(&self) -> impl Iterator<Item = &str> {
+        self.jobs.iter().map(job_name)
+    }
 }
 
 /// A digest of one relation's rule files and rule errors.
@@ -56,13 +90,23 @@ pub fn rules_digest(rules: &RulesOutcome) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The shape of a relation: its jobs (with the targets that move to a target file left out,
-/// and whether they moved), its scrape errors and the [`rules_digest`] of its rules.
-pub fn shape_digest<'a>(
-    jobs: impl IntoIterator<Item = &'a ScrapeJob>,
+/// What a relation adds besides its jobs: its scrape errors and the [`rules_digest`] of its
+/// rules.
+pub fn rest_digest<'a>(
     errors: impl IntoIterator<Item = &'a AppError>,
     rules_digest: &str,
 ) -> String {
+    let mut hasher = Sha256::new();
+    for error in errors {
+        serde_json::to_writer(&mut hasher, error).expect("an error serialises");
+    }
+    hasher.update(rules_digest.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The shape of a relation: its jobs (with the targets that move to a target file left out,
+/// and whether they moved) and the [`rest_digest`] of its errors and rules.
+pub fn shape_digest<'a>(jobs: impl IntoIterator<Item = &'a ScrapeJob>, rest: &str) -> String {
     let mut hasher = Sha256::new();
     // Each job is encoded into one buffer and hashed at once.
     let mut bytes = Vec::new();
@@ -73,10 +117,7 @@ pub fn shape_digest<'a>(
         bytes.extend_from_slice(if served { b"\nserved\n" } else { b"\ninline\n" });
         hasher.update(&bytes);
     }
-    for error in errors {
-        serde_json::to_writer(&mut hasher, error).expect("an error serialises");
-    }
-    hasher.update(rules_digest.as_bytes());
+    hasher.update(rest.as_bytes());
     hex::encode(hasher.finalize())
 }
 
@@ -108,36 +149,43 @@ pub fn isolated_shapes(
                 let name = job_name(job);
                 !name.is_empty() && uses.get(name) == Some(&1) && !reserved.contains(name)
             });
-            isolated.then(|| RelationShape {
-                relation: RelationId::new(endpoint, id),
-                shape: shape_digest(
-                    jobs.iter().copied(),
+            isolated.then(|| {
+                let rest = rest_digest(
                     scrape.per_app_errors.iter().filter(|e| e.relation_id == id),
                     rules.get(&id).map_or("", String::as_str),
-                ),
-                target_files: jobs
-                    .iter()
-                    .filter(|job| relation_targets::scrape_job_moves_to_a_file(job))
-                    .map(|job| relation_targets::file_name(job_name(job)))
-                    .collect(),
+                );
+                RelationShape {
+                    relation: RelationId::new(endpoint, id),
+                    shape: shape_digest(jobs.iter().copied(), &rest),
+                    rest,
+                    target_files: jobs
+                        .iter()
+                        .filter(|job| relation_targets::scrape_job_moves_to_a_file(job))
+                        .map(|job| relation_targets::file_name(job_name(job)))
+                        .collect(),
+                    jobs_file: None,
+                }
             })
         })
         .collect()
 }
 
 /// One relation computed alone, as the full path would see it were it isolated: `None` when
-/// it is not isolated on its own (a job without a name or with a reserved one). `leader`
-/// decides whether feedback is written; `targets_url` is where Prometheus fetches targets.
+/// it is not isolated on its own (a job without a name or with a reserved one, or jobs it
+/// renamed because they collided with each other, whose names before count too). `leader`
+/// decides whether feedback is written.
 pub fn relation_alone(
     rel: &RelationSnapshot,
     leader: bool,
     reserved: &BTreeSet<String>,
-    targets_url: &str,
 ) -> Option<RelationAlone> {
     let view = crate::core::desired::view(rel);
     let views = std::slice::from_ref(&view);
     let scrape = scrape::scrape_jobs(views);
     let rules = alert_rules::scrape_rule_files(views);
+    if !scrape.given_names.is_empty() {
+        return None;
+    }
     let mut names = BTreeSet::new();
     for job in &scrape.jobs {
         let name = job_name(job);
@@ -145,7 +193,8 @@ pub fn relation_alone(
             return None;
         }
     }
-    let shape = shape_digest(&scrape.jobs, &scrape.per_app_errors, &rules_digest(&rules));
+    let rest = rest_digest(&scrape.per_app_errors, &rules_digest(&rules));
+    let shape = shape_digest(&scrape.jobs, &rest);
     let feedback = leader
         .then(|| {
             let wanted = scrape::feedback::event_feedback(
@@ -160,21 +209,127 @@ pub fn relation_alone(
             writes.pop()
         })
         .flatten();
-    let target_files = scrape
-        .jobs
-        .into_iter()
-        .filter_map(|mut job| {
-            let name = job.name()?.to_owned();
-            relation_targets::serve_over_http(&mut job, &name, targets_url)
-        })
-        .collect();
     Some(RelationAlone {
         shape,
-        target_files,
+        rest,
+        jobs: scrape.jobs,
         feedback,
     })
 }
 
+/// Every relation job name of an apply, as the keys of their SHA-256 (first 8 bytes) with
+/// the relation holding it, sorted: the names a relation's new jobs must not take for the
+/// relation to stay isolated. Besides the final names, the names that relations renaming their
+/// own collisions gave (see `ScrapeOutcome::given_names`). Two names sharing a key only make
+/// a hook take the full path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobNames(Vec<(u64, u32)>);
+
+impl JobNames {
+    /// The names of a full computation's relation jobs.
+    pub fn of(scrape: &ScrapeOutcome) -> JobNames {
+        let mut entries: Vec<(u64, u32)> = scrape
+            .jobs
+            .iter()
+            .zip(&scrape.job_relations)
+            .map(|(job, relation)| (name_key(job_name(job)), *relation))
+            .chain(
+                scrape
+                    .given_names
+                    .iter()
+                    .map(|(name, relation)| (name_key(name), *relation)),
+            )
+            .collect();
+        entries.sort_unstable();
+        entries.dedup();
+        JobNames(entries)
+    }
+
+    /// Whether a relation other than `relation` holds one of `names`.
+    pub fn held_by_another<'a>(
+        &self,
+        relation: u32,
+        mut names: impl Iterator<Item = &'a str>,
+    ) -> bool {
+        names.any(|name| {
+            let key = name_key(name);
+            let start = self.0.partition_point(|(k, _)| *k < key);
+            self.0[start..]
+                .iter()
+                .take_while(|(k, _)| *k == key)
+                .any(|(_, holder)| *holder != relation)
+        })
+    }
+
+    /// These names with `relation`'s replaced by `names`.
+    pub fn with_relation<'a>(
+        &self,
+        relation: u32,
+        names: impl Iterator<Item = &'a str>,
+    ) -> JobNames {
+        let mut entries: Vec<(u64, u32)> = self
+            .0
+            .iter()
+            .copied()
+            .filter(|(_, holder)| *holder != relation)
+            .chain(names.map(|name| (name_key(name), relation)))
+            .collect();
+        entries.sort_unstable();
+        entries.dedup();
+        JobNames(entries)
+    }
+
+    /// As stored: 12 bytes per name (key, relation; little-endian).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.0.len() * 12);
+        for (key, relation) in &self.0 {
+            bytes.extend_from_slice(&key.to_le_bytes());
+            bytes.extend_from_slice(&relation.to_le_bytes());
+        }
+        bytes
+    }
+
+    /// From [`Self::to_bytes`]; `None` for bytes it did not write.
+    pub fn from_bytes(bytes: &[u8]) -> Option<JobNames> {
+        if !bytes.len().is_multiple_of(12) {
+            return None;
+        }
+        let entries: Vec<(u64, u32)> = bytes
+            .chunks_exact(12)
+            .map(|c| {
+                let key = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+                let relation = u32::from_le_bytes(c[8..].try_into().expect("4 bytes"));
+                (key, relation)
+            })
+            .collect();
+        entries.is_sorted().then_some(JobNames(entries))
+    }
+}
+
+fn name_key(name: &str) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 has 8 bytes"))
+}
+
 fn job_name(job: &ScrapeJob) -> &str {
     job.name().unwrap_or("")
+}
+
+/// What a full apply that gave isolated relations job files of their own leaves for a later
+/// hook that changes one of them alone: how their jobs were finished and checked, and how
+/// Prometheus is reloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobsBasis {
+    /// How every relation job was finished.
+    pub context: JobsContext,
+    /// Whether rendering renamed or dropped a relation job left in prometheus.yml: the names
+    /// it chose depend on every other name, so no relation's jobs may change alone.
+    pub inline_renames: bool,
+    /// Prometheus serves HTTPS: how the reload reaches it.
+    pub web_tls: Option<WebTls>,
+    /// How long a reload may take.
+    pub reload_timeout: std::time::Duration,
+    /// Every relation job name (stored on its own, see [`JobNames::to_bytes`]).
+    #[serde(skip)]
+    pub names: JobNames,
 }

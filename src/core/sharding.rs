@@ -42,7 +42,7 @@ pub const KEEP_DROPPED_TARGETS: u64 = 100;
 pub const KEEP_DROPPED_TARGETS_SINCE: PrometheusVersion = PrometheusVersion::new(2, 47, 0);
 
 /// This unit's share of the targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
     /// Position of this unit among the planned units ordered by unit number (`0..count`).
     pub index: u32,

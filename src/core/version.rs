@@ -102,6 +102,12 @@ impl PrometheusVersion {
     pub fn supports_fallback_scrape_protocol(self) -> bool {
         self.major >= 3
     }
+
+    /// Whether prometheus.yml may list further files of scrape configs in
+    /// `scrape_config_files` (Prometheus ≥ 2.43; Debian's 2.42 rejects the key).
+    pub fn supports_scrape_config_files(self) -> bool {
+        (self.major, self.minor) >= (2, 43)
+    }
 }
 
 impl Default for PrometheusVersion {
@@ -122,6 +128,21 @@ impl FromStr for PrometheusVersion {
 impl fmt::Display for PrometheusVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// As its `X.Y.Z` text.
+impl serde::Serialize for PrometheusVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// From its `X.Y.Z` text.
+impl<'de> serde::Deserialize<'de> for PrometheusVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole};
+use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole, WebTls};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
-use crate::core::relation_shape::RelationShape;
+use crate::core::relation_shape::{JobNames, JobsBasis, RelationShape};
 use crate::core::workload::{
     CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR, TARGETS_DIR, TARGETS_SERVICE,
 };
@@ -15,7 +15,7 @@ use crate::effects::access::open_local;
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::http::reload_prometheus;
-use crate::effects::promtool::validate_candidate;
+use crate::effects::promtool::{validate_candidate, validate_files};
 use crate::effects::report::{ApplyError, ApplyReport};
 use crate::effects::services::apply_layer;
 use crate::effects::targets_record::{self, RelationResult, TargetsBook, TargetsRecord};
@@ -25,8 +25,8 @@ use juju_hook::RelationId;
 /// `prometheus_url`. `current` is what [`CurrentWorkload::read`] returned at the start of the
 /// hook; `applied_for` is recorded in the manifest once everything succeeded, and so are the
 /// isolated relations' `shapes` in `book`, each with its digest as `applied_for`'s fingerprint
-/// has it. The relation jobs' target files are tracked in the charm container's record in
-/// `book`.
+/// has it, and the basis for changing their jobs alone (see [`ForShortcuts`]). The relation
+/// jobs' target files are tracked in the charm container's record in `book`.
 ///
 /// Before the first change to the workload the manifest loses its `applied_for`: a hook that
 /// dies half-way must not leave a manifest that vouches for the inputs of the apply before it
@@ -39,8 +39,9 @@ pub fn apply(
     current: &CurrentWorkload,
     applied_for: AppliedFor,
     book: &TargetsBook,
-    shapes: &[(&RelationShape, &str)],
+    relations: ForShortcuts<'_>,
 ) -> Result<ApplyReport, ApplyError> {
+    let ForShortcuts { shapes, basis } = relations;
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
     let (target_files, files): (Vec<&DesiredFile>, Vec<&DesiredFile>) = desired
@@ -121,6 +122,8 @@ pub fn apply(
                         Some((name.clone(), identity.clone()))
                     })
                     .collect(),
+                rest: s.rest.clone(),
+                jobs_file: s.jobs_file.clone(),
             };
             (s.relation.clone(), result)
         })
@@ -150,14 +153,11 @@ pub fn apply(
     }
 
     if config_changed && !prometheus_restarted {
-        match &desired.web_tls {
-            Some(tls) => crate::effects::tls_client::reload_prometheus_tls(
-                prometheus_url,
-                tls,
-                desired.reload_timeout,
-            )?,
-            None => reload_prometheus(prometheus_url, desired.reload_timeout)?,
-        }
+        reload(
+            prometheus_url,
+            desired.web_tls.as_ref(),
+            desired.reload_timeout,
+        )?;
         report.reloaded = true;
     }
 
@@ -173,6 +173,7 @@ pub fn apply(
     });
     // Recorded before the manifest vouches for them (see `begin`).
     targets_record::save_results(&book.results, &results);
+    book.save_basis(&applied.generation, basis);
     // After a change always: a change of target files alone (a lost record, restored files)
     // leaves the manifest as it was, and one left without `applied_for` would send every
     // later hook down the full path with every target file unknown.
@@ -181,6 +182,16 @@ pub fn apply(
     }
     book.end_apply();
     Ok(report)
+}
+
+/// What an apply records for later hooks that change one relation alone
+/// (`crate::hook::targets_shortcut`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ForShortcuts<'a> {
+    /// The isolated relations' shapes, each with its digest as the apply's fingerprint has it.
+    pub shapes: &'a [(&'a RelationShape, &'a str)],
+    /// When isolated relations have job files of their own: how their jobs were finished.
+    pub basis: Option<&'a JobsBasis>,
 }
 
 /// The manifest's mode: only Pebble's user reads it.
@@ -261,6 +272,98 @@ pub fn apply_targets(
         .map_err(|e| ApplyError::Record(e.to_string()))?;
     book.end_apply();
     Ok(report)
+}
+
+/// One isolated relation's new jobs (see `crate::hook::targets_shortcut`): its job file, the
+/// configuration that file is checked with, and its jobs' target files.
+pub struct RelationJobsChange<'a> {
+    /// The relation.
+    pub relation: &'a RelationId,
+    /// Its job file, at its live path.
+    pub jobs_file: DesiredFile,
+    /// A configuration naming only that file, at the live prometheus.yml's path: staged and
+    /// checked, never pushed live.
+    pub candidate: DesiredFile,
+    /// Its jobs' target files.
+    pub target_files: Vec<DesiredFile>,
+    /// Its result once applied; `files` are the target files recorded before.
+    pub result: RelationResult,
+    /// Every relation job name once applied.
+    pub names: JobNames,
+}
+
+/// Applies a change of one isolated relation's jobs alone: promtool checks its job file
+/// under the candidate configuration, then the file and its jobs' changed target files are
+/// pushed, Prometheus reloads, and the relation's result, the job names and the manifest
+/// (the file's identity and `applied_for`) are recorded. prometheus.yml, the rules, the layer
+/// and every other relation's files stay as they are.
+pub fn apply_relation_jobs(
+    workload: &WorkloadGateway,
+    prometheus_url: &str,
+    current: &CurrentWorkload,
+    change: RelationJobsChange<'_>,
+    basis: &JobsBasis,
+    book: &TargetsBook,
+    applied_for: AppliedFor,
+) -> Result<ApplyReport, ApplyError> {
+    let manifest = &current.manifest;
+    let mut report = ApplyReport::default();
+    validate_files(
+        workload,
+        &[&change.candidate, &change.jobs_file],
+        &mut report,
+    )?;
+    let mut result = change.result;
+    let known = std::mem::take(&mut result.files);
+    let (mut changed, identities) = target_files_against(change.target_files.iter(), &known);
+    let pushed_targets: BTreeMap<String, String> = identities
+        .iter()
+        .filter(|(name, identity)| known.get(*name) != Some(*identity))
+        .map(|(name, identity)| (name.clone(), identity.clone()))
+        .collect();
+    result.files = identities;
+    let mut applied = Manifest {
+        applied_for: Some(applied_for),
+        ..manifest.clone()
+    };
+    let identity = change.jobs_file.identity();
+    let jobs_changed = manifest.files.get(&change.jobs_file.path) != Some(&identity);
+    applied
+        .files
+        .insert(change.jobs_file.path.clone(), identity);
+    if jobs_changed {
+        changed.push(&change.jobs_file);
+    }
+    mark_in_flight(book)?;
+    push_changed(workload, &changed, &mut report)?;
+    let record = |e: std::io::Error| ApplyError::Record(e.to_string());
+    TargetsRecord::append(&book.record, &manifest.generation, &pushed_targets).map_err(record)?;
+    if jobs_changed {
+        reload(prometheus_url, basis.web_tls.as_ref(), basis.reload_timeout)?;
+        report.reloaded = true;
+    }
+    result
+        .save(&book.results, change.relation)
+        .map_err(record)?;
+    book.save_names(&manifest.generation, &change.names)
+        .map_err(record)?;
+    push_manifest(workload, &applied, &mut report)?;
+    book.end_apply();
+    Ok(report)
+}
+
+/// Asks Prometheus to reload its configuration, over HTTPS when it serves it.
+fn reload(
+    prometheus_url: &str,
+    web_tls: Option<&WebTls>,
+    timeout: std::time::Duration,
+) -> Result<(), ApplyError> {
+    match web_tls {
+        Some(tls) => {
+            crate::effects::tls_client::reload_prometheus_tls(prometheus_url, tls, timeout)
+        }
+        None => reload_prometheus(prometheus_url, timeout),
+    }
 }
 
 /// Pushes the changed target files and then the manifest that vouches for them, in one

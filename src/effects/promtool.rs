@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pebble::ExecOutput;
 
-use crate::core::desired_workload::{DesiredWorkload, FileRole};
+use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileRole};
 use crate::core::workload::{CANDIDATE_DIR, CONFIG_DIR, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY};
 use crate::effects::access::file_bytes;
 use crate::effects::gateway::WorkloadGateway;
@@ -35,15 +35,26 @@ pub fn validate_candidate(
     desired: &DesiredWorkload,
     report: &mut ApplyReport,
 ) -> Result<(), ApplyError> {
+    let files: Vec<&DesiredFile> = desired
+        .files
+        .iter()
+        .filter(|f| f.role == FileRole::PrometheusConfig)
+        .collect();
+    validate_files(workload, &files, report)
+}
+
+/// Stages `files` (live paths; prometheus.yml among them) under the candidate directory and
+/// runs `promtool check config` on the staged prometheus.yml.
+pub fn validate_files(
+    workload: &WorkloadGateway,
+    files: &[&DesiredFile],
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
     for dir in [CANDIDATE_DIR, LEGACY_CANDIDATE_DIR] {
         workload.remove(dir, true)?;
     }
     let mut staged = Vec::new();
-    for file in desired
-        .files
-        .iter()
-        .filter(|f| f.role == FileRole::PrometheusConfig)
-    {
+    for file in files {
         let relative = file
             .path
             .strip_prefix(CONFIG_DIR)

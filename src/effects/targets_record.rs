@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use juju_hook::RelationId;
 use serde::{Deserialize, Serialize};
+
+use crate::core::relation_shape::{JobNames, JobsBasis};
 use sha2::{Digest, Sha256};
 
 /// The record's file in the charm directory.
@@ -29,6 +31,11 @@ pub const TARGETS_JOURNAL_FILE: &str = ".relation-targets.journal";
 pub const RELATION_RESULTS_DIR: &str = ".relation-results";
 /// The marker of an apply in flight in the charm directory (see [`TargetsBook::begin_apply`]).
 pub const APPLY_IN_FLIGHT_FILE: &str = ".apply-in-flight";
+/// The last full apply's [`JobsBasis`] in the charm directory, with its generation.
+pub const JOBS_BASIS_FILE: &str = ".jobs-basis.json";
+/// Every relation job name of the last apply ([`JobNames::to_bytes`]), after a line with
+/// its generation.
+pub const JOB_NAMES_FILE: &str = ".job-names";
 
 /// Target file name → identity of the bytes pushed, for one generation of the workload.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +162,12 @@ pub struct RelationResult {
     pub shape: String,
     /// Its target files: name → [`identity`] of the bytes in the container.
     pub files: BTreeMap<String, String>,
+    /// Its errors and rules ([`crate::core::relation_shape::rest_digest`]).
+    #[serde(default)]
+    pub rest: String,
+    /// Its job file, relative to the config file, when its jobs have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs_file: Option<String>,
 }
 
 /// Where the relation results live for the charm directory `charm_dir`.
@@ -171,6 +184,10 @@ pub struct TargetsBook {
     pub results: PathBuf,
     /// The marker of an apply in flight ([`APPLY_IN_FLIGHT_FILE`]).
     pub in_flight: PathBuf,
+    /// The last full apply's basis for changing one relation's jobs ([`JOBS_BASIS_FILE`]).
+    pub basis: PathBuf,
+    /// Every relation job name ([`JOB_NAMES_FILE`]).
+    pub names: PathBuf,
 }
 
 impl TargetsBook {
@@ -180,7 +197,58 @@ impl TargetsBook {
             record: record_path(charm_dir),
             results: results_dir(charm_dir),
             in_flight: charm_dir.join(APPLY_IN_FLIGHT_FILE),
+            basis: charm_dir.join(JOBS_BASIS_FILE),
+            names: charm_dir.join(JOB_NAMES_FILE),
         }
+    }
+
+    /// Saves the basis of an apply of `generation` (names included), or removes the one there
+    /// when this apply has none. A failure is logged: without a basis a hook takes the full
+    /// path.
+    pub fn save_basis(&self, generation: &str, basis: Option<&JobsBasis>) {
+        let Some(basis) = basis else {
+            for path in [&self.basis, &self.names] {
+                let _ = std::fs::remove_file(path);
+            }
+            return;
+        };
+        let saved = serde_json::to_vec(&StoredBasis {
+            generation: generation.to_owned(),
+            basis: basis.clone(),
+        })
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&self.basis, bytes))
+        .and_then(|()| self.save_names(generation, &basis.names));
+        if let Err(e) = saved {
+            tracing::warn!("cannot save {}: {e}", self.basis.display());
+        }
+    }
+
+    /// Saves the job names of `generation` (the basis keeps its own).
+    pub fn save_names(&self, generation: &str, names: &JobNames) -> std::io::Result<()> {
+        let mut bytes = format!("{generation}\n").into_bytes();
+        bytes.extend(names.to_bytes());
+        let tmp = self.names.with_extension("tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, &self.names)
+    }
+
+    /// The basis of `generation`, names included; `None` when there is none of it, or it
+    /// cannot be read.
+    pub fn load_basis(&self, generation: &str) -> Option<JobsBasis> {
+        let stored: StoredBasis = serde_json::from_slice(&std::fs::read(&self.basis).ok()?).ok()?;
+        if generation.is_empty() || stored.generation != generation {
+            return None;
+        }
+        let bytes = std::fs::read(&self.names).ok()?;
+        let newline = bytes.iter().position(|b| *b == b'\n')?;
+        if &bytes[..newline] != generation.as_bytes() {
+            return None;
+        }
+        Some(JobsBasis {
+            names: JobNames::from_bytes(&bytes[newline + 1..])?,
+            ..stored.basis
+        })
     }
 
     /// Marks an apply as begun, before its first change to the workload. Until
@@ -210,6 +278,13 @@ impl TargetsBook {
     pub fn apply_in_flight(&self) -> bool {
         std::fs::metadata(&self.in_flight).is_ok_and(|m| m.len() > 0)
     }
+}
+
+/// A [`JobsBasis`] as saved, with the generation it belongs to.
+#[derive(Serialize, Deserialize)]
+struct StoredBasis {
+    generation: String,
+    basis: JobsBasis,
 }
 
 fn result_path(dir: &Path, relation: &RelationId) -> PathBuf {
@@ -384,6 +459,8 @@ mod tests {
             digest: "d".into(),
             shape: "s".into(),
             files: BTreeMap::from([("a.json".into(), "1".into())]),
+            rest: "r".into(),
+            jobs_file: None,
         };
         save_results(
             &results,
@@ -399,6 +476,60 @@ mod tests {
         assert_eq!(RelationResult::load(&results, &two, "g"), None, "pruned");
     }
 
+    /// The basis loads only for its generation, with the names saved beside it (the last
+    /// ones saved, as a jobs-only apply saves them alone); a missing, foreign or torn names
+    /// file makes it unknown.
+    #[test]
+    fn a_basis_loads_for_its_generation_with_the_names_saved_last() {
+        use crate::core::prometheus_config::{ConfigInput, JobsContext};
+        let dir = tempfile::tempdir().unwrap();
+        let book = TargetsBook::in_charm_dir(dir.path());
+        let topology = crate::core::model::Topology {
+            model: "m".into(),
+            model_uuid: "u".into(),
+            application: "prometheus".into(),
+            unit: "prometheus/0".into(),
+            charm_name: "prometheus-rs-k8s".into(),
+        };
+        let context: JobsContext = ConfigInput::new(
+            &crate::core::config::CharmConfig::default(),
+            topology,
+            crate::core::version::PrometheusVersion::new(3, 14, 0),
+        )
+        .jobs_context();
+        let names = JobNames::default().with_relation(1, ["a", "b"].into_iter());
+        let basis = JobsBasis {
+            context,
+            inline_renames: false,
+            web_tls: None,
+            reload_timeout: std::time::Duration::from_secs(7),
+            names: names.clone(),
+        };
+        assert_eq!(book.load_basis("g"), None, "none saved");
+        book.save_basis("g", Some(&basis));
+        assert_eq!(book.load_basis("g"), Some(basis.clone()));
+        assert_eq!(book.load_basis("h"), None, "another generation");
+        assert_eq!(book.load_basis(""), None);
+
+        let later = names.with_relation(2, ["c"].into_iter());
+        book.save_names("g", &later).unwrap();
+        assert_eq!(book.load_basis("g").unwrap().names, later);
+        book.save_names("h", &later).unwrap();
+        assert_eq!(book.load_basis("g"), None, "names of another generation");
+
+        book.save_names("g", &later).unwrap();
+        let bytes = std::fs::read(&book.names).unwrap();
+        std::fs::write(&book.names, &bytes[..bytes.len() - 5]).unwrap();
+        assert_eq!(book.load_basis("g"), None, "names cut short");
+
+        book.save_basis("g", None);
+        assert_eq!(
+            book.load_basis("g"),
+            None,
+            "an apply without a basis removes it"
+        );
+    }
+
     /// A result is saved in place: one cut short anywhere (a hook killed while writing it)
     /// must not load, so that its relation takes the full path.
     #[test]
@@ -410,6 +541,8 @@ mod tests {
             digest: "d".repeat(64),
             shape: "s".repeat(64),
             files: BTreeMap::from([("a.json".into(), identity(b"[]\n"))]),
+            rest: "r".repeat(64),
+            jobs_file: Some("relations/metrics-endpoint-3.yml".into()),
         };
         result.save(dir.path(), &relation).unwrap();
         let path = result_path(dir.path(), &relation);

@@ -177,7 +177,7 @@ pub fn reconcile_with(
     if let Some(current) = &current {
         let unread: Vec<bool> = memos.iter().map(Option::is_some).collect();
         let shortcut = tracing::info_span!("targets shortcut").in_scope(|| {
-            targets_shortcut::try_targets_only(
+            targets_shortcut::try_relation_only(
                 &ShortcutInputs {
                     event: &ctx.event,
                     snapshot: &snapshot,
@@ -188,6 +188,7 @@ pub fn reconcile_with(
                     config: &config,
                     version,
                     targets_url: &access.targets_url,
+                    prometheus_url: &access.prometheus_url,
                     book: &book,
                 },
                 current,
@@ -197,7 +198,7 @@ pub fn reconcile_with(
         if let Some(Shortcut { status, applied }) = shortcut {
             let status = match applied {
                 Ok(report) => {
-                    info!("only the targets of the event's relation changed: pushed them alone");
+                    info!("only the event's relation changed: applied it alone");
                     log_report(&report);
                     // The relations read are as the apply recorded them: memo them.
                     memo_relations_read(tools, &snapshot, &memos, &digests);
@@ -617,7 +618,10 @@ fn converge(
                 current,
                 applied_for,
                 &TargetsBook::in_charm_dir(charm_dir),
-                &shapes,
+                apply::ForShortcuts {
+                    shapes: &shapes,
+                    basis: desired.jobs_basis.as_ref(),
+                },
             )
         });
         match result {

@@ -1,9 +1,16 @@
-//! A `metrics-endpoint` relation event that changes nothing but that relation's targets: a
-//! unit moved to a new address (every pod restart), or a unit of a job with static targets
-//! came or went. Its jobs' target files are pushed and Prometheus fetches them over `http_sd`
-//! (see [`crate::core::prometheus_config::relation_targets`]); prometheus.yml, the rules, the
-//! layer and every other relation stay as the last apply left them, so the hook reads no other
-//! databag, renders nothing, runs no promtool and reloads nothing.
+//! A `metrics-endpoint` relation event that changes nothing but that relation's targets or
+//! jobs: a unit moved to a new address (every pod restart), a unit of a job with static
+//! targets came or went (its targets change), or a unit of a wildcard job came or went (a job
+//! per unit: its jobs change). The other relations, prometheus.yml, the rules and the layer
+//! stay as the last apply left them, so the hook reads no other databag and renders only that
+//! relation.
+//!
+//! * **Targets only**: its jobs' target files are pushed and Prometheus fetches them over
+//!   `http_sd` (see [`crate::core::prometheus_config::relation_targets`]); no promtool, no
+//!   reload.
+//! * **Jobs only** (Prometheus ≥ 2.43, where an isolated relation's jobs have a file of their
+//!   own listed in `scrape_config_files`): its job file is checked by promtool under a
+//!   configuration naming only it, pushed with its target files, and Prometheus reloads.
 //!
 //! Taken only when all of this holds, each checked in the hook:
 //!
@@ -12,30 +19,38 @@
 //!   `RelationResult`, kept in the charm container under the manifest's generation) equals the
 //!   fingerprint in the manifest, and the workload is as that apply left it (same plan,
 //!   services as they should be): the same test as the unchanged-inputs shortcut.
-//! * **The relation's shape is the recorded one.** Computed alone, its jobs (all but their
-//!   targets), errors and rules digest to the recorded shape, which the full path took only for
-//!   an isolated relation (see [`crate::core::relation_shape`]): its jobs end up in
-//!   prometheus.yml exactly as before, only their target files differ.
+//! * **The relation is isolated, and stays so.** Computed alone, its jobs have names, none of
+//!   the charm's own, none twice, none renamed. For targets only, its jobs (all but their
+//!   targets), errors and rules digest to the recorded shape, which the full path took only
+//!   for an isolated relation (see [`crate::core::relation_shape`]): its jobs end up in
+//!   prometheus.yml exactly as before, only their target files differ. For jobs only, its
+//!   errors and rules digest as recorded, it had a job file, no other relation holds one of
+//!   its new job names (the job names of the last apply, kept beside the results), the last
+//!   full apply renamed no job, and the targets service stays as needed (running while a job
+//!   has a target file).
 //! * **Nothing to write back to it** (the leader's feedback is as the relation has it).
 //!
 //! Anything else, and every event that takes the full path (pebble-ready, upgrade,
 //! leader-elected), recomputes everything; so does the first update-status after this shortcut
-//! applied (every 5 minutes by default), as the manifest says the apply was targets-only. A
+//! applied (every 5 minutes by default), as the manifest says the apply was a shortcut's. A
 //! failed push leaves the apply marked in flight in the charm directory
 //! ([`crate::effects::targets_record::TargetsBook::begin_apply`]), so the next hook takes the
-//! full path too.
+//! full path too; a job file promtool rejects sends this hook down the full path, which says
+//! why.
 
-use juju_hook::{Event, RelationEventKind, Status};
+use juju_hook::{Event, RelationEventKind, RelationId, Status};
 
 use crate::core::config::CharmConfig;
 use crate::core::desired::target_file;
+use crate::core::desired_workload::DesiredFile;
 use crate::core::endpoints::METRICS_ENDPOINT;
 use crate::core::manifest::AppliedFor;
 use crate::core::model::ModelSnapshot;
-use crate::core::prometheus_config::ConfigInput;
-use crate::core::relation_shape::relation_alone;
+use crate::core::prometheus_config::{relation_file_candidate, render_relation_file, ConfigInput};
+use crate::core::relation_shape::{relation_alone, JobsBasis, RelationAlone};
 use crate::core::version::PrometheusVersion;
-use crate::effects::apply::apply_targets;
+use crate::core::workload::{CONFIG_DIR, CONFIG_FILE, TARGETS_SERVICE};
+use crate::effects::apply::{apply_relation_jobs, apply_targets, RelationJobsChange};
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::report::{ApplyError, ApplyReport};
@@ -62,6 +77,8 @@ pub struct ShortcutInputs<'a> {
     pub version: PrometheusVersion,
     /// Where Prometheus fetches the relation targets.
     pub targets_url: &'a str,
+    /// Prometheus' web API (for the reload after a change of jobs).
+    pub prometheus_url: &'a str,
     /// The charm container's book of target files.
     pub book: &'a TargetsBook,
 }
@@ -75,9 +92,9 @@ pub struct Shortcut {
     pub applied: Result<ApplyReport, ApplyError>,
 }
 
-/// Applies the event's relation's targets alone when the event changed nothing else; `None`
-/// when the full path must run.
-pub fn try_targets_only(
+/// Applies the event's relation's targets or jobs alone when the event changed nothing else;
+/// `None` when the full path must run.
+pub fn try_relation_only(
     inputs: &ShortcutInputs<'_>,
     current: &CurrentWorkload,
     workload: &WorkloadGateway,
@@ -113,29 +130,101 @@ pub fn try_targets_only(
     let reserved =
         ConfigInput::new(inputs.config, snapshot.topology(), inputs.version).own_job_names();
     let rel = &snapshot.relations[index];
-    let alone = relation_alone(rel, snapshot.leader, &reserved, inputs.targets_url)?;
-    if alone.shape != recorded.shape || alone.feedback.is_some() {
+    let alone = relation_alone(rel, snapshot.leader, &reserved)?;
+    if alone.feedback.is_some() {
         return None;
     }
-    let plan = current.manifest.applied_for.as_ref()?.plan.clone();
-    let files: Vec<_> = alone.target_files.into_iter().map(target_file).collect();
+    let applied_for = AppliedFor {
+        inputs: inputs.fingerprint.to_owned(),
+        status: status.clone(),
+        plan: current.manifest.applied_for.as_ref()?.plan.clone(),
+        targets_only: true,
+    };
+    let digest = inputs.digests[index].clone();
+    if alone.shape == recorded.shape {
+        let files: Vec<_> = alone
+            .target_files(inputs.targets_url)
+            .into_iter()
+            .map(target_file)
+            .collect();
+        let result = RelationResult { digest, ..recorded };
+        let applied = apply_targets(
+            workload,
+            current,
+            &files,
+            &event.relation,
+            result,
+            inputs.book,
+            applied_for,
+        );
+        return Some(Shortcut { status, applied });
+    }
+    let change = jobs_change(inputs, current, &event.relation, alone, recorded, digest)?;
+    let (change, basis) = change;
+    match apply_relation_jobs(
+        workload,
+        inputs.prometheus_url,
+        current,
+        change,
+        &basis,
+        inputs.book,
+        applied_for,
+    ) {
+        // The full path renders everything and says what promtool found.
+        Err(ApplyError::InvalidConfig(reason)) => {
+            tracing::info!("promtool rejected the relation's job file ({reason}): full path");
+            None
+        }
+        applied => Some(Shortcut { status, applied }),
+    }
+}
+
+/// The relation's new jobs as a change of its job file alone, when the last full apply left
+/// a basis for it and the relation stays isolated with its errors and rules as recorded.
+fn jobs_change<'a>(
+    inputs: &ShortcutInputs<'_>,
+    current: &CurrentWorkload,
+    relation: &'a RelationId,
+    alone: RelationAlone,
+    recorded: RelationResult,
+    digest: String,
+) -> Option<(RelationJobsChange<'a>, JobsBasis)> {
+    let path = recorded.jobs_file.clone()?;
+    if alone.rest != recorded.rest {
+        return None;
+    }
+    let basis = inputs.book.load_basis(&current.manifest.generation)?;
+    if basis.inline_renames
+        || basis.context.version != inputs.version
+        || basis.context.targets_url != inputs.targets_url
+        || basis.names.held_by_another(relation.id, alone.job_names())
+    {
+        return None;
+    }
+    let names = basis.names.with_relation(relation.id, alone.job_names());
+    let candidate = relation_file_candidate(&basis.context, &path).ok()?;
+    let (text, targets) = render_relation_file(&basis.context, alone.jobs).ok()?;
+    // The targets service runs while some relation job has a target file: whether it should
+    // run changes only with the first of them or the last, which the full path decides.
+    let targets_running = current.plan.services.contains_key(TARGETS_SERVICE);
+    if (!targets.is_empty() && !targets_running)
+        || (targets.is_empty() && !recorded.files.is_empty())
+    {
+        return None;
+    }
     let result = RelationResult {
-        digest: inputs.digests[index].clone(),
+        digest,
+        shape: alone.shape,
+        rest: alone.rest,
         ..recorded
     };
-    let applied = apply_targets(
-        workload,
-        current,
-        &files,
-        &event.relation,
+    let change = RelationJobsChange {
+        relation,
+        jobs_file: DesiredFile::config(format!("{CONFIG_DIR}/{path}"), text),
+        candidate: DesiredFile::config(CONFIG_FILE, candidate),
+        target_files: targets.into_iter().map(target_file).collect(),
         result,
-        inputs.book,
-        AppliedFor {
-            inputs: inputs.fingerprint.to_owned(),
-            status: status.clone(),
-            plan,
-            targets_only: true,
-        },
-    );
-    Some(Shortcut { status, applied })
+        names,
+    };
+    Some((change, basis))
 }

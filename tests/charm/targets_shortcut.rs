@@ -1,5 +1,7 @@
-//! The targets shortcut (`hook::targets_shortcut`): a relation event that changes only its
-//! relation's targets pushes that relation's target files alone. These tests hold it to the
+//! The relation shortcut (`hook::targets_shortcut`): a relation event that changes only its
+//! relation's targets pushes that relation's target files alone; with Prometheus 3 (job files
+//! per isolated relation), one that changes only its jobs (a unit of a wildcard job joined or
+//! departed) rewrites and checks that relation's job file alone. These tests hold both to the
 //! full path: after every step of a history of moves, joins, departures, job and config
 //! changes, the workload is what a unit deployed afresh on the same model has, and the full
 //! path that the next update-status takes after a shortcut finds nothing to push.
@@ -8,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::common::*;
 use juju_hook::{Event, RelationEventKind, RelationId};
-use prometheus_rs_k8s::core::workload::{MANIFEST_FILE, RULES_DIR};
+use prometheus_rs_k8s::core::workload::{CONFIG_DIR, CONFIG_FILE, MANIFEST_FILE, RULES_DIR};
 use serde_json::{json, Value};
 
 /// A model of four `metrics-endpoint` relations: `node` and `web` (isolated, one job per
@@ -45,10 +47,29 @@ fn model() -> (charm_harness::ModelState, Vec<RelationId>) {
 
 /// A leader unit deployed on [`model`].
 fn deployed() -> (Charm, Vec<RelationId>) {
+    deployed_on(PROMETHEUS_VERSION)
+}
+
+/// A leader unit deployed on [`model`], its workload running Prometheus `version`.
+fn deployed_on(version: &str) -> (Charm, Vec<RelationId>) {
     let (state, rels) = model();
-    let c = Charm::with_state(state);
+    let c = Charm::with_state_on(state, version);
     c.deploy();
     (c, rels)
+}
+
+/// Prometheus 3, whose isolated relations have job files of their own.
+const PROMETHEUS_3: &str = "3.14.0";
+
+/// Whether the last apply was a shortcut's (the manifest says so, for the next update-status).
+fn last_apply_was_a_shortcut(c: &Charm) -> bool {
+    let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
+    manifest["applied_for"]["targets_only"] == json!(true)
+}
+
+/// The job file of an isolated relation.
+fn jobs_file(rel: &RelationId) -> String {
+    format!("{CONFIG_DIR}/relations/{}-{}.yml", rel.endpoint, rel.id)
 }
 
 fn set_address(state: &mut charm_harness::ModelState, rel: &RelationId, unit: &str, addr: &str) {
@@ -69,11 +90,12 @@ fn journal_len(c: &Charm) -> u64 {
         .map_or(0, |m| m.len())
 }
 
-/// prometheus.yml (targets inlined) of a unit deployed afresh on `c`'s model.
-fn fresh_config(c: &Charm) -> String {
+/// prometheus.yml (job files and targets inlined) of a unit deployed afresh on `c`'s model,
+/// its workload running Prometheus `version`.
+fn fresh_config(c: &Charm, version: &str) -> String {
     let mut state = c.sim.juju.state().clone();
     state.charm_dir = PathBuf::from("/nonexistent/charm-dir");
-    let fresh = Charm::with_state(state);
+    let fresh = Charm::with_state_on(state, version);
     fresh.deploy();
     fresh.config_yaml()
 }
@@ -93,12 +115,29 @@ impl Lcg {
 
 #[test]
 fn every_step_of_a_history_leaves_what_the_full_path_and_a_fresh_unit_want() {
-    let (c, rels) = deployed();
+    let (targets, jobs) = history(PROMETHEUS_VERSION);
+    assert!(targets >= 5, "{targets} targets-only shortcuts");
+    assert_eq!(jobs, 0, "no job files with 2.42");
+}
+
+/// The same history with Prometheus 3: joins and departures of isolated relations' units,
+/// and their applications' changed jobs, change their job files alone.
+#[test]
+fn every_step_of_a_history_on_prometheus_3_leaves_what_a_fresh_unit_wants() {
+    let (targets, jobs) = history(PROMETHEUS_3);
+    assert!(targets >= 5, "{targets} targets-only shortcuts");
+    assert!(jobs >= 3, "{jobs} jobs-only shortcuts");
+}
+
+/// Runs a history of 40 steps on a unit whose workload runs Prometheus `version`; returns
+/// how many steps took the shortcut for targets only, and for jobs.
+fn history(version: &str) -> (usize, usize) {
+    let (c, rels) = deployed_on(version);
     c.assert_active();
     let mut units: Vec<Vec<usize>> = vec![vec![0]; rels.len()];
     let mut next_unit = 1;
     let mut rng = Lcg(7);
-    let (mut shortcuts, mut isolated_moves) = (0, 0);
+    let (mut shortcuts, mut jobs_shortcuts) = (0, 0);
     for step in 0..40 {
         let r = rng.next(rels.len());
         let rel = &rels[r];
@@ -116,9 +155,6 @@ fn every_step_of_a_history_leaves_what_the_full_path_and_a_fresh_unit_want() {
                     &unit,
                     &format!("10.{r}.{step}.{n}"),
                 );
-                if r < 2 {
-                    isolated_moves += 1;
-                }
                 c.relation_event(rel, RelationEventKind::Changed, Some(&unit))
             }
             // A unit joins.
@@ -164,18 +200,27 @@ fn every_step_of_a_history_leaves_what_the_full_path_and_a_fresh_unit_want() {
                 Event::ConfigChanged
             }
         };
+        let config_before = c.pushed_config_yaml();
         c.ok(&event);
         c.assert_active();
-        let shortcut = journal_len(&c) > before;
+        let shortcut = last_apply_was_a_shortcut(&c);
         if shortcut {
-            shortcuts += 1;
-            assert!(
-                action <= 1 && r < 2,
-                "step {step}: shortcut for action {action} on {rel}"
-            );
+            assert!(r < 2, "step {step}: shortcut on {rel}, not isolated");
+            assert_eq!(c.pushed_config_yaml(), config_before, "step {step}");
+            if action <= 1 {
+                assert!(journal_len(&c) > before, "step {step}: targets pushed");
+                shortcuts += 1;
+            } else {
+                // A unit joined or departed, or the application changed its jobs.
+                assert!(
+                    matches!(action, 2..=4),
+                    "step {step}: shortcut for action {action}"
+                );
+                jobs_shortcuts += 1;
+            }
         }
         let config = c.config_yaml();
-        assert_eq!(config, fresh_config(&c), "step {step}: {event:?}");
+        assert_eq!(config, fresh_config(&c, version), "step {step}: {event:?}");
 
         // The update-status that follows computes everything after a shortcut and finds the
         // workload as it wants it: it only records in the manifest that the full computation
@@ -198,10 +243,132 @@ fn every_step_of_a_history_leaves_what_the_full_path_and_a_fresh_unit_want() {
         assert_eq!(c.counters().reloads, reloads, "step {step}");
         assert_eq!(c.config_yaml(), config);
     }
+    (shortcuts, jobs_shortcuts)
+}
+
+/// A unit joining a wildcard job of an isolated relation, on Prometheus 3: its relation's job
+/// file gains the unit's job and is checked alone (promtool on a configuration naming only
+/// that file), its target file is pushed, Prometheus reloads; prometheus.yml, the rules and
+/// the other relations' files are not touched. Its departure takes the job away the same way.
+#[test]
+fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    let rel = &rels[0];
+    let file = jobs_file(rel);
+    assert!(c
+        .file(&file)
+        .unwrap()
+        .contains("node_prometheus_scrape_main-0"));
+    let config = c.pushed_config_yaml();
     assert!(
-        shortcuts >= 5,
-        "{shortcuts} shortcuts of {isolated_moves} isolated moves"
+        config.contains("relations/metrics-endpoint-3.yml"),
+        "{config}"
     );
+
+    c.reset_records();
+    let reloads = c.counters().reloads;
+    {
+        let mut s = c.sim.juju.state();
+        s.add_remote_unit(rel, "node/7");
+        set_address(&mut s, rel, "node/7", "10.7.7.7");
+    }
+    c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
+    c.assert_active();
+    assert!(last_apply_was_a_shortcut(&c));
+    let requests = c.requests();
+    assert_eq!(c.counters().reloads, reloads + 1, "one reload");
+    assert_eq!(count(&requests, "POST", "/v1/exec"), 1, "one promtool run");
+    let written = written_paths(&requests);
+    let staged: Vec<&String> = written
+        .iter()
+        .filter(|p| !p.starts_with("/etc/prometheus/") && !p.starts_with(TARGETS_DIR))
+        .collect();
+    assert_eq!(
+        staged.len(),
+        2,
+        "the candidate and the job file staged: {written:?}"
+    );
+    let live: Vec<&String> = written.iter().filter(|p| !staged.contains(p)).collect();
+    assert_eq!(
+        live,
+        [
+            &target_file_of(&c, "node/7"),
+            &file,
+            &MANIFEST_FILE.to_string()
+        ],
+        "{written:?}"
+    );
+    assert_eq!(c.pushed_config_yaml(), config, "prometheus.yml untouched");
+    assert!(c
+        .file(&file)
+        .unwrap()
+        .contains("node_prometheus_scrape_main-7"));
+    assert!(c.config_yaml().contains("10.7.7.7:9100"));
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
+    // The relation-changed that follows the join changes nothing more.
+    c.reset_records();
+    c.ok(&c.relation_event(rel, RelationEventKind::Changed, Some("node/7")));
+    assert_eq!(written_paths(&c.requests()), Vec::<String>::new());
+
+    c.reset_records();
+    c.sim.juju.state().remove_remote_unit(rel, "node/7");
+    let mut event = c.relation_event(rel, RelationEventKind::Departed, Some("node/7"));
+    if let Event::Relation(e) = &mut event {
+        e.departing_unit = Some("node/7".into());
+    }
+    c.ok(&event);
+    assert!(last_apply_was_a_shortcut(&c));
+    assert_eq!(c.counters().reloads, reloads + 2);
+    assert!(!c.file(&file).unwrap().contains("main-7"));
+    assert_eq!(c.pushed_config_yaml(), config, "prometheus.yml untouched");
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
+    // The live configuration is one promtool 3 accepts, job files and all.
+    let out = std::process::Command::new(promtool_for(PROMETHEUS_3))
+        .args(["check", "config", "--syntax-only"])
+        .arg(c.sim.pebble.host_path(CONFIG_FILE))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A joining unit whose job would take a name another relation's job holds takes the full
+/// path: the two relations' jobs then depend on each other (the full path renames one) and
+/// leave their job files for prometheus.yml.
+#[test]
+fn a_joining_unit_whose_job_name_another_relation_holds_takes_the_full_path() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    let rel = &rels[0];
+    let taken = c
+        .job_names()
+        .into_iter()
+        .find(|j| j.ends_with("_node_prometheus_scrape_main-0"))
+        .unwrap()
+        .replace("main-0", "main-7");
+    // `rawa` (no topology: its names are kept as given) takes the name node/7's job will have.
+    let app_jobs = json!([{"job_name": taken, "static_configs": [{"targets": ["10.5.0.1:80"]}]}]);
+    let data = juju_hook::RelationData::from([("scrape_jobs".to_string(), app_jobs.to_string())]);
+    c.sim.juju.state().set_remote_app_data(&rels[2], &data);
+    c.ok(&c.relation_event(&rels[2], RelationEventKind::Changed, None));
+    let config = c.pushed_config_yaml();
+
+    {
+        let mut s = c.sim.juju.state();
+        s.add_remote_unit(rel, "node/7");
+        set_address(&mut s, rel, "node/7", "10.7.7.7");
+    }
+    c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
+    c.assert_active();
+    assert!(!last_apply_was_a_shortcut(&c), "the full path");
+    assert_ne!(c.pushed_config_yaml(), config);
+    assert!(
+        c.file(&jobs_file(rel)).is_none(),
+        "node's jobs left their file"
+    );
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
 }
 
 fn rel_app(c: &Charm, rel: &RelationId) -> String {
@@ -334,7 +501,13 @@ fn target_file_of(c: &Charm, unit: &str) -> String {
 /// the rules are part of the shape, so the full path writes and checks them.
 #[test]
 fn changed_alert_rules_take_the_full_path() {
-    let (c, rels) = deployed();
+    for version in [PROMETHEUS_VERSION, PROMETHEUS_3] {
+        changed_alert_rules_take_the_full_path_on(version);
+    }
+}
+
+fn changed_alert_rules_take_the_full_path_on(version: &str) {
+    let (c, rels) = deployed_on(version);
     assert!(c.dir_entries(RULES_DIR).is_empty());
     let journal = journal_len(&c);
     {
@@ -348,8 +521,43 @@ fn changed_alert_rules_take_the_full_path() {
     c.ok(&c.relation_event(&rels[0], RelationEventKind::Changed, None));
     c.assert_active();
     assert!(journal_len(&c) <= journal, "not the shortcut");
+    assert!(!last_apply_was_a_shortcut(&c), "{version}: the full path");
     let rules = c.dir_entries(RULES_DIR);
     assert_eq!(rules.len(), 1, "{rules:?}");
     let text = c.file(&format!("{RULES_DIR}/{}", rules[0])).unwrap();
     assert!(text.contains("NodeDown"), "{text}");
+}
+
+/// A relation job renamed in prometheus.yml (its name is one of the charm's own) makes the
+/// names of every relation depend on each other: `rawb`'s new job takes the name the renamed
+/// one was given, which the full path then gives up for the next free one. No shortcut.
+#[test]
+fn a_relation_job_renamed_in_prometheus_yml_keeps_every_relation_on_the_full_path() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    let set_job = |rel: &RelationId, name: &str, target: &str| {
+        let jobs = json!([{"job_name": name, "static_configs": [{"targets": [target]}]}]);
+        let data = juju_hook::RelationData::from([("scrape_jobs".to_string(), jobs.to_string())]);
+        c.sim.juju.state().set_remote_app_data(rel, &data);
+        c.ok(&c.relation_event(rel, RelationEventKind::Changed, None));
+        c.assert_active();
+    };
+    // `rawa`'s job is named like the self-scrape: renamed `prometheus_2` in prometheus.yml;
+    // `rawb`'s is its own: a job file.
+    set_job(&rels[2], "prometheus", "10.5.0.1:80");
+    assert!(c.pushed_config_yaml().contains("job_name: prometheus_2"));
+    assert!(c.file(&jobs_file(&rels[3])).is_some(), "rawb is isolated");
+
+    set_job(&rels[3], "prometheus_2", "10.6.0.1:80");
+    assert!(!last_apply_was_a_shortcut(&c), "the full path");
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
+    let out = std::process::Command::new(promtool_for(PROMETHEUS_3))
+        .args(["check", "config", "--syntax-only"])
+        .arg(c.sim.pebble.host_path(CONFIG_FILE))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -201,7 +201,14 @@ pub fn promtool_check(version: PrometheusVersion, dir: &Path) -> (bool, String) 
 /// The rendered prometheus.yml as Prometheus sees it: relation jobs' targets inlined from the
 /// rendered target files.
 pub fn effective(rendered: &prometheus_rs_k8s::RenderedConfig) -> String {
-    crate::common::effective_config::inline_targets(&rendered.yaml, |id| {
+    let yaml = crate::common::effective_config::inline_relation_files(&rendered.yaml, |path| {
+        rendered
+            .relation_files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, text)| text.clone().into_bytes())
+    });
+    crate::common::effective_config::inline_targets(&yaml, |id| {
         rendered
             .target_files
             .iter()

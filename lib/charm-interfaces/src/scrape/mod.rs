@@ -186,6 +186,10 @@ pub struct ScrapeOutcome {
     /// (renamed with a digest, or collapsed into an identical job). Every other relation's
     /// jobs are what it gives alone.
     pub shared_names: BTreeSet<u32>,
+    /// The names the jobs of relations that renamed their own colliding jobs had before they
+    /// were renamed, with their relation (empty when no relation did): what, besides the final
+    /// names, decides [`Self::shared_names`].
+    pub given_names: Vec<(String, u32)>,
     /// Problems, per application.
     pub per_app_errors: Vec<AppError>,
     /// One entry per produced or dropped job.
@@ -321,6 +325,7 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
             .map(|(name, id)| (name.as_str(), *id))
             .chain(all.iter().map(|d| (dedupe::name_of(d), d.relation_id))),
     );
+    outcome.given_names = given;
     let (kept, collapsed) = dedupe::dedupe(all);
     outcome
         .explanations
