@@ -1,6 +1,7 @@
 //! The compiled charm handling hooks end to end, process start to exit, as Juju runs it:
 //! `fake-hook-tool` executables on `PATH` over a state file, a fake Pebble on a Unix socket
-//! (with the host's real promtool) and a fake Prometheus web API.
+//! (with a real promtool: 3.14's from `scripts/real-systems --env`, else the host's 2.42) and a
+//! fake Prometheus web API.
 //!
 //! For each size (`apps`x`units` related on `metrics-endpoint`) it deploys a leader unit
 //! (install, leader-elected, config-changed, pebble-ready, start), then times groups of rows
@@ -34,7 +35,8 @@
 //! only `tool` and `moved`, default 10,000), `BENCH_PROCESS_DEPLOY_MAX_UNITS` (deploy
 //! in-process above this many units, default 1000), `BENCH_WRAP` (a command the charm runs
 //! under, e.g. a profiler), `BENCH_RSS`, `CHARM_BIN` and `FAKE_TOOL` (default: the release
-//! builds in `target/release`).
+//! builds in `target/release`), `PROMTOOL3_BIN` and `BENCH_PROMETHEUS` (see
+//! [`workload_prometheus`]).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -112,14 +114,29 @@ fn target_bin(env: &str, name: &str) -> PathBuf {
     })
 }
 
+/// The Prometheus the fake workload runs: 3.14 with its own promtool when
+/// `scripts/real-systems --env` gave one (`PROMTOOL3_BIN`; production runs Prometheus 3, whose
+/// isolated relations have job files of their own), else Debian's 2.42 (`BENCH_PROMETHEUS=2`
+/// asks for it).
+fn workload_prometheus() -> (String, PathBuf) {
+    let promtool3 = std::env::var_os("PROMTOOL3_BIN").map(PathBuf::from);
+    match promtool3 {
+        Some(promtool) if std::env::var("BENCH_PROMETHEUS").as_deref() != Ok("2") => {
+            ("3.14.0".to_owned(), promtool)
+        }
+        _ => ("2.42.0".to_owned(), PathBuf::from("/usr/bin/promtool")),
+    }
+}
+
 fn deploy(apps: usize, units: usize) -> (Unit, Vec<juju_hook::RelationId>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut state, ids) = support::model_state(apps, units);
     state.charm_dir = dir.path().join("charm");
     std::fs::create_dir_all(&state.charm_dir).expect("charm dir");
+    let (version, promtool) = workload_prometheus();
     let pebble = FakePebble::start(&dir.path().join("container"))
-        .with_prometheus_version("2.42.0")
-        .with_real_promtool();
+        .with_prometheus_version(&version)
+        .with_real_promtool_at(promtool);
     let web = FakePrometheusWeb::start();
     let runner = HookRunner::new(
         dir.path(),

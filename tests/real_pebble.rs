@@ -22,7 +22,7 @@ use common::pod::{is_alive, open_files_limits, wait_for, Pod, RealSystems};
 use inventory_sd::sample::{Fault, MetricsPorts, SampleInventory, SampleOptions};
 use juju_hook::{Event, RelationData, RelationEventKind, Status, StatusKind};
 use pebble::{CheckLevel, CheckStatus, ServiceStatus};
-use prometheus_rs_k8s::core::workload::TARGETS_DIR;
+use prometheus_rs_k8s::core::workload::{CONFIG_FILE, MANIFEST_FILE, TARGETS_DIR};
 use serde_json::{Map, Value};
 
 /// Prometheus and the poller react within seconds; Prometheus 3 starts in a few.
@@ -366,6 +366,90 @@ fn a_relation_adds_scrape_jobs_that_prometheus_scrapes() {
         (data["result"][0]["value"][1] == "1").then_some(())
     });
     assert_eq!(unit.prometheus_pid(), pid, "a new job is a reload");
+}
+
+/// A unit joining a wildcard job of an isolated relation: the relation's job file alone
+/// changes (prometheus.yml stays as it was, the manifest says a shortcut applied it), the
+/// real promtool 3 checks that file, and the real Prometheus reloads (same process) and
+/// scrapes the new unit's job; the unit's departure takes the job away the same way.
+#[test]
+fn a_unit_joining_a_wildcard_job_is_scraped_once_its_relation_file_alone_changed() {
+    let Some(unit) = Unit::new(&[]) else { return };
+    unit.deploy();
+    let set_address = |s: &mut ModelState, rel: &juju_hook::RelationId, name: &str| {
+        let data: RelationData = [
+            ("prometheus_scrape_unit_address", "127.0.0.1"),
+            ("prometheus_scrape_unit_name", name),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        s.set_remote_unit_data(rel, name, &data);
+    };
+    let relation = unit.update(|s| {
+        let rel = s.add_relation("metrics-endpoint", "node");
+        let metadata = serde_json::json!({
+            "model": "workloads", "model_uuid": "f4b3a2c1-0d9e-4f8a-b7c6-5d4e3f2a1b0c",
+            "application": "node", "unit": "node/0", "charm_name": "node-k8s"
+        });
+        let jobs = serde_json::json!([{"static_configs": [{"targets": ["*:9090"]}]}]);
+        let data: RelationData = [
+            ("scrape_metadata".to_string(), metadata.to_string()),
+            ("scrape_jobs".to_string(), jobs.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        s.set_remote_app_data(&rel, &data);
+        s.add_remote_unit(&rel, "node/0");
+        set_address(s, &rel, "node/0");
+        rel
+    });
+    for kind in [RelationEventKind::Created, RelationEventKind::Changed] {
+        unit.ok(&unit.state().relation_event(&relation, kind, Some("node/0")));
+    }
+    let scraped = |n: u32| {
+        unit.targets().into_iter().any(|t| {
+            t.starts_with("juju_workloads_f4b3a2c1_node_") && t.contains(&format!("-{n} "))
+        })
+    };
+    wait_for("node/0's job", DEADLINE, || scraped(0).then_some(()));
+    let client = unit.pod.client();
+    let pull = |path: &str| String::from_utf8(client.pull(path).unwrap()).unwrap();
+    let config = pull(CONFIG_FILE);
+    assert!(config.contains("scrape_config_files"), "{config}");
+    let pid = unit.prometheus_pid();
+
+    unit.update(|s| {
+        s.add_remote_unit(&relation, "node/1");
+        set_address(s, &relation, "node/1");
+    });
+    unit.ok(&unit
+        .state()
+        .relation_event(&relation, RelationEventKind::Joined, Some("node/1")));
+    assert_eq!(unit.status(), Status::active(""));
+    let manifest: Value = serde_json::from_str(&pull(MANIFEST_FILE)).unwrap();
+    assert_eq!(
+        manifest["applied_for"]["targets_only"], true,
+        "the shortcut"
+    );
+    assert_eq!(pull(CONFIG_FILE), config, "prometheus.yml untouched");
+    wait_for("node/1's job", DEADLINE, || scraped(1).then_some(()));
+    assert_eq!(unit.prometheus_pid(), pid, "a reload");
+
+    unit.update(|s| {
+        s.remove_remote_unit(&relation, "node/1");
+    });
+    unit.ok(&unit
+        .state()
+        .relation_event(&relation, RelationEventKind::Departed, Some("node/1")));
+    wait_for("node/1's job gone", DEADLINE, || {
+        (!scraped(1)).then_some(())
+    });
+    assert!(scraped(0));
+    // The full path that the next update-status takes agrees with the shortcut.
+    unit.ok(&Event::UpdateStatus);
+    assert_eq!(pull(CONFIG_FILE), config);
+    assert_eq!(unit.prometheus_pid(), pid);
 }
 
 #[test]

@@ -455,6 +455,5 @@ fn run_inner(args: &RenderArgs) -> anyhow::Result<()> {
 fn is_relation_jobs_file(path: &str) -> bool {
     path.strip_prefix(CONFIG_DIR)
         .and_then(|rest| rest.strip_prefix('/'))
-        .and_then(|rest| rest.strip_prefix(crate::core::prometheus_config::RELATION_JOBS_DIR))
-        .is_some_and(|rest| rest.starts_with('/'))
+        .is_some_and(crate::core::prometheus_config::is_relation_jobs_path)
 }

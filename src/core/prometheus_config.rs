@@ -142,16 +142,25 @@ pub struct RelationJobsFile {
     pub jobs: Vec<ScrapeJob>,
 }
 
-/// The directory of the relations' job files, relative to the config file.
-pub const RELATION_JOBS_DIR: &str = "relations";
+/// How the names of the relations' job files begin.
+pub const RELATION_JOBS_PREFIX: &str = "jobs-";
 
 /// Where the jobs of `relation` go when they have a file of their own, relative to the config
-/// file.
+/// file: beside it, because Prometheus resolves the relative paths of a listed file's jobs
+/// (a `ca_file`, a `bearer_token_file`) against that file's directory, so they mean what they
+/// would inline.
 pub fn relation_jobs_path(relation: &juju_hook::RelationId) -> String {
     format!(
-        "{RELATION_JOBS_DIR}/{}-{}.yml",
+        "{RELATION_JOBS_PREFIX}{}-{}.yml",
         relation.endpoint, relation.id
     )
+}
+
+/// Whether `relative` (a path relative to the config file) is a relation's job file.
+pub fn is_relation_jobs_path(relative: &str) -> bool {
+    relative.starts_with(RELATION_JOBS_PREFIX)
+        && relative.ends_with(".yml")
+        && !relative.contains('/')
 }
 
 /// What finishing a relation job takes besides the job: the same for every relation job of

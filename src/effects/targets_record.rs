@@ -542,7 +542,7 @@ mod tests {
             shape: "s".repeat(64),
             files: BTreeMap::from([("a.json".into(), identity(b"[]\n"))]),
             rest: "r".repeat(64),
-            jobs_file: Some("relations/metrics-endpoint-3.yml".into()),
+            jobs_file: Some("jobs-metrics-endpoint-3.yml".into()),
         };
         result.save(dir.path(), &relation).unwrap();
         let path = result_path(dir.path(), &relation);

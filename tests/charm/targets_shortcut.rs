@@ -69,7 +69,7 @@ fn last_apply_was_a_shortcut(c: &Charm) -> bool {
 
 /// The job file of an isolated relation.
 fn jobs_file(rel: &RelationId) -> String {
-    format!("{CONFIG_DIR}/relations/{}-{}.yml", rel.endpoint, rel.id)
+    format!("{CONFIG_DIR}/jobs-{}-{}.yml", rel.endpoint, rel.id)
 }
 
 fn set_address(state: &mut charm_harness::ModelState, rel: &RelationId, unit: &str, addr: &str) {
@@ -260,10 +260,7 @@ fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
         .unwrap()
         .contains("node_prometheus_scrape_main-0"));
     let config = c.pushed_config_yaml();
-    assert!(
-        config.contains("relations/metrics-endpoint-3.yml"),
-        "{config}"
-    );
+    assert!(config.contains("jobs-metrics-endpoint-3.yml"), "{config}");
 
     c.reset_records();
     let reloads = c.counters().reloads;

@@ -11,6 +11,7 @@ use crate::common::{Charm, TWO_APPS_FIXTURE};
 use juju_hook::StatusKind;
 use prometheus_rs_k8s::cli::render::{explain_text, load_snapshot, render_snapshot, RenderOutput};
 use prometheus_rs_k8s::core::model::ModelSnapshot;
+use prometheus_rs_k8s::core::workload::{CONFIG_DIR, CONFIG_FILE};
 use serde_json::{json, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_prometheus-rs-k8s");
@@ -113,7 +114,7 @@ fn an_invalid_scrape_job_blocks_naming_the_app_and_explain_says_why_it_was_dropp
     assert!(reason.contains("metrics_path must be a string"), "{text}");
     // The other application's jobs are kept.
     assert!(text.contains("job juju_workloads_f4b3a2c1_node-exporter_prometheus_scrape-0"));
-    let yml = &out.files["/etc/prometheus/prometheus.yml"];
+    let yml = &jobs_inlined(&out);
     assert!(!yml.contains("web-api"), "the dropped job is not rendered");
     assert!(yml.contains("node-exporter"));
 }
@@ -196,8 +197,7 @@ fn the_charms_own_jobs_are_explained_with_the_inventory_url_redacted() {
     );
 
     // Every job in prometheus.yml is explained as produced.
-    let yml: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&out.files["/etc/prometheus/prometheus.yml"]).unwrap();
+    let yml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&jobs_inlined(&out)).unwrap();
     let jobs: Vec<&str> = yml["scrape_configs"]
         .as_sequence()
         .unwrap()
@@ -468,4 +468,14 @@ fn planned_units_alone_plans_the_first_units_and_must_agree_with_their_numbers()
         stderr.contains("planned_units is 2 but planned_unit_numbers lists 3"),
         "{stderr}"
     );
+}
+
+/// The rendered prometheus.yml with the jobs of the files it lists in `scrape_config_files`
+/// in its `scrape_configs` (see `common::effective_config`).
+fn jobs_inlined(out: &RenderOutput) -> String {
+    common::effective_config::inline_relation_files(&out.files[CONFIG_FILE], |path| {
+        out.files
+            .get(&format!("{CONFIG_DIR}/{path}"))
+            .map(|text| text.clone().into_bytes())
+    })
 }

@@ -345,7 +345,13 @@ impl FakePebble {
 
     /// Answers `promtool` by running the host's `/usr/bin/promtool` on the fake file system.
     pub fn with_real_promtool(self) -> Self {
-        let handler = exec::real_promtool_handler(PathBuf::from("/usr/bin/promtool"));
+        self.with_real_promtool_at(PathBuf::from("/usr/bin/promtool"))
+    }
+
+    /// Answers exec of `promtool` by running the promtool at `promtool` on the fake's file
+    /// system (see [`exec::real_promtool_handler`]).
+    pub fn with_real_promtool_at(self, promtool: impl Into<PathBuf>) -> Self {
+        let handler = exec::real_promtool_handler(promtool.into());
         self.shared
             .lock()
             .exec_handlers
