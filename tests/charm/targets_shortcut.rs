@@ -558,3 +558,44 @@ fn a_relation_job_renamed_in_prometheus_yml_keeps_every_relation_on_the_full_pat
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A change of one relation's jobs that promtool rejects (a timeout longer than the 30 s
+/// global interval the jobs inherit, shorter than Prometheus' default of 1 m: the check's
+/// configuration carries the `global` section) goes no further than the candidate: the full
+/// path then says why, and the live files stay.
+#[test]
+fn a_relation_job_file_promtool_rejects_blocks_and_leaves_the_live_files() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    c.set_config("scrape_interval", "30s");
+    c.ok(&Event::ConfigChanged);
+    c.assert_active();
+    let rel = &rels[0];
+    let (config, file) = (c.pushed_config_yaml(), c.file(&jobs_file(rel)).unwrap());
+    {
+        let mut s = c.sim.juju.state();
+        let mut data = s.relation(rel).unwrap().remote_app_data.clone();
+        let jobs = json!([{"job_name": "main", "scrape_timeout": "45s",
+            "static_configs": [{"targets": ["*:9100"]}]}]);
+        data.insert("scrape_jobs".into(), jobs.to_string());
+        s.set_remote_app_data(rel, &data);
+    }
+    let reloads = c.counters().reloads;
+    c.reset_records();
+    c.ok(&c.relation_event(rel, RelationEventKind::Changed, None));
+    let status = c.status();
+    assert_eq!(status.kind, juju_hook::StatusKind::Blocked, "{status:?}");
+    assert!(
+        status
+            .message
+            .contains("scrape timeout greater than scrape interval"),
+        "{status:?}"
+    );
+    assert_eq!(
+        count(&c.requests(), "POST", "/v1/exec"),
+        2,
+        "the job file's check, then the full path's"
+    );
+    assert_eq!(c.counters().reloads, reloads, "no reload");
+    assert_eq!(c.pushed_config_yaml(), config);
+    assert_eq!(c.file(&jobs_file(rel)).unwrap(), file);
+}
