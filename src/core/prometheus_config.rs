@@ -306,39 +306,37 @@ struct Alerting {
 /// job, verbatim ones included; on ≥ 3 every job lacking it gets `PrometheusText0.0.4`, which
 /// only matters for targets that send no valid Content-Type.
 pub fn render(input: &ConfigInput) -> Result<RenderedConfig, RenderError> {
-    render_jobs(input, input.relation_jobs.clone())
+    render_jobs(
+        input,
+        input.relation_jobs.clone(),
+        input.relation_files.clone(),
+    )
 }
 
 /// [`render`], taking the input so that its relation jobs are moved into the file rather
 /// than copied (thousands of jobs in a large model).
 pub fn render_owned(mut input: ConfigInput) -> Result<RenderedConfig, RenderError> {
     let relation_jobs = std::mem::take(&mut input.relation_jobs);
-    render_jobs(&input, relation_jobs)
+    let relation_files = std::mem::take(&mut input.relation_files);
+    render_jobs(&input, relation_jobs, relation_files)
 }
 
-/// [`render`] with `relation_jobs` in place of `input.relation_jobs`.
+/// [`render`] with `relation_jobs` and `relation_files` in place of the input's.
 ///
 /// Each job becomes a JSON map only while it is finished and written: ten thousand relation
 /// jobs held at once as JSON maps would take several times the memory of the compact jobs.
 fn render_jobs(
     input: &ConfigInput,
     relation_jobs: Vec<ScrapeJob>,
+    relation_files: Vec<RelationJobsFile>,
 ) -> Result<RenderedConfig, RenderError> {
     let own = input.own_jobs();
     let context = input.jobs_context();
+    let reserved: BTreeSet<String> = own.iter().map(|j| j.job_name.clone()).collect();
+    let in_files: usize = relation_files.iter().map(|f| f.jobs.len()).sum();
     // The jobs in relation files keep their names (no other job has them); a job renamed
     // because its name is taken skips them as it skipped them when every job was inline.
-    let reserved: BTreeSet<String> = own
-        .iter()
-        .map(|j| j.job_name.clone())
-        .chain(
-            input
-                .relation_files
-                .iter()
-                .flat_map(|f| f.jobs.iter().filter_map(ScrapeJob::name).map(str::to_owned)),
-        )
-        .collect();
-    let prepared = relation_jobs::prepare(relation_jobs, &reserved);
+    let prepared = relation_jobs::prepare(relation_jobs, &reserved, &relation_files);
     let prepared_count = prepared.jobs.len();
     // Replicas' alerts differ only by the replica label: drop it so Alertmanager dedupes them.
     let alert_relabel_configs = if input
@@ -372,9 +370,9 @@ fn render_jobs(
     let (mut before, after): (Map<String, Value>, Map<String, Value>) = whole
         .into_iter()
         .partition(|(key, _)| key.as_str() < SCRAPE_CONFIGS_KEY);
-    if !input.relation_files.is_empty() {
+    if !relation_files.is_empty() {
         // Sorts before `scrape_configs`, like every key of `before`.
-        let paths = input.relation_files.iter().map(|f| f.path.clone());
+        let paths = relation_files.iter().map(|f| f.path.clone());
         before.insert(
             SCRAPE_CONFIG_FILES_KEY.to_owned(),
             Value::Array(paths.map(Value::String).collect()),
@@ -384,7 +382,6 @@ fn render_jobs(
     yaml.push_str(SCRAPE_CONFIGS_KEY);
     yaml.push_str(":\n");
 
-    let in_files: usize = input.relation_files.iter().map(|f| f.jobs.len()).sum();
     let total = own.len() + prepared_count + in_files;
     let mut seq = block_yaml::RootSeq::default();
     for job in &own {
@@ -393,11 +390,11 @@ fn render_jobs(
         append_job(&job, &mut seq, &mut yaml)?;
     }
     let mut target_files = Vec::with_capacity(prepared_count + in_files);
-    let mut relation_files = Vec::with_capacity(input.relation_files.len());
-    for file in &input.relation_files {
-        let (text, targets) = render_relation_file(&context, file.jobs.clone())?;
+    let mut rendered_files = Vec::with_capacity(relation_files.len());
+    for file in relation_files {
+        let (text, targets) = render_relation_file(&context, file.jobs)?;
         target_files.extend(targets);
-        relation_files.push((file.path.clone(), text));
+        rendered_files.push((file.path, text));
     }
     for (i, prepared) in prepared.jobs.into_iter().enumerate() {
         let start = yaml.len();
@@ -417,7 +414,7 @@ fn render_jobs(
         yaml,
         notes: prepared.notes,
         target_files,
-        relation_files,
+        relation_files: rendered_files,
         jobs: total,
     })
 }

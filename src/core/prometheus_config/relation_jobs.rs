@@ -6,6 +6,7 @@ use charm_interfaces::ScrapeJob;
 use serde_json::Value;
 
 use super::yaml::to_canonical_yaml;
+use super::RelationJobsFile;
 
 /// Relation jobs ready for `scrape_configs`, and what was changed on the way.
 #[derive(Debug, Default)]
@@ -32,11 +33,17 @@ pub struct PreparedJob {
 /// - `honor_labels: true` is forced ([`PreparedJob::into_map`]): targets' own topology labels
 ///   win over Prometheus' defaults.
 /// - Duplicate names are **renamed, not dropped**, so no target stops being scraped: names in
-///   `reserved` (the charm's own jobs) always win; among relation jobs the first in order keeps
+///   `reserved` (the charm's own jobs) always win, and a new name takes none of the jobs in
+///   relation files (`in_files`; no job here has one of theirs, as their relations are
+///   isolated); among relation jobs the first in order keeps
 ///   its name (equal names are ordered by content). Every other holder of a taken name becomes
 ///   `<name>_<k>` with the smallest `k ≥ 2` that is still free. The result depends only on
 ///   the set of jobs.
-pub fn prepare(jobs: Vec<ScrapeJob>, reserved: &BTreeSet<String>) -> PreparedJobs {
+pub fn prepare(
+    jobs: Vec<ScrapeJob>,
+    reserved: &BTreeSet<String>,
+    in_files: &[RelationJobsFile],
+) -> PreparedJobs {
     let mut notes = Vec::new();
     let mut named: Vec<(String, String, ScrapeJob)> = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -84,6 +91,12 @@ pub fn prepare(jobs: Vec<ScrapeJob>, reserved: &BTreeSet<String>) -> PreparedJob
             .iter()
             .cloned()
             .chain(named.iter().map(|n| n.0.clone()))
+            .chain(
+                in_files
+                    .iter()
+                    .flat_map(|f| f.jobs.iter().filter_map(ScrapeJob::name))
+                    .map(str::to_owned),
+            )
             .collect()
     };
     let mut jobs = Vec::with_capacity(named.len());
@@ -144,7 +157,7 @@ mod tests {
             job(json!({"job_name": "a_2"})),
             job(json!({"job_name": "a", "metrics_path": "/two"})),
         ];
-        let p = prepare(jobs.to_vec(), &reserved);
+        let p = prepare(jobs.to_vec(), &reserved, &[]);
         assert_eq!(names(&p), ["a", "a_2", "a_3", "prometheus_2"]);
         assert_eq!(p.notes.len(), 2);
         let jobs = maps(p);
@@ -161,7 +174,7 @@ mod tests {
             job(json!({"job_name": ""})),
             job(json!({"job_name": "x", "honor_labels": false})),
         ];
-        let p = prepare(jobs.to_vec(), &BTreeSet::new());
+        let p = prepare(jobs.to_vec(), &BTreeSet::new(), &[]);
         assert_eq!(names(&p), ["x"]);
         assert_eq!(p.notes.len(), 2);
         assert_eq!(maps(p)[0]["honor_labels"], json!(true));
@@ -171,13 +184,13 @@ mod tests {
     fn order_of_input_does_not_matter() {
         let a = job(json!({"job_name": "b"}));
         let b = job(json!({"job_name": "a"}));
-        let p1 = maps(prepare(vec![a.clone(), b.clone()], &BTreeSet::new()));
-        let p2 = maps(prepare(vec![b, a], &BTreeSet::new()));
+        let p1 = maps(prepare(vec![a.clone(), b.clone()], &BTreeSet::new(), &[]));
+        let p2 = maps(prepare(vec![b, a], &BTreeSet::new(), &[]));
         assert_eq!(p1, p2);
         let c = job(json!({"job_name": "a", "metrics_path": "/z"}));
         let d = job(json!({"job_name": "a", "metrics_path": "/y"}));
-        let p1 = maps(prepare(vec![c.clone(), d.clone()], &BTreeSet::new()));
-        let p2 = maps(prepare(vec![d, c], &BTreeSet::new()));
+        let p1 = maps(prepare(vec![c.clone(), d.clone()], &BTreeSet::new(), &[]));
+        let p2 = maps(prepare(vec![d, c], &BTreeSet::new(), &[]));
         assert_eq!(p1, p2);
         assert_eq!(p1[0]["metrics_path"], "/y");
     }
