@@ -59,6 +59,9 @@ pub struct RelationAlone {
     pub rest: String,
     /// Its jobs, as the full path would have them.
     pub jobs: Vec<ScrapeJob>,
+    /// Whether it renamed jobs of its own that collided: the names they had before then
+    /// count for its isolation too (`ScrapeOutcome::given_names`).
+    pub renamed_within: bool,
     /// The feedback the leader would write to it (`None` when there is nothing to write).
     pub feedback: Option<RelationWrite>,
 }
@@ -171,8 +174,7 @@ pub fn isolated_shapes(
 }
 
 /// One relation computed alone, as the full path would see it were it isolated: `None` when
-/// it is not isolated on its own (a job without a name or with a reserved one, or jobs it
-/// renamed because they collided with each other, whose names before count too). `leader`
+/// it is not isolated on its own (a job without a name or with a reserved one). `leader`
 /// decides whether feedback is written.
 pub fn relation_alone(
     rel: &RelationSnapshot,
@@ -183,9 +185,6 @@ pub fn relation_alone(
     let views = std::slice::from_ref(&view);
     let scrape = scrape::scrape_jobs(views);
     let rules = alert_rules::scrape_rule_files(views);
-    if !scrape.given_names.is_empty() {
-        return None;
-    }
     let mut names = BTreeSet::new();
     for job in &scrape.jobs {
         let name = job_name(job);
@@ -213,6 +212,7 @@ pub fn relation_alone(
         shape,
         rest,
         jobs: scrape.jobs,
+        renamed_within: !scrape.given_names.is_empty(),
         feedback,
     })
 }

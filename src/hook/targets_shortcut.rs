@@ -20,11 +20,11 @@
 //!   fingerprint in the manifest, and the workload is as that apply left it (same plan,
 //!   services as they should be): the same test as the unchanged-inputs shortcut.
 //! * **The relation is isolated, and stays so.** Computed alone, its jobs have names, none of
-//!   the charm's own, none twice, none renamed. For targets only, its jobs (all but their
+//!   the charm's own, none twice. For targets only, its jobs (all but their
 //!   targets), errors and rules digest to the recorded shape, which the full path took only
 //!   for an isolated relation (see [`crate::core::relation_shape`]): its jobs end up in
 //!   prometheus.yml exactly as before, only their target files differ. For jobs only, its
-//!   errors and rules digest as recorded, it had a job file, no other relation holds one of
+//!   errors and rules digest as recorded, it renamed none of its own jobs, it had a job file, no other relation holds one of
 //!   its new job names (the job names of the last apply, kept beside the results), the last
 //!   full apply renamed no job, and the targets service stays as needed (running while a job
 //!   has a target file).
@@ -159,8 +159,7 @@ pub fn try_relation_only(
         );
         return Some(Shortcut { status, applied });
     }
-    let change = jobs_change(inputs, current, &event.relation, alone, recorded, digest)?;
-    let (change, basis) = change;
+    let (change, basis) = jobs_change(inputs, current, &event.relation, alone, recorded, digest)?;
     match apply_relation_jobs(
         workload,
         inputs.prometheus_url,
@@ -190,7 +189,8 @@ fn jobs_change<'a>(
     digest: String,
 ) -> Option<(RelationJobsChange<'a>, JobsBasis)> {
     let path = recorded.jobs_file.clone()?;
-    if alone.rest != recorded.rest {
+    // Renamed jobs' names before count for isolation, and only the full path sees them all.
+    if alone.rest != recorded.rest || alone.renamed_within {
         return None;
     }
     let basis = inputs.book.load_basis(&current.manifest.generation)?;
