@@ -279,7 +279,10 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
 
     let mut files = vec![DesiredFile::config(CONFIG_FILE, rendered.yaml)];
     for (path, content) in rendered.relation_files {
-        files.push(DesiredFile::config(format!("{CONFIG_DIR}/{path}"), content));
+        files.push(DesiredFile::relation_jobs(
+            format!("{CONFIG_DIR}/{path}"),
+            content,
+        ));
     }
     for (name, content) in scrape_rules.files.iter().chain(&sender_rules.files) {
         files.push(DesiredFile::config(
@@ -795,11 +798,12 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
     })?)
 }
 
-/// The bytes of the files Prometheus reads its configuration from (prometheus.yml, rules).
+/// The bytes of the files Prometheus reads its configuration from (prometheus.yml, job files,
+/// rules).
 fn config_bytes(files: &[DesiredFile]) -> usize {
     files
         .iter()
-        .filter(|f| f.role == FileRole::PrometheusConfig)
+        .filter(|f| f.is_configuration())
         .map(|f| match &f.content {
             FileContent::Bytes(bytes) => bytes.len(),
             FileContent::Local { .. } => 0,

@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 pub enum FileRole {
     /// prometheus.yml or a rule file: validated with promtool, applied by reload.
     PrometheusConfig,
+    /// One relation's job file, listed in prometheus.yml's `scrape_config_files`: validated
+    /// and applied as the configuration, recorded apart (a large model has thousands).
+    RelationJobs,
     /// The poller's executable: a change restarts the poller service.
     PollerBinary,
     /// A file the poller reads once at start (its URL file). Triggers nothing itself: the
@@ -64,6 +67,23 @@ pub struct DesiredFile {
 }
 
 impl DesiredFile {
+    /// A relation's job file.
+    pub fn relation_jobs(path: impl Into<String>, content: impl Into<Bytes>) -> Self {
+        Self {
+            role: FileRole::RelationJobs,
+            ..Self::config(path, content)
+        }
+    }
+
+    /// Whether Prometheus reads its configuration from this file (promtool checks it, a
+    /// change is a reload).
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self.role,
+            FileRole::PrometheusConfig | FileRole::RelationJobs
+        )
+    }
+
     /// A rendered Prometheus configuration or rule file.
     pub fn config(path: impl Into<String>, content: impl Into<Bytes>) -> Self {
         Self {

@@ -12,9 +12,15 @@ use sha2::{Digest, Sha256};
 /// What the charm applied successfully last time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Path → identity of each managed file.
+    /// Path → identity of each managed file but the relations' job files.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// The relations' job files (in the configuration directory): name → identity of the
+    /// bytes pushed, as `<length>-<16 hex digits>` (see `effects::targets_record::identity`):
+    /// compact, as every hook reads the manifest and a large model has thousands, and with
+    /// the length a listing of the directory checks them on update-status without pulling.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub relation_jobs: BTreeMap<String, String>,
     /// The detected Prometheus version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus_version: Option<String>,

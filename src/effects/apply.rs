@@ -48,13 +48,24 @@ pub fn apply(
         .files
         .iter()
         .partition(|f| f.role == FileRole::ScrapeTargets);
+    let (job_files, files): (Vec<&DesiredFile>, Vec<&DesiredFile>) = files
+        .into_iter()
+        .partition(|f| f.role == FileRole::RelationJobs);
     // Each file's identity once: hashing a large prometheus.yml is the costly part of a check.
     let identities: Vec<(&DesiredFile, String)> =
         files.iter().map(|f| (*f, f.identity())).collect();
+    let job_identities: Vec<(&DesiredFile, String)> = job_files
+        .iter()
+        .map(|f| (*f, relation_jobs_identity(f)))
+        .collect();
     let mut applied = Manifest {
         files: identities
             .iter()
             .map(|(f, id)| (f.path.clone(), id.clone()))
+            .collect(),
+        relation_jobs: job_identities
+            .iter()
+            .map(|(f, id)| (file_name(&f.path).to_owned(), id.clone()))
             .collect(),
         prometheus_version: desired.prometheus_version.clone(),
         applied_for: None,
@@ -70,12 +81,25 @@ pub fn apply(
         .filter(|(f, id)| manifest.files.get(&f.path) != Some(id))
         .map(|(f, _)| *f)
         .collect();
+    changed.extend(
+        job_identities
+            .iter()
+            .filter(|(f, id)| manifest.relation_jobs.get(file_name(&f.path)) != Some(id))
+            .map(|(f, _)| *f),
+    );
     let mut stale: Vec<String> = manifest
         .files
         .keys()
         .filter(|p| !applied.files.contains_key(*p))
         .cloned()
         .collect();
+    stale.extend(
+        manifest
+            .relation_jobs
+            .keys()
+            .filter(|name| !applied.relation_jobs.contains_key(*name))
+            .map(|name| format!("{CONFIG_DIR}/{name}")),
+    );
     if manifest.files.is_empty() {
         stale.extend(unknown_rule_files(workload, &applied)?);
     }
@@ -87,7 +111,7 @@ pub fn apply(
         );
     }
     changed.extend(&targets.changed);
-    let config_changed = changed.iter().any(|f| f.role == FileRole::PrometheusConfig)
+    let config_changed = changed.iter().any(|f| f.is_configuration())
         || stale
             .iter()
             .any(|p| p.starts_with(&format!("{CONFIG_DIR}/")));
@@ -326,11 +350,10 @@ pub fn apply_relation_jobs(
         applied_for: Some(applied_for),
         ..manifest.clone()
     };
-    let identity = change.jobs_file.identity();
-    let jobs_changed = manifest.files.get(&change.jobs_file.path) != Some(&identity);
-    applied
-        .files
-        .insert(change.jobs_file.path.clone(), identity);
+    let identity = relation_jobs_identity(&change.jobs_file);
+    let name = file_name(&change.jobs_file.path);
+    let jobs_changed = manifest.relation_jobs.get(name) != Some(&identity);
+    applied.relation_jobs.insert(name.to_owned(), identity);
     if jobs_changed {
         changed.push(&change.jobs_file);
     }
@@ -544,6 +567,15 @@ fn target_files_against<'a>(
         identities.insert(name, identity);
     }
     (changed, identities)
+}
+
+/// The identity the manifest records for a relation's job file (compact, with its length:
+/// see [`Manifest::relation_jobs`]).
+fn relation_jobs_identity(file: &DesiredFile) -> String {
+    match &file.content {
+        FileContent::Bytes(bytes) => targets_record::identity(bytes),
+        FileContent::Local { identity, .. } => identity.clone(),
+    }
 }
 
 fn file_name(path: &str) -> &str {

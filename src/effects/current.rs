@@ -9,9 +9,10 @@ use pebble::Plan;
 
 use crate::core::desired_workload::content_identity;
 use crate::core::manifest::Manifest;
+use crate::core::prometheus_config::RELATION_JOBS_PREFIX;
 use crate::core::workload::{CONFIG_DIR, MANIFEST_FILE, TARGETS_DIR};
 use crate::effects::gateway::WorkloadGateway;
-use crate::effects::targets_record::{TargetsBook, TargetsRecord};
+use crate::effects::targets_record::{self, TargetsBook, TargetsRecord};
 
 /// What the workload has now.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -84,6 +85,29 @@ impl CurrentWorkload {
         }
         for path in &drifted {
             self.manifest.files.remove(path);
+        }
+        // The relations' job files by one listing: a file missing or of another length
+        // (a same-length edit goes unnoticed, as for target files).
+        if !self.manifest.relation_jobs.is_empty() {
+            let listed: BTreeMap<String, u64> = workload
+                .list_files(CONFIG_DIR, &format!("{RELATION_JOBS_PREFIX}*.yml"))?
+                .into_iter()
+                .filter(|f| f.file_type == pebble::FileType::File)
+                .map(|f| (f.name, f.size.unwrap_or_default()))
+                .collect();
+            let moved: Vec<String> = self
+                .manifest
+                .relation_jobs
+                .iter()
+                .filter(|(name, identity)| {
+                    listed.get(*name).copied() != targets_record::identity_len(identity)
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in moved {
+                self.manifest.relation_jobs.remove(&name);
+                drifted.push(format!("{CONFIG_DIR}/{name}"));
+            }
         }
         self.drifted = drifted;
         Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pebble::ExecOutput;
 
-use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileRole};
+use crate::core::desired_workload::{DesiredFile, DesiredWorkload};
 use crate::core::workload::{CANDIDATE_DIR, CONFIG_DIR, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY};
 use crate::effects::access::file_bytes;
 use crate::effects::gateway::WorkloadGateway;
@@ -38,7 +38,7 @@ pub fn validate_candidate(
     let files: Vec<&DesiredFile> = desired
         .files
         .iter()
-        .filter(|f| f.role == FileRole::PrometheusConfig)
+        .filter(|f| f.is_configuration())
         .collect();
     validate_files(workload, &files, report)
 }

@@ -599,3 +599,53 @@ fn a_relation_job_file_promtool_rejects_blocks_and_leaves_the_live_files() {
     assert_eq!(c.pushed_config_yaml(), config);
     assert_eq!(c.file(&jobs_file(rel)).unwrap(), file);
 }
+
+/// The job files are checked on update-status by one listing of the configuration directory
+/// (names and lengths, against the manifest's compact record): one removed or cut short behind
+/// the charm's back is pushed again, and Prometheus reloads.
+#[test]
+fn a_job_file_removed_or_resized_in_the_container_is_restored_by_update_status() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    let (node, web) = (jobs_file(&rels[0]), jobs_file(&rels[1]));
+    let (node_text, web_text) = (c.file(&node).unwrap(), c.file(&web).unwrap());
+    c.reset_records();
+    c.ok(&Event::UpdateStatus);
+    assert_eq!(
+        written_paths(&c.requests()),
+        Vec::<String>::new(),
+        "nothing moved"
+    );
+    let job_files_read: Vec<String> = c
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/v1/files")
+        .filter(|r| r.query.contains("jobs-"))
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(
+        job_files_read.len(),
+        1,
+        "one listing, not a pull each: {job_files_read:?}"
+    );
+    assert!(
+        job_files_read[0].contains("action=list"),
+        "{job_files_read:?}"
+    );
+
+    std::fs::remove_file(c.sim.pebble.host_path(&node)).unwrap();
+    c.sim
+        .pebble
+        .write_file(&web, &web_text[..web_text.len() - 3]);
+    let reloads = c.counters().reloads;
+    c.reset_records();
+    c.ok(&Event::UpdateStatus);
+    c.assert_active();
+    assert_eq!(c.file(&node).unwrap(), node_text);
+    assert_eq!(c.file(&web).unwrap(), web_text);
+    assert_eq!(c.counters().reloads, reloads + 1);
+    let written = written_paths(&c.requests());
+    assert!(
+        written.contains(&node) && written.contains(&web),
+        "{written:?}"
+    );
+}
