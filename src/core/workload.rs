@@ -30,6 +30,10 @@ pub const INVENTORY_FILE: &str = "/etc/prometheus/file_sd/inventory.json";
 /// Where a candidate configuration is staged and validated before it goes live: outside the
 /// directory Prometheus reads, with the same layout (relative paths resolve the same way).
 pub const CANDIDATE_DIR: &str = "/etc/prometheus-rs-k8s/candidate";
+/// Where one relation's job file is staged and validated alone (see
+/// `crate::hook::targets_shortcut`): apart from [`CANDIDATE_DIR`], which may hold thousands
+/// of staged files that would be removed with it.
+pub const JOBS_CANDIDATE_DIR: &str = "/etc/prometheus-rs-k8s/candidate-jobs";
 /// Where earlier versions of the charm staged it (inside Prometheus' directory): removed.
 pub const LEGACY_CANDIDATE_DIR: &str = "/etc/prometheus/.candidate";
 /// What the charm last applied successfully (file hashes, detected version).

@@ -9,7 +9,8 @@ use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, F
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
 use crate::core::relation_shape::{JobNames, JobsBasis, RelationShape};
 use crate::core::workload::{
-    CONFIG_DIR, INVENTORY_SERVICE, MANIFEST_FILE, RULES_DIR, TARGETS_DIR, TARGETS_SERVICE,
+    CONFIG_DIR, INVENTORY_SERVICE, JOBS_CANDIDATE_DIR, MANIFEST_FILE, RULES_DIR, TARGETS_DIR,
+    TARGETS_SERVICE,
 };
 use crate::effects::access::open_local;
 use crate::effects::current::CurrentWorkload;
@@ -118,7 +119,14 @@ pub fn apply(
     let binary_changed = changed.iter().any(|f| f.role == FileRole::PollerBinary);
 
     if config_changed {
-        validate_candidate(workload, desired, &mut report)?;
+        // Job files as they are live are named there rather than staged.
+        let live_jobs: BTreeSet<&str> = job_identities
+            .iter()
+            .map(|(f, id)| (file_name(&f.path), id))
+            .filter(|(name, id)| manifest.relation_jobs.get(*name) == Some(*id))
+            .map(|(name, _)| name)
+            .collect();
+        validate_candidate(workload, desired, &live_jobs, &mut report)?;
     }
     let changes = !changed.is_empty() || !stale.is_empty() || !targets.stale.is_empty();
     if changes {
@@ -332,9 +340,13 @@ pub fn apply_relation_jobs(
 ) -> Result<ApplyReport, ApplyError> {
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
+    // A directory of its own: the full path's may hold thousands of staged files.
+    workload.remove(JOBS_CANDIDATE_DIR, true)?;
     validate_files(
         workload,
+        JOBS_CANDIDATE_DIR,
         &[&change.candidate, &change.jobs_file],
+        &BTreeSet::new(),
         &mut report,
     )?;
     let mut result = change.result;

@@ -6,9 +6,14 @@ use std::time::Duration;
 
 use pebble::ExecOutput;
 
+use std::collections::BTreeSet;
+
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload};
-use crate::core::workload::{CANDIDATE_DIR, CONFIG_DIR, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY};
+use crate::core::workload::{
+    CANDIDATE_DIR, CONFIG_DIR, CONFIG_FILE, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY,
+};
 use crate::effects::access::file_bytes;
+use crate::effects::apply::PUSH_BATCH_FILES;
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::report::{ApplyError, ApplyReport};
 
@@ -29,30 +34,39 @@ pub fn check_config(
 }
 
 /// Stages every Prometheus configuration file under the candidate directory and runs
-/// `promtool check config` on it, so a bad file never reaches the live paths.
+/// `promtool check config` on it, so a bad file never reaches the live paths. The relations'
+/// job files named in `live_jobs` are as they are live: the staged prometheus.yml names them
+/// at their live paths instead of staging them (thousands in a large model, each a synced
+/// write for Pebble; a relative path in a job resolves against its file's directory, the
+/// live one either way).
 pub fn validate_candidate(
     workload: &WorkloadGateway,
     desired: &DesiredWorkload,
+    live_jobs: &BTreeSet<&str>,
     report: &mut ApplyReport,
 ) -> Result<(), ApplyError> {
     let files: Vec<&DesiredFile> = desired
         .files
         .iter()
         .filter(|f| f.is_configuration())
+        .filter(|f| !live_jobs.contains(file_name(&f.path)))
         .collect();
-    validate_files(workload, &files, report)
-}
-
-/// Stages `files` (live paths; prometheus.yml among them) under the candidate directory and
-/// runs `promtool check config` on the staged prometheus.yml.
-pub fn validate_files(
-    workload: &WorkloadGateway,
-    files: &[&DesiredFile],
-    report: &mut ApplyReport,
-) -> Result<(), ApplyError> {
     for dir in [CANDIDATE_DIR, LEGACY_CANDIDATE_DIR] {
         workload.remove(dir, true)?;
     }
+    validate_files(workload, CANDIDATE_DIR, &files, live_jobs, report)
+}
+
+/// Stages `files` (live paths; prometheus.yml among them) under `dir` (emptied before by the
+/// caller) and runs `promtool check config` on the staged prometheus.yml, in which the job
+/// files named in `live_jobs` are named at their live paths.
+pub fn validate_files(
+    workload: &WorkloadGateway,
+    dir: &str,
+    files: &[&DesiredFile],
+    live_jobs: &BTreeSet<&str>,
+    report: &mut ApplyReport,
+) -> Result<(), ApplyError> {
     let mut staged = Vec::new();
     for file in files {
         let relative = file
@@ -60,12 +74,20 @@ pub fn validate_files(
             .strip_prefix(CONFIG_DIR)
             .unwrap_or(&file.path)
             .trim_start_matches('/');
-        staged.push((format!("{CANDIDATE_DIR}/{relative}"), file_bytes(file)?));
+        let bytes = file_bytes(file)?;
+        let bytes = if file.path == CONFIG_FILE && !live_jobs.is_empty() {
+            naming_live_jobs(&bytes, live_jobs).into()
+        } else {
+            bytes
+        };
+        staged.push((format!("{dir}/{relative}"), bytes));
     }
     report.bytes_pushed += staged.iter().map(|(_, b)| b.len()).sum::<usize>();
-    workload.push_many(&staged, 0o644)?;
+    for batch in staged.chunks(PUSH_BATCH_FILES) {
+        workload.push_many(batch, 0o644)?;
+    }
 
-    let candidate_config = format!("{CANDIDATE_DIR}/prometheus.yml");
+    let candidate_config = format!("{dir}/prometheus.yml");
     let output = check_config(workload, &candidate_config).map_err(|e| exec_error(workload, e))?;
     if output.exit_code != 0 {
         let text = String::from_utf8_lossy(if output.stderr.is_empty() {
@@ -78,13 +100,40 @@ pub fn validate_files(
             .map(|(p, _)| p.as_str())
             .filter(|p| p.ends_with(".rules"))
             .collect();
-        let bad_rules = find_bad_rule_files(workload, &rule_files)?;
+        let bad_rules = find_bad_rule_files(workload, dir, &rule_files)?;
         if !bad_rules.is_empty() {
             return Err(ApplyError::InvalidRules(bad_rules));
         }
-        return Err(ApplyError::InvalidConfig(summarise_promtool(&text)));
+        return Err(ApplyError::InvalidConfig(summarise_promtool(dir, &text)));
     }
     Ok(())
+}
+
+/// prometheus.yml with the entries of `scrape_config_files` that name a job file of
+/// `live_jobs` made absolute (the live configuration directory). Its top-level sequence items
+/// are lines at column 0; a job file's entry is `- <name>`.
+fn naming_live_jobs(config: &[u8], live_jobs: &BTreeSet<&str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(config.len() + live_jobs.len() * (CONFIG_DIR.len() + 1));
+    for line in config.split_inclusive(|b| *b == b'\n') {
+        let name = line
+            .strip_prefix(b"- ")
+            .map(|rest| rest.strip_suffix(b"\n").unwrap_or(rest))
+            .and_then(|name| std::str::from_utf8(name).ok());
+        match name {
+            Some(name) if live_jobs.contains(name) => {
+                out.extend_from_slice(b"- ");
+                out.extend_from_slice(CONFIG_DIR.as_bytes());
+                out.push(b'/');
+                out.extend_from_slice(&line[2..]);
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    out
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
 /// A promtool run that failed to complete. If Pebble is gone now (the container went away
@@ -102,6 +151,7 @@ fn exec_error(workload: &WorkloadGateway, e: pebble::Error) -> ApplyError {
 /// lets the charm leave out one application's rules instead of refusing the whole update.
 fn find_bad_rule_files(
     workload: &WorkloadGateway,
+    dir: &str,
     staged: &[&str],
 ) -> Result<Vec<(String, String)>, ApplyError> {
     if staged.is_empty() {
@@ -119,8 +169,8 @@ fn find_bad_rule_files(
         .into_iter()
         .map(|(path, reason)| {
             (
-                path.replace(CANDIDATE_DIR, CONFIG_DIR),
-                reason.replace(CANDIDATE_DIR, CONFIG_DIR),
+                path.replace(dir, CONFIG_DIR),
+                reason.replace(dir, CONFIG_DIR),
             )
         })
         .collect())
@@ -144,14 +194,14 @@ pub fn parse_check_rules(output: &str, files: &[&str]) -> Vec<(String, String)> 
         .collect()
 }
 
-/// The most telling line of promtool's output, with the candidate path made live.
-pub fn summarise_promtool(output: &str) -> String {
+/// The most telling line of promtool's output, with the candidate directory `dir` made live.
+pub fn summarise_promtool(dir: &str, output: &str) -> String {
     let line = output
         .lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty())
         .unwrap_or("promtool failed without output");
-    line.replace(CANDIDATE_DIR, CONFIG_DIR)
+    line.replace(dir, CONFIG_DIR)
 }
 
 #[cfg(test)]

@@ -649,3 +649,34 @@ fn a_job_file_removed_or_resized_in_the_container_is_restored_by_update_status()
         "{written:?}"
     );
 }
+
+/// A full path that changes no job file stages none: the staged prometheus.yml names them at
+/// their live paths (each staged file is a synced write for Pebble, thousands in a large
+/// model); promtool 3 accepts it so.
+#[test]
+fn the_full_path_stages_only_the_job_files_it_changes() {
+    let (c, _rels) = deployed_on(PROMETHEUS_3);
+    c.reset_records();
+    c.set_config("evaluation_interval", "45s");
+    c.ok(&Event::ConfigChanged);
+    c.assert_active();
+    let candidate_dir = prometheus_rs_k8s::core::workload::CANDIDATE_DIR;
+    let written = written_paths(&c.requests());
+    let staged: Vec<&String> = written
+        .iter()
+        .filter(|p| p.starts_with(candidate_dir))
+        .collect();
+    assert_eq!(
+        staged,
+        [&format!("{candidate_dir}/prometheus.yml")],
+        "{written:?}"
+    );
+    let candidate = c.file(&format!("{candidate_dir}/prometheus.yml")).unwrap();
+    assert!(
+        candidate.contains(&format!("\n- {CONFIG_DIR}/jobs-metrics-endpoint-3.yml\n")),
+        "{candidate}"
+    );
+    assert!(c
+        .pushed_config_yaml()
+        .contains("\n- jobs-metrics-endpoint-3.yml\n"));
+}
