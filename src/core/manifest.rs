@@ -15,12 +15,14 @@ pub struct Manifest {
     /// Path → identity of each managed file but the relations' job files.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
-    /// The relations' job files (in the configuration directory): name → identity of the
-    /// bytes pushed, as `<length>-<16 hex digits>` (see `effects::targets_record::identity`):
-    /// compact, as every hook reads the manifest and a large model has thousands, and with
-    /// the length a listing of the directory checks them on update-status without pulling.
+    /// The relations' job files (in the configuration directory): `metrics-endpoint`
+    /// relation number (see `prometheus_config::jobs_file_of`) → identity of the bytes pushed,
+    /// as `<length>-<16 hex digits>` (see `effects::targets_record::identity`). Compact, as
+    /// every hook reads the manifest and the targets shortcut pushes it (about 30 bytes a
+    /// relation); with the length, a listing of the directory checks them on update-status
+    /// without pulling.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub relation_jobs: BTreeMap<String, String>,
+    pub relation_jobs: BTreeMap<u32, String>,
     /// The detected Prometheus version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus_version: Option<String>,

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole, WebTls};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
+use crate::core::prometheus_config::{jobs_file_of, jobs_file_relation};
 use crate::core::relation_shape::{JobNames, JobsBasis, RelationShape};
 use crate::core::workload::{
     CONFIG_DIR, INVENTORY_SERVICE, JOBS_CANDIDATE_DIR, MANIFEST_FILE, RULES_DIR, TARGETS_DIR,
@@ -55,9 +56,9 @@ pub fn apply(
     // Each file's identity once: hashing a large prometheus.yml is the costly part of a check.
     let identities: Vec<(&DesiredFile, String)> =
         files.iter().map(|f| (*f, f.identity())).collect();
-    let job_identities: Vec<(&DesiredFile, String)> = job_files
+    let job_identities: Vec<(&DesiredFile, u32, String)> = job_files
         .iter()
-        .map(|f| (*f, relation_jobs_identity(f)))
+        .filter_map(|f| Some((*f, job_file_relation(f)?, relation_jobs_identity(f))))
         .collect();
     let mut applied = Manifest {
         files: identities
@@ -66,7 +67,7 @@ pub fn apply(
             .collect(),
         relation_jobs: job_identities
             .iter()
-            .map(|(f, id)| (file_name(&f.path).to_owned(), id.clone()))
+            .map(|(_, relation, id)| (*relation, id.clone()))
             .collect(),
         prometheus_version: desired.prometheus_version.clone(),
         applied_for: None,
@@ -85,8 +86,8 @@ pub fn apply(
     changed.extend(
         job_identities
             .iter()
-            .filter(|(f, id)| manifest.relation_jobs.get(file_name(&f.path)) != Some(id))
-            .map(|(f, _)| *f),
+            .filter(|(_, relation, id)| manifest.relation_jobs.get(relation) != Some(id))
+            .map(|(f, _, _)| *f),
     );
     let mut stale: Vec<String> = manifest
         .files
@@ -98,8 +99,8 @@ pub fn apply(
         manifest
             .relation_jobs
             .keys()
-            .filter(|name| !applied.relation_jobs.contains_key(*name))
-            .map(|name| format!("{CONFIG_DIR}/{name}")),
+            .filter(|relation| !applied.relation_jobs.contains_key(*relation))
+            .map(|relation| format!("{CONFIG_DIR}/{}", jobs_file_of(*relation))),
     );
     if manifest.files.is_empty() {
         stale.extend(unknown_rule_files(workload, &applied)?);
@@ -122,9 +123,8 @@ pub fn apply(
         // Job files as they are live are named there rather than staged.
         let live_jobs: BTreeSet<&str> = job_identities
             .iter()
-            .map(|(f, id)| (file_name(&f.path), id))
-            .filter(|(name, id)| manifest.relation_jobs.get(*name) == Some(*id))
-            .map(|(name, _)| name)
+            .filter(|(_, relation, id)| manifest.relation_jobs.get(relation) == Some(id))
+            .map(|(f, _, _)| file_name(&f.path))
             .collect();
         validate_candidate(workload, desired, &live_jobs, &mut report)?;
     }
@@ -363,9 +363,8 @@ pub fn apply_relation_jobs(
         ..manifest.clone()
     };
     let identity = relation_jobs_identity(&change.jobs_file);
-    let name = file_name(&change.jobs_file.path);
-    let jobs_changed = manifest.relation_jobs.get(name) != Some(&identity);
-    applied.relation_jobs.insert(name.to_owned(), identity);
+    let jobs_changed = manifest.relation_jobs.get(&change.relation.id) != Some(&identity);
+    applied.relation_jobs.insert(change.relation.id, identity);
     if jobs_changed {
         changed.push(&change.jobs_file);
     }
@@ -588,6 +587,11 @@ fn relation_jobs_identity(file: &DesiredFile) -> String {
         FileContent::Bytes(bytes) => targets_record::identity(bytes),
         FileContent::Local { identity, .. } => identity.clone(),
     }
+}
+
+/// The `metrics-endpoint` relation a job file is of.
+fn job_file_relation(file: &DesiredFile) -> Option<u32> {
+    jobs_file_relation(file.path.strip_prefix(CONFIG_DIR)?.strip_prefix('/')?)
 }
 
 fn file_name(path: &str) -> &str {

@@ -9,7 +9,7 @@ use pebble::Plan;
 
 use crate::core::desired_workload::content_identity;
 use crate::core::manifest::Manifest;
-use crate::core::prometheus_config::RELATION_JOBS_PREFIX;
+use crate::core::prometheus_config::{jobs_file_of, RELATION_JOBS_PREFIX};
 use crate::core::workload::{CONFIG_DIR, MANIFEST_FILE, TARGETS_DIR};
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::targets_record::{self, TargetsBook, TargetsRecord};
@@ -95,18 +95,19 @@ impl CurrentWorkload {
                 .filter(|f| f.file_type == pebble::FileType::File)
                 .map(|f| (f.name, f.size.unwrap_or_default()))
                 .collect();
-            let moved: Vec<String> = self
+            let moved: Vec<u32> = self
                 .manifest
                 .relation_jobs
                 .iter()
-                .filter(|(name, identity)| {
-                    listed.get(*name).copied() != targets_record::identity_len(identity)
+                .filter(|(relation, identity)| {
+                    listed.get(&jobs_file_of(**relation)).copied()
+                        != targets_record::identity_len(identity)
                 })
-                .map(|(name, _)| name.clone())
+                .map(|(relation, _)| *relation)
                 .collect();
-            for name in moved {
-                self.manifest.relation_jobs.remove(&name);
-                drifted.push(format!("{CONFIG_DIR}/{name}"));
+            for relation in moved {
+                self.manifest.relation_jobs.remove(&relation);
+                drifted.push(format!("{CONFIG_DIR}/{}", jobs_file_of(relation)));
             }
         }
         self.drifted = drifted;
