@@ -1,12 +1,14 @@
 //! Rendering cost for 10,000 scrape jobs: `desired::compute` for 2,000 related applications of
-//! 5 units with a wildcard job each (one job per unit), and `prometheus_config::render` of the
-//! 10,000 jobs it produced. Short measurement times: `cargo bench --bench render`.
+//! 5 units with a wildcard job each (one job per unit), on Prometheus 2.42 (every job in
+//! prometheus.yml) and 3.14 (each relation's jobs in a file of their own), and
+//! `prometheus_config::render` of the 10,000 jobs it produced. Short measurement times:
+//! `cargo bench --bench render`.
 //!
 //! `RENDER_COMPUTE_RUNS=n` runs `desired::compute` 2000x5 n times after the first and exits,
 //! without criterion: a fixed amount of work for an instruction count, which on this project's
 //! VMs (no hardware counters, wall times that move by half within an hour) is the measure that
 //! repeats. Per compute: `valgrind --tool=callgrind` of n=2 minus n=0, halved (BENCHMARKS.md,
-//! "Session 19").
+//! "Session 19"). `RENDER_PROMETHEUS=3` measures the Prometheus 3 model's computes.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -48,6 +50,11 @@ fn jobs(n: usize) -> Vec<ScrapeJob> {
 
 fn benches(c: &mut Criterion) {
     let snapshot = support::snapshot(2000, 5);
+    // Production runs Prometheus 3: each isolated relation's jobs in a file of their own.
+    let snapshot3 = prometheus_rs_k8s::core::model::ModelSnapshot {
+        prometheus_version: Some("3.14.0".into()),
+        ..snapshot.clone()
+    };
     let desired = desired_for(&snapshot).expect("the snapshot renders");
     let yml = desired
         .workload
@@ -64,9 +71,14 @@ fn benches(c: &mut Criterion) {
         .ok()
         .and_then(|n| n.parse::<u32>().ok())
     {
+        // `RENDER_PROMETHEUS=3`: the computes of the Prometheus 3 model.
+        let measured = match std::env::var("RENDER_PROMETHEUS").as_deref() {
+            Ok("3") => &snapshot3,
+            _ => &snapshot,
+        };
         let started = std::time::Instant::now();
         for _ in 0..runs {
-            std::hint::black_box(desired_for(&snapshot).expect("renders"));
+            std::hint::black_box(desired_for(measured).expect("renders"));
         }
         eprintln!(
             "{runs} more computes: {:.1} ms each",
@@ -82,6 +94,9 @@ fn benches(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     group.bench_function("desired_compute_2000x5", |b| {
         b.iter(|| desired_for(&snapshot).expect("renders"))
+    });
+    group.bench_function("desired_compute_2000x5_prometheus_3", |b| {
+        b.iter(|| desired_for(&snapshot3).expect("renders"))
     });
 
     let small = support::snapshot(200, 5);
