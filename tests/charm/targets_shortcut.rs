@@ -67,6 +67,22 @@ fn last_apply_was_a_shortcut(c: &Charm) -> bool {
     manifest["applied_for"]["targets_only"] == json!(true)
 }
 
+/// The live configuration, job files and all, is one promtool 3 accepts (no job name twice
+/// across the files, every listed file there).
+#[track_caller]
+fn assert_live_config_passes_promtool_3(c: &Charm) {
+    let out = std::process::Command::new(promtool_for(PROMETHEUS_3))
+        .args(["check", "config", "--syntax-only"])
+        .arg(c.sim.pebble.host_path(CONFIG_FILE))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The job file of an isolated relation.
 fn jobs_file(rel: &RelationId) -> String {
     format!("{CONFIG_DIR}/jobs-{}-{}.yml", rel.endpoint, rel.id)
@@ -319,17 +335,7 @@ fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
     assert!(!c.file(&file).unwrap().contains("main-7"));
     assert_eq!(c.pushed_config_yaml(), config, "prometheus.yml untouched");
     assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
-    // The live configuration is one promtool 3 accepts, job files and all.
-    let out = std::process::Command::new(promtool_for(PROMETHEUS_3))
-        .args(["check", "config", "--syntax-only"])
-        .arg(c.sim.pebble.host_path(CONFIG_FILE))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_live_config_passes_promtool_3(&c);
 }
 
 /// A joining unit whose job would take a name another relation's job holds takes the full
@@ -547,16 +553,7 @@ fn a_relation_job_renamed_in_prometheus_yml_keeps_every_relation_on_the_full_pat
     set_job(&rels[3], "prometheus_2", "10.6.0.1:80");
     assert!(!last_apply_was_a_shortcut(&c), "the full path");
     assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
-    let out = std::process::Command::new(promtool_for(PROMETHEUS_3))
-        .args(["check", "config", "--syntax-only"])
-        .arg(c.sim.pebble.host_path(CONFIG_FILE))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_live_config_passes_promtool_3(&c);
 }
 
 /// A change of one relation's jobs that promtool rejects (a timeout longer than the 30 s
@@ -679,4 +676,36 @@ fn the_full_path_stages_only_the_job_files_it_changes() {
     assert!(c
         .pushed_config_yaml()
         .contains("\n- jobs-metrics-endpoint-3.yml\n"));
+}
+
+/// The relation-targets service runs while some relation job has a target file: a change of
+/// one relation's jobs that gives the model its first target file (its only job had no
+/// targets before) takes the full path, which starts the service.
+#[test]
+fn a_change_of_jobs_that_needs_the_targets_service_takes_the_full_path() {
+    let mut state = charm_sim::charm_model_state().expect("charm metadata loads");
+    state.set_leader(true);
+    let rel = state.add_relation_with_id("metrics-endpoint", "inl", 9);
+    let set_jobs = |state: &mut charm_harness::ModelState, jobs: Value| {
+        let data = juju_hook::RelationData::from([("scrape_jobs".to_string(), jobs.to_string())]);
+        state.set_remote_app_data(&rel, &data);
+    };
+    set_jobs(
+        &mut state,
+        json!([{"job_name": "inl", "metrics_path": "/m"}]),
+    );
+    state.add_remote_unit(&rel, "inl/0");
+    let c = Charm::with_state_on(state, PROMETHEUS_3);
+    c.deploy();
+    c.assert_active();
+    assert!(c.file(&jobs_file(&rel)).is_some(), "isolated: a job file");
+    assert!(!c.sim.pebble.plan_yaml().contains("relation-targets"));
+
+    let jobs = json!([{"job_name": "inl", "static_configs": [{"targets": ["10.9.0.1:80"]}]}]);
+    set_jobs(&mut c.sim.juju.state(), jobs);
+    c.ok(&c.relation_event(&rel, RelationEventKind::Changed, None));
+    c.assert_active();
+    assert!(!last_apply_was_a_shortcut(&c), "the full path");
+    assert!(c.sim.pebble.plan_yaml().contains("relation-targets"));
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
 }
