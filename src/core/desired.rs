@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use foldhash::HashMap;
-
 use charm_interfaces::scrape::{self, AppError, Explanation, ScrapeOutcome};
 use charm_interfaces::{
     alert_rules, alertmanager, catalogue, datasource_exchange, grafana_source, ingress_per_unit,
     prometheus_api, remote_write, self_metrics, Databag, RelationView,
 };
+use foldhash::HashMap;
 use juju_hook::{RelationId, Status};
 
 use crate::core::config::{CharmConfig, RetentionSize};

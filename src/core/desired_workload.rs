@@ -75,6 +75,13 @@ impl DesiredFile {
         }
     }
 
+    /// The last component of its path.
+    pub fn file_name(&self) -> &str {
+        self.path
+            .rsplit_once('/')
+            .map_or(self.path.as_str(), |(_, name)| name)
+    }
+
     /// Whether Prometheus reads its configuration from this file (promtool checks it, a
     /// change is a reload).
     pub fn is_configuration(&self) -> bool {

@@ -124,7 +124,7 @@ pub fn apply(
         let live_jobs: BTreeSet<&str> = job_identities
             .iter()
             .filter(|(_, relation, id)| manifest.relation_jobs.get(relation) == Some(id))
-            .map(|(f, _, _)| file_name(&f.path))
+            .map(|(f, _, _)| f.file_name())
             .collect();
         validate_candidate(workload, desired, &live_jobs, &mut report)?;
     }
@@ -549,7 +549,7 @@ fn missing_or_resized<'a>(
         .copied()
         .filter(|file| !pushing.contains(file.path.as_str()))
         .filter(|file| {
-            let there = listed.get(file_name(&file.path)).copied();
+            let there = listed.get(file.file_name()).copied();
             match &file.content {
                 FileContent::Bytes(bytes) => there != Some(bytes.len() as u64),
                 FileContent::Local { .. } => there.is_none(),
@@ -567,7 +567,7 @@ fn target_files_against<'a>(
     let mut changed = Vec::new();
     let mut identities = BTreeMap::new();
     for file in files {
-        let name = file_name(&file.path).to_owned();
+        let name = file.file_name().to_owned();
         let identity = match &file.content {
             FileContent::Bytes(bytes) => targets_record::identity(bytes),
             FileContent::Local { identity, .. } => identity.clone(),
@@ -592,10 +592,6 @@ fn relation_jobs_identity(file: &DesiredFile) -> String {
 /// The `metrics-endpoint` relation a job file is of.
 fn job_file_relation(file: &DesiredFile) -> Option<u32> {
     jobs_file_relation(file.path.strip_prefix(CONFIG_DIR)?.strip_prefix('/')?)
-}
-
-fn file_name(path: &str) -> &str {
-    path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
 /// Most files in one push request. Pebble writes each file of a request in turn, syncing the

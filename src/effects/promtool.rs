@@ -49,7 +49,7 @@ pub fn validate_candidate(
         .files
         .iter()
         .filter(|f| f.is_configuration())
-        .filter(|f| !live_jobs.contains(file_name(&f.path)))
+        .filter(|f| !live_jobs.contains(f.file_name()))
         .collect();
     for dir in [CANDIDATE_DIR, LEGACY_CANDIDATE_DIR] {
         workload.remove(dir, true)?;
@@ -130,10 +130,6 @@ fn naming_live_jobs(config: &[u8], live_jobs: &BTreeSet<&str>) -> Vec<u8> {
         }
     }
     out
-}
-
-fn file_name(path: &str) -> &str {
-    path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
 /// A promtool run that failed to complete. If Pebble is gone now (the container went away
