@@ -407,7 +407,8 @@ fn render_jobs(
     let mut target_files = Vec::with_capacity(prepared_count + in_files);
     let mut rendered_files = Vec::with_capacity(relation_files.len());
     for file in relation_files {
-        let (text, targets) = render_relation_file(&context, file.jobs)?;
+        // One memory of quoted scalars for every file: the same few recur in each.
+        let (text, targets) = render_relation_file_with(&context, file.jobs, &mut seq)?;
         target_files.extend(targets);
         rendered_files.push((file.path, text));
     }
@@ -441,6 +442,16 @@ pub fn render_relation_file(
     context: &JobsContext,
     jobs: Vec<ScrapeJob>,
 ) -> Result<(String, Vec<TargetFile>), RenderError> {
+    render_relation_file_with(context, jobs, &mut block_yaml::RootSeq::default())
+}
+
+/// [`render_relation_file`] with the writer's memory of the scalars `serde_yaml_ng` wrote
+/// kept by the caller, across files.
+fn render_relation_file_with(
+    context: &JobsContext,
+    jobs: Vec<ScrapeJob>,
+    seq: &mut block_yaml::RootSeq,
+) -> Result<(String, Vec<TargetFile>), RenderError> {
     let mut prepared: Vec<relation_jobs::PreparedJob> = jobs
         .into_iter()
         .map(|job| relation_jobs::PreparedJob {
@@ -453,10 +464,9 @@ pub fn render_relation_file(
         return Ok((format!("{SCRAPE_CONFIGS_KEY}: []\n"), Vec::new()));
     }
     let mut yaml = format!("{SCRAPE_CONFIGS_KEY}:\n");
-    let mut seq = block_yaml::RootSeq::default();
     let mut target_files = Vec::with_capacity(prepared.len());
     for job in prepared {
-        let written = append_relation_job(job, context, &mut seq, &mut yaml)?;
+        let written = append_relation_job(job, context, seq, &mut yaml)?;
         target_files.extend(written.target_file);
     }
     Ok((yaml, target_files))
