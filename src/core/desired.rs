@@ -758,7 +758,7 @@ fn inventory_url_file(url: &str) -> DesiredFile {
 /// relation-targets service.
 pub fn target_file(file: TargetFile) -> DesiredFile {
     DesiredFile {
-        path: format!("{TARGETS_DIR}/{}", file.file_name()),
+        path: [TARGETS_DIR, "/", &file.file_name()].concat(),
         content: FileContent::Bytes(file.json.into()),
         permissions: 0o644,
         role: FileRole::ScrapeTargets,

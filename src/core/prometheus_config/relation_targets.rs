@@ -42,7 +42,8 @@ pub fn default_base_url() -> String {
 
 /// The URL a job's `http_sd_configs` entry names, on the server at `base_url`.
 pub fn targets_url(base_url: &str, id: &str) -> String {
-    format!("{base_url}/targets/{id}")
+    // `concat`, not `format!`: this runs for every relation job of a full render.
+    [base_url, "/targets/", id].concat()
 }
 
 /// The name of a job's target file in the targets directory.
@@ -51,7 +52,7 @@ pub fn file_name(job_name: &str) -> String {
 }
 
 fn name_of_id(id: &str) -> String {
-    format!("{id}.json")
+    [id, ".json"].concat()
 }
 
 impl TargetFile {
