@@ -331,6 +331,8 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         .explanations
         .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
     outcome.jobs.reserve(kept.len());
+    outcome.job_relations.reserve(kept.len());
+    outcome.explanations.reserve(kept.len());
     for d in kept {
         let relation_id = d.relation_id;
         let (explanation, job) = d.into_explanation("");
