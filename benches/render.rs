@@ -49,6 +49,8 @@ fn jobs(n: usize) -> Vec<ScrapeJob> {
 }
 
 fn benches(c: &mut Criterion) {
+    // As the charm's `main` sets it.
+    prometheus_rs_k8s::allocator::configure();
     let snapshot = support::snapshot(2000, 5);
     // Production runs Prometheus 3: each isolated relation's jobs in a file of their own.
     let snapshot3 = prometheus_rs_k8s::core::model::ModelSnapshot {

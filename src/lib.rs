@@ -10,6 +10,8 @@
 //! - [`effects`]: what touches the world: Pebble, promtool, Prometheus' HTTP API, Kubernetes.
 //! - [`cli`]: command-line entry points (`render`).
 
+#[cfg(feature = "mimalloc")]
+pub mod allocator;
 pub mod cli;
 pub mod core;
 pub mod effects;

@@ -35,6 +35,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
+    prometheus_rs_k8s::allocator::configure();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Hook) {
         Command::Hook => run_hook(),
