@@ -3,11 +3,12 @@
 //!
 //! A hook of a large model makes and frees millions of small strings: with mimalloc the full
 //! path at 2000x5 costs 17–28 % less CPU than with musl's allocator (the shipped binary is
-//! static musl), and `desired::compute` 17–34 % less time than with glibc's. Two settings keep
-//! small hooks as small and fast as before (BENCHMARKS.md, "Session 22"): no transparent huge
-//! pages (the `no_thp` feature: each first touch of a 2 MiB page cost its zeroing and 2 MiB
-//! of resident memory), and freed pages given back at once ([`configure`]), so the full
-//! path's peak RSS stays where the system allocator had it.
+//! static musl; measured with a purge delay of 0, which costs more than the 10 ms shipped),
+//! and `desired::compute` 17–34 % less time than with glibc's. Two settings keep small hooks
+//! as small and fast as before (BENCHMARKS.md, "Session 22"): no transparent huge pages (the
+//! `no_thp` feature: each first touch of a 2 MiB page cost its zeroing and 2 MiB of resident
+//! memory), and freed pages given back within 10 ms ([`configure`]), so the full path's peak
+//! RSS stays within 2.5 MB of where the system allocator had it.
 
 /// The process's global allocator.
 #[global_allocator]
@@ -18,10 +19,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// The purge delay for a process of the charm, in milliseconds. mimalloc 3 keeps freed pages
-/// for a second before it gives them back; a hook lives less than that, so without this every
-/// page it ever freed would count in its peak RSS (62.7 MB against 53.1 MB for update-status
-/// computing everything at 2000x5).
-const CHARM_PURGE_DELAY_MS: std::ffi::c_long = 0;
+/// for a second before it gives them back; a hook lives less than that, so with the default
+/// every page it ever freed counts in its peak RSS (update-status computing everything at
+/// 2000x5: 62.7 MB; 55.0 MB with 10 ms). A delay of 0 gives each page back as it is freed and
+/// faults it in again when it is needed: 15–22 % more CPU on that hook than 10 ms.
+const CHARM_PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 /// Sets mimalloc's options for a charm process. Call first thing in `main`.
 pub fn configure() {
