@@ -508,17 +508,27 @@ fn finish_job(job: &mut Value, context: &JobsContext) {
     }
 }
 
-/// The top-level keys [`finish_job`] reads or writes. A relation job is finished on a map of
-/// these alone; the rest of it stays compact and is written as it is.
-const FINISHED_KEYS: [&str; 7] = [
-    "job_name",
-    "honor_labels",
-    "scheme",
-    "tls_config",
-    "relabel_configs",
-    "keep_dropped_targets",
-    FALLBACK_SCRAPE_PROTOCOL_KEY,
-];
+/// The top-level keys [`finish_job`] reads or writes in `context`, and those the charm sets on
+/// every relation job. A relation job is finished on a map of these alone; the rest of it stays
+/// compact and is written as it is. Keys only TLS or sharding touch are left compact when
+/// `context` has neither: most models, and turning a job's relabel rules into a JSON tree
+/// and back was a tenth of rendering one.
+fn finished_keys(context: &JobsContext) -> impl Iterator<Item = &'static str> {
+    let tls = context.self_ca_file.is_some() || context.trusted_cas_file.is_some();
+    let sharded = context.shard.is_some();
+    [
+        ("job_name", true),
+        ("honor_labels", true),
+        (FALLBACK_SCRAPE_PROTOCOL_KEY, true),
+        (HTTP_SD_CONFIGS_KEY, true),
+        ("scheme", tls),
+        ("tls_config", tls),
+        ("relabel_configs", sharded),
+        ("keep_dropped_targets", sharded),
+    ]
+    .into_iter()
+    .filter_map(|(key, finished)| finished.then_some(key))
+}
 
 /// What [`append_relation_job`] did.
 struct WrittenJob {
@@ -545,7 +555,7 @@ fn append_relation_job(
     let relation_jobs::PreparedJob { name, mut job } = prepared;
     let target_file = relation_targets::take_targets(&mut job, &name);
     let mut set = Map::new();
-    for key in FINISHED_KEYS.into_iter().chain([HTTP_SD_CONFIGS_KEY]) {
+    for key in finished_keys(input) {
         if let Some(value) = job.remove(key) {
             set.insert(key.to_owned(), value);
         }
@@ -692,7 +702,11 @@ mod tests {
             PrometheusVersion::new(3, 14, 0),
         ] {
             for shard in [None, Some(Shard { index: 1, count: 3 })] {
-                for cas in [None, Some("certs/trusted.pem")] {
+                for (cas, self_ca) in [
+                    (None, None),
+                    (Some("certs/trusted.pem"), Some("certs/ca.pem")),
+                    (None, Some("certs/ca.pem")),
+                ] {
                     let topology = Topology {
                         model: "m".into(),
                         model_uuid: "u".into(),
@@ -703,7 +717,7 @@ mod tests {
                     let mut input = ConfigInput::new(&CharmConfig::default(), topology, version);
                     input.shard = shard;
                     input.trusted_cas_file = cas.map(str::to_owned);
-                    input.self_ca_file = cas.map(|_| "certs/ca.pem".to_owned());
+                    input.self_ca_file = self_ca.map(str::to_owned);
                     input.targets_url = TARGETS_URL.to_owned();
                     for job in &jobs {
                         let job = ScrapeJob::from(job.as_object().unwrap().clone());
@@ -712,7 +726,7 @@ mod tests {
                             assert_eq!(
                                 written,
                                 through_a_tree(&job, name, &input),
-                                "{job:?} as {name} ({version}, {shard:?}, {cas:?})"
+                                "{job:?} as {name} ({version}, {shard:?}, {cas:?}, {self_ca:?})"
                             );
                             compared += 1;
                             written_compact += usize::from(alone);
@@ -721,9 +735,9 @@ mod tests {
                 }
             }
         }
-        assert_eq!(compared, 2 * 2 * 2 * jobs.len() * 2);
+        assert_eq!(compared, 2 * 2 * 3 * jobs.len() * 2);
         // All but the job whose relabel_configs is a spaced string (which sharding replaces
         // with a list) went through the compact writer.
-        assert_eq!(written_compact, compared - 2 * 2 * 2);
+        assert_eq!(written_compact, compared - 2 * 2 * 3);
     }
 }
