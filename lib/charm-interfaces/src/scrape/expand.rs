@@ -50,6 +50,33 @@ fn merged_labels(topology: &Topology, unit: Option<&str>, user: Option<&OVal>) -
     OVal::Obj(labels)
 }
 
+/// [`merged_labels`] for every unit of one static config, merged once: each unit's labels are
+/// a copy with its `juju_unit` set, unless the provider's labels name `juju_unit` themselves.
+struct UnitLabels {
+    /// The merged labels with an empty `juju_unit` where the unit's goes.
+    merged: OMap,
+    /// Whether the provider's labels set `juju_unit` (theirs wins).
+    user_unit: bool,
+}
+
+impl UnitLabels {
+    fn new(topology: &Topology, user: Option<&OVal>) -> Self {
+        let user_unit = matches!(user, Some(OVal::Obj(user)) if user.contains_key("juju_unit"));
+        let OVal::Obj(merged) = merged_labels(topology, Some(""), user) else {
+            unreachable!("merged labels are a mapping")
+        };
+        Self { merged, user_unit }
+    }
+
+    fn of(&self, unit: &str) -> OVal {
+        let mut labels = self.merged.clone();
+        if !self.user_unit {
+            labels.insert("juju_unit", OVal::str(unit));
+        }
+        OVal::Obj(labels)
+    }
+}
+
 /// Expand the sanitized, prefixed job of `base`, which carries its origin and the reasons
 /// gathered so far.
 pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) -> Vec<Draft> {
@@ -71,6 +98,8 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
         .and_then(OVal::as_arr)
         .map_or(&[][..], Vec::as_slice);
     let mut external_configs = Vec::new();
+    // The same for every unit's job.
+    let unit_relabel = with_relabel(job, instance_relabel(true));
 
     for sc in static_configs {
         let Some(sc) = sc.as_obj() else { continue };
@@ -85,6 +114,7 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
         let (wildcards, others): (Vec<&str>, Vec<&str>) =
             targets.iter().partition(|t| t.starts_with('*'));
         let mut external = Vec::new();
+        let unit_labels = UnitLabels::new(topology, sc.get("labels"));
         let mut matched: Vec<Vec<&str>> = vec![Vec::new(); hosts.len()];
         for t in others {
             let host = target_host(t);
@@ -134,10 +164,7 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
             for (unit_targets, reason) in groups {
                 let unit_sc = sc.clone_replacing([
                     ("targets", OVal::Arr(unit_targets)),
-                    (
-                        "labels",
-                        merged_labels(topology, Some(&host.name), sc.get("labels")),
-                    ),
+                    ("labels", unit_labels.of(&host.name)),
                 ]);
                 let unit_job = job.clone_replacing([
                     ("static_configs", OVal::Arr(vec![OVal::Obj(unit_sc)])),
@@ -149,7 +176,7 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
                         "metrics_path",
                         OVal::Str(format_compact!("{}{metrics_path}", host.path)),
                     ),
-                    ("relabel_configs", with_relabel(job, instance_relabel(true))),
+                    ("relabel_configs", unit_relabel.clone()),
                 ]);
                 let mut draft = base.derive(unit_job, Some(host.name.clone()));
                 draft.reasons.push(reason);
