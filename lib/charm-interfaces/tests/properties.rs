@@ -2,7 +2,7 @@
 
 mod common;
 
-use charm_interfaces::scrape::scrape_jobs;
+use charm_interfaces::scrape::{scrape_jobs, scrape_jobs_with};
 use common::{scrape_unit, views, Rel};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -110,6 +110,11 @@ proptest! {
         names.dedup();
         prop_assert_eq!(names.len(), total, "duplicate job names");
         prop_assert_eq!(&out, &scrape_jobs(&views(&built)));
+        // Without explanations, everything else is the same.
+        let unexplained = scrape_jobs_with(&views(&built), false);
+        prop_assert!(unexplained.explanations.is_empty());
+        prop_assert_eq!(out.explanations.iter().filter(|e| e.produced).count(), out.jobs.len());
+        prop_assert_eq!(&unexplained, &charm_interfaces::scrape::ScrapeOutcome { explanations: Vec::new(), ..out.clone() });
         let reversed: Vec<Rel> = built
             .iter()
             .cloned()

@@ -68,9 +68,9 @@ fn rename_collisions(drafts: Vec<Draft>) -> Vec<Draft> {
                 let hash = sha256_hex(&d.job.py_dumps());
                 d.job
                     .insert("job_name", OVal::str(format!("{name}_{hash}")));
-                d.reasons.push(format!(
-                    "job name {name} used by several jobs: sha256 of the job appended"
-                ));
+                d.reasons.note(|| {
+                    format!("job name {name} used by several jobs: sha256 of the job appended")
+                });
             }
             ordered.push(d);
         }
@@ -101,10 +101,8 @@ fn collapse_identical(ordered: Vec<Draft>) -> (Vec<Draft>, Vec<Draft>) {
         let text = d.job.py_dumps();
         if let Some(&first) = first_of.get(&text) {
             d.dropped = true;
-            d.reasons.push(format!(
-                "identical to job {}: collapsed",
-                job_name(&kept[first])
-            ));
+            d.reasons
+                .note(|| format!("identical to job {}: collapsed", job_name(&kept[first])));
             collapsed.push(d);
         } else {
             first_of.insert(text, kept.len());
@@ -118,13 +116,14 @@ fn collapse_identical(ordered: Vec<Draft>) -> (Vec<Draft>, Vec<Draft>) {
 mod tests {
     use super::*;
     use crate::ordered::{OMap, OVal};
+    use crate::scrape::Reasons;
     use proptest::prelude::*;
 
     fn draft(json: &str) -> Draft {
         let OVal::Obj(job) = OVal::parse(json).unwrap() else {
             panic!("not an object")
         };
-        Draft::new(1, "app", job)
+        Draft::new(1, "app", job, Reasons::new(true))
     }
 
     /// The Python library's own unit-test vector for its dedupe function.
@@ -162,7 +161,7 @@ mod tests {
                 Some(first) => {
                     d.dropped = true;
                     d.reasons
-                        .push(format!("identical to job {}: collapsed", job_name(first)));
+                        .note(|| format!("identical to job {}: collapsed", job_name(first)));
                     collapsed.push(d);
                 }
                 None => kept.push(d),
@@ -171,7 +170,7 @@ mod tests {
         (kept, collapsed)
     }
 
-    fn summary(drafts: &[Draft]) -> Vec<(String, bool, Vec<String>)> {
+    fn summary(drafts: &[Draft]) -> Vec<(String, bool, Reasons)> {
         drafts
             .iter()
             .map(|d| (d.job.py_dumps(), d.dropped, d.reasons.clone()))
@@ -212,7 +211,7 @@ mod tests {
                     if let Some(x) = x {
                         job.insert("x", OVal::Num(x.into()));
                     }
-                    Draft::new(1, "app", job)
+                    Draft::new(1, "app", job, Reasons::new(true))
                 })
                 .collect();
             let (fast_kept, fast_collapsed) = dedupe(drafts.clone());

@@ -137,31 +137,21 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
             // unit, and every explicit target naming the unit makes a job of its own. They
             // share the name `<job>-<unit number>`, so dedupe gives each a sha256 suffix (and
             // collapses identical ones, e.g. `*:80` next to the unit's own `addr:80`).
-            let mut groups: Vec<(Vec<OVal>, String)> = Vec::new();
+            // Each group's targets, and the explicit target it is (`None`: the wildcards).
+            let mut groups: Vec<(Vec<OVal>, Option<&str>)> = Vec::new();
             if !wildcards.is_empty() {
                 groups.push((
                     wildcards
                         .iter()
                         .map(|t| OVal::str(t.replace('*', &host.target_host())))
                         .collect(),
-                    format!(
-                        "wildcard target(s) {} expanded for unit {} at {}",
-                        wildcards.join(", "),
-                        host.name,
-                        host.address
-                    ),
+                    None,
                 ));
             }
             for t in matched {
-                groups.push((
-                    vec![OVal::str(*t)],
-                    format!(
-                        "target {t} matches the address or fqdn of unit {}",
-                        host.name
-                    ),
-                ));
+                groups.push((vec![OVal::str(*t)], Some(*t)));
             }
-            for (unit_targets, reason) in groups {
+            for (unit_targets, explicit) in groups {
                 let unit_sc = sc.clone_replacing([
                     ("targets", OVal::Arr(unit_targets)),
                     ("labels", unit_labels.of(&host.name)),
@@ -178,12 +168,23 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
                     ),
                     ("relabel_configs", unit_relabel.clone()),
                 ]);
-                let mut draft = base.derive(unit_job, Some(host.name.clone()));
-                draft.reasons.push(reason);
+                let mut draft = base.derive(unit_job, Some(host.name.as_str().into()));
+                draft.reasons.note(|| match explicit {
+                    None => format!(
+                        "wildcard target(s) {} expanded for unit {} at {}",
+                        wildcards.join(", "),
+                        host.name,
+                        host.address
+                    ),
+                    Some(t) => format!(
+                        "target {t} matches the address or fqdn of unit {}",
+                        host.name
+                    ),
+                });
                 if !host.path.is_empty() {
                     draft
                         .reasons
-                        .push(format!("unit path {} prefixed to metrics_path", host.path));
+                        .note(|| format!("unit path {} prefixed to metrics_path", host.path));
                 }
                 out.push(draft);
             }
@@ -191,10 +192,12 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
         if !wildcards.is_empty() && hosts.is_empty() {
             let mut d = base.derive(job.clone(), None);
             d.dropped = true;
-            d.reasons.push(format!(
-                "wildcard target(s) {} not expanded: no unit advertises an address yet",
-                wildcards.join(", ")
-            ));
+            d.reasons.note(|| {
+                format!(
+                    "wildcard target(s) {} not expanded: no unit advertises an address yet",
+                    wildcards.join(", ")
+                )
+            });
             out.push(d);
         }
     }
@@ -209,15 +212,15 @@ pub(crate) fn expand_job(base: &Draft, hosts: &[UnitHost], topology: &Topology) 
             ),
         ]);
         let mut draft = base.derive(ext_job, None);
-        draft
-            .reasons
-            .push("external target(s): not a unit of the application, no juju_unit label".into());
+        draft.reasons.note(|| {
+            "external target(s): not a unit of the application, no juju_unit label".into()
+        });
         out.push(draft);
     }
     if out.is_empty() {
         let mut d = base.derive(job.clone(), None);
         d.dropped = true;
-        d.reasons.push("job has no targets".into());
+        d.reasons.note(|| "job has no targets".into());
         out.push(d);
     }
     out

@@ -203,31 +203,54 @@ impl ScrapeOutcome {
     }
 }
 
+/// Why a draft is what it is, in the order the rules applied: recorded only when the caller
+/// asked for [`ScrapeOutcome::explanations`] (a hook never reads them, and at thousands of jobs
+/// formatting them was a measurable part of the pipeline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reasons(Option<Vec<String>>);
+
+impl Reasons {
+    pub(crate) fn new(explain: bool) -> Self {
+        Self(explain.then(Vec::new))
+    }
+
+    /// Records the reason `why` formats, when explaining.
+    pub(crate) fn note(&mut self, why: impl FnOnce() -> String) {
+        if let Some(reasons) = &mut self.0 {
+            reasons.push(why());
+        }
+    }
+
+    fn into_vec(self) -> Vec<String> {
+        self.0.unwrap_or_default()
+    }
+}
+
 /// A job on its way through the pipeline, with where it came from and what happened to it.
 #[derive(Debug, Clone)]
 pub(crate) struct Draft {
     pub relation_id: u32,
-    pub app: String,
+    pub app: CompactString,
     pub job: OMap,
-    pub unit: Option<String>,
+    pub unit: Option<CompactString>,
     pub dropped: bool,
-    pub reasons: Vec<String>,
+    pub reasons: Reasons,
 }
 
 impl Draft {
-    pub(crate) fn new(relation_id: u32, app: &str, job: OMap) -> Draft {
+    pub(crate) fn new(relation_id: u32, app: &str, job: OMap, reasons: Reasons) -> Draft {
         Draft {
             relation_id,
-            app: app.to_owned(),
+            app: app.into(),
             job,
             unit: None,
             dropped: false,
-            reasons: Vec::new(),
+            reasons,
         }
     }
 
     /// A new draft for `job` with this draft's origin and reasons.
-    pub(crate) fn derive(&self, job: OMap, unit: Option<String>) -> Draft {
+    pub(crate) fn derive(&self, job: OMap, unit: Option<CompactString>) -> Draft {
         Draft {
             relation_id: self.relation_id,
             app: self.app.clone(),
@@ -248,11 +271,11 @@ impl Draft {
             .to_owned();
         let explanation = Explanation {
             relation_id: self.relation_id,
-            app: self.app,
+            app: self.app.into(),
             job: name,
-            unit: self.unit,
+            unit: self.unit.map(Into::into),
             produced: !self.dropped,
-            reasons: self.reasons,
+            reasons: self.reasons.into_vec(),
         };
         (explanation, self.job)
     }
@@ -262,6 +285,8 @@ impl Draft {
 struct Collector<'a> {
     rel: &'a RelationView<'a>,
     errors: Vec<AppError>,
+    /// Whether explanations are kept.
+    explain: bool,
     explanations: Vec<Explanation>,
 }
 
@@ -275,6 +300,9 @@ impl Collector<'_> {
     }
 
     fn skipped(&mut self, job: &str, reason: String) {
+        if !self.explain {
+            return;
+        }
         self.explanations.push(Explanation {
             relation_id: self.rel.id,
             app: self.rel.app.to_owned(),
@@ -287,8 +315,15 @@ impl Collector<'_> {
 }
 
 /// Compute the scrape jobs of every relation passed in (normally all `metrics-endpoint`
-/// relations), following the `prometheus_scrape` contract.
+/// relations), following the `prometheus_scrape` contract, with
+/// [`ScrapeOutcome::explanations`].
 pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
+    scrape_jobs_with(relations, true)
+}
+
+/// [`scrape_jobs`], with [`ScrapeOutcome::explanations`] left empty unless `explain`:
+/// everything else is the same.
+pub fn scrape_jobs_with(relations: &[RelationView<'_>], explain: bool) -> ScrapeOutcome {
     let mut outcome = ScrapeOutcome::default();
     let mut all = Vec::new();
     // The names of relations whose own jobs collide, before they are renamed: two jobs named
@@ -300,6 +335,7 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
         let mut c = Collector {
             rel,
             errors: Vec::new(),
+            explain,
             explanations: Vec::new(),
         };
         let drafts = relation_drafts(&mut c);
@@ -313,8 +349,10 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
             );
             dedupe::dedupe_colliding(drafts)
         };
-        c.explanations
-            .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
+        if explain {
+            c.explanations
+                .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
+        }
         all.extend(kept);
         outcome.per_app_errors.append(&mut c.errors);
         outcome.explanations.append(&mut c.explanations);
@@ -327,18 +365,24 @@ pub fn scrape_jobs(relations: &[RelationView<'_>]) -> ScrapeOutcome {
     );
     outcome.given_names = given;
     let (kept, collapsed) = dedupe::dedupe(all);
-    outcome
-        .explanations
-        .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
     outcome.jobs.reserve(kept.len());
     outcome.job_relations.reserve(kept.len());
-    outcome.explanations.reserve(kept.len());
+    if explain {
+        outcome
+            .explanations
+            .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
+        outcome.explanations.reserve(kept.len());
+    }
     for d in kept {
-        let relation_id = d.relation_id;
-        let (explanation, job) = d.into_explanation("");
-        outcome.explanations.push(explanation);
+        outcome.job_relations.push(d.relation_id);
+        let job = if explain {
+            let (explanation, job) = d.into_explanation("");
+            outcome.explanations.push(explanation);
+            job
+        } else {
+            d.job
+        };
         outcome.jobs.push(ScrapeJob(job));
-        outcome.job_relations.push(relation_id);
     }
     outcome
 }
@@ -456,8 +500,9 @@ fn pass_through(c: &mut Collector<'_>, jobs: Vec<OVal>) -> Vec<Draft> {
             c.skipped(&format!("#{i}"), "not an object".into());
             continue;
         };
-        let mut reasons =
-            vec!["passed through verbatim: the application sent no scrape_metadata".to_owned()];
+        let mut reasons = Reasons::new(c.explain);
+        reasons
+            .note(|| "passed through verbatim: the application sent no scrape_metadata".to_owned());
         let sd: Vec<CompactString> = job
             .keys()
             .filter(|k| validate::is_sd_key(k))
@@ -466,9 +511,8 @@ fn pass_through(c: &mut Collector<'_>, jobs: Vec<OVal>) -> Vec<Draft> {
         for k in &sd {
             job.remove(k);
             c.error(format!("scrape job {label}: {k} removed (service discovery is not accepted over relations)"));
-            reasons.push(format!(
-                "{k} removed: service discovery is not accepted over relations"
-            ));
+            reasons
+                .note(|| format!("{k} removed: service discovery is not accepted over relations"));
         }
         let problem = if job
             .get("job_name")
@@ -486,9 +530,7 @@ fn pass_through(c: &mut Collector<'_>, jobs: Vec<OVal>) -> Vec<Draft> {
             c.skipped(&label, format!("invalid: {p}"));
             continue;
         }
-        let mut d = Draft::new(c.rel.id, c.rel.app, job);
-        d.reasons = reasons;
-        out.push(d);
+        out.push(Draft::new(c.rel.id, c.rel.app, job, reasons));
     }
     out
 }
@@ -517,7 +559,7 @@ fn sanitized(
         return Vec::new();
     }
     let prefix = format!("juju_{}_prometheus_scrape", topology.identifier());
-    let mut reasons = Vec::new();
+    let mut reasons = Reasons::new(c.explain);
 
     // The name prefixed (in its place, or last when there was none), then the allowed keys
     // overlaid on the default job, in the provider's order.
@@ -556,17 +598,13 @@ fn sanitized(
         sane.insert("job_name", OVal::str(name.clone()));
     }
     if !dropped_keys.is_empty() {
-        reasons.push(format!(
-            "allow-list dropped key(s): {}",
-            dropped_keys.join(", ")
-        ));
+        reasons.note(|| format!("allow-list dropped key(s): {}", dropped_keys.join(", ")));
     }
     if !had_static_configs {
-        reasons.push("no static_configs: default target *:80 used".into());
+        reasons.note(|| "no static_configs: default target *:80 used".into());
     }
 
-    let mut base = Draft::new(c.rel.id, c.rel.app, sane);
-    base.reasons = reasons;
+    let base = Draft::new(c.rel.id, c.rel.app, sane, reasons);
     let mut drafts = expand::expand_job(&base, hosts, topology);
     for d in drafts.iter_mut().filter(|d| !d.dropped) {
         d.job.insert(
@@ -575,7 +613,7 @@ fn sanitized(
         );
     }
     let (live, dropped): (Vec<Draft>, Vec<Draft>) = drafts.into_iter().partition(|d| !d.dropped);
-    for d in dropped {
+    for d in dropped.into_iter().filter(|_| c.explain) {
         let (mut e, _) = d.into_explanation(&name);
         e.job = name.clone();
         c.explanations.push(e);
