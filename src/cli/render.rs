@@ -2,8 +2,9 @@
 //!
 //! A pure function of the snapshot: the model as a `config-changed` hook reads it (config
 //! defaults from config.yaml, the databags the hook sees), the desired state computed by the
-//! hook's own [`desired_for`], and from it the files, the Pebble plan the charm's layer makes,
-//! the relation data written and the status. No Pebble, no socket, no promtool: `render` shows,
+//! hook's own [`desired::compute`](crate::core::desired::compute) (with the explanations a hook
+//! leaves out: [`desired_explained`]), and from it the files, the Pebble plan the charm's layer
+//! makes, the relation data written and the status. No Pebble, no socket, no promtool: `render` shows,
 //! it does not validate (every hook and the `validate-configuration` action do, in the workload).
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use juju_hook::Status;
 use serde::Serialize;
 
 use crate::core::config::{format_simple, CharmConfig};
-use crate::core::desired::desired_for;
+use crate::core::desired::desired_explained;
 use crate::core::desired::RelationProblem;
 use crate::core::desired_workload::{FileContent, FileRole};
 use crate::core::endpoints::ENDPOINTS;
@@ -271,7 +272,7 @@ fn hook_view(snapshot: &ModelSnapshot) -> anyhow::Result<ModelSnapshot> {
 
 /// Computes what one `config-changed` hook would apply for the snapshot, as a fresh unit (no
 /// plan, no files, no remembered state) whose workload accepts everything: the desired state
-/// of [`desired_for`], the plan the charm's layer makes, the relation data after the hook's
+/// of [`desired_explained`], the plan the charm's layer makes, the relation data after the hook's
 /// writes and the status the hook ends with.
 pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput> {
     let problems = snapshot.problems();
@@ -301,7 +302,7 @@ pub fn render_snapshot(snapshot: &ModelSnapshot) -> anyhow::Result<RenderOutput>
             Status::blocked(errors.status_message()),
         ),
         Ok(config) => {
-            let desired = desired_for(&view)?;
+            let desired = desired_explained(&view)?;
             for write in &desired.writes {
                 let Some((_, data)) = relation_data.get_mut(&write.relation.id) else {
                     continue;

@@ -62,6 +62,9 @@ pub struct DesiredInputs<'a> {
     pub log_targets_in_plan: Option<&'a BTreeMap<String, pebble::LogTarget>>,
     /// Where Prometheus reaches the relation-targets server.
     pub targets_url: &'a str,
+    /// Whether to say why each relation job exists ([`Desired::explanations`]): `render`
+    /// shows it, a hook never reads it.
+    pub explain: bool,
 }
 
 /// Keys to write into one databag (only those that differ from what is there).
@@ -175,7 +178,7 @@ pub fn compute(inputs: &DesiredInputs<'_>) -> Result<Desired, DesiredError> {
     let mut problems = Vec::new();
 
     let metrics = views(snapshot, METRICS_ENDPOINT.name);
-    let mut scrape = scrape::scrape_jobs(&metrics);
+    let mut scrape = scrape::scrape_jobs_with(&metrics, inputs.explain);
     let RulesPerRelation {
         all: scrape_rules,
         digests: scrape_rule_digests,
@@ -781,6 +784,15 @@ fn poller_binary(binary: &LocalFile) -> DesiredFile {
 /// Computes the desired state for a snapshot, without touching anything: the path `render`
 /// takes, identical to the hook's (a fresh container: no plan, no charm binary to push).
 pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
+    desired_for_with(snapshot, false)
+}
+
+/// [`desired_for`] with [`Desired::explanations`], as `render` shows them.
+pub fn desired_explained(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
+    desired_for_with(snapshot, true)
+}
+
+fn desired_for_with(snapshot: &ModelSnapshot, explain: bool) -> anyhow::Result<Desired> {
     let config = CharmConfig::from_options(&snapshot.config)
         .map_err(|e| anyhow::anyhow!(e.status_message()))?;
     Ok(compute(&DesiredInputs {
@@ -794,6 +806,7 @@ pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
         external_url_in_plan: None,
         log_targets_in_plan: None,
         targets_url: &crate::core::prometheus_config::relation_targets::default_base_url(),
+        explain,
     })?)
 }
 

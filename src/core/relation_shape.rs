@@ -183,7 +183,7 @@ pub fn relation_alone(
 ) -> Option<RelationAlone> {
     let view = crate::core::desired::view(rel);
     let views = std::slice::from_ref(&view);
-    let scrape = scrape::scrape_jobs(views);
+    let scrape = scrape::scrape_jobs_with(views, false);
     let rules = alert_rules::scrape_rule_files(views);
     let mut names = BTreeSet::new();
     for job in &scrape.jobs {

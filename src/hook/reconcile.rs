@@ -583,6 +583,7 @@ fn converge(
                     .and_then(desired::external_url_of),
                 log_targets_in_plan: current.map(|c| &c.plan.log_targets),
                 targets_url: &access.targets_url,
+                explain: false,
             })
         })?;
         let after = unchanged_inputs::after_writes(inputs.snapshot, &desired.writes);
