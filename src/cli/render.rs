@@ -4,8 +4,9 @@
 //! defaults from config.yaml, the databags the hook sees), the desired state computed by the
 //! hook's own [`desired::compute`](crate::core::desired::compute) (with the explanations a hook
 //! leaves out: [`desired_explained`]), and from it the files, the Pebble plan the charm's layer
-//! makes, the relation data written and the status. No Pebble, no socket, no promtool: `render` shows,
-//! it does not validate (every hook and the `validate-configuration` action do, in the workload).
+//! makes, the relation data written and the status. No Pebble, no socket, no promtool: `render`
+//! shows, it does not validate (every hook and the `validate-configuration` action do, in the
+//! workload).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -98,7 +98,7 @@ pub struct Desired {
     pub writes: Vec<RelationWrite>,
     /// Related applications whose data was (partly) refused.
     pub problems: Vec<RelationProblem>,
-    /// Why each scrape job exists or was dropped.
+    /// Why each scrape job exists or was dropped; empty unless [`DesiredInputs::explain`].
     pub explanations: Vec<Explanation>,
     /// The shapes of the isolated `metrics-endpoint` relations, for a later hook in which only
     /// one of them changed (see [`crate::core::relation_shape`]).
@@ -781,13 +781,13 @@ fn poller_binary(binary: &LocalFile) -> DesiredFile {
     }
 }
 
-/// Computes the desired state for a snapshot, without touching anything: the path `render`
-/// takes, identical to the hook's (a fresh container: no plan, no charm binary to push).
+/// Computes the desired state for a snapshot, without touching anything, as a hook does (a
+/// fresh container: no plan, no charm binary to push; no explanations).
 pub fn desired_for(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
     desired_for_with(snapshot, false)
 }
 
-/// [`desired_for`] with [`Desired::explanations`], as `render` shows them.
+/// [`desired_for`] with [`Desired::explanations`]: the path `render` takes.
 pub fn desired_explained(snapshot: &ModelSnapshot) -> anyhow::Result<Desired> {
     desired_for_with(snapshot, true)
 }

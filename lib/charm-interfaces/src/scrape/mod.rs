@@ -613,10 +613,12 @@ fn sanitized(
         );
     }
     let (live, dropped): (Vec<Draft>, Vec<Draft>) = drafts.into_iter().partition(|d| !d.dropped);
-    for d in dropped.into_iter().filter(|_| c.explain) {
-        let (mut e, _) = d.into_explanation(&name);
-        e.job = name.clone();
-        c.explanations.push(e);
+    if c.explain {
+        for d in dropped {
+            let (mut e, _) = d.into_explanation(&name);
+            e.job = name.clone();
+            c.explanations.push(e);
+        }
     }
     live
 }
