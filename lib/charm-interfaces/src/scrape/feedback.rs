@@ -11,7 +11,7 @@
 //! - `valid` is false exactly when there are rule errors (a provider that only looks at `valid`
 //!   would otherwise treat reported errors as fine).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
@@ -37,21 +37,35 @@ pub fn event_feedback(
     scrape_errors: &[AppError],
     rule_errors: &[AppError],
 ) -> BTreeMap<u32, Databag> {
+    // Most relations have no problem: their value is the same, written once.
+    let with_errors: BTreeSet<u32> = scrape_errors
+        .iter()
+        .chain(rule_errors)
+        .map(|e| e.relation_id)
+        .collect();
+    let clear = value(String::new(), String::new());
     relation_ids
         .iter()
         .map(|&id| {
-            let errors = joined(rule_errors, id);
-            let value = json!({
-                "errors": errors,
-                "scrape_job_errors": joined(scrape_errors, id),
-                "valid": errors.is_empty(),
-            });
-            (
-                id,
-                Databag::from([(EVENT_KEY.to_owned(), value.to_string())]),
-            )
+            let value = if with_errors.contains(&id) {
+                value(joined(rule_errors, id), joined(scrape_errors, id))
+            } else {
+                clear.clone()
+            };
+            (id, Databag::from([(EVENT_KEY.to_owned(), value)]))
         })
         .collect()
+}
+
+/// One relation's `event` value: `valid` unless it has rule errors.
+fn value(errors: String, scrape_job_errors: String) -> String {
+    let valid = errors.is_empty();
+    json!({
+        "errors": errors,
+        "scrape_job_errors": scrape_job_errors,
+        "valid": valid,
+    })
+    .to_string()
 }
 
 #[cfg(test)]
