@@ -406,11 +406,17 @@ fn render_jobs(
     }
     let mut target_files = Vec::with_capacity(prepared_count + in_files);
     let mut rendered_files = Vec::with_capacity(relation_files.len());
-    for file in relation_files {
-        // One memory of quoted scalars for every file: the same few recur in each.
-        let (text, targets) = render_relation_file_with(&context, file.jobs, &mut seq)?;
+    // Each relation's file alone, on several threads in a large model; each thread keeps one
+    // memory of quoted scalars for all its files (the same few recur in each).
+    let rendered = charm_interfaces::parallel::map_with(
+        relation_files,
+        block_yaml::RootSeq::default,
+        |seq, file| render_relation_file_with(&context, file.jobs, seq).map(|r| (file.path, r)),
+    );
+    for file in rendered {
+        let (path, (text, targets)) = file?;
         target_files.extend(targets);
-        rendered_files.push((file.path, text));
+        rendered_files.push((path, text));
     }
     for (i, prepared) in prepared.jobs.into_iter().enumerate() {
         let start = yaml.len();

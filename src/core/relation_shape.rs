@@ -143,34 +143,39 @@ pub fn isolated_shapes(
         jobs_of.entry(*relation).or_default().push(job);
     }
     let no_jobs = Vec::new();
-    relation_ids
+    let candidates: Vec<u32> = relation_ids
         .iter()
+        .copied()
         .filter(|id| !scrape.shared_names.contains(id))
-        .filter_map(|&id| {
-            let jobs = jobs_of.get(&id).unwrap_or(&no_jobs);
-            let isolated = jobs.iter().all(|job| {
-                let name = job_name(job);
-                !name.is_empty() && uses.get(name) == Some(&1) && !reserved.contains(name)
-            });
-            isolated.then(|| {
-                let rest = rest_digest(
-                    scrape.per_app_errors.iter().filter(|e| e.relation_id == id),
-                    rules.get(&id).map_or("", String::as_str),
-                );
-                RelationShape {
-                    relation: RelationId::new(endpoint, id),
-                    shape: shape_digest(jobs.iter().copied(), &rest),
-                    rest,
-                    target_files: jobs
-                        .iter()
-                        .filter(|job| relation_targets::scrape_job_moves_to_a_file(job))
-                        .map(|job| relation_targets::file_name(job_name(job)))
-                        .collect(),
-                    jobs_file: None,
-                }
-            })
+        .collect();
+    // Digesting each relation's jobs is most of this: on several threads in a large model.
+    charm_interfaces::parallel::map(candidates, |id| {
+        let jobs = jobs_of.get(&id).unwrap_or(&no_jobs);
+        let isolated = jobs.iter().all(|job| {
+            let name = job_name(job);
+            !name.is_empty() && uses.get(name) == Some(&1) && !reserved.contains(name)
+        });
+        isolated.then(|| {
+            let rest = rest_digest(
+                scrape.per_app_errors.iter().filter(|e| e.relation_id == id),
+                rules.get(&id).map_or("", String::as_str),
+            );
+            RelationShape {
+                relation: RelationId::new(endpoint, id),
+                shape: shape_digest(jobs.iter().copied(), &rest),
+                rest,
+                target_files: jobs
+                    .iter()
+                    .filter(|job| relation_targets::scrape_job_moves_to_a_file(job))
+                    .map(|job| relation_targets::file_name(job_name(job)))
+                    .collect(),
+                jobs_file: None,
+            }
         })
-        .collect()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// One relation computed alone, as the full path would see it were it isolated: `None` when
@@ -228,18 +233,21 @@ pub struct JobNames(Vec<(u64, u32)>);
 impl JobNames {
     /// The names of a full computation's relation jobs.
     pub fn of(scrape: &ScrapeOutcome) -> JobNames {
-        let mut entries: Vec<(u64, u32)> = scrape
+        let names: Vec<(&str, u32)> = scrape
             .jobs
             .iter()
-            .zip(&scrape.job_relations)
-            .map(|(job, relation)| (name_key(job_name(job)), *relation))
+            .map(job_name)
+            .zip(scrape.job_relations.iter().copied())
             .chain(
                 scrape
                     .given_names
                     .iter()
-                    .map(|(name, relation)| (name_key(name), *relation)),
+                    .map(|(name, relation)| (name.as_str(), *relation)),
             )
             .collect();
+        // A digest per job: on several threads in a large model.
+        let mut entries =
+            charm_interfaces::parallel::map(names, |(name, relation)| (name_key(name), relation));
         entries.sort_unstable();
         entries.dedup();
         JobNames(entries)

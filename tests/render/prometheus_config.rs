@@ -305,6 +305,56 @@ fn the_reload_budget_grows_with_the_relation_jobs() {
     );
 }
 
+/// A model large enough that the per-relation work runs on several threads gives what it
+/// gives on one, byte for byte: files, target files, relation writes, problems, shapes and
+/// explanations; with relations whose job names collide (their jobs inline, renamed), one
+/// whose jobs are refused, and on both Prometheus majors (job files with 3).
+#[test]
+fn a_large_model_computes_the_same_on_one_thread_and_on_several() {
+    let apps = 3 * charm_interfaces::parallel::MIN_ITEMS;
+    let mut snapshot = crate::sized_models::snapshot(apps, 3);
+    for (i, rel) in snapshot.relations.iter_mut().enumerate() {
+        match i % 17 {
+            // No topology: these share the job name `shared`, so they stay inline.
+            3 | 4 => {
+                rel.app_data.remove("scrape_metadata");
+                rel.app_data.insert(
+                    "scrape_jobs".into(),
+                    json!([{"job_name": "shared", "static_configs": [{"targets": [format!("10.9.{i}.1:80")]}]}])
+                        .to_string(),
+                );
+            }
+            5 => {
+                rel.app_data.insert("scrape_jobs".into(), "not json".into());
+            }
+            _ => {}
+        }
+    }
+    let pool = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    };
+    for version in ["2.42.0", "3.14.0"] {
+        snapshot.prometheus_version = Some(version.into());
+        let one =
+            pool(1).install(|| prometheus_rs_k8s::core::desired::desired_explained(&snapshot));
+        let four =
+            pool(4).install(|| prometheus_rs_k8s::core::desired::desired_explained(&snapshot));
+        let (one, four) = (one.unwrap(), four.unwrap());
+        assert!(!one.problems.is_empty(), "the refused jobs are reported");
+        assert!(
+            one.workload.files.len() > apps,
+            "{version}: a target file per job"
+        );
+        if version == "3.14.0" {
+            assert!(one.relation_shapes.len() > apps / 2, "isolated relations");
+        }
+        assert!(one == four, "{version}: one thread and four disagree");
+    }
+}
+
 /// The scrape jobs are written one at a time between the two halves of the file; the result
 /// must be the bytes `serde_yaml_ng` writes for the whole file, including where a value sends
 /// the fast writer back to `serde_yaml_ng` (a string with spaces) and with sections after

@@ -38,6 +38,7 @@ mod httpurl;
 pub mod ingress_per_unit;
 pub mod loki_push_api;
 mod ordered;
+pub mod parallel;
 pub mod prometheus_api;
 mod promql;
 pub mod remote_write;

@@ -331,31 +331,17 @@ pub fn scrape_jobs_with(relations: &[RelationView<'_>], explain: bool) -> Scrape
     // of another relation becomes once renamed, and is then collapsed into. (Every other
     // relation's names are kept as given.)
     let mut given: Vec<(String, u32)> = Vec::new();
-    for rel in relations {
-        let mut c = Collector {
-            rel,
-            errors: Vec::new(),
-            explain,
-            explanations: Vec::new(),
-        };
-        let drafts = relation_drafts(&mut c);
-        let (kept, collapsed) = if dedupe::names_unique(&drafts) {
-            (drafts, Vec::new())
-        } else {
-            given.extend(
-                drafts
-                    .iter()
-                    .map(|d| (dedupe::name_of(d).to_owned(), d.relation_id)),
-            );
-            dedupe::dedupe_colliding(drafts)
-        };
-        if explain {
-            c.explanations
-                .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
-        }
-        all.extend(kept);
-        outcome.per_app_errors.append(&mut c.errors);
-        outcome.explanations.append(&mut c.explanations);
+    // Each relation alone (expanded, its own collisions renamed), on several threads in a
+    // large model; then together, in relation order.
+    let parts = crate::parallel::map(relations.iter().collect(), |rel| {
+        relation_part(rel, explain)
+    });
+    all.reserve(parts.iter().map(|part| part.kept.len()).sum());
+    for mut part in parts {
+        given.append(&mut part.given);
+        all.append(&mut part.kept);
+        outcome.per_app_errors.append(&mut part.errors);
+        outcome.explanations.append(&mut part.explanations);
     }
     outcome.shared_names = relations_sharing_names(
         given
@@ -385,6 +371,47 @@ pub fn scrape_jobs_with(relations: &[RelationView<'_>], explain: bool) -> Scrape
         outcome.jobs.push(ScrapeJob(job));
     }
     outcome
+}
+
+/// What one relation gives before the relations are put together.
+struct RelationPart {
+    /// Its live drafts, its own colliding names renamed.
+    kept: Vec<Draft>,
+    /// The names of its drafts before they were renamed, when any were.
+    given: Vec<(String, u32)>,
+    errors: Vec<AppError>,
+    explanations: Vec<Explanation>,
+}
+
+fn relation_part(rel: &RelationView<'_>, explain: bool) -> RelationPart {
+    let mut c = Collector {
+        rel,
+        errors: Vec::new(),
+        explain,
+        explanations: Vec::new(),
+    };
+    let drafts = relation_drafts(&mut c);
+    let mut given = Vec::new();
+    let (kept, collapsed) = if dedupe::names_unique(&drafts) {
+        (drafts, Vec::new())
+    } else {
+        given.extend(
+            drafts
+                .iter()
+                .map(|d| (dedupe::name_of(d).to_owned(), d.relation_id)),
+        );
+        dedupe::dedupe_colliding(drafts)
+    };
+    if explain {
+        c.explanations
+            .extend(collapsed.into_iter().map(|d| d.into_explanation("").0));
+    }
+    RelationPart {
+        kept,
+        given,
+        errors: c.errors,
+        explanations: c.explanations,
+    }
 }
 
 /// The relations of `(name, relation)` pairs whose name another relation also has.
