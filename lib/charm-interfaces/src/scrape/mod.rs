@@ -343,14 +343,18 @@ pub fn scrape_jobs_with(relations: &[RelationView<'_>], explain: bool) -> Scrape
         outcome.per_app_errors.append(&mut part.errors);
         outcome.explanations.append(&mut part.explanations);
     }
-    outcome.shared_names = relations_sharing_names(
-        given
-            .iter()
-            .map(|(name, id)| (name.as_str(), *id))
-            .chain(all.iter().map(|d| (dedupe::name_of(d), d.relation_id))),
+    let (shared_names, repeated) = relations_sharing_names(
+        given.iter().map(|(name, id)| (name.as_str(), *id)),
+        all.iter().map(|d| (dedupe::name_of(d), d.relation_id)),
     );
+    outcome.shared_names = shared_names;
     outcome.given_names = given;
-    let (kept, collapsed) = dedupe::dedupe(all);
+    // No job's name was seen twice: nothing to rename or collapse.
+    let (kept, collapsed) = if repeated {
+        dedupe::dedupe(all)
+    } else {
+        (all, Vec::new())
+    };
     outcome.jobs.reserve(kept.len());
     outcome.job_relations.reserve(kept.len());
     if explain {
@@ -414,23 +418,36 @@ fn relation_part(rel: &RelationView<'_>, explain: bool) -> RelationPart {
     }
 }
 
-/// The relations of `(name, relation)` pairs whose name another relation also has.
-fn relations_sharing_names<'a>(names: impl Iterator<Item = (&'a str, u32)>) -> BTreeSet<u32> {
-    let mut first_holder: HashMap<&str, u32> = HashMap::with_capacity(names.size_hint().0);
+/// The relations of `(name, relation)` pairs, given names then the jobs', whose name another
+/// relation also has; and whether a job's name was seen before (a given name or another
+/// job's, of any relation): if not, every job's name is unique.
+fn relations_sharing_names<'a>(
+    given: impl Iterator<Item = (&'a str, u32)>,
+    jobs: impl Iterator<Item = (&'a str, u32)>,
+) -> (BTreeSet<u32>, bool) {
+    let mut first_holder: HashMap<&str, u32> = HashMap::with_capacity(jobs.size_hint().0);
     let mut shared = BTreeSet::new();
-    for (name, relation_id) in names {
-        match first_holder.get(name) {
-            Some(&other) if other != relation_id => {
+    let mut repeated = false;
+    let mut note = |name: &'a str, relation_id: u32| match first_holder.get(name) {
+        Some(&other) => {
+            if other != relation_id {
                 shared.insert(other);
                 shared.insert(relation_id);
             }
-            Some(_) => {}
-            None => {
-                first_holder.insert(name, relation_id);
-            }
+            true
         }
+        None => {
+            first_holder.insert(name, relation_id);
+            false
+        }
+    };
+    for (name, relation_id) in given {
+        note(name, relation_id);
     }
-    shared
+    for (name, relation_id) in jobs {
+        repeated |= note(name, relation_id);
+    }
+    (shared, repeated)
 }
 
 /// The live drafts of one relation, before dedupe.
