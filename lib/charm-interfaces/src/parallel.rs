@@ -13,8 +13,8 @@ use rayon::prelude::*;
 pub const MIN_ITEMS: usize = 64;
 
 /// `f` applied to each item, in the items' order, on several threads when there are at least
-/// [`MIN_ITEMS`] of them and more than one thread. `init` makes the scratch state `f` may keep between items (each
-/// thread has its own; nothing `f` returns may depend on what that state holds).
+/// [`MIN_ITEMS`] of them and more than one thread. `init` makes the scratch state `f` may keep
+/// between items (each thread has its own; nothing `f` returns may depend on what it holds).
 pub fn map_with<T, S, R>(
     items: Vec<T>,
     init: impl Fn() -> S + Sync + Send,
