@@ -307,7 +307,7 @@ fn the_reload_budget_grows_with_the_relation_jobs() {
 
 /// A model large enough that the per-relation work runs on several threads gives what it
 /// gives on one, byte for byte: files, target files, relation writes, problems, shapes and
-/// explanations; with relations whose job names collide (their jobs inline, renamed), one
+/// (when asked for) explanations; with relations whose job names collide (their jobs inline, renamed), one
 /// whose jobs are refused, and on both Prometheus majors (job files with 3).
 #[test]
 fn a_large_model_computes_the_same_on_one_thread_and_on_several() {
@@ -352,6 +352,13 @@ fn a_large_model_computes_the_same_on_one_thread_and_on_several() {
             assert!(one.relation_shapes.len() > apps / 2, "isolated relations");
         }
         assert!(one == four, "{version}: one thread and four disagree");
+        // And as a hook computes it, without explanations.
+        let plain = |threads| {
+            pool(threads)
+                .install(|| prometheus_rs_k8s::core::desired::desired_for(&snapshot))
+                .unwrap()
+        };
+        assert!(plain(1) == plain(4), "{version}: without explanations");
     }
 }
 

@@ -2,10 +2,11 @@
 //!
 //! A full computation at thousands of relations spends most of its time in work that is
 //! independent from one relation to the next (reading and expanding each relation's jobs,
-//! digesting them, writing each relation's job file). Below [`MIN_ITEMS`] items, or with one
-//! thread to run on (one core, `RAYON_NUM_THREADS=1`, inside a one-thread pool), it runs on
-//! the calling thread: a small hook never starts the worker threads (each process would pay
-//! for them). The result is the same either way.
+//! digesting them, writing each relation's job file). Below [`MIN_ITEMS`] items it runs on the
+//! calling thread and the pool is never started: a small hook does not pay for its threads.
+//! With one thread to run on (one core, `RAYON_NUM_THREADS=1`, inside a one-thread pool) it
+//! runs on the calling thread too (the pool, started to ask, keeps one idle worker). The
+//! result is the same either way.
 
 use rayon::prelude::*;
 
