@@ -34,6 +34,12 @@ enum Command {
     Render(RenderArgs),
 }
 
+// The static musl build takes its memcpy, memmove, memcmp and bcmp from lib/fast-mem rather
+// than from musl (a hook spent a fifth of its time in musl's memcpy; BENCHMARKS.md, "Session
+// 25"). The crate only has to be linked.
+#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
+use fast_mem as _;
+
 fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
     prometheus_rs_k8s::allocator::configure();
