@@ -37,12 +37,12 @@
 mod x86_64;
 
 #[cfg(target_arch = "x86_64")]
-pub use x86_64::{compare, copy, copy_backward};
+pub use x86_64::{compare, copy, move_bytes};
 
 /// The C entry points, for the static musl build only.
 #[cfg(all(target_arch = "x86_64", target_env = "musl"))]
 mod exported {
-    use super::x86_64::{compare, copy, copy_backward};
+    use super::x86_64::{compare, copy, move_bytes};
 
     /// C `memcpy`.
     ///
@@ -61,15 +61,8 @@ mod exported {
     /// As C's: `src` readable and `dest` writable for `n` bytes; they may overlap.
     #[no_mangle]
     pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-        // A destination below the source, or not within `n` bytes above it, can be copied
-        // forwards (the subtraction wraps to a large number when `dest` is below `src`).
-        if (dest as usize).wrapping_sub(src as usize) >= n {
-            // SAFETY: the caller's contract; forwards is correct for this overlap.
-            unsafe { copy(dest, src, n) };
-        } else {
-            // SAFETY: the caller's contract; `dest` lies within `n` bytes above `src`.
-            unsafe { copy_backward(dest, src, n) };
-        }
+        // SAFETY: the caller's contract is `move_bytes`'.
+        unsafe { move_bytes(dest, src, n) };
         dest
     }
 

@@ -28,21 +28,23 @@ pub unsafe fn copy(dest: *mut u8, src: *const u8, n: usize) {
     }
 }
 
-/// Copies `n` bytes from `src` to `dest` where `dest` lies above `src` by less than `n`
-/// (an overlap that a forward copy would overwrite before reading).
+/// Copies `n` bytes from `src` to `dest`, which may overlap in any way (C's `memmove`).
 ///
 /// # Safety
 /// `src` readable and `dest` writable for `n` bytes.
 #[inline]
-pub unsafe fn copy_backward(dest: *mut u8, src: *const u8, n: usize) {
-    if n <= 32 {
-        // SAFETY: the caller's contract; the short copy loads everything before it stores.
-        unsafe { copy_short(dest, src, n) };
+pub unsafe fn move_bytes(dest: *mut u8, src: *const u8, n: usize) {
+    // Short copies load everything before they store; a destination below the source, or not
+    // within `n` bytes above it, can be copied forwards (the subtraction wraps to a large
+    // number when `dest` is below `src`).
+    if n <= 32 || (dest as usize).wrapping_sub(src as usize) >= n {
+        // SAFETY: the caller's contract; forwards is correct for this overlap.
+        unsafe { copy(dest, src, n) };
         return;
     }
-    // SAFETY: the caller's contract. With the direction flag set, `rep movsb` copies
-    // downwards from the last byte; the flag is cleared again before returning, as the ABI
-    // requires. `n > 32`, so the last bytes are at `n - 1`.
+    // SAFETY: the caller's contract; `dest` lies within `n` bytes above `src`. With the
+    // direction flag set, `rep movsb` copies downwards from the last byte; the flag is cleared
+    // again before returning, as the ABI requires. `n > 32`, so the last bytes are at `n - 1`.
     unsafe {
         asm!(
             "std",
@@ -161,20 +163,6 @@ mod tests {
         }
     }
 
-    /// What `memmove` does, through the two copies as the C entry point chooses them.
-    unsafe fn move_within(buf: &mut [u8], from: usize, to: usize, n: usize) {
-        let base = buf.as_mut_ptr();
-        // SAFETY: the callers keep `from + n` and `to + n` within `buf`.
-        unsafe {
-            let (dest, src) = (base.add(to), base.add(from).cast_const());
-            if (dest as usize).wrapping_sub(src as usize) >= n {
-                copy(dest, src, n);
-            } else {
-                copy_backward(dest, src, n);
-            }
-        }
-    }
-
     #[test]
     fn moves_overlapping_ranges_in_either_direction() {
         for n in SIZES {
@@ -182,8 +170,9 @@ mod tests {
                 for (from, to) in [(0, shift), (shift, 0)] {
                     let original = pattern(n + 80, 3);
                     let mut buf = original.clone();
+                    let base = buf.as_mut_ptr();
                     // SAFETY: `from + n` and `to + n` are at most `n + 64 < buf.len()`.
-                    unsafe { move_within(&mut buf, from, to, n) };
+                    unsafe { move_bytes(base.add(to), base.add(from), n) };
                     let mut expected = original.clone();
                     expected.copy_within(from..from + n, to);
                     assert_eq!(buf, expected, "n={n} from={from} to={to}");
