@@ -1097,6 +1097,79 @@ fn a_relation_event_touches_only_its_relations_bags_file() {
     );
 }
 
+/// The index as JSON.
+fn index_json(unit: &Unit) -> Value {
+    serde_json::from_slice(&std::fs::read(unit.cache.as_ref().unwrap()).unwrap()).unwrap()
+}
+
+/// Edits the index file's JSON.
+fn edit_index(unit: &Unit, edit: impl FnOnce(&mut Value)) {
+    let mut json = index_json(unit);
+    edit(&mut json);
+    std::fs::write(
+        unit.cache.as_ref().unwrap(),
+        serde_json::to_vec(&json).unwrap(),
+    )
+    .unwrap();
+}
+
+/// A relation a hook does not touch keeps its index entry as it was read, not parsed and
+/// written again: a field this build does not know survives a hook that rewrites the index
+/// for another relation.
+#[test]
+fn an_untouched_relations_index_entry_is_written_back_as_it_was_read() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let [alpha, beta] = [ids(&unit)[0].to_string(), ids(&unit)[1].to_string()];
+    edit_index(&unit, |json| {
+        json["relations"][&beta]["a_field_of_this_test"] = Value::from(7);
+    });
+    let beta_before = index_json(&unit)["relations"][&beta].clone();
+    let alpha_id = ids(&unit)[0].clone();
+    unit.change(|s| {
+        s.set_remote_unit_data(&alpha_id, "alpha/0", &unit_data("alpha/0", "10.6.6.7"));
+    });
+    unit.ok(&unit.relation_event(&alpha_id, RelationEventKind::Changed, Some("alpha/0")));
+    assert!(unit.config().contains("10.6.6.7"));
+    let after = index_json(&unit);
+    assert_ne!(after["relations"][&alpha]["units"], Value::Null);
+    assert_eq!(
+        after["relations"][&beta], beta_before,
+        "beta as it was read"
+    );
+
+    // Once a hook reads beta, its entry is parsed and written as this build writes it.
+    unit.ok(&unit.relation_event(&ids(&unit)[1], RelationEventKind::Changed, Some("beta/0")));
+    let entry = &index_json(&unit)["relations"][&beta];
+    assert_eq!(entry["a_field_of_this_test"], Value::Null, "{entry}");
+    assert!(entry["units"].is_array(), "{entry}");
+}
+
+/// An index entry that does not parse costs only its own relation: it is read from Juju
+/// (without its memo, nothing vouches for it), the others still come from the cache, and the
+/// next index holds it well-formed.
+#[test]
+fn an_unreadable_index_entry_costs_only_its_relation() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    unit.ok(&Event::ConfigChanged);
+    let before = unit.config();
+    let beta = ids(&unit)[1].to_string();
+    edit_index(&unit, |json| {
+        json["relations"][&beta] = serde_json::json!({"units": 5});
+    });
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.config(), before, "the same configuration");
+    // beta: its list, its 2 units, its application and this application; alpha: nothing.
+    assert_eq!(unit.calls("relation-list"), 1);
+    assert_eq!(unit.calls("relation-get"), 4);
+    let file = cache_file(&unit);
+    assert_eq!(file.relations[&beta].units.as_ref().map(Vec::len), Some(2));
+    assert!(file.relations[&beta].memo.is_some(), "memo again");
+    unit.ok(&Event::ConfigChanged);
+    assert_eq!(unit.calls("relation-get"), 0);
+}
+
 /// A memo never outlives a change it did not see: a changed databag drops the memo of its
 /// relation only, and the next unchanged hook again reads nothing.
 #[test]

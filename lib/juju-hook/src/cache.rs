@@ -32,8 +32,10 @@
 //! relation) and one file of databags per relation in the directory `<file>.bags`. A hook
 //! reads a relation's databags only when it asks for one of them, and writes back only those
 //! it changed: a hook that can tell from the memos that nothing changed reads none, and a
-//! relation event costs what its own relation weighs. An unchanged index is put back as it
-//! was, without being serialised again: every change a hook makes to what the index holds
+//! relation event costs what its own relation weighs. Within the index, a relation's entry is
+//! parsed only when the hook uses more than its memo, and written back as it was read
+//! otherwise (`cache/relations.rs`). An unchanged index is put back as it was, without being
+//! serialised again: every change a hook makes to what the index holds
 //! marks it changed (a debug build checks that an index put back holds what would have
 //! been written). While a hook runs, its index waits as `<file>.in-flight`.
 //!
@@ -109,7 +111,7 @@
 //! the file).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -120,6 +122,9 @@ use crate::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tracing::{debug, warn};
+
+mod relations;
+use relations::{Relations, Slot};
 
 /// Bumped whenever the file's layout or meaning changes.
 const FORMAT: u32 = 6;
@@ -259,15 +264,19 @@ struct BagsMemory {
     dirty: BTreeSet<String>,
 }
 
-/// The cache file's content.
+/// The cache file's content; a hook holds its relations as `R` (see `relations.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheFile {
+pub struct CacheFile<R = CachedRelation> {
     /// Whose cache this is.
     pub owner: CacheOwner,
     /// Whether this unit was the leader when the cache was written.
     pub leader: bool,
     /// Relations by id as Juju prints it (`metrics-endpoint:3`).
-    pub relations: BTreeMap<String, CachedRelation>,
+    #[serde(
+        deserialize_with = "relations::sorted_map",
+        bound(deserialize = "R: Deserialize<'de>")
+    )]
+    pub relations: BTreeMap<String, R>,
     /// `relation-ids` by endpoint, for the endpoints that were listed.
     #[serde(default)]
     pub relation_ids: BTreeMap<String, Vec<RelationId>>,
@@ -290,7 +299,7 @@ pub struct CacheFile {
 
 struct State {
     leader: Option<bool>,
-    relations: BTreeMap<String, CachedRelation>,
+    relations: Relations,
     /// Endpoint → relation ids, loaded from the cache or answered by Juju in this hook.
     relation_ids: BTreeMap<String, Vec<RelationId>>,
     /// The unit status Juju holds (cached, or sent in this hook), when known.
@@ -392,7 +401,7 @@ impl<'a> CachedHookTools<'a> {
         };
         let mut state = State {
             leader: None,
-            relations: BTreeMap::new(),
+            relations: Relations::default(),
             relation_ids: BTreeMap::new(),
             unit_status: None,
             ports: PortMemory::default(),
@@ -414,7 +423,7 @@ impl<'a> CachedHookTools<'a> {
         };
         if let (Some(file), Some(index)) = (file, &path) {
             state.leader = Some(file.leader);
-            state.relations = file.relations;
+            state.relations = Relations::loaded(file.relations);
             state.relation_ids = file.relation_ids;
             state.unit_status = file.unit_status;
             state.ports.committed = file.opened_ports;
@@ -473,6 +482,11 @@ impl<'a> CachedHookTools<'a> {
         let Some(path) = self.path else { return };
         let in_flight = in_flight_path(&path);
         let mut state = self.state.into_inner();
+        let unreadable = state.relations.take_unreadable();
+        if !unreadable.is_empty() {
+            state.index_changed = true;
+            state.bags.dirty.extend(unreadable);
+        }
         let Some(leader) = state.leader.filter(|_| success) else {
             // A failed hook saves nothing; nor does one that did not check leadership (the
             // cache cannot vouch for the application databag).
@@ -497,24 +511,25 @@ impl<'a> CachedHookTools<'a> {
             }
             return;
         }
-        // Relations of a listed endpoint that the list no longer has are gone. One set of the
-        // listed ids, not a scan of the list per relation: thousands of relations made that
-        // quadratic (over half of a hook at 2,000 relations).
-        let listed: BTreeSet<String> = state
+        // Relations of a listed endpoint that the list no longer has are gone. Each relation's
+        // number is looked up in a set of its endpoint's: thousands of relations made a scan
+        // of the list per relation quadratic (over half of a hook at 2,000 relations), and a
+        // set of formatted ids cost an id string per relation.
+        let listed: BTreeMap<&str, HashSet<u32>> = state
             .relation_ids
-            .values()
-            .flatten()
-            .map(ToString::to_string)
+            .iter()
+            .map(|(endpoint, ids)| (endpoint.as_str(), ids.iter().map(|id| id.id).collect()))
             .collect();
-        let listed_endpoints: BTreeSet<String> = state.relation_ids.keys().cloned().collect();
-        let gone = |id: &String| {
-            let endpoint = id.rsplit_once(':').map_or(id.as_str(), |(e, _)| e);
-            listed_endpoints.contains(endpoint) && !listed.contains(id)
+        let gone = |key: &String| match key.rsplit_once(':') {
+            Some((endpoint, number)) => listed
+                .get(endpoint)
+                .is_some_and(|ids| !number.parse::<u32>().is_ok_and(|n| ids.contains(&n))),
+            None => listed.contains_key(key.as_str()),
         };
         let gone: Vec<String> = state
             .relations
             .keys()
-            .filter(|id| gone(id))
+            .filter(|key| gone(key))
             .cloned()
             .collect();
         for id in gone {
@@ -527,8 +542,11 @@ impl<'a> CachedHookTools<'a> {
             let _ = std::fs::remove_file(&in_flight);
             return;
         }
-        let file = index_file(self.owner, leader, relations, state);
-        let bytes = serde_json::to_vec(&file).expect("the cache index serialises");
+        let file = index_file(self.owner, leader, relations.into_slots(), state);
+        // About the size of the index loaded: grown once rather than doubling its way there.
+        let capacity = self.loaded.as_ref().map_or(0, Vec::len) + 4096;
+        let mut bytes = Vec::with_capacity(capacity);
+        serde_json::to_writer(&mut bytes, &file).expect("the cache index serialises");
         drop(file);
         // Answers asked again may be what was cached: then the index is unchanged too.
         // Otherwise the new index is written over the one moved aside, then put in place: a
@@ -549,8 +567,11 @@ impl<'a> CachedHookTools<'a> {
         relation: &RelationId,
         get: impl FnOnce(&CachedRelation) -> Option<T>,
     ) -> Option<T> {
-        let state = self.state.borrow();
-        state.relations.get(&relation.to_string()).and_then(get)
+        let mut state = self.state.borrow_mut();
+        state
+            .relations
+            .get_mut(&relation.to_string())
+            .and_then(|rel| get(rel))
     }
 
     fn remember(&self, relation: &RelationId, put: impl FnOnce(&mut CachedRelation)) {
@@ -559,7 +580,7 @@ impl<'a> CachedHookTools<'a> {
         self.bags_in_memory(&mut state, &key);
         state.bags.dirty.insert(key.clone());
         state.index_changed = true;
-        let rel = state.relations.entry(key).or_default();
+        let rel = state.relations.get_or_default(key);
         rel.memo = None;
         put(rel);
     }
@@ -592,7 +613,7 @@ impl<'a> CachedHookTools<'a> {
 /// The index `finish` would write for `state`, whose databags are all in their files (for
 /// the check that an index left in place holds what would have been written).
 fn unchanged_index(owner: CacheOwner, leader: bool, mut state: State) -> CacheFile {
-    let mut relations = std::mem::take(&mut state.relations);
+    let mut relations = std::mem::take(&mut state.relations).into_parsed();
     for rel in relations.values_mut() {
         rel.unit_data.clear();
         rel.app_data.clear();
@@ -601,12 +622,12 @@ fn unchanged_index(owner: CacheOwner, leader: bool, mut state: State) -> CacheFi
 }
 
 /// The index of `state` with `relations` (their databags taken out) in place of its own.
-fn index_file(
+fn index_file<R>(
     owner: CacheOwner,
     leader: bool,
-    relations: BTreeMap<String, CachedRelation>,
+    relations: BTreeMap<String, R>,
     state: State,
-) -> CacheFile {
+) -> CacheFile<R> {
     CacheFile {
         owner,
         leader,
@@ -687,11 +708,7 @@ fn rotate(state: &mut State, dir: &Path, budget: usize, app_name: &str, unit_nam
 
     // The next relations after the cursor that fit in the budget, at least one.
     let mut start: Vec<String> = match &state.rotation.after {
-        Some(after) => state
-            .relations
-            .range::<String, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-            .map(|(k, _)| k.clone())
-            .collect(),
+        Some(after) => state.relations.keys_after(after).cloned().collect(),
         None => Vec::new(),
     };
     if start.is_empty() {
@@ -701,7 +718,9 @@ fn rotate(state: &mut State, dir: &Path, budget: usize, app_name: &str, unit_nam
     let mut spent = 0;
     let mut last = None;
     for key in start {
-        let rel = &state.relations[&key];
+        let Some(rel) = state.relations.get_mut(&key) else {
+            continue;
+        };
         let remote_units = rel.units.as_ref().map_or(rel.unit_data.len(), Vec::len);
         let cost = 2 + remote_units;
         if last.is_some() && spent + cost > budget {
@@ -805,11 +824,7 @@ fn load_bags(state: &mut State, dir: &Path, relation: &str) {
 /// Writes the bags files this hook changed (all of them, in a new directory, when fresh) and
 /// removes those of relations that are gone; the databags are taken out of `relations`, which
 /// become the index.
-fn store_bags(
-    dir: &Path,
-    relations: &mut BTreeMap<String, CachedRelation>,
-    bags: &BagsMemory,
-) -> std::io::Result<()> {
+fn store_bags(dir: &Path, relations: &mut Relations, bags: &BagsMemory) -> std::io::Result<()> {
     if bags.fresh {
         match std::fs::remove_dir_all(dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -817,7 +832,9 @@ fn store_bags(
         }
     }
     std::fs::create_dir_all(dir)?;
-    for (id, rel) in relations.iter_mut() {
+    for (id, slot) in relations.slots_mut().iter_mut() {
+        // A relation left as loaded holds no databags, and its bags file is as loaded.
+        let Slot::Parsed(rel) = slot else { continue };
         let taken = Bags {
             unit_data: std::mem::take(&mut rel.unit_data),
             app_data: std::mem::take(&mut rel.app_data),
@@ -826,7 +843,7 @@ fn store_bags(
             store(&dir.join(bags_file_name(id)), &taken)?;
         }
     }
-    for id in bags.dirty.iter().filter(|id| !relations.contains_key(*id)) {
+    for id in bags.dirty.iter().filter(|id| !relations.contains_key(id)) {
         match std::fs::remove_file(dir.join(bags_file_name(id))) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -837,7 +854,7 @@ fn store_bags(
 
 /// Reads the index and moves it aside; `None` when absent, unreadable or someone else's.
 /// Returns the bytes read with it.
-fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Vec<u8>)> {
+fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile<Slot>, Vec<u8>)> {
     let in_flight = in_flight_path(path);
     // Moved aside for the hook: only a successful finish puts an index back.
     if let Err(e) = std::fs::rename(path, &in_flight) {
@@ -851,7 +868,7 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Vec<u8>)> {
         return None;
     }
     let bytes = std::fs::read(&in_flight).ok()?;
-    match serde_json::from_slice::<CacheFile>(&bytes) {
+    match serde_json::from_slice::<CacheFile<Slot>>(&bytes) {
         Ok(file) if &file.owner == owner => Some((file, bytes)),
         Ok(file) => {
             debug!(?file.owner, "ignoring a databag cache written by another unit or charm");
@@ -1092,7 +1109,7 @@ impl HookTools for CachedHookTools<'_> {
     }
 
     fn relation_memo(&self, relation: &RelationId) -> Option<String> {
-        self.cached(relation, |r| r.memo.clone())
+        self.state.borrow().relations.memo(&relation.to_string())
     }
 
     fn set_relation_memo(&self, relation: &RelationId, memo: String) {
