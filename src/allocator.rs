@@ -32,6 +32,15 @@ pub fn configure() {
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, CHARM_PURGE_DELAY_MS) };
 }
 
+/// Tells mimalloc, as the process is about to exit, to give nothing back any more: on exit it
+/// collects its heaps, and with a purge delay set it purged every page freed since, work
+/// the kernel does anyway when the process ends (4 % of a relation hook's CPU at 2000x5).
+/// Call last thing in `main`, once only exiting is left.
+pub fn before_exit() {
+    // SAFETY: as in `configure`; a negative delay turns purging off.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,11 +44,14 @@ fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
     prometheus_rs_k8s::allocator::configure();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Hook) {
+    let code = match cli.command.unwrap_or(Command::Hook) {
         Command::Hook => run_hook(),
         Command::Service(service) => service.run(),
         Command::Render(args) => render::run(&args),
-    }
+    };
+    #[cfg(feature = "mimalloc")]
+    prometheus_rs_k8s::allocator::before_exit();
+    code
 }
 
 fn run_hook() -> ExitCode {
