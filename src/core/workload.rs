@@ -1,5 +1,7 @@
 //! Where things live in the Prometheus workload container: names, paths and ports.
 
+use crate::core::version::PrometheusVersion;
+
 /// The workload container's name in metadata.yaml.
 pub const CONTAINER: &str = "prometheus";
 /// The charm's name (metadata.yaml), as other charms see it in topology labels.
@@ -46,6 +48,24 @@ pub const TSDB_DIR: &str = "/var/lib/prometheus";
 pub const PROMETHEUS_BINARY: &str = "/bin/prometheus";
 /// promtool in the workload image.
 pub const PROMTOOL_BINARY: &str = "/usr/bin/promtool";
+
+/// The environment promtool runs with, for the workload's Prometheus `version` (`X.Y.Z`, when
+/// known): Go's garbage collector only once promtool's heap nears 64 MiB. A check is
+/// short-lived, and with Go's default collector the start-up alone (package initialisation
+/// allocates several MB) ran collections: promtool 3.14 checking a small configuration took
+/// 9.5 ms instead of 12.2 (median of 21), and a 2000x5 one 0.33 s instead of 0.35 at about the
+/// same peak RSS (89 MB instead of 84). `GOMEMLIMIT` needs Go 1.19, which built Prometheus from
+/// 2.40 on; for an older or unknown version promtool runs as it comes.
+pub fn promtool_environment(version: Option<&str>) -> &'static [(&'static str, &'static str)] {
+    let recent = version
+        .and_then(|v| v.parse::<PrometheusVersion>().ok())
+        .is_some_and(|v| v >= PrometheusVersion::new(2, 40, 0));
+    if recent {
+        &[("GOGC", "off"), ("GOMEMLIMIT", "64MiB")]
+    } else {
+        &[]
+    }
+}
 /// Where the relation jobs' target files live, one `<id>.json` per job: outside Prometheus'
 /// directory, since they are served over HTTP and a change must not count as a config change.
 pub const TARGETS_DIR: &str = "/etc/prometheus-rs-k8s/targets";
@@ -55,3 +75,22 @@ pub const TARGETS_LISTEN: &str = "127.0.0.1:9098";
 pub const POLLER_LISTEN: &str = "127.0.0.1:9099";
 /// Prometheus web port.
 pub const PROMETHEUS_PORT: u16 = 9090;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promtool_holds_its_collector_back_from_prometheus_2_40_on() {
+        for version in ["2.40.0", "2.42.0", "3.0.0", "3.14.0"] {
+            assert_eq!(
+                promtool_environment(Some(version)),
+                &[("GOGC", "off"), ("GOMEMLIMIT", "64MiB")],
+                "{version}"
+            );
+        }
+        for version in [Some("2.39.9"), Some("1.8.2"), Some("not a version"), None] {
+            assert!(promtool_environment(version).is_empty(), "{version:?}");
+        }
+    }
+}

@@ -347,6 +347,7 @@ pub fn apply_relation_jobs(
         JOBS_CANDIDATE_DIR,
         &[&change.candidate, &change.jobs_file],
         &BTreeSet::new(),
+        manifest.prometheus_version.as_deref(),
         &mut report,
     )?;
     let mut result = change.result;

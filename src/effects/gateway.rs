@@ -138,10 +138,24 @@ impl WorkloadGateway {
 
     /// Runs a command in the workload container and waits for it, up to `timeout`.
     pub fn exec(&self, command: &[&str], timeout: Duration) -> Result<ExecOutput, pebble::Error> {
+        self.exec_with(command, &[], timeout)
+    }
+
+    /// [`exec`](Self::exec) with the variables of `environment` added to the command's.
+    pub fn exec_with(
+        &self,
+        command: &[&str],
+        environment: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<ExecOutput, pebble::Error> {
         self.client.exec(
             command,
             &ExecOptions {
                 timeout: Some(timeout),
+                environment: environment
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 ..ExecOptions::default()
             },
         )

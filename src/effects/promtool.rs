@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload};
 use crate::core::workload::{
-    CANDIDATE_DIR, CONFIG_DIR, CONFIG_FILE, LEGACY_CANDIDATE_DIR, PROMTOOL_BINARY,
+    promtool_environment, CANDIDATE_DIR, CONFIG_DIR, CONFIG_FILE, LEGACY_CANDIDATE_DIR,
+    PROMTOOL_BINARY,
 };
 use crate::effects::access::file_bytes;
 use crate::effects::apply::PUSH_BATCH_FILES;
@@ -20,17 +21,26 @@ use crate::effects::report::{ApplyError, ApplyReport};
 /// Longest a promtool run may take.
 const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn run(workload: &WorkloadGateway, command: &[&str]) -> Result<ExecOutput, pebble::Error> {
-    workload.exec(command, PROMTOOL_TIMEOUT)
+/// Runs promtool with `args` for the workload's Prometheus `version` (`X.Y.Z`, when known).
+fn run(
+    workload: &WorkloadGateway,
+    args: &[&str],
+    version: Option<&str>,
+) -> Result<ExecOutput, pebble::Error> {
+    let command: Vec<&str> = std::iter::once(PROMTOOL_BINARY)
+        .chain(args.iter().copied())
+        .collect();
+    workload.exec_with(&command, promtool_environment(version), PROMTOOL_TIMEOUT)
 }
 
 /// `promtool check config` on a configuration file of the workload (the live one for the
-/// `validate-configuration` action).
+/// `validate-configuration` action), of Prometheus `version` when known.
 pub fn check_config(
     workload: &WorkloadGateway,
     config_file: &str,
+    version: Option<&str>,
 ) -> Result<ExecOutput, pebble::Error> {
-    run(workload, &[PROMTOOL_BINARY, "check", "config", config_file])
+    run(workload, &["check", "config", config_file], version)
 }
 
 /// Stages every Prometheus configuration file under the candidate directory and runs
@@ -54,17 +64,20 @@ pub fn validate_candidate(
     for dir in [CANDIDATE_DIR, LEGACY_CANDIDATE_DIR] {
         workload.remove(dir, true)?;
     }
-    validate_files(workload, CANDIDATE_DIR, &files, live_jobs, report)
+    let version = desired.prometheus_version.as_deref();
+    validate_files(workload, CANDIDATE_DIR, &files, live_jobs, version, report)
 }
 
 /// Stages `files` (live paths; prometheus.yml among them) under `dir` (emptied before by the
-/// caller) and runs `promtool check config` on the staged prometheus.yml, in which the job
-/// files named in `live_jobs` are named at their live paths.
+/// caller) and runs `promtool check config` (of Prometheus `version`, when known) on the
+/// staged prometheus.yml, in which the job files named in `live_jobs` are named at their live
+/// paths.
 pub fn validate_files(
     workload: &WorkloadGateway,
     dir: &str,
     files: &[&DesiredFile],
     live_jobs: &BTreeSet<&str>,
+    version: Option<&str>,
     report: &mut ApplyReport,
 ) -> Result<(), ApplyError> {
     let mut staged = Vec::new();
@@ -88,7 +101,8 @@ pub fn validate_files(
     }
 
     let candidate_config = format!("{dir}/prometheus.yml");
-    let output = check_config(workload, &candidate_config).map_err(|e| exec_error(workload, e))?;
+    let output =
+        check_config(workload, &candidate_config, version).map_err(|e| exec_error(workload, e))?;
     if output.exit_code != 0 {
         let text = String::from_utf8_lossy(if output.stderr.is_empty() {
             &output.stdout
@@ -100,7 +114,7 @@ pub fn validate_files(
             .map(|(p, _)| p.as_str())
             .filter(|p| p.ends_with(".rules"))
             .collect();
-        let bad_rules = find_bad_rule_files(workload, dir, &rule_files)?;
+        let bad_rules = find_bad_rule_files(workload, dir, &rule_files, version)?;
         if !bad_rules.is_empty() {
             return Err(ApplyError::InvalidRules(bad_rules));
         }
@@ -149,13 +163,14 @@ fn find_bad_rule_files(
     workload: &WorkloadGateway,
     dir: &str,
     staged: &[&str],
+    version: Option<&str>,
 ) -> Result<Vec<(String, String)>, ApplyError> {
     if staged.is_empty() {
         return Ok(Vec::new());
     }
-    let mut command = vec![PROMTOOL_BINARY, "check", "rules"];
-    command.extend_from_slice(staged);
-    let output = run(workload, &command).map_err(|e| exec_error(workload, e))?;
+    let mut args = vec!["check", "rules"];
+    args.extend_from_slice(staged);
+    let output = run(workload, &args, version).map_err(|e| exec_error(workload, e))?;
     if output.exit_code == 0 {
         return Ok(Vec::new());
     }

@@ -30,7 +30,8 @@ pub fn run(
 /// Runs promtool in the workload against the live configuration.
 fn validate_configuration(tools: &dyn HookTools, access: &WorkloadAccess) -> anyhow::Result<()> {
     let workload = WorkloadGateway::new(&access.pebble_socket);
-    let output = match promtool::check_config(&workload, CONFIG_FILE) {
+    // As promtool comes (its version is not read for an action).
+    let output = match promtool::check_config(&workload, CONFIG_FILE, None) {
         Ok(output) => output,
         Err(e) => {
             tools.action_fail(&format!("cannot run promtool in the workload: {e}"))?;

@@ -104,6 +104,55 @@ fn first_deployment_reaches_active_with_prometheus_started_once() {
     insta::assert_snapshot!("first_deploy_plan", c.sim.pebble.plan_yaml());
 }
 
+/// promtool runs with Go's collector held back (`GOGC=off` until its heap nears
+/// `GOMEMLIMIT`) where its Go knows `GOMEMLIMIT` (Prometheus 2.40 and later), and as it comes
+/// for an older workload, where `GOGC=off` alone would have no bound.
+#[test]
+fn promtool_runs_with_the_collector_held_back_only_where_go_bounds_it() {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    let held_back = BTreeMap::from([
+        ("GOGC".to_string(), "off".to_string()),
+        ("GOMEMLIMIT".to_string(), "64MiB".to_string()),
+    ]);
+    for (version, expected) in [
+        ("3.14.0", held_back.clone()),
+        ("2.42.0", held_back.clone()),
+        ("2.40.0", held_back),
+        ("2.39.1", BTreeMap::new()),
+    ] {
+        let mut state = charm_sim::charm_model_state().unwrap();
+        state.set_leader(true);
+        let c = Charm {
+            sim: charm_sim::Simulation::start(state, version).unwrap(),
+        };
+        let seen: Arc<Mutex<Vec<BTreeMap<String, String>>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        c.sim.pebble.on_exec("promtool", move |req| {
+            let go: BTreeMap<String, String> = req
+                .environment
+                .iter()
+                .filter(|(k, _)| k.starts_with("GO"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            record.lock().unwrap().push(go);
+            charm_harness::ExecResult::success(String::new())
+        });
+        c.deploy();
+        c.set_config("evaluation_interval", "50s");
+        c.ok(&Event::ConfigChanged);
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.len() >= 2,
+            "{version}: promtool ran {} times",
+            seen.len()
+        );
+        for env in seen.iter() {
+            assert_eq!(env, &expected, "{version}");
+        }
+    }
+}
+
 #[test]
 fn a_prometheus_3_workload_gets_a_3x_configuration_its_own_promtool_accepts() {
     let mut state = charm_sim::charm_model_state().unwrap();
