@@ -220,3 +220,28 @@ fn multi_megabyte_pushes_are_streamed_whole_from_memory_and_from_disk() {
     let listed = d.client.list_files(&path, None).expect("list");
     assert_eq!(listed[0].permissions, "755");
 }
+
+/// The charm runs promtool with `GOGC` and `GOMEMLIMIT` set through the exec request: the
+/// variables reach the command, and the daemon's own environment is still there beside them.
+#[test]
+fn exec_environment_reaches_the_command_beside_the_daemons_own() {
+    let d = start_daemon();
+    let opts = pebble::ExecOptions {
+        environment: [("GOGC", "off"), ("GOMEMLIMIT", "64MiB")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        timeout: Some(Duration::from_secs(10)),
+        ..pebble::ExecOptions::default()
+    };
+    let script = r#"printf '%s|%s|%s' "$GOGC" "$GOMEMLIMIT" "${PATH:+path}""#;
+    let output = d.client.exec(&["sh", "-c", script], &opts).unwrap();
+    assert_eq!(output.exit_code, 0, "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "off|64MiB|path");
+
+    let plain = d
+        .client
+        .exec(&["sh", "-c", script], &pebble::ExecOptions::default())
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "||path");
+}
