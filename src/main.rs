@@ -43,8 +43,15 @@ use fast_mem as _;
 fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
     prometheus_rs_k8s::allocator::configure();
-    let cli = Cli::parse();
-    let code = match cli.command.unwrap_or(Command::Hook) {
+    // `dispatch` runs the binary without arguments for every event: that path does not build
+    // the parser of every subcommand's options (3 % of a join's CPU at 2000x5, BENCHMARKS.md
+    // "Session 27"); with none, clap would choose `Hook` too.
+    let command = if std::env::args_os().len() > 1 {
+        Cli::parse().command
+    } else {
+        None
+    };
+    let code = match command.unwrap_or(Command::Hook) {
         Command::Hook => run_hook(),
         Command::Service(service) => service.run(),
         Command::Render(args) => render::run(&args),
