@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     prometheus_rs_k8s::allocator::configure();
     // `dispatch` runs the binary without arguments for every event: that path does not build
     // the parser of every subcommand's options (3 % of a join's CPU at 2000x5, BENCHMARKS.md
-    // "Session 27"); with none, clap would choose `Hook` too.
+    // "Sessions 26–27"); with none, clap would choose `Hook` too.
     let command = if std::env::args_os().len() > 1 {
         Cli::parse().command
     } else {
