@@ -66,6 +66,7 @@ pub fn promtool_environment(version: Option<&str>) -> &'static [(&'static str, &
         &[]
     }
 }
+
 /// Where the relation jobs' target files live, one `<id>.json` per job: outside Prometheus'
 /// directory, since they are served over HTTP and a change must not count as a config change.
 pub const TARGETS_DIR: &str = "/etc/prometheus-rs-k8s/targets";
