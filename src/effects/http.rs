@@ -6,22 +6,32 @@ use std::time::Duration;
 use crate::effects::report::ApplyError;
 
 /// `POST /-/reload`. Prometheus answers 200 on success and 500 with the reason otherwise.
+///
+/// The request runs on a runtime this thread drives: reqwest's blocking client would start a
+/// thread with a runtime of its own for the one request a hook makes (BENCHMARKS.md,
+/// "Session 28").
 pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyError> {
-    let client = reqwest::blocking::Client::builder()
+    let failed = |e: &dyn std::fmt::Display| ApplyError::ReloadFailed(e.to_string());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| failed(&e))?;
+    let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()
-        .map_err(|e| ApplyError::ReloadFailed(e.to_string()))?;
+        .map_err(|e| failed(&e))?;
     let url = format!("{}/-/reload", base_url.trim_end_matches('/'));
-    reload_with(&client, &url)
+    runtime.block_on(reload_with(&client, &url))
 }
 
 /// `POST <url>` with `client`, Prometheus' answer as a result.
-pub fn reload_with(client: &reqwest::blocking::Client, url: &str) -> Result<(), ApplyError> {
-    match client.post(url).send() {
+async fn reload_with(client: &reqwest::Client, url: &str) -> Result<(), ApplyError> {
+    match client.post(url).send().await {
         Ok(resp) if resp.status().is_success() => Ok(()),
         Ok(resp) => {
             let status = resp.status();
-            let body = resp.text().unwrap_or_default();
+            let body = resp.text().await.unwrap_or_default();
             Err(ApplyError::ReloadFailed(format!(
                 "HTTP {}: {}",
                 status.as_u16(),

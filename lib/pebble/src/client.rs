@@ -2,12 +2,16 @@
 //! services, changes, checks and signals. Files live in [`crate::files`], exec in
 //! [`crate::exec`].
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::{RequestBuilder, Response};
-use reqwest::Method;
+use bytes::Bytes;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
+use tokio::runtime::Runtime;
 
 use crate::error::Error;
 use crate::layer::{CheckLevel, Layer, Plan};
@@ -19,11 +23,25 @@ const BASE_URL: &str = "http://localhost";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A blocking Pebble client bound to one socket (one workload container).
+///
+/// Its requests run on a single-threaded runtime of its own that the calling thread drives
+/// for the length of each call: no thread is started and no request is handed to another
+/// one (a hook makes a dozen requests and exits: the thread of reqwest's blocking client held
+/// a fifth of a join's samples, BENCHMARKS.md "Session 28"). Like any blocking client it must
+/// not be called from within an async runtime.
 #[derive(Debug, Clone)]
 pub struct Client {
     socket: PathBuf,
     timeout: Duration,
-    http: reqwest::blocking::Client,
+    http: reqwest::Client,
+    runtime: Arc<Runtime>,
+}
+
+/// A whole answer: status, content type and body.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: Bytes,
 }
 
 impl Client {
@@ -32,10 +50,17 @@ impl Client {
     pub fn new(socket_path: impl Into<PathBuf>) -> Client {
         let socket = socket_path.into();
         let http = build_http(&socket, DEFAULT_TIMEOUT);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            // An epoll instance and an eventfd: only a process out of file descriptors fails.
+            .expect("building the Pebble client's runtime");
         Client {
             socket,
             timeout: DEFAULT_TIMEOUT,
             http,
+            runtime: Arc::new(runtime),
         }
     }
 
@@ -46,6 +71,7 @@ impl Client {
             http: build_http(&self.socket, timeout),
             timeout,
             socket: self.socket,
+            runtime: self.runtime,
         }
     }
 
@@ -313,16 +339,35 @@ impl Client {
     }
 
     /// Sends a request and reads the whole body.
-    pub(crate) fn execute(&self, request: RequestBuilder) -> Result<(u16, Vec<u8>), Error> {
-        let response = self.send(request)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().map_err(|e| self.transport_error(e))?;
-        Ok((status, body.to_vec()))
+    pub(crate) fn execute(&self, request: RequestBuilder) -> Result<(u16, Bytes), Error> {
+        let reply = self.fetch(request)?;
+        Ok((reply.status, reply.body))
     }
 
-    /// Sends a request, mapping transport failures to [`Error`].
-    pub(crate) fn send(&self, request: RequestBuilder) -> Result<Response, Error> {
-        request.send().map_err(|e| self.transport_error(e))
+    /// Sends a request and reads the whole answer, mapping transport failures to [`Error`].
+    pub(crate) fn fetch(&self, request: RequestBuilder) -> Result<Reply, Error> {
+        self.block_on(async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = response.bytes().await?;
+            Ok(Reply {
+                status,
+                content_type,
+                body,
+            })
+        })
+        .map_err(|e| self.transport_error(e))
+    }
+
+    /// Runs `future` to completion on the client's runtime, on the calling thread.
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Error {
@@ -377,8 +422,8 @@ impl Client {
     }
 }
 
-fn build_http(socket: &Path, timeout: Duration) -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
+fn build_http(socket: &Path, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
         .unix_socket(socket.to_path_buf())
         .timeout(timeout)
         // A new connection per request: a connection Pebble closed after its last answer (an

@@ -2,18 +2,17 @@
 //! make-dirs and remove.
 
 use std::future::Future;
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use reqwest::blocking::multipart::{Form, Part};
-use reqwest::header::CONTENT_TYPE;
+use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::client::Client;
+use crate::client::{Client, Reply};
 use crate::error::Error;
 use crate::types::{from_result, Answer, Envelope, FileInfo};
 
@@ -49,7 +48,29 @@ impl Default for PushOptions {
 
 /// A part streaming a shared buffer (no copy of its content).
 fn shared_part(content: &Bytes) -> Part {
-    Part::reader_with_length(Cursor::new(content.clone()), content.len() as u64)
+    Part::stream_with_length(content.clone(), content.len() as u64)
+}
+
+/// Bytes read from a local file per chunk of a streamed part.
+const READ_CHUNK: usize = 256 << 10;
+
+/// A part streaming what `reader` gives, `len` bytes, read as the request is sent.
+fn reader_part(reader: impl Read + Send + 'static, len: u64) -> Part {
+    // The reader is a local file: a blocking read on the thread that drives the request is
+    // what the request would wait for anyway. After an error the stream ends.
+    let chunks = futures_util::stream::unfold(Some(reader), |reader| async move {
+        let mut reader = reader?;
+        let mut chunk = vec![0; READ_CHUNK];
+        match reader.read(&mut chunk) {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some((Ok(Bytes::from(chunk)), Some(reader)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Part::stream_with_length(reqwest::Body::wrap_stream(chunks), len)
 }
 
 /// One entry of the per-path results of a files call.
@@ -106,7 +127,7 @@ impl Client {
         len: u64,
         opts: &PushOptions,
     ) -> Result<(), Error> {
-        self.push_parts([(path, Part::reader_with_length(reader, len), opts)])
+        self.push_parts([(path, reader_part(reader, len), opts)])
     }
 
     /// One write request of `files`, each a part streaming its content, with its options.
@@ -150,17 +171,11 @@ impl Client {
             None,
             "multipart/form-data",
         );
-        let response = self.send(request)?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = response
-            .bytes()
-            .map_err(|e| Error::Protocol(format!("reading {path}: {e}")))?;
+        let Reply {
+            status,
+            content_type,
+            body,
+        } = self.fetch(request)?;
         if !content_type.starts_with("multipart/") {
             // Errors for the whole request (bad path, no access) come as a JSON envelope.
             sync_result(status, &body)?;
