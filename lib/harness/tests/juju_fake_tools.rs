@@ -226,8 +226,8 @@ fn relation_lifecycle_and_not_found() {
         vec![rel.clone(), other.clone()]
     );
     assert!(tools.relation_ids("alertmanager").unwrap().is_empty());
-    // Sorted by unit number, not as strings.
-    assert_eq!(tools.relation_list(&rel).unwrap(), vec!["ne/2", "ne/10"]);
+    // Sorted as strings, as Juju's uniter sorts them (`sort.Strings`): `ne/10` before `ne/2`.
+    assert_eq!(tools.relation_list(&rel).unwrap(), vec!["ne/10", "ne/2"]);
     let unit = tools.relation_get(&rel, "ne/2", false).unwrap();
     assert_eq!(unit["port"], "9100");
     // Juju-managed keys are present in every unit databag.

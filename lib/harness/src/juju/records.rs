@@ -66,21 +66,20 @@ impl Relation {
         RelationId::new(&self.endpoint, self.id)
     }
 
-    /// Remote units currently in the relation, in Juju's order (by unit number).
+    /// Remote units currently in the relation, in Juju's order: the names sorted as strings
+    /// (the uniter's `MemberNames` uses Go's `sort.Strings`), so `app/10` comes before `app/2`.
     pub fn current_units(&self) -> Vec<String> {
-        let mut units: Vec<String> = self
-            .remote_units
+        // `remote_units` is a map by name: its order is the byte order Go sorts strings in.
+        self.remote_units
             .keys()
             .filter(|u| !self.departed_units.contains(*u))
             .cloned()
-            .collect();
-        units.sort_by_key(|u| unit_sort_key(u));
-        units
+            .collect()
     }
 }
 
-/// Sorts `app/10` after `app/9`.
-pub(crate) fn unit_sort_key(unit: &str) -> (String, u64) {
+/// A unit's application and number (`app/10` → `("app", 10)`).
+pub(crate) fn unit_parts(unit: &str) -> (String, u64) {
     match unit.rsplit_once('/') {
         Some((app, n)) => (app.to_string(), n.parse().unwrap_or(u64::MAX)),
         None => (unit.to_string(), 0),
