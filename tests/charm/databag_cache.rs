@@ -354,6 +354,88 @@ fn a_departing_unit_is_never_cached_as_a_member() {
     assert!(!unit.config().contains("10.0.1.0:"), "alpha/0 stays out");
 }
 
+/// What the fake Juju's `relation-list` answers for `relation` now.
+fn juju_lists(unit: &Unit, relation: &RelationId) -> Vec<String> {
+    let state = unit.sim.juju.state();
+    let rel = (state.relations.iter())
+        .find(|r| r.id == relation.id)
+        .expect("the relation exists");
+    (rel.remote_units.keys())
+        .filter(|u| !rel.departed_units.contains(*u))
+        .cloned()
+        .collect()
+}
+
+/// Juju's membership in a `-joined` or `-departed` hook is what its earlier hooks committed
+/// plus or minus the event's unit, listed in byte order (`beta/10` before `beta/2`): the cache
+/// keeps it so, without a `relation-list`, and the charm renders what it renders without the
+/// cache.
+#[test]
+fn joined_and_departed_hooks_keep_the_membership_as_juju_lists_it() {
+    let cached = Unit::new(true);
+    let plain = Unit::new(false);
+    let both = [&cached, &plain];
+    for u in both {
+        u.deploy();
+    }
+    let beta = ids(&cached)[1].clone();
+    let members = |u: &Unit| cache_file(u).relations[&beta.to_string()].units.clone();
+    assert_eq!(members(&cached), Some(juju_lists(&cached, &beta)));
+
+    for (unit, address) in [("beta/10", "10.0.2.10"), ("beta/2", "10.0.2.2")] {
+        for u in both {
+            u.change(|s| {
+                s.set_remote_unit_data(&beta, unit, &unit_data(unit, address));
+            });
+            u.ok(&u.relation_event(&beta, RelationEventKind::Joined, Some(unit)));
+        }
+        assert_eq!(cached.calls("relation-list"), 0, "{unit} joined");
+        assert_eq!(
+            cached.calls("relation-get"),
+            1,
+            "only {unit}'s databag is read"
+        );
+        assert_eq!(members(&cached), Some(juju_lists(&cached, &beta)));
+        assert!(cached.config().contains(&format!("{address}:")), "{unit}");
+        assert_eq!(cached.config(), plain.config(), "{unit} joined");
+    }
+    assert_eq!(
+        members(&cached).unwrap(),
+        ["beta/0", "beta/1", "beta/10", "beta/2"]
+    );
+
+    for u in both {
+        let departed = u.relation_event(&beta, RelationEventKind::Departed, Some("beta/1"));
+        u.change(|s| {
+            s.remove_remote_unit(&beta, "beta/1");
+        });
+        u.ok(&departed);
+    }
+    assert_eq!(cached.calls("relation-list"), 0, "beta/1 departed");
+    assert_eq!(cached.calls("relation-get"), 0, "nothing to read");
+    assert_eq!(members(&cached), Some(juju_lists(&cached, &beta)));
+    assert!(
+        !cached.config().contains("10.0.2.1:"),
+        "beta/1 is no longer scraped"
+    );
+    assert_eq!(cached.config(), plain.config(), "beta/1 departed");
+
+    // Without a cached membership (a rotation dropped it, say), the hook asks Juju.
+    edit_index(&cached, |json| {
+        json["relations"][&beta.to_string()]
+            .as_object_mut()
+            .unwrap()
+            .remove("units");
+    });
+    cached.change(|s| {
+        s.set_remote_unit_data(&beta, "beta/3", &unit_data("beta/3", "10.0.2.3"));
+    });
+    cached.ok(&cached.relation_event(&beta, RelationEventKind::Joined, Some("beta/3")));
+    assert_eq!(cached.calls("relation-list"), 1);
+    assert_eq!(members(&cached), Some(juju_lists(&cached, &beta)));
+    assert!(cached.config().contains("10.0.2.3:"));
+}
+
 #[test]
 fn full_refresh_events_bound_staleness() {
     // Juju always runs a relation hook after a remote change; if one were lost, a change made
