@@ -1,28 +1,35 @@
 //! The charm's HTTP calls to the workload's processes, over the pod's shared network:
 //! Prometheus' `POST /-/reload`, and the inventory poller's metrics and `POST /refresh`.
+//!
+//! Each call runs on a runtime the calling thread drives ([`on_this_thread`]): reqwest's
+//! blocking client would start a thread with a runtime of its own for the one request a hook
+//! makes (BENCHMARKS.md, "Session 28").
 
+use std::future::Future;
 use std::time::Duration;
 
 use crate::effects::report::ApplyError;
 
-/// `POST /-/reload`. Prometheus answers 200 on success and 500 with the reason otherwise.
-///
-/// The request runs on a runtime this thread drives: reqwest's blocking client would start a
-/// thread with a runtime of its own for the one request a hook makes (BENCHMARKS.md,
-/// "Session 28").
-pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyError> {
-    let failed = |e: &dyn std::fmt::Display| ApplyError::ReloadFailed(e.to_string());
+/// Runs `future` (one call's requests) to completion on a runtime this thread drives.
+fn on_this_thread<T>(future: impl Future<Output = T>) -> std::io::Result<T> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
-        .build()
-        .map_err(|e| failed(&e))?;
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| failed(&e))?;
+        .build()?;
+    Ok(runtime.block_on(future))
+}
+
+/// A client whose requests time out after `timeout`.
+fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().timeout(timeout).build()
+}
+
+/// `POST /-/reload`. Prometheus answers 200 on success and 500 with the reason otherwise.
+pub fn reload_prometheus(base_url: &str, timeout: Duration) -> Result<(), ApplyError> {
+    let failed = |e: &dyn std::fmt::Display| ApplyError::ReloadFailed(e.to_string());
+    let client = client(timeout).map_err(|e| failed(&e))?;
     let url = format!("{}/-/reload", base_url.trim_end_matches('/'));
-    runtime.block_on(reload_with(&client, &url))
+    on_this_thread(reload_with(&client, &url)).map_err(|e| failed(&e))?
 }
 
 /// `POST <url>` with `client`, Prometheus' answer as a result.
@@ -46,17 +53,19 @@ async fn reload_with(client: &reqwest::Client, url: &str) -> Result<(), ApplyErr
 /// The inventory outage as the poller's metrics show it, `None` when its last poll succeeded
 /// or it cannot be asked.
 pub fn inventory_outage(poller_url: &str) -> Option<String> {
-    let text = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .ok()?
-        .get(format!("{}/metrics", poller_url.trim_end_matches('/')))
-        .send()
-        .ok()?
-        .error_for_status()
-        .ok()?
-        .text()
-        .ok()?;
+    let client = client(Duration::from_secs(2)).ok()?;
+    let url = format!("{}/metrics", poller_url.trim_end_matches('/'));
+    let text = on_this_thread(async {
+        client
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await
+    })
+    .ok()?
+    .ok()?;
     let metric = |name: &str| -> Option<f64> {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
@@ -85,11 +94,14 @@ pub fn inventory_outage(poller_url: &str) -> Option<String> {
 /// Asks the poller to poll now (`POST /refresh`) and returns its JSON answer.
 pub fn refresh_inventory(poller_url: &str) -> anyhow::Result<reqwest::Result<serde_json::Value>> {
     let url = format!("{}/refresh", poller_url.trim_end_matches('/'));
-    Ok(reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?
-        .post(&url)
-        .send()
-        .and_then(|r| r.error_for_status())
-        .and_then(|r| r.json::<serde_json::Value>()))
+    let client = client(Duration::from_secs(60))?;
+    Ok(on_this_thread(async {
+        client
+            .post(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    })?)
 }
