@@ -73,9 +73,21 @@ pub fn reconcile_with(
         ctx.unit_number,
         &ctx.model_name,
     );
-    // Relations with a memo are read only if the inputs turn out to have changed.
-    let (mut snapshot, memos) = tracing::info_span!("read model")
-        .in_scope(|| model_reader::read_snapshot_lazily(ctx, tools, fqdn))?;
+    let workload = WorkloadGateway::new(&access.pebble_socket);
+    let book = TargetsBook::in_charm_dir(&ctx.charm_dir);
+    // What the workload has does not depend on the model: it is read while the hook tools
+    // answer (each a process, and a round trip to the unit agent).
+    let (model, current) = std::thread::scope(|scope| {
+        let span = tracing::Span::current();
+        let (workload, book) = (&workload, &book);
+        let current = scope.spawn(move || span.in_scope(|| read_workload(ctx, workload, book)));
+        // Relations with a memo are read only if the inputs turn out to have changed.
+        let model = tracing::info_span!("read model")
+            .in_scope(|| model_reader::read_snapshot_lazily(ctx, tools, fqdn));
+        (model, current.join())
+    });
+    let (mut snapshot, memos) = model?;
+    let current = current.map_err(|_| anyhow::anyhow!("reading the workload panicked"))?;
     crate::effects::charm_tracing::remember(&ctx.charm_dir, &snapshot);
     // Read once: the last good options, the Kubernetes resources the charm manages and the
     // database volume's remembered capacity.
@@ -107,9 +119,7 @@ pub fn reconcile_with(
         tools.state_set(&state_writes)?;
     }
 
-    let workload = WorkloadGateway::new(&access.pebble_socket);
-    let book = TargetsBook::in_charm_dir(&ctx.charm_dir);
-    let current = match read_workload(ctx, &workload, &book) {
+    let current = match current {
         Ok(current) => current,
         Err(e) => {
             let status = config_problem
