@@ -1,7 +1,7 @@
 //! The charm's HTTP calls to the workload's processes, over the pod's shared network:
 //! Prometheus' `POST /-/reload`, and the inventory poller's metrics and `POST /refresh`.
 //!
-//! Each call runs on a runtime the calling thread drives ([`on_this_thread`]): reqwest's
+//! Each call runs on a runtime the calling thread drives (`on_this_thread`): reqwest's
 //! blocking client would start a thread with a runtime of its own for the one request a hook
 //! makes (BENCHMARKS.md, "Session 28").
 
