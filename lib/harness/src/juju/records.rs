@@ -78,11 +78,11 @@ impl Relation {
     }
 }
 
-/// A unit's application and number (`app/10` → `("app", 10)`).
-pub(crate) fn unit_parts(unit: &str) -> (String, u64) {
+/// A unit's number (`app/10` → 10; 0 for a name without one).
+pub(crate) fn unit_number(unit: &str) -> u64 {
     match unit.rsplit_once('/') {
-        Some((app, n)) => (app.to_string(), n.parse().unwrap_or(u64::MAX)),
-        None => (unit.to_string(), 0),
+        Some((_, n)) => n.parse().unwrap_or(u64::MAX),
+        None => 0,
     }
 }
 

@@ -8,7 +8,7 @@ use juju_hook::{
 };
 use serde_json::{Map, Value};
 
-use super::records::{unit_parts, ActionRun, EndpointRole, Relation};
+use super::records::{unit_number, ActionRun, EndpointRole, Relation};
 use super::state::{ModelState, GOAL_SINCE};
 
 impl ModelState {
@@ -88,7 +88,7 @@ impl ModelState {
             unit != self.unit_name(),
             "{unit} is this unit: it is never its own remote unit"
         );
-        let n = unit_parts(unit).1 % 240;
+        let n = unit_number(unit) % 240;
         let address = format!("10.1.{}.{}", 100 + relation.id % 150, 10 + n);
         let rel = self.relation_mut(relation);
         rel.departed_units.remove(unit);
