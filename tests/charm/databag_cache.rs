@@ -357,13 +357,8 @@ fn a_departing_unit_is_never_cached_as_a_member() {
 /// What the fake Juju's `relation-list` answers for `relation` now.
 fn juju_lists(unit: &Unit, relation: &RelationId) -> Vec<String> {
     let state = unit.sim.juju.state();
-    let rel = (state.relations.iter())
-        .find(|r| r.id == relation.id)
-        .expect("the relation exists");
-    (rel.remote_units.keys())
-        .filter(|u| !rel.departed_units.contains(*u))
-        .cloned()
-        .collect()
+    let rel = state.relation(relation).expect("the relation exists");
+    rel.current_units()
 }
 
 /// Juju's membership in a `-joined` or `-departed` hook is what its earlier hooks committed
