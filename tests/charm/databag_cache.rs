@@ -173,6 +173,15 @@ impl Unit {
     }
 }
 
+/// Two deployed units of the same model: one with the databag cache, one without.
+fn deployed_with_and_without_cache() -> (Unit, Unit) {
+    let (cached, plain) = (Unit::new(true), Unit::new(false));
+    for u in [&cached, &plain] {
+        u.deploy();
+    }
+    (cached, plain)
+}
+
 fn pebble_ready() -> Event {
     Event::Workload {
         container: "prometheus".into(),
@@ -367,12 +376,8 @@ fn juju_lists(unit: &Unit, relation: &RelationId) -> Vec<String> {
 /// cache.
 #[test]
 fn joined_and_departed_hooks_keep_the_membership_as_juju_lists_it() {
-    let cached = Unit::new(true);
-    let plain = Unit::new(false);
+    let (cached, plain) = deployed_with_and_without_cache();
     let both = [&cached, &plain];
-    for u in both {
-        u.deploy();
-    }
     let beta = ids(&cached)[1].clone();
     let members = |u: &Unit| cache_file(u).relations[&beta.to_string()].units.clone();
     assert_eq!(members(&cached), Some(juju_lists(&cached, &beta)));
@@ -792,12 +797,8 @@ fn a_broken_relation_is_never_saved_as_listed_even_when_juju_still_lists_it() {
 
 #[test]
 fn the_unit_status_is_sent_only_when_it_changes_and_always_on_full_refreshes() {
-    let cached = Unit::new(true);
-    let plain = Unit::new(false);
+    let (cached, plain) = deployed_with_and_without_cache();
     let both = [&cached, &plain];
-    for u in both {
-        u.deploy();
-    }
     let active = cached.status().expect("deploy set a status");
     assert_eq!(cache_file(&cached).unit_status.as_ref(), Some(&active));
 
