@@ -6,7 +6,7 @@ use juju_hook::CacheSettings;
 use crate::hook::event_policy::EventPolicy;
 
 /// The cache file's name in the charm directory.
-pub const CACHE_FILE: &str = ".databag-cache.json";
+pub const CACHE_FILE: &str = ".databag-cache";
 /// Environment variable that disables the cache when set to `off`.
 pub const DISABLE_ENV: &str = "PROMETHEUS_RS_K8S_DATABAG_CACHE";
 

@@ -606,25 +606,24 @@ fn cache_file(unit: &Unit) -> CacheFile {
     juju_hook::cache::read_whole(unit.cache.as_ref().unwrap()).expect("a cache was saved")
 }
 
-/// A change to a cache file's JSON.
-type OwnerEdit = fn(&mut Value);
+/// A change to a cache file.
+type OwnerEdit = fn(&mut CacheFile);
 
 /// Plants a wrong address for alpha/0 in the cache, after changing its owner with `edit`.
-fn plant(unit: &Unit, edit: impl FnOnce(&mut Value)) {
+fn plant(unit: &Unit, edit: impl FnOnce(&mut CacheFile)) {
     let path = unit.cache.clone().unwrap();
     let alpha = ids(unit)[0].to_string();
-    let bags_path = juju_hook::cache::bags_file(&path, &alpha);
-    let mut bags: Value = serde_json::from_slice(&std::fs::read(&bags_path).unwrap()).unwrap();
-    bags["unit_data"]["alpha/0"]["prometheus_scrape_unit_address"] = Value::from("192.0.2.1");
-    std::fs::write(&bags_path, serde_json::to_vec(&bags).unwrap()).unwrap();
+    let mut file = cache_file(unit);
+    let alpha_rel = file.relations.get_mut(&alpha).expect("alpha is cached");
+    alpha_rel
+        .unit_data
+        .get_mut("alpha/0")
+        .expect("alpha/0's databag is cached")
+        .insert("prometheus_scrape_unit_address".into(), "192.0.2.1".into());
     // Without its memo, the relation is read (from the cache) and digested again.
-    let mut json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    json["relations"][&alpha]
-        .as_object_mut()
-        .unwrap()
-        .remove("memo");
-    edit(&mut json);
-    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    alpha_rel.memo = None;
+    edit(&mut file);
+    juju_hook::cache::write_whole(&path, &file).unwrap();
 }
 
 #[test]
@@ -640,14 +639,14 @@ fn the_cache_is_used_when_it_is_this_units() {
 #[test]
 fn a_cache_of_another_unit_model_or_charm_version_is_ignored() {
     let edits: [(&str, OwnerEdit); 4] = [
-        ("unit", |j| j["owner"]["unit"] = "other-app/0".into()),
-        ("model", |j| {
-            j["owner"]["model_uuid"] = "00000000-0000-4000-8000-000000000000".into()
+        ("unit", |f| f.owner.unit = "other-app/0".into()),
+        ("model", |f| {
+            f.owner.model_uuid = "00000000-0000-4000-8000-000000000000".into()
         }),
-        ("charm version", |j| {
-            j["owner"]["charm_version"] = "0.0.0-other".into()
+        ("charm version", |f| {
+            f.owner.charm_version = "0.0.0-other".into()
         }),
-        ("format", |j| j["owner"]["format"] = 999.into()),
+        ("format", |f| f.owner.format = 999),
     ];
     for (what, edit) in edits {
         let unit = Unit::new(true);
@@ -670,7 +669,7 @@ fn a_cache_of_another_unit_model_or_charm_version_is_ignored() {
 fn a_change_of_leadership_drops_the_cache() {
     let unit = Unit::new(true);
     unit.deploy();
-    plant(&unit, |j| j["leader"] = false.into());
+    plant(&unit, |f| f.leader = false);
     unit.ok(&Event::ConfigChanged);
     assert!(!unit.config().contains("192.0.2.1"));
     assert!(unit.calls("relation-get") >= 6);
@@ -1175,20 +1174,41 @@ fn a_relation_event_touches_only_its_relations_bags_file() {
     );
 }
 
-/// The index as JSON.
+/// The index as one JSON object: its first line, with `relations` holding each relation's
+/// line (`<id> TAB <memo> TAB <JSON>`) as its JSON and, when it has one, its memo.
 fn index_json(unit: &Unit) -> Value {
-    serde_json::from_slice(&std::fs::read(unit.cache.as_ref().unwrap()).unwrap()).unwrap()
+    let text = std::fs::read_to_string(unit.cache.as_ref().unwrap()).unwrap();
+    let mut lines = text.lines();
+    let mut json: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let relations = lines
+        .map(|line| {
+            let [id, memo, rel] = line.splitn(3, '\t').collect::<Vec<_>>()[..] else {
+                panic!("not a relation line: {line}");
+            };
+            let mut rel: Value = serde_json::from_str(rel).unwrap();
+            if !memo.is_empty() {
+                rel["memo"] = Value::from(memo);
+            }
+            (id.to_owned(), rel)
+        })
+        .collect();
+    json["relations"] = Value::Object(relations);
+    json
 }
 
-/// Edits the index file's JSON.
+/// Edits the index as [`index_json`] shows it, and writes it back in its layout.
 fn edit_index(unit: &Unit, edit: impl FnOnce(&mut Value)) {
     let mut json = index_json(unit);
     edit(&mut json);
-    std::fs::write(
-        unit.cache.as_ref().unwrap(),
-        serde_json::to_vec(&json).unwrap(),
-    )
-    .unwrap();
+    let relations = json.as_object_mut().unwrap().remove("relations").unwrap();
+    let mut text = serde_json::to_string(&json).unwrap();
+    for (id, mut rel) in relations.as_object().unwrap().clone() {
+        let memo = rel.as_object_mut().unwrap().remove("memo");
+        let memo = memo.as_ref().and_then(Value::as_str).unwrap_or_default();
+        text.push_str(&format!("\n{id}\t{memo}\t{rel}"));
+    }
+    text.push('\n');
+    std::fs::write(unit.cache.as_ref().unwrap(), text).unwrap();
 }
 
 /// A relation a hook does not touch keeps its index entry as it was read, not parsed and

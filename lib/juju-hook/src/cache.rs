@@ -32,12 +32,13 @@
 //! relation) and one file of databags per relation in the directory `<file>.bags`. A hook
 //! reads a relation's databags only when it asks for one of them, and writes back only those
 //! it changed: a hook that can tell from the memos that nothing changed reads none, and a
-//! relation event costs what its own relation weighs. Within the index, a relation's entry is
-//! parsed only when the hook uses more than its memo, and written back as it was read
-//! otherwise (`cache/relations.rs`). An unchanged index is put back as it was, without being
-//! serialised again: every change a hook makes to what the index holds
-//! marks it changed (a debug build checks that an index put back holds what would have
-//! been written). While a hook runs, its index waits as `<file>.in-flight`.
+//! relation event costs what its own relation weighs. Within the index, each relation is a line
+//! of its own with its memo apart: a relation's entry is parsed only when the hook uses more
+//! than its memo, and written back as it was read otherwise (`cache/relations.rs`). An
+//! unchanged index is put back as it was, without being serialised again: every change a hook
+//! makes to what the index holds marks it changed (a debug build checks that an index put back
+//! holds what would have been written). While a hook runs, its index waits as
+//! `<file>.in-flight`.
 //!
 //! Leadership always goes to Juju, as do writes (`relation-set`, ports, `state-set`, status
 //! when it differs). A config-changed of an unchanged model makes two hook-tool calls
@@ -118,6 +119,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::{
     merge_relation_set, Event, GoalState, HookContext, HookToolError, HookTools, LogLevel,
@@ -131,7 +133,7 @@ mod relations;
 use relations::{Relations, Slot};
 
 /// Bumped whenever the file's layout or meaning changes.
-const FORMAT: u32 = 6;
+const FORMAT: u32 = 7;
 
 /// How much of the cache an event trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,21 +270,20 @@ struct BagsMemory {
     dirty: BTreeSet<String>,
 }
 
-/// The cache file's content; a hook holds its relations as `R` (see `relations.rs`).
+/// The cache index's content. Its first line is this as JSON without the relations, which
+/// follow one per line (`cache/relations.rs` has the layout).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheFile<R = CachedRelation> {
+pub struct CacheFile {
     /// Whose cache this is.
     pub owner: CacheOwner,
     /// Whether this unit was the leader when the cache was written.
     pub leader: bool,
-    /// Relations by id as Juju prints it (`metrics-endpoint:3`).
-    #[serde(
-        deserialize_with = "relations::sorted_map",
-        bound(deserialize = "R: Deserialize<'de>")
-    )]
-    pub relations: BTreeMap<String, R>,
-    /// `relation-ids` by endpoint, for the endpoints that were listed.
-    #[serde(default)]
+    /// Relations by id as Juju prints it (`metrics-endpoint:3`), each on a line of its own.
+    #[serde(skip)]
+    pub relations: BTreeMap<String, CachedRelation>,
+    /// `relation-ids` by endpoint, for the endpoints that were listed; in the file, each
+    /// endpoint's relation numbers.
+    #[serde(default, with = "ids_by_number")]
     pub relation_ids: BTreeMap<String, Vec<RelationId>>,
     /// The unit's workload status as the last hook left it, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -368,8 +369,9 @@ pub struct CachedHookTools<'a> {
     /// In `-relation-broken`: the relation, never saved as listed.
     broken: Option<RelationId>,
     /// The index's bytes as loaded, to leave it in place when it serialises the same (kept
-    /// as bytes: a clone of the parsed index cost more than serialising it again).
-    loaded: Option<Vec<u8>>,
+    /// as bytes: a clone of the parsed index cost more than serialising it again; shared with
+    /// the relations left as loaded, which are lines of it).
+    loaded: Option<Arc<[u8]>>,
     state: RefCell<State>,
 }
 
@@ -422,12 +424,12 @@ impl<'a> CachedHookTools<'a> {
         let refresh = (settings.refresh)(&ctx.event);
         state.config_trusted = config_trusted(&ctx.event, refresh);
         let (file, loaded) = match loaded.filter(|_| refresh != Refresh::Full) {
-            Some((file, bytes)) => (Some(file), Some(bytes)),
+            Some((file, relations, bytes)) => (Some((file, relations)), Some(bytes)),
             None => (None, None),
         };
-        if let (Some(file), Some(index)) = (file, &path) {
+        if let (Some((file, relations)), Some(index)) = (file, &path) {
             state.leader = Some(file.leader);
-            state.relations = Relations::loaded(file.relations);
+            state.relations = relations;
             state.relation_ids = file.relation_ids;
             state.unit_status = file.unit_status;
             state.ports.committed = file.opened_ports;
@@ -506,7 +508,12 @@ impl<'a> CachedHookTools<'a> {
             .filter(|_| !state.index_changed && !state.bags.fresh && state.bags.dirty.is_empty())
         {
             debug_assert!(
-                serde_json::from_slice::<CacheFile>(loaded).ok()
+                parse_index(loaded.clone())
+                    .ok()
+                    .map(|(file, relations)| CacheFile {
+                        relations: relations.into_parsed(),
+                        ..file
+                    })
                     == Some(unchanged_index(self.owner, leader, state)),
                 "a change to the databag cache was not marked"
             );
@@ -546,12 +553,10 @@ impl<'a> CachedHookTools<'a> {
             let _ = std::fs::remove_file(&in_flight);
             return;
         }
-        let file = index_file(self.owner, leader, relations.into_slots(), state);
+        let header = index_file(self.owner, leader, BTreeMap::new(), state);
         // About the size of the index loaded: grown once rather than doubling its way there.
-        let capacity = self.loaded.as_ref().map_or(0, Vec::len) + 4096;
-        let mut bytes = Vec::with_capacity(capacity);
-        serde_json::to_writer(&mut bytes, &file).expect("the cache index serialises");
-        drop(file);
+        let capacity = self.loaded.as_ref().map_or(0, |l| l.len()) + 4096;
+        let bytes = index_bytes(&header, relations, capacity);
         // Answers asked again may be what was cached: then the index is unchanged too.
         // Otherwise the new index is written over the one moved aside, then put in place: a
         // hook stopped halfway leaves only the in-flight file, so no cache.
@@ -626,12 +631,12 @@ fn unchanged_index(owner: CacheOwner, leader: bool, mut state: State) -> CacheFi
 }
 
 /// The index of `state` with `relations` (their databags taken out) in place of its own.
-fn index_file<R>(
+fn index_file(
     owner: CacheOwner,
     leader: bool,
-    relations: BTreeMap<String, R>,
+    relations: BTreeMap<String, CachedRelation>,
     state: State,
-) -> CacheFile<R> {
+) -> CacheFile {
     CacheFile {
         owner,
         leader,
@@ -785,7 +790,11 @@ fn rotate(state: &mut State, dir: &Path, budget: usize, app_name: &str, unit_nam
 /// The cache at `index` as a whole (its databags put back from their files), without using
 /// or moving it: for inspection and tests. `None` when it is absent or unreadable.
 pub fn read_whole(index: &Path) -> Option<CacheFile> {
-    let mut file: CacheFile = serde_json::from_slice(&std::fs::read(index).ok()?).ok()?;
+    let (header, relations) = parse_index(std::fs::read(index).ok()?.into()).ok()?;
+    let mut file = CacheFile {
+        relations: relations.into_parsed(),
+        ..header
+    };
     let dir = bags_dir(index);
     for (id, rel) in &mut file.relations {
         let bags = std::fs::read(dir.join(bags_file_name(id)))
@@ -796,6 +805,99 @@ pub fn read_whole(index: &Path) -> Option<CacheFile> {
         rel.app_data = bags.app_data;
     }
     Some(file)
+}
+
+/// Writes `file` as the cache at `index`: the index and each relation's bags file (the
+/// inverse of [`read_whole`], for tests that plant a cache).
+pub fn write_whole(index: &Path, file: &CacheFile) -> std::io::Result<()> {
+    let dir = bags_dir(index);
+    std::fs::create_dir_all(&dir)?;
+    let mut relations = BTreeMap::new();
+    for (id, rel) in &file.relations {
+        let bags = Bags {
+            unit_data: rel.unit_data.clone(),
+            app_data: rel.app_data.clone(),
+        };
+        store(&dir.join(bags_file_name(id)), &bags)?;
+        let mut rel = rel.clone();
+        rel.unit_data.clear();
+        rel.app_data.clear();
+        relations.insert(id.clone(), rel);
+    }
+    let header = CacheFile {
+        relations: BTreeMap::new(),
+        ..file.clone()
+    };
+    std::fs::write(
+        index,
+        index_bytes(&header, Relations::from_parsed(relations), 0),
+    )
+}
+
+/// Parses an index: its JSON line, then its relations' lines (see `cache/relations.rs`).
+fn parse_index(bytes: Arc<[u8]>) -> Result<(CacheFile, Relations), String> {
+    let end = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(bytes.len());
+    let header: CacheFile = serde_json::from_slice(&bytes[..end]).map_err(|e| e.to_string())?;
+    let relations = Relations::loaded(bytes, end + 1)?;
+    Ok((header, relations))
+}
+
+/// The index of `header` (whose relations are left out) and `relations`, in a buffer of
+/// `capacity` to start with.
+fn index_bytes(header: &CacheFile, relations: Relations, capacity: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut bytes, header).expect("the cache index serialises");
+    bytes.push(b'\n');
+    relations.write_lines(&mut bytes);
+    bytes
+}
+
+/// `relation-ids` by endpoint as the index keeps them: each endpoint's relation numbers
+/// (`{"metrics-endpoint": [3, 7]}`), where ids as Juju prints them repeated the endpoint
+/// and were each parsed back from text.
+mod ids_by_number {
+    use std::collections::BTreeMap;
+
+    use serde::ser::SerializeMap;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::RelationId;
+
+    pub(super) fn serialize<S: Serializer>(
+        ids: &BTreeMap<String, Vec<RelationId>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(ids.len()))?;
+        for (endpoint, ids) in ids {
+            // Only an endpoint's own relations are listed under it.
+            let numbers: Vec<u32> = ids
+                .iter()
+                .filter(|id| &id.endpoint == endpoint)
+                .map(|id| id.id)
+                .collect();
+            map.serialize_entry(endpoint, &numbers)?;
+        }
+        map.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, Vec<RelationId>>, D::Error> {
+        let numbers = BTreeMap::<String, Vec<u32>>::deserialize(deserializer)?;
+        Ok(numbers
+            .into_iter()
+            .map(|(endpoint, ids)| {
+                let ids = ids
+                    .into_iter()
+                    .map(|n| RelationId::new(endpoint.clone(), n))
+                    .collect();
+                (endpoint, ids)
+            })
+            .collect())
+    }
 }
 
 /// The file holding the databags of `relation` (as Juju prints its id) in the cache at `index`.
@@ -882,7 +984,7 @@ fn store_bags(dir: &Path, relations: &mut Relations, bags: &BagsMemory) -> std::
 
 /// Reads the index and moves it aside; `None` when absent, unreadable or someone else's.
 /// Returns the bytes read with it.
-fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile<Slot>, Vec<u8>)> {
+fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Relations, Arc<[u8]>)> {
     let in_flight = in_flight_path(path);
     // Moved aside for the hook: only a successful finish puts an index back.
     if let Err(e) = std::fs::rename(path, &in_flight) {
@@ -895,10 +997,10 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile<Slot>, Vec<u8>)> {
         }
         return None;
     }
-    let bytes = std::fs::read(&in_flight).ok()?;
-    match serde_json::from_slice::<CacheFile<Slot>>(&bytes) {
-        Ok(file) if &file.owner == owner => Some((file, bytes)),
-        Ok(file) => {
+    let bytes: Arc<[u8]> = std::fs::read(&in_flight).ok()?.into();
+    match parse_index(bytes.clone()) {
+        Ok((file, relations)) if &file.owner == owner => Some((file, relations, bytes)),
+        Ok((file, _)) => {
             debug!(?file.owner, "ignoring a databag cache written by another unit or charm");
             None
         }

@@ -1,16 +1,29 @@
-//! The index's relations as a hook holds them: each as loaded (its JSON text, parsed only when
-//! the hook uses more than its memo) or parsed. Every hook looks at every relation's memo, but
-//! reads or changes only a few relations: at thousands of relations, parsing each into
-//! [`CachedRelation`] and serialising it again was a third of a relation hook's own work. A
-//! relation left as loaded is written back as the same text.
+//! The index's relations as a hook holds them: each as loaded (its line of the index, parsed
+//! only when the hook uses more than its memo) or parsed. Every hook looks at every relation's
+//! memo, but reads or changes only a few relations: at thousands of relations, parsing each
+//! into [`CachedRelation`] and serialising it again was a third of a relation hook's own work.
+//! A relation left as loaded is written back as the same line.
+//!
+//! # The index's layout
+//!
+//! The index is a line of JSON (the [`CacheFile`](super::CacheFile) with its relations left
+//! out), then one line per relation, in key order:
+//!
+//! ```text
+//! <relation id as Juju prints it> TAB <memo, or nothing> TAB <its CachedRelation as JSON, without memo or databags>
+//! ```
+//!
+//! Loading splits the lines and keeps where each relation's memo and JSON are in the bytes
+//! read: a hook reads a relation's memo as it stands and parses the JSON of the relations it
+//! uses only, where a JSON index was scanned whole (every entry validated and copied, then
+//! parsed again for its memo). Compact JSON holds no tab or newline, and neither does a
+//! relation id; a memo that does would break the line, so it is not kept (the relation is then
+//! read again, as for any relation without a memo).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::marker::PhantomData;
+use std::ops::Range;
+use std::sync::Arc;
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::value::RawValue;
 use tracing::warn;
 
 use super::CachedRelation;
@@ -18,49 +31,76 @@ use super::CachedRelation;
 /// One relation of the index.
 #[derive(Debug)]
 pub(super) enum Slot {
-    /// As loaded: the JSON of a [`CachedRelation`] (without databags), not yet parsed.
-    Raw(Box<RawValue>),
+    /// As loaded: where its line is in the loaded index, not yet parsed.
+    Raw(Line),
     /// Parsed (or new in this hook).
     Parsed(CachedRelation),
 }
 
-impl Serialize for Slot {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Slot::Raw(raw) => raw.serialize(serializer),
-            Slot::Parsed(rel) => rel.serialize(serializer),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Slot {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(deserializer).map(Slot::Raw)
-    }
-}
-
-/// Only the memo of a relation's JSON (the rest is skipped, not built).
-#[derive(Deserialize)]
-struct MemoOnly {
-    #[serde(default)]
-    memo: Option<String>,
+/// Where a relation's line and its parts are in the loaded index.
+#[derive(Debug, Clone)]
+pub(super) struct Line {
+    /// The whole line, without its newline.
+    whole: Range<usize>,
+    /// The memo (empty: none).
+    memo: Range<usize>,
+    /// The relation's JSON.
+    json: Range<usize>,
 }
 
 /// Relations by id as Juju prints it (`metrics-endpoint:3`), parsed on first use.
 #[derive(Debug, Default)]
 pub(super) struct Relations {
     slots: BTreeMap<String, Slot>,
+    /// The index the [`Slot::Raw`] lines are in.
+    source: Arc<[u8]>,
     /// Relations whose loaded JSON did not parse: dropped from the index (so asked from Juju),
     /// their bags files to be removed.
     unreadable: Vec<String>,
 }
 
 impl Relations {
-    /// The relations as loaded from an index.
-    pub(super) fn loaded(slots: BTreeMap<String, Slot>) -> Self {
-        Self {
-            slots,
+    /// The relations of an index `source` whose relation lines start at `start` (see the
+    /// module docs); an error names the first line that is not one.
+    pub(super) fn loaded(source: Arc<[u8]>, start: usize) -> Result<Self, String> {
+        let rest = source.get(start..).unwrap_or_default();
+        let mut entries = Vec::with_capacity(memchr::memchr_iter(b'\n', rest).count());
+        let mut at = start;
+        while at < source.len() {
+            let end = memchr::memchr(b'\n', &source[at..]).map_or(source.len(), |n| at + n);
+            let line = &source[at..end];
+            let mut tabs = memchr::memchr_iter(b'\t', line);
+            let (Some(key_end), Some(memo_end)) = (tabs.next(), tabs.next()) else {
+                return Err(format!("line {} is not a relation", entries.len() + 2));
+            };
+            let key = std::str::from_utf8(&line[..key_end])
+                .map_err(|_| format!("line {}: the relation id is not text", entries.len() + 2))?;
+            let slot = Slot::Raw(Line {
+                whole: at..end,
+                memo: at + key_end + 1..at + memo_end,
+                json: at + memo_end + 1..end,
+            });
+            entries.push((key.to_owned(), slot));
+            at = end + 1;
+        }
+        // Written in key order: a map built from sorted entries costs a comparison per entry,
+        // where inserting them one by one cost a search each (at 2,000 relations, a fifth of
+        // loading the index); keys out of order or repeated are still handled.
+        Ok(Self {
+            slots: entries.into_iter().collect(),
+            source,
             unreadable: Vec::new(),
+        })
+    }
+
+    /// The relations of a whole index as [`CacheFile`](super::CacheFile) holds them.
+    pub(super) fn from_parsed(relations: BTreeMap<String, CachedRelation>) -> Self {
+        Self {
+            slots: relations
+                .into_iter()
+                .map(|(k, rel)| (k, Slot::Parsed(rel)))
+                .collect(),
+            ..Self::default()
         }
     }
 
@@ -68,7 +108,7 @@ impl Relations {
     /// dropped, see [`take_unreadable`](Self::take_unreadable)).
     pub(super) fn get_mut(&mut self, key: &str) -> Option<&mut CachedRelation> {
         let parsed = match self.slots.get(key)? {
-            Slot::Raw(raw) => Some(serde_json::from_str::<CachedRelation>(raw.get())),
+            Slot::Raw(line) => Some(self.parse(line)),
             Slot::Parsed(_) => None,
         };
         match parsed {
@@ -91,12 +131,24 @@ impl Relations {
         }
     }
 
-    /// The memo of relation `key`, without parsing the rest of a relation as loaded. An
-    /// unreadable one has none: the hook then reads the relation, which drops it.
+    /// A loaded line as a relation.
+    fn parse(&self, line: &Line) -> Result<CachedRelation, String> {
+        let mut rel: CachedRelation =
+            serde_json::from_slice(&self.source[line.json.clone()]).map_err(|e| e.to_string())?;
+        rel.memo = self.memo_of(line);
+        Ok(rel)
+    }
+
+    fn memo_of(&self, line: &Line) -> Option<String> {
+        let memo = std::str::from_utf8(&self.source[line.memo.clone()]).ok()?;
+        (!memo.is_empty()).then(|| memo.to_owned())
+    }
+
+    /// The memo of relation `key`, without parsing the rest of a relation as loaded.
     pub(super) fn memo(&self, key: &str) -> Option<String> {
         match self.slots.get(key)? {
             Slot::Parsed(rel) => rel.memo.clone(),
-            Slot::Raw(raw) => serde_json::from_str::<MemoOnly>(raw.get()).ok()?.memo,
+            Slot::Raw(line) => self.memo_of(line),
         }
     }
 
@@ -161,80 +213,100 @@ impl Relations {
         &mut self.slots
     }
 
-    /// The slots, to be written as the index.
-    pub(super) fn into_slots(self) -> BTreeMap<String, Slot> {
-        self.slots
-    }
-}
-
-/// Deserializes a JSON object into a map built in one pass: the index writes its relations in
-/// key order, and a map built from sorted entries costs a comparison per entry, where inserting
-/// them one by one cost a search each (at 2,000 relations, a fifth of loading the index).
-/// Keys out of order or repeated are still handled (sorted, the last one kept), as an insert
-/// would.
-pub(super) fn sorted_map<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
-where
-    D: Deserializer<'de>,
-    V: Deserialize<'de>,
-{
-    struct Entries<V>(PhantomData<V>);
-
-    impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
-        type Value = BTreeMap<String, V>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a map")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-            while let Some(entry) = map.next_entry::<String, V>()? {
-                entries.push(entry);
+    /// Appends the relations' lines to `out` (see the module docs): a relation as loaded as
+    /// the line read, a parsed one serialised without its memo, which goes in its column. A
+    /// relation whose id holds a tab or a newline is left out (read from Juju next time), as is
+    /// a memo that does.
+    pub(super) fn write_lines(self, out: &mut Vec<u8>) {
+        for (key, slot) in self.slots {
+            if key.bytes().any(|b| b == b'\t' || b == b'\n') {
+                continue;
             }
-            Ok(entries.into_iter().collect())
+            match slot {
+                Slot::Raw(line) => out.extend_from_slice(&self.source[line.whole]),
+                Slot::Parsed(mut rel) => {
+                    let memo = rel
+                        .memo
+                        .take()
+                        .filter(|m| !m.bytes().any(|b| b == b'\t' || b == b'\n'));
+                    out.extend_from_slice(key.as_bytes());
+                    out.push(b'\t');
+                    out.extend_from_slice(memo.unwrap_or_default().as_bytes());
+                    out.push(b'\t');
+                    serde_json::to_writer(&mut *out, &rel).expect("a relation serialises");
+                }
+            }
+            out.push(b'\n');
         }
     }
-
-    deserializer.deserialize_map(Entries(PhantomData))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
-    struct Holder {
-        #[serde(deserialize_with = "sorted_map")]
-        map: BTreeMap<String, u32>,
+    fn relation(units: &[&str], memo: Option<&str>) -> CachedRelation {
+        CachedRelation {
+            units: Some(units.iter().map(|u| u.to_string()).collect()),
+            remote_app: Some("app".into()),
+            memo: memo.map(str::to_owned),
+            ..CachedRelation::default()
+        }
     }
 
-    fn map_of(json: &str) -> BTreeMap<String, u32> {
-        serde_json::from_str::<Holder>(json).unwrap().map
+    fn lines_of(relations: Relations) -> Vec<u8> {
+        let mut out = Vec::new();
+        relations.write_lines(&mut out);
+        out
     }
 
     #[test]
-    fn a_sorted_map_holds_what_inserting_each_entry_in_turn_gives() {
-        let cases: [(&str, &[(&str, u32)]); 4] = [
-            (r#"{"map": {}}"#, &[]),
-            (
-                r#"{"map": {"a:1": 1, "a:10": 2, "a:2": 3}}"#,
-                &[("a:1", 1), ("a:10", 2), ("a:2", 3)],
-            ),
-            (
-                r#"{"map": {"b": 1, "a": 2, "c": 3}}"#,
-                &[("b", 1), ("a", 2), ("c", 3)],
-            ),
-            (
-                r#"{"map": {"a": 1, "b": 2, "a": 3}}"#,
-                &[("a", 1), ("b", 2), ("a", 3)],
-            ),
-        ];
-        for (json, entries) in cases {
-            let mut inserted = BTreeMap::new();
-            for (k, v) in entries {
-                inserted.insert(k.to_string(), *v);
-            }
-            assert_eq!(map_of(json), inserted, "{json}");
-        }
+    fn lines_read_back_as_the_relations_written_and_unused_ones_as_the_same_bytes() {
+        let written = BTreeMap::from([
+            ("ep:1".to_owned(), relation(&["app/0"], Some("d1"))),
+            ("ep:10".to_owned(), relation(&["app/0", "app/1"], None)),
+            ("ep:2".to_owned(), relation(&[], Some("d2"))),
+        ]);
+        let bytes = lines_of(Relations::from_parsed(written.clone()));
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.starts_with("ep:1\td1\t{"), "{text}");
+
+        let source: Arc<[u8]> = bytes.clone().into();
+        let loaded = Relations::loaded(source.clone(), 0).unwrap();
+        assert_eq!(loaded.memo("ep:1").as_deref(), Some("d1"));
+        assert_eq!(loaded.memo("ep:10"), None);
+        assert_eq!(lines_of(loaded), bytes, "untouched: the bytes read");
+        assert_eq!(Relations::loaded(source, 0).unwrap().into_parsed(), written);
+    }
+
+    #[test]
+    fn a_memo_or_id_that_would_break_its_line_is_not_kept() {
+        let written = BTreeMap::from([
+            ("ep:1".to_owned(), relation(&["app/0"], Some("a\tb"))),
+            ("ep:2".to_owned(), relation(&["app/0"], Some("a\nb"))),
+            ("ep\n:3".to_owned(), relation(&["app/0"], Some("d3"))),
+        ]);
+        let bytes = lines_of(Relations::from_parsed(written));
+        let read = Relations::loaded(bytes.into(), 0).unwrap().into_parsed();
+        assert_eq!(
+            read,
+            BTreeMap::from([
+                ("ep:1".to_owned(), relation(&["app/0"], None)),
+                ("ep:2".to_owned(), relation(&["app/0"], None)),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_line_without_its_columns_makes_the_index_unreadable_and_bad_json_only_its_relation() {
+        let err = Relations::loaded(b"ep:1\tmemo-only\n".to_vec().into(), 0).unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+
+        let source = b"ep:1\t\t{\"units\": 5}\nep:2\td\t{}\n".to_vec();
+        let mut loaded = Relations::loaded(source.into(), 0).unwrap();
+        assert!(loaded.get_mut("ep:1").is_none());
+        assert_eq!(loaded.take_unreadable(), vec!["ep:1".to_owned()]);
+        assert_eq!(loaded.get_mut("ep:2").unwrap().memo.as_deref(), Some("d"));
     }
 }
