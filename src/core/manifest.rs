@@ -12,17 +12,11 @@ use sha2::{Digest, Sha256};
 /// What the charm applied successfully last time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Path → identity of each managed file but the relations' job files.
+    /// Path → identity of each managed file but the relations' target files and job files,
+    /// which the charm container records (`effects::targets_record`): thousands at a large
+    /// model, where every hook reads the manifest.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
-    /// The relations' job files (in the configuration directory): `metrics-endpoint`
-    /// relation number (see `prometheus_config::jobs_file_of`) → identity of the bytes pushed,
-    /// as `<length>-<16 hex digits>` (see `effects::targets_record::identity`). Compact, as
-    /// every hook reads the manifest and the targets shortcut pushes it (about 30 bytes a
-    /// relation); with the length, a listing of the directory checks them on update-status
-    /// without pulling.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub relation_jobs: BTreeMap<u32, String>,
     /// The detected Prometheus version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus_version: Option<String>,
@@ -30,7 +24,8 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_for: Option<AppliedFor>,
     /// Made by the first apply in a container and kept while the manifest is: the charm
-    /// container's record of the relation jobs' target files counts only for this generation.
+    /// container's records of the relations' target files and job files count only for this
+    /// generation.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub generation: String,
 }

@@ -156,21 +156,6 @@ pub fn relation_jobs_path(relation: &juju_hook::RelationId) -> String {
     )
 }
 
-/// The job file of `metrics-endpoint` relation number `id`, relative to the config file.
-pub fn jobs_file_of(id: u32) -> String {
-    relation_jobs_path(&juju_hook::RelationId::new(
-        crate::core::endpoints::METRICS_ENDPOINT.name,
-        id,
-    ))
-}
-
-/// The `metrics-endpoint` relation number whose job file is `relative` (see [`jobs_file_of`]).
-pub fn jobs_file_relation(relative: &str) -> Option<u32> {
-    let (_, number) = relative.strip_suffix(".yml")?.rsplit_once('-')?;
-    let id = number.parse().ok()?;
-    (jobs_file_of(id) == relative).then_some(id)
-}
-
 /// Whether `relative` (a path relative to the config file) is a relation's job file.
 pub fn is_relation_jobs_path(relative: &str) -> bool {
     relative.starts_with(RELATION_JOBS_PREFIX)
@@ -667,23 +652,6 @@ mod tests {
         .unwrap();
         let file = written.target_file.map(|f| f.json).unwrap_or_default();
         ((out, file), !written.by_serde_yaml_ng)
-    }
-
-    #[test]
-    fn a_job_file_name_gives_back_its_metrics_endpoint_relation_only() {
-        assert_eq!(jobs_file_of(12), "jobs-metrics-endpoint-12.yml");
-        assert_eq!(jobs_file_relation(&jobs_file_of(12)), Some(12));
-        assert_eq!(jobs_file_relation(&jobs_file_of(0)), Some(0));
-        for other in [
-            "jobs-receive-remote-write-12.yml",
-            "jobs-metrics-endpoint-x.yml",
-            "jobs-metrics-endpoint-012.yml",
-            "jobs-metrics-endpoint-12.yaml",
-            "prometheus.yml",
-            "",
-        ] {
-            assert_eq!(jobs_file_relation(other), None, "{other}");
-        }
     }
 
     #[test]

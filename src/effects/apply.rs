@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole, WebTls};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
-use crate::core::prometheus_config::{jobs_file_of, jobs_file_relation};
+use crate::core::prometheus_config::RELATION_JOBS_PREFIX;
 use crate::core::relation_shape::{JobNames, JobsBasis, RelationShape};
 use crate::core::workload::{
     CONFIG_DIR, INVENTORY_SERVICE, JOBS_CANDIDATE_DIR, MANIFEST_FILE, RULES_DIR, TARGETS_DIR,
@@ -20,7 +20,7 @@ use crate::effects::http::reload_prometheus;
 use crate::effects::promtool::{validate_candidate, validate_files};
 use crate::effects::report::{ApplyError, ApplyReport};
 use crate::effects::services::apply_layer;
-use crate::effects::targets_record::{self, RelationResult, TargetsBook, TargetsRecord};
+use crate::effects::targets_record::{self, FilesRecord, RelationResult, TargetsBook};
 use juju_hook::RelationId;
 
 /// Applies `desired` against the workload reached through `workload`, with Prometheus' web API at
@@ -56,18 +56,11 @@ pub fn apply(
     // Each file's identity once: hashing a large prometheus.yml is the costly part of a check.
     let identities: Vec<(&DesiredFile, String)> =
         files.iter().map(|f| (*f, f.identity())).collect();
-    let job_identities: Vec<(&DesiredFile, u32, String)> = job_files
-        .iter()
-        .filter_map(|f| Some((*f, job_file_relation(f)?, relation_jobs_identity(f))))
-        .collect();
+    let jobs = JobsChange::new(workload, &book.jobs, current, &job_files)?;
     let mut applied = Manifest {
         files: identities
             .iter()
             .map(|(f, id)| (f.path.clone(), id.clone()))
-            .collect(),
-        relation_jobs: job_identities
-            .iter()
-            .map(|(_, relation, id)| (*relation, id.clone()))
             .collect(),
         prometheus_version: desired.prometheus_version.clone(),
         applied_for: None,
@@ -83,25 +76,14 @@ pub fn apply(
         .filter(|(f, id)| manifest.files.get(&f.path) != Some(id))
         .map(|(f, _)| *f)
         .collect();
-    changed.extend(
-        job_identities
-            .iter()
-            .filter(|(_, relation, id)| manifest.relation_jobs.get(relation) != Some(id))
-            .map(|(f, _, _)| *f),
-    );
+    changed.extend(&jobs.changed);
     let mut stale: Vec<String> = manifest
         .files
         .keys()
         .filter(|p| !applied.files.contains_key(*p))
         .cloned()
         .collect();
-    stale.extend(
-        manifest
-            .relation_jobs
-            .keys()
-            .filter(|relation| !applied.relation_jobs.contains_key(*relation))
-            .map(|relation| format!("{CONFIG_DIR}/{}", jobs_file_of(*relation))),
-    );
+    stale.extend(jobs.stale.iter().cloned());
     if manifest.files.is_empty() {
         stale.extend(unknown_rule_files(workload, &applied)?);
     }
@@ -121,10 +103,10 @@ pub fn apply(
 
     if config_changed {
         // Job files as they are live are named there rather than staged.
-        let live_jobs: BTreeSet<&str> = job_identities
+        let live_jobs: BTreeSet<&str> = job_files
             .iter()
-            .filter(|(_, relation, id)| manifest.relation_jobs.get(relation) == Some(id))
-            .map(|(f, _, _)| f.file_name())
+            .map(|f| f.file_name())
+            .filter(|name| !jobs.changed.iter().any(|c| c.file_name() == *name))
             .collect();
         validate_candidate(workload, desired, &live_jobs, &mut report)?;
     }
@@ -156,6 +138,9 @@ pub fn apply(
                     .collect(),
                 rest: s.rest.clone(),
                 jobs_file: s.jobs_file.clone(),
+                jobs_identity: (s.jobs_file.as_ref())
+                    .and_then(|name| jobs.record.files.get(name))
+                    .cloned(),
             };
             (s.relation.clone(), result)
         })
@@ -203,7 +188,9 @@ pub fn apply(
         plan,
         ..applied_for
     });
-    // Recorded before the manifest vouches for them (see `begin`).
+    // Prometheus has the job files now (reloaded or restarted, or none changed). Recorded
+    // before the manifest vouches for them (see `begin`).
+    jobs.save(&book.jobs, &applied.generation);
     targets_record::save_results(&book.results, &results);
     book.save_basis(&applied.generation, basis);
     // After a change always: a change of target files alone (a lost record, restored files)
@@ -296,7 +283,7 @@ pub fn apply_targets(
         // Always, unlike `begin`: the manifest that vouches rides with the targets.
         mark_in_flight(book)?;
         push_with_manifest(workload, &changed, &applied, &mut report)?;
-        targets_record::TargetsRecord::append(&book.record, &manifest.generation, &pushed)
+        targets_record::FilesRecord::append(&book.record, &manifest.generation, &pushed)
             .map_err(|e| ApplyError::Record(e.to_string()))?;
     }
     result
@@ -359,30 +346,34 @@ pub fn apply_relation_jobs(
         .map(|(name, identity)| (name.clone(), identity.clone()))
         .collect();
     result.files = identities;
-    let mut applied = Manifest {
+    let applied = Manifest {
         applied_for: Some(applied_for),
         ..manifest.clone()
     };
     let identity = relation_jobs_identity(&change.jobs_file);
-    let jobs_changed = manifest.relation_jobs.get(&change.relation.id) != Some(&identity);
-    applied.relation_jobs.insert(change.relation.id, identity);
+    let jobs_changed = result.jobs_identity.as_ref() != Some(&identity);
     if jobs_changed {
         changed.push(&change.jobs_file);
     }
+    // The manifest rides with the files: until `end_apply` the marker says it does not vouch,
+    // and the job file is recorded only once Prometheus has reloaded it.
     mark_in_flight(book)?;
-    push_changed(workload, &changed, &mut report)?;
+    push_with_manifest(workload, &changed, &applied, &mut report)?;
     let record = |e: std::io::Error| ApplyError::Record(e.to_string());
-    TargetsRecord::append(&book.record, &manifest.generation, &pushed_targets).map_err(record)?;
+    FilesRecord::append(&book.record, &manifest.generation, &pushed_targets).map_err(record)?;
     if jobs_changed {
         reload(prometheus_url, basis.web_tls.as_ref(), basis.reload_timeout)?;
         report.reloaded = true;
+        let name = change.jobs_file.file_name().to_owned();
+        let jobs = BTreeMap::from([(name, identity.clone())]);
+        FilesRecord::append(&book.jobs, &manifest.generation, &jobs).map_err(record)?;
     }
+    result.jobs_identity = Some(identity);
     result
         .save(&book.results, change.relation)
         .map_err(record)?;
     book.save_names(&manifest.generation, &change.names)
         .map_err(record)?;
-    push_manifest(workload, &applied, &mut report)?;
     book.end_apply();
     Ok(report)
 }
@@ -448,12 +439,96 @@ fn new_generation() -> String {
     format!("{nanos:x}-{:x}", std::process::id())
 }
 
+/// The relations' job files to push and to remove, against the charm container's record of
+/// what Prometheus has loaded (see [`crate::effects::targets_record`]).
+struct JobsChange<'a> {
+    changed: Vec<&'a DesiredFile>,
+    stale: Vec<String>,
+    /// The record once applied.
+    record: FilesRecord,
+    /// Whether it differs from the record loaded (or none was).
+    record_changed: bool,
+}
+
+impl<'a> JobsChange<'a> {
+    /// Against the record at `record_path`, less the files `current` found drifted. A record
+    /// the hook cannot trust (none of this generation, or an apply that did not complete:
+    /// files may have been pushed that it lacks) counts as empty, and the job files in the
+    /// container that are not wanted are listed to be removed.
+    fn new(
+        workload: &WorkloadGateway,
+        record_path: &Path,
+        current: &CurrentWorkload,
+        desired: &[&'a DesiredFile],
+    ) -> Result<Self, pebble::Error> {
+        let manifest = &current.manifest;
+        let loaded = FilesRecord::load(record_path, &manifest.generation)
+            .filter(|_| manifest.applied_for.is_some());
+        let trusted = loaded.is_some();
+        let (loaded, journal) = loaded.unwrap_or_default();
+        let mut known = loaded.files.clone();
+        for path in &current.drifted {
+            if let Some(name) = path
+                .strip_prefix(CONFIG_DIR)
+                .and_then(|p| p.strip_prefix('/'))
+            {
+                known.remove(name);
+            }
+        }
+        let mut changed = Vec::new();
+        let mut files = BTreeMap::new();
+        for file in desired {
+            let identity = relation_jobs_identity(file);
+            if known.get(file.file_name()) != Some(&identity) {
+                changed.push(*file);
+            }
+            files.insert(file.file_name().to_owned(), identity);
+        }
+        let mut stale: BTreeSet<String> = known
+            .keys()
+            .filter(|name| !files.contains_key(*name))
+            .cloned()
+            .collect();
+        if !trusted {
+            stale.extend(
+                workload
+                    .list_files(CONFIG_DIR, &format!("{RELATION_JOBS_PREFIX}*.yml"))?
+                    .into_iter()
+                    .filter(|f| f.file_type == pebble::FileType::File)
+                    .map(|f| f.name)
+                    .filter(|name| !files.contains_key(name)),
+            );
+        }
+        let record_changed = !trusted || journal || loaded.files != files;
+        Ok(Self {
+            changed,
+            stale: stale
+                .into_iter()
+                .map(|name| format!("{CONFIG_DIR}/{name}"))
+                .collect(),
+            record: FilesRecord {
+                generation: String::new(),
+                files,
+            },
+            record_changed,
+        })
+    }
+
+    /// Records the job files as applied under `generation` (only when that changes the record).
+    fn save(mut self, path: &Path, generation: &str) {
+        if self.record_changed {
+            self.record.generation = generation.to_owned();
+            self.record.save(path);
+        }
+    }
+}
+
 /// The relation jobs' target files to push and to remove, against the charm container's
 /// record of what this container has (see [`crate::effects::targets_record`]).
 struct TargetsChange<'a> {
     changed: Vec<&'a DesiredFile>,
     stale: Vec<String>,
-    record: TargetsRecord,
+    record: FilesRecord,
     record_changed: bool,
     /// Files the record has as pushed that the container's listing lacks or has at another
     /// size (pushed again, in `changed`).
@@ -474,13 +549,13 @@ impl<'a> TargetsChange<'a> {
         // A manifest without `applied_for` (or one the hook distrusts: an apply in flight) is
         // an apply that did not complete: the record may lag behind the container, so it
         // counts as unknown.
-        let (loaded, journal) = match TargetsRecord::load(record_path, &manifest.generation) {
+        let (loaded, journal) = match FilesRecord::load(record_path, &manifest.generation) {
             Some((record, journal)) if manifest.applied_for.is_some() => (Some(record), journal),
             _ => (None, false),
         };
         let known = loaded.clone().unwrap_or_default();
         let (mut changed, files) = target_files_against(desired.iter().copied(), &known.files);
-        let record = TargetsRecord {
+        let record = FilesRecord {
             generation: applied.generation.clone(),
             files,
         };
@@ -581,18 +656,13 @@ fn target_files_against<'a>(
     (changed, identities)
 }
 
-/// The identity the manifest records for a relation's job file (compact, with its length:
-/// see [`Manifest::relation_jobs`]).
+/// The identity recorded for a relation's job file (compact, with its length, see
+/// [`targets_record::identity`]).
 fn relation_jobs_identity(file: &DesiredFile) -> String {
     match &file.content {
         FileContent::Bytes(bytes) => targets_record::identity(bytes),
         FileContent::Local { identity, .. } => identity.clone(),
     }
-}
-
-/// The `metrics-endpoint` relation a job file is of.
-fn job_file_relation(file: &DesiredFile) -> Option<u32> {
-    jobs_file_relation(file.path.strip_prefix(CONFIG_DIR)?.strip_prefix('/')?)
 }
 
 /// Most files in one push request. Pebble writes each file of a request in turn, syncing the

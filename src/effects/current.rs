@@ -1,6 +1,7 @@
 //! What the workload has now, read once at the start of a hook: the manifest of the last
 //! successful apply and Pebble's plan; on update-status also the drift check of the managed
-//! files and the listing of the relation target files.
+//! files (against the manifest, and the job files against their record in the charm
+//! container) and the listing of the relation target files.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,10 +10,10 @@ use pebble::Plan;
 
 use crate::core::desired_workload::content_identity;
 use crate::core::manifest::Manifest;
-use crate::core::prometheus_config::{jobs_file_of, RELATION_JOBS_PREFIX};
+use crate::core::prometheus_config::RELATION_JOBS_PREFIX;
 use crate::core::workload::{CONFIG_DIR, MANIFEST_FILE, TARGETS_DIR};
 use crate::effects::gateway::WorkloadGateway;
-use crate::effects::targets_record::{self, TargetsBook, TargetsRecord};
+use crate::effects::targets_record::{self, FilesRecord, TargetsBook};
 
 /// What the workload has now.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,13 +66,16 @@ impl CurrentWorkload {
         Ok(())
     }
 
-    /// Checks the managed configuration files in the container against the manifest and
-    /// forgets those that were changed or removed behind the charm's back (listed in
-    /// [`CurrentWorkload::drifted`]), so this apply restores them. Costs one pull per file:
-    /// the charm does it on update-status only.
+    /// Checks the managed configuration files in the container against the manifest, and the
+    /// relations' job files against their record in `book`, and lists in
+    /// [`CurrentWorkload::drifted`] those changed or removed behind the charm's back; the
+    /// manifest forgets them, and so does the apply for the job files, so this apply restores
+    /// them. Costs one pull per file and one listing of the job files: the charm does it on
+    /// update-status only.
     pub fn forget_drifted_files(
         &mut self,
         workload: &WorkloadGateway,
+        book: &TargetsBook,
     ) -> Result<(), pebble::Error> {
         let mut drifted = Vec::new();
         for (path, identity) in &self.manifest.files {
@@ -88,27 +92,23 @@ impl CurrentWorkload {
         }
         // The relations' job files by one listing: a file missing or of another length
         // (a same-length edit goes unnoticed, as for target files).
-        if !self.manifest.relation_jobs.is_empty() {
+        let jobs = FilesRecord::load(&book.jobs, &self.manifest.generation);
+        if let Some((record, _)) = jobs.filter(|(r, _)| !r.files.is_empty()) {
             let listed: BTreeMap<String, u64> = workload
                 .list_files(CONFIG_DIR, &format!("{RELATION_JOBS_PREFIX}*.yml"))?
                 .into_iter()
                 .filter(|f| f.file_type == pebble::FileType::File)
                 .map(|f| (f.name, f.size.unwrap_or_default()))
                 .collect();
-            let moved: Vec<u32> = self
-                .manifest
-                .relation_jobs
-                .iter()
-                .filter(|(relation, identity)| {
-                    listed.get(&jobs_file_of(**relation)).copied()
-                        != targets_record::identity_len(identity)
-                })
-                .map(|(relation, _)| *relation)
-                .collect();
-            for relation in moved {
-                self.manifest.relation_jobs.remove(&relation);
-                drifted.push(format!("{CONFIG_DIR}/{}", jobs_file_of(relation)));
-            }
+            drifted.extend(
+                record
+                    .files
+                    .iter()
+                    .filter(|(name, identity)| {
+                        listed.get(*name).copied() != targets_record::identity_len(identity)
+                    })
+                    .map(|(name, _)| format!("{CONFIG_DIR}/{name}")),
+            );
         }
         self.drifted = drifted;
         Ok(())
@@ -116,7 +116,7 @@ impl CurrentWorkload {
 
     /// Whether the files checked in this hook are as the last apply left them: no managed
     /// configuration file drifted and, when the target files were listed, the listing is
-    /// exactly the record at `record` (see [`TargetsRecord::matches_listing`]). True when
+    /// exactly the record at `record` (see [`FilesRecord::matches_listing`]). True when
     /// nothing was checked.
     pub fn files_as_applied(&self, record: &Path) -> bool {
         if !self.drifted.is_empty() {
@@ -125,7 +125,7 @@ impl CurrentWorkload {
         let Some(listed) = &self.target_files else {
             return true;
         };
-        TargetsRecord::load(record, &self.manifest.generation)
+        FilesRecord::load(record, &self.manifest.generation)
             .is_some_and(|(record, _)| record.matches_listing(listed))
     }
 }

@@ -13,6 +13,13 @@
 //! appends what it pushed to a journal beside the record instead of rewriting the record (a
 //! megabyte at 2000x5); loading applies the journal, saving folds it in. That hook finds what it
 //! needs of its relation in the relation's own [`RelationResult`], one small file per relation.
+//!
+//! The relations' job files (`jobs-<endpoint>-<id>.yml` beside prometheus.yml, one per isolated
+//! relation on Prometheus ≥ 2.43) are recorded the same way, in a record of their own
+//! ([`JOBS_RECORD_FILE`]): 2,000 identities at 2000x5, which the workload's manifest used to
+//! carry, so every relation hook pulled, parsed and pushed them back for the one it changed. A
+//! job file is recorded only once Prometheus has reloaded it: a hook that dies between the push
+//! and the reload leaves the old identity, and the next hook pushes the file and reloads again.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,10 +30,13 @@ use serde::{Deserialize, Serialize};
 use crate::core::relation_shape::{JobNames, JobsBasis};
 use sha2::{Digest, Sha256};
 
-/// The record's file in the charm directory.
+/// The target files' record in the charm directory.
 pub const TARGETS_RECORD_FILE: &str = ".relation-targets.json";
-/// The journal of the record: lines `<generation> <file name> <identity>`, newest last.
+/// The journal of the target files' record: lines `<generation> <file name> <identity>`,
+/// newest last (a record's journal is its file with the extension `journal`).
 pub const TARGETS_JOURNAL_FILE: &str = ".relation-targets.journal";
+/// The job files' record in the charm directory (journal: `.relation-jobs.journal`).
+pub const JOBS_RECORD_FILE: &str = ".relation-jobs.json";
 /// The directory of the relations' [`RelationResult`]s in the charm directory.
 pub const RELATION_RESULTS_DIR: &str = ".relation-results";
 /// The marker of an apply in flight in the charm directory (see [`TargetsBook::begin_apply`]).
@@ -37,19 +47,20 @@ pub const JOBS_BASIS_FILE: &str = ".jobs-basis.json";
 /// its generation.
 pub const JOB_NAMES_FILE: &str = ".job-names";
 
-/// Target file name → identity of the bytes pushed, for one generation of the workload.
+/// File name → identity of the bytes pushed, for the files of one directory of the workload
+/// (the relation target files, or the relations' job files) and one generation of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetsRecord {
+pub struct FilesRecord {
     /// The manifest generation the files were pushed under.
     pub generation: String,
-    /// File name (in the targets directory) → [`identity`] of its bytes.
+    /// File name (in its directory) → [`identity`] of its bytes.
     pub files: BTreeMap<String, String>,
 }
 
 /// The identity recorded for a target file's bytes: their length and 64 bits of their SHA-256
 /// (enough to notice a change; nothing here defends against a chosen collision, as nothing
 /// needs to), as `<length>-<16 hex digits>`. The length lets a listing of the container, which
-/// has sizes but no contents, be checked against the record ([`TargetsRecord::matches_listing`]).
+/// has sizes but no contents, be checked against the record ([`FilesRecord::matches_listing`]).
 pub fn identity(bytes: &[u8]) -> String {
     format!(
         "{}-{}",
@@ -69,17 +80,17 @@ pub fn record_path(charm_dir: &Path) -> PathBuf {
 }
 
 fn journal_path(record: &Path) -> PathBuf {
-    record.with_file_name(TARGETS_JOURNAL_FILE)
+    record.with_extension("journal")
 }
 
-impl TargetsRecord {
+impl FilesRecord {
     /// The record at `path`, with its journal applied, if it belongs to `generation`; `None`
     /// when there is none (nothing is known of the container's target files). The second
     /// value says whether a journal was applied (the record is then saved again, folding it).
-    pub fn load(path: &Path, generation: &str) -> Option<(TargetsRecord, bool)> {
+    pub fn load(path: &Path, generation: &str) -> Option<(FilesRecord, bool)> {
         let mut record = std::fs::read(path)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<TargetsRecord>(&bytes).ok())
+            .and_then(|bytes| serde_json::from_slice::<FilesRecord>(&bytes).ok())
             .filter(|r| !generation.is_empty() && r.generation == generation)?;
         let journal = std::fs::read_to_string(journal_path(path)).unwrap_or_default();
         for line in journal.lines() {
@@ -168,6 +179,9 @@ pub struct RelationResult {
     /// Its job file, relative to the config file, when its jobs have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs_file: Option<String>,
+    /// The [`identity`] of that job file as Prometheus last loaded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs_identity: Option<String>,
 }
 
 /// Where the relation results live for the charm directory `charm_dir`.
@@ -180,6 +194,8 @@ pub fn results_dir(charm_dir: &Path) -> PathBuf {
 pub struct TargetsBook {
     /// The record of the target files ([`record_path`]).
     pub record: PathBuf,
+    /// The record of the relations' job files ([`JOBS_RECORD_FILE`]).
+    pub jobs: PathBuf,
     /// The relations' results ([`results_dir`]).
     pub results: PathBuf,
     /// The marker of an apply in flight ([`APPLY_IN_FLIGHT_FILE`]).
@@ -195,6 +211,7 @@ impl TargetsBook {
     pub fn in_charm_dir(charm_dir: &Path) -> TargetsBook {
         TargetsBook {
             record: record_path(charm_dir),
+            jobs: charm_dir.join(JOBS_RECORD_FILE),
             results: results_dir(charm_dir),
             in_flight: charm_dir.join(APPLY_IN_FLIGHT_FILE),
             basis: charm_dir.join(JOBS_BASIS_FILE),
@@ -356,17 +373,17 @@ mod tests {
     fn a_record_of_another_generation_or_unreadable_is_none() {
         let dir = tempfile::tempdir().unwrap();
         let path = record_path(dir.path());
-        let record = TargetsRecord {
+        let record = FilesRecord {
             generation: "g1".into(),
             files: BTreeMap::from([("a.json".into(), identity(b"[]\n"))]),
         };
-        assert_eq!(TargetsRecord::load(&path, "g1"), None, "no record yet");
+        assert_eq!(FilesRecord::load(&path, "g1"), None, "no record yet");
         record.save(&path);
-        assert_eq!(TargetsRecord::load(&path, "g1"), Some((record, false)));
-        assert_eq!(TargetsRecord::load(&path, "g2"), None);
-        assert_eq!(TargetsRecord::load(&path, ""), None);
+        assert_eq!(FilesRecord::load(&path, "g1"), Some((record, false)));
+        assert_eq!(FilesRecord::load(&path, "g2"), None);
+        assert_eq!(FilesRecord::load(&path, ""), None);
         std::fs::write(&path, b"{not json").unwrap();
-        assert_eq!(TargetsRecord::load(&path, "g1"), None);
+        assert_eq!(FilesRecord::load(&path, "g1"), None);
     }
 
     #[test]
@@ -380,7 +397,7 @@ mod tests {
 
     #[test]
     fn a_listing_matches_the_record_only_with_the_same_files_at_their_lengths() {
-        let record = TargetsRecord {
+        let record = FilesRecord {
             generation: "g".into(),
             files: BTreeMap::from([
                 ("a.json".into(), identity(b"[]\n")),
@@ -407,36 +424,36 @@ mod tests {
             !record.matches_listing(&listed(&[("a.json", 3), ("c.json", 4)])),
             "another name"
         );
-        let older = TargetsRecord {
+        let older = FilesRecord {
             generation: "g".into(),
             files: BTreeMap::from([("a.json".into(), "0123456789abcdef".into())]),
         };
         assert!(!older.matches_listing(&listed(&[("a.json", 3)])));
-        assert!(TargetsRecord::default().matches_listing(&BTreeMap::new()));
+        assert!(FilesRecord::default().matches_listing(&BTreeMap::new()));
     }
 
     #[test]
     fn the_journal_overrides_the_record_until_saved_into_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = record_path(dir.path());
-        let mut record = TargetsRecord {
+        let mut record = FilesRecord {
             generation: "g1".into(),
             files: BTreeMap::from([("a.json".into(), "1".into()), ("b.json".into(), "2".into())]),
         };
         record.save(&path);
-        TargetsRecord::append(
+        FilesRecord::append(
             &path,
             "g1",
             &BTreeMap::from([("a.json".into(), "3".into())]),
         )
         .unwrap();
-        TargetsRecord::append(
+        FilesRecord::append(
             &path,
             "g0",
             &BTreeMap::from([("b.json".into(), "9".into())]),
         )
         .unwrap();
-        let (loaded, journal) = TargetsRecord::load(&path, "g1").unwrap();
+        let (loaded, journal) = FilesRecord::load(&path, "g1").unwrap();
         assert!(journal);
         record.files.insert("a.json".into(), "3".into());
         assert_eq!(
@@ -445,7 +462,7 @@ mod tests {
         );
         loaded.save(&path);
         assert!(!dir.path().join(TARGETS_JOURNAL_FILE).exists());
-        assert_eq!(TargetsRecord::load(&path, "g1"), Some((record, false)));
+        assert_eq!(FilesRecord::load(&path, "g1"), Some((record, false)));
     }
 
     #[test]
@@ -461,6 +478,7 @@ mod tests {
             files: BTreeMap::from([("a.json".into(), "1".into())]),
             rest: "r".into(),
             jobs_file: None,
+            jobs_identity: None,
         };
         save_results(
             &results,
@@ -543,6 +561,7 @@ mod tests {
             files: BTreeMap::from([("a.json".into(), identity(b"[]\n"))]),
             rest: "r".repeat(64),
             jobs_file: Some("jobs-metrics-endpoint-3.yml".into()),
+            jobs_identity: Some(identity(b"scrape_configs: []\n")),
         };
         result.save(dir.path(), &relation).unwrap();
         let path = result_path(dir.path(), &relation);

@@ -496,7 +496,7 @@ fn read_workload(
 ) -> Result<Option<CurrentWorkload>, pebble::Error> {
     let result = CurrentWorkload::read(workload, book).and_then(|mut current| {
         if EventPolicy::checks_workload(&ctx.event) {
-            current.forget_drifted_files(workload)?;
+            current.forget_drifted_files(workload, book)?;
             if !current.drifted.is_empty() {
                 warn!(
                     "restoring files changed in the workload: {:?}",

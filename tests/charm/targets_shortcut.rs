@@ -9,8 +9,10 @@
 use std::path::PathBuf;
 
 use crate::common::*;
-use juju_hook::{Event, RelationEventKind, RelationId};
+use charm_harness::ReloadResponse;
+use juju_hook::{Event, RelationEventKind, RelationId, StatusKind};
 use prometheus_rs_k8s::core::workload::{CONFIG_DIR, CONFIG_FILE, MANIFEST_FILE, RULES_DIR};
+use prometheus_rs_k8s::effects::targets_record::FilesRecord;
 use serde_json::{json, Value};
 
 /// A model of four `metrics-endpoint` relations: `node` and `web` (isolated, one job per
@@ -311,6 +313,22 @@ fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
         ],
         "{written:?}"
     );
+    let with_manifest: Vec<String> = file_requests(&requests, "write")
+        .into_iter()
+        .map(|r| written_paths(std::slice::from_ref(r)))
+        .filter(|paths| paths.contains(&MANIFEST_FILE.to_string()))
+        .flatten()
+        .collect();
+    assert!(
+        with_manifest.contains(&file),
+        "the manifest rides with the job file: {with_manifest:?}"
+    );
+    let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
+    assert_eq!(
+        manifest.get("relation_jobs"),
+        None,
+        "the job files are recorded in the charm container: {manifest}"
+    );
     assert_eq!(c.pushed_config_yaml(), config, "prometheus.yml untouched");
     assert!(c
         .file(&file)
@@ -336,6 +354,58 @@ fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
     assert_eq!(c.pushed_config_yaml(), config, "prometheus.yml untouched");
     assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
     assert_live_config_passes_promtool_3(&c);
+}
+
+/// A join whose reload fails: the job file is in place, but Prometheus has not loaded it, so
+/// it is not recorded; the next hook (the apply still marked in flight) pushes it again and
+/// reloads, and only then records it.
+#[test]
+fn a_job_file_prometheus_did_not_reload_is_pushed_and_reloaded_by_the_next_hook() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    let rel = &rels[0];
+    let file = jobs_file(rel);
+    let name = file.rsplit_once('/').unwrap().1.to_owned();
+    let generation = || {
+        let manifest: Value = serde_json::from_str(&c.file(MANIFEST_FILE).unwrap()).unwrap();
+        manifest["generation"].as_str().unwrap().to_owned()
+    };
+    let recorded =
+        || FilesRecord::load(&c.book().jobs, &generation()).map(|(r, _)| r.files[&name].clone());
+    let before = recorded().expect("the deploy recorded the job file");
+    c.sim.web.set_reload_response(ReloadResponse::Status(
+        500,
+        "failed to reload config: out of cheese".into(),
+    ));
+    {
+        let mut s = c.sim.juju.state();
+        s.add_remote_unit(rel, "node/7");
+        set_address(&mut s, rel, "node/7", "10.7.7.7");
+    }
+    let reloads = c.counters().reloads;
+    c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
+    assert_eq!(c.status().kind, StatusKind::Blocked);
+    assert_eq!(c.counters().reloads, reloads + 1);
+    assert!(c.file(&file).unwrap().contains("main-7"), "pushed");
+    assert_eq!(recorded(), Some(before.clone()), "not recorded");
+    assert!(c.book().apply_in_flight());
+
+    c.sim.web.set_reload_response(ReloadResponse::Ok);
+    c.reset_records();
+    c.ok(&c.relation_event(rel, RelationEventKind::Changed, Some("node/7")));
+    c.assert_active();
+    assert_eq!(c.counters().reloads, reloads + 2, "reloaded again");
+    assert!(written_paths(&c.requests()).contains(&file), "pushed again");
+    let after = recorded().expect("recorded");
+    assert_ne!(after, before);
+    assert!(!c.book().apply_in_flight());
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
+
+    // Settled: the next hooks push and reload nothing.
+    c.reset_records();
+    c.ok(&Event::UpdateStatus);
+    c.ok(&c.relation_event(rel, RelationEventKind::Changed, Some("node/7")));
+    assert_eq!(written_paths(&c.requests()), Vec::<String>::new());
+    assert_eq!(c.counters().reloads, reloads + 2);
 }
 
 /// A joining unit whose job would take a name another relation's job holds takes the full
@@ -598,7 +668,7 @@ fn a_relation_job_file_promtool_rejects_blocks_and_leaves_the_live_files() {
 }
 
 /// The job files are checked on update-status by one listing of the configuration directory
-/// (names and lengths, against the manifest's compact record): one removed or cut short behind
+/// (names and lengths, against the charm container's record of them): one removed or cut short behind
 /// the charm's back is pushed again, and Prometheus reloads.
 #[test]
 fn a_job_file_removed_or_resized_in_the_container_is_restored_by_update_status() {
@@ -707,5 +777,26 @@ fn a_change_of_jobs_that_needs_the_targets_service_takes_the_full_path() {
     c.assert_active();
     assert!(!last_apply_was_a_shortcut(&c), "the full path");
     assert!(c.sim.pebble.plan_yaml().contains("relation-targets"));
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
+}
+
+/// Without the charm container's record of the job files (a charm directory lost), the next
+/// full path pushes every job file again, removes a job file nothing wants, and records them.
+#[test]
+fn a_lost_job_file_record_makes_the_full_path_push_every_job_file_and_remove_strays() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    let files: Vec<String> = rels[..2].iter().map(jobs_file).collect();
+    std::fs::remove_file(&c.book().jobs).unwrap();
+    let stray = format!("{CONFIG_DIR}/jobs-metrics-endpoint-99.yml");
+    c.sim.pebble.write_file(&stray, b"scrape_configs: []\n");
+    c.reset_records();
+    c.configure("evaluation_interval", "30s");
+    c.assert_active();
+    let written = written_paths(&c.requests());
+    for file in &files {
+        assert!(written.contains(file), "{file} pushed again: {written:?}");
+    }
+    assert_eq!(c.file(&stray), None, "the stray job file is removed");
+    assert!(std::fs::metadata(&c.book().jobs).is_ok(), "recorded again");
     assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
 }
