@@ -76,8 +76,15 @@ pub struct HookInputs<'a> {
 /// databags, and this unit's own databags.
 pub fn relation_digest(relation: &RelationSnapshot) -> String {
     let mut hasher = Sha256::new();
-    serde_json::to_writer(&mut hasher, relation).expect("a relation serialises");
+    serde_json::to_writer(buffered(&mut hasher), relation).expect("a relation serialises");
     hex::encode(hasher.finalize())
+}
+
+/// A hasher fed through a buffer (flushed when dropped): serde_json writes a token at a time
+/// (a quote, a key, a comma), and each write to the hasher costs a call into its block
+/// buffering; at 2,000 relations the fingerprint's small writes were most of its cost.
+fn buffered(hasher: &mut Sha256) -> std::io::BufWriter<&mut Sha256> {
+    std::io::BufWriter::with_capacity(16 * 1024, hasher)
 }
 
 /// The digests of every relation of `snapshot`, in order.
@@ -128,7 +135,7 @@ pub fn fingerprint(inputs: &HookInputs<'_>) -> String {
     debug_assert_eq!(relations.len(), inputs.relation_digests.len());
     let mut hasher = Sha256::new();
     serde_json::to_writer(
-        &mut hasher,
+        buffered(&mut hasher),
         &Fingerprinted {
             format: FORMAT,
             charm_version: env!("CARGO_PKG_VERSION"),
