@@ -269,22 +269,37 @@ impl JobNames {
         })
     }
 
-    /// These names with `relation`'s replaced by `names`.
+    /// These names with `relation`'s replaced by `names`. The others stay sorted, so the new
+    /// ones are merged in rather than everything sorted again (10,000 names at 2000x5, for the
+    /// few of the relation a hook changes).
     pub fn with_relation<'a>(
         &self,
         relation: u32,
         names: impl Iterator<Item = &'a str>,
     ) -> JobNames {
-        let mut entries: Vec<(u64, u32)> = self
-            .0
-            .iter()
-            .copied()
-            .filter(|(_, holder)| *holder != relation)
-            .chain(names.map(|name| (name_key(name), relation)))
-            .collect();
-        entries.sort_unstable();
-        entries.dedup();
+        self.with_relation_keys(relation, names.map(name_key))
+    }
+
+    /// [`JobNames::with_relation`] with the names' keys ([`JobNames::keys`]).
+    pub fn with_relation_keys(&self, relation: u32, keys: impl Iterator<Item = u64>) -> JobNames {
+        let mut new: Vec<(u64, u32)> = keys.map(|key| (key, relation)).collect();
+        new.sort_unstable();
+        new.dedup();
+        let mut entries = Vec::with_capacity(self.0.len() + new.len());
+        let mut new = new.into_iter().peekable();
+        for entry in self.0.iter().filter(|(_, holder)| *holder != relation) {
+            while let Some(first) = new.next_if(|n| n < entry) {
+                entries.push(first);
+            }
+            entries.push(*entry);
+        }
+        entries.extend(new);
         JobNames(entries)
+    }
+
+    /// The keys `names` are held by.
+    pub fn keys<'a>(names: impl Iterator<Item = &'a str>) -> Vec<u64> {
+        names.map(name_key).collect()
     }
 
     /// As stored: 12 bytes per name (key, relation; little-endian).
@@ -340,4 +355,39 @@ pub struct JobsBasis {
     /// Every relation job name (stored on its own, see [`JobNames::to_bytes`]).
     #[serde(skip)]
     pub names: JobNames,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `with_relation` means: the other relations' names and the new ones, sorted.
+    fn replaced_by_sorting(names: &JobNames, relation: u32, new: &[String]) -> JobNames {
+        let mut entries: Vec<(u64, u32)> = (names.0.iter().copied())
+            .filter(|(_, holder)| *holder != relation)
+            .chain(new.iter().map(|name| (name_key(name), relation)))
+            .collect();
+        entries.sort_unstable();
+        entries.dedup();
+        JobNames(entries)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn replacing_a_relations_names_merges_them_in_sorted(
+            held in proptest::collection::vec(("[a-d]{1,2}", 0u32..4), 0..40),
+            relation in 0u32..4,
+            new in proptest::collection::vec("[a-d]{1,2}", 0..8),
+        ) {
+            let mut entries: Vec<(u64, u32)> =
+                held.iter().map(|(name, holder)| (name_key(name), *holder)).collect();
+            entries.sort_unstable();
+            entries.dedup();
+            let names = JobNames(entries);
+            let expected = replaced_by_sorting(&names, relation, &new);
+            let merged = names.with_relation(relation, new.iter().map(String::as_str));
+            proptest::prop_assert!(merged.0.is_sorted());
+            proptest::prop_assert_eq!(merged, expected);
+        }
+    }
 }

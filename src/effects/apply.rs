@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::core::desired_workload::{DesiredFile, DesiredWorkload, FileContent, FileRole, WebTls};
 use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
 use crate::core::prometheus_config::RELATION_JOBS_PREFIX;
-use crate::core::relation_shape::{JobNames, JobsBasis, RelationShape};
+use crate::core::relation_shape::{JobsBasis, RelationShape};
 use crate::core::workload::{
     CONFIG_DIR, INVENTORY_SERVICE, JOBS_CANDIDATE_DIR, MANIFEST_FILE, RULES_DIR, TARGETS_DIR,
     TARGETS_SERVICE,
@@ -307,8 +307,9 @@ pub struct RelationJobsChange<'a> {
     pub target_files: Vec<DesiredFile>,
     /// Its result once applied; `files` are the target files recorded before.
     pub result: RelationResult,
-    /// Every relation job name once applied.
-    pub names: JobNames,
+    /// The keys of the relation's job names once applied
+    /// ([`crate::core::relation_shape::JobNames::keys`]).
+    pub name_keys: Vec<u64>,
 }
 
 /// Applies a change of one isolated relation's jobs alone: promtool checks its job file
@@ -372,7 +373,7 @@ pub fn apply_relation_jobs(
     result
         .save(&book.results, change.relation)
         .map_err(record)?;
-    book.save_names(&manifest.generation, &change.names)
+    book.append_names(&manifest.generation, change.relation.id, &change.name_keys)
         .map_err(record)?;
     book.end_apply();
     Ok(report)
@@ -432,11 +433,7 @@ fn push_with_manifest(
 
 /// A fresh manifest generation: unique enough to tell this container's files from another's.
 fn new_generation() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{nanos:x}-{:x}", std::process::id())
+    targets_record::unique_token()
 }
 
 /// The relations' job files to push and to remove, against the charm container's record of

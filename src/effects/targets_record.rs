@@ -43,8 +43,9 @@ pub const RELATION_RESULTS_DIR: &str = ".relation-results";
 pub const APPLY_IN_FLIGHT_FILE: &str = ".apply-in-flight";
 /// The last full apply's [`JobsBasis`] in the charm directory, with its generation.
 pub const JOBS_BASIS_FILE: &str = ".jobs-basis.json";
-/// Every relation job name of the last apply ([`JobNames::to_bytes`]), after a line with
-/// its generation.
+/// Every relation job name of the last full apply ([`JobNames::to_bytes`]), after a line with
+/// its generation and a token of this save; a journal beside it (`.job-names.journal`) holds
+/// the names relations took since, one line per hook (see [`TargetsBook::append_names`]).
 pub const JOB_NAMES_FILE: &str = ".job-names";
 
 /// File name → identity of the bytes pushed, for the files of one directory of the workload
@@ -241,17 +242,67 @@ impl TargetsBook {
         }
     }
 
-    /// Saves the job names of `generation` (the basis keeps its own).
+    /// Saves the job names of `generation` (the basis keeps its own), under a new token: the
+    /// lines of the journal, written under the token before, no longer count (and the journal
+    /// goes).
     pub fn save_names(&self, generation: &str, names: &JobNames) -> std::io::Result<()> {
-        let mut bytes = format!("{generation}\n").into_bytes();
+        let token = unique_token();
+        let mut bytes = format!("{generation} {token}\n").into_bytes();
         bytes.extend(names.to_bytes());
         let tmp = self.names.with_extension("tmp");
         std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &self.names)
+        std::fs::rename(&tmp, &self.names)?;
+        match std::fs::remove_file(self.names_journal()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!("cannot remove the job names' journal: {e}");
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
-    /// The basis of `generation`, names included; `None` when there is none of it, or it
-    /// cannot be read.
+    /// Records that `relation`'s job names are now those of `keys` ([`JobNames::keys`]): one
+    /// line appended to the journal of the names saved for `generation`, where rewriting them
+    /// all cost a hook 12 bytes per job of the model (120 KB and a new file at 2000x5). Fails
+    /// when no names of `generation` are saved (the next full apply saves them).
+    pub fn append_names(
+        &self,
+        generation: &str,
+        relation: u32,
+        keys: &[u64],
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let token = self
+            .names_header()
+            .filter(|(g, _)| g == generation)
+            .map(|(_, token)| token)
+            .ok_or_else(|| std::io::Error::other("no job names of this generation"))?;
+        let keys: Vec<String> = keys.iter().map(|k| format!("{k:016x}")).collect();
+        let line = format!("{token} {relation} {}\n", keys.join(","));
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.names_journal())?
+            .write_all(line.as_bytes())
+    }
+
+    fn names_journal(&self) -> PathBuf {
+        self.names.with_extension("journal")
+    }
+
+    /// The generation and token of the saved names.
+    fn names_header(&self) -> Option<(String, String)> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(std::fs::File::open(&self.names).ok()?)
+            .read_line(&mut line)
+            .ok()?;
+        let (generation, token) = line.strip_suffix('\n')?.split_once(' ')?;
+        Some((generation.to_owned(), token.to_owned()))
+    }
+
+    /// The basis of `generation`, names included (with their journal applied); `None` when
+    /// there is none of it, or it cannot be read.
     pub fn load_basis(&self, generation: &str) -> Option<JobsBasis> {
         let stored: StoredBasis = serde_json::from_slice(&std::fs::read(&self.basis).ok()?).ok()?;
         if generation.is_empty() || stored.generation != generation {
@@ -259,11 +310,40 @@ impl TargetsBook {
         }
         let bytes = std::fs::read(&self.names).ok()?;
         let newline = bytes.iter().position(|b| *b == b'\n')?;
-        if &bytes[..newline] != generation.as_bytes() {
+        let (saved_for, token) = std::str::from_utf8(&bytes[..newline])
+            .ok()?
+            .split_once(' ')?;
+        if saved_for != generation {
             return None;
         }
+        let mut names = JobNames::from_bytes(&bytes[newline + 1..])?;
+        let journal = std::fs::read_to_string(self.names_journal()).unwrap_or_default();
+        // A line cut short (a hook killed while appending) makes the names unknown.
+        if !journal.is_empty() && !journal.ends_with('\n') {
+            return None;
+        }
+        for line in journal.lines() {
+            let mut fields = line.split(' ');
+            let (Some(t), Some(relation), Some(keys), None) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return None;
+            };
+            if t != token {
+                continue;
+            }
+            let relation: u32 = relation.parse().ok()?;
+            let keys = (keys.split(',').filter(|k| !k.is_empty()))
+                .map(|k| {
+                    (k.len() == 16)
+                        .then(|| u64::from_str_radix(k, 16).ok())
+                        .flatten()
+                })
+                .collect::<Option<Vec<u64>>>()?;
+            names = names.with_relation_keys(relation, keys.into_iter());
+        }
         Some(JobsBasis {
-            names: JobNames::from_bytes(&bytes[newline + 1..])?,
+            names,
             ..stored.basis
         })
     }
@@ -295,6 +375,16 @@ impl TargetsBook {
     pub fn apply_in_flight(&self) -> bool {
         std::fs::metadata(&self.in_flight).is_ok_and(|m| m.len() > 0)
     }
+}
+
+/// A token unique enough to tell one save (of a manifest generation, of the job names) from
+/// another: the time in nanoseconds and the process id.
+pub fn unique_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos:x}-{:x}", std::process::id())
 }
 
 /// A [`JobsBasis`] as saved, with the generation it belongs to.
@@ -499,29 +589,12 @@ mod tests {
     /// file makes it unknown.
     #[test]
     fn a_basis_loads_for_its_generation_with_the_names_saved_last() {
-        use crate::core::prometheus_config::{ConfigInput, JobsContext};
         let dir = tempfile::tempdir().unwrap();
         let book = TargetsBook::in_charm_dir(dir.path());
-        let topology = crate::core::model::Topology {
-            model: "m".into(),
-            model_uuid: "u".into(),
-            application: "prometheus".into(),
-            unit: "prometheus/0".into(),
-            charm_name: "prometheus-rs-k8s".into(),
-        };
-        let context: JobsContext = ConfigInput::new(
-            &crate::core::config::CharmConfig::default(),
-            topology,
-            crate::core::version::PrometheusVersion::new(3, 14, 0),
-        )
-        .jobs_context();
         let names = JobNames::default().with_relation(1, ["a", "b"].into_iter());
         let basis = JobsBasis {
-            context,
-            inline_renames: false,
-            web_tls: None,
-            reload_timeout: std::time::Duration::from_secs(7),
             names: names.clone(),
+            ..basis_of_3()
         };
         assert_eq!(book.load_basis("g"), None, "none saved");
         book.save_basis("g", Some(&basis));
@@ -539,6 +612,87 @@ mod tests {
         let bytes = std::fs::read(&book.names).unwrap();
         std::fs::write(&book.names, &bytes[..bytes.len() - 5]).unwrap();
         assert_eq!(book.load_basis("g"), None, "names cut short");
+    }
+
+    /// A jobs-only apply appends its relation's names to the journal; loading applies the
+    /// journal's lines of the names saved last, in order, and a full apply's save makes the
+    /// lines before it count for nothing, even if the journal could not be removed.
+    #[test]
+    fn the_names_journal_replaces_a_relations_names_until_the_next_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = TargetsBook::in_charm_dir(dir.path());
+        let names = JobNames::default()
+            .with_relation(1, ["a", "b"].into_iter())
+            .with_relation(2, ["c"].into_iter());
+        let basis = JobsBasis {
+            names: names.clone(),
+            ..basis_of_3()
+        };
+        let keys = |names: &[&str]| JobNames::keys(names.iter().copied());
+        assert!(
+            book.append_names("g", 1, &keys(&["x"])).is_err(),
+            "nothing saved to append to"
+        );
+        book.save_basis("g", Some(&basis));
+        book.append_names("g", 1, &keys(&["x"])).unwrap();
+        book.append_names("g", 2, &keys(&["y", "z"])).unwrap();
+        book.append_names("g", 1, &keys(&["a", "w"])).unwrap();
+        assert!(
+            book.append_names("h", 1, &keys(&["v"])).is_err(),
+            "another generation"
+        );
+        let expected = names
+            .with_relation(1, ["a", "w"].into_iter())
+            .with_relation(2, ["y", "z"].into_iter());
+        assert_eq!(book.load_basis("g").unwrap().names, expected);
+
+        // A journal that outlives the save of the names it was written under counts no more.
+        let journal = std::fs::read(book.names_journal()).unwrap();
+        book.save_names("g", &names).unwrap();
+        assert!(!book.names_journal().exists());
+        std::fs::write(book.names_journal(), &journal).unwrap();
+        assert_eq!(book.load_basis("g").unwrap().names, names);
+
+        // A line cut short makes the names unknown (the full path then).
+        book.append_names("g", 2, &keys(&["q"])).unwrap();
+        let journal = std::fs::read(book.names_journal()).unwrap();
+        for cut in [1, 4, 18] {
+            let mut journal = journal.clone();
+            journal.truncate(journal.len() - cut);
+            std::fs::write(book.names_journal(), &journal).unwrap();
+            assert_eq!(book.load_basis("g"), None, "{cut} bytes cut");
+        }
+    }
+
+    fn basis_of_3() -> JobsBasis {
+        use crate::core::prometheus_config::ConfigInput;
+        let topology = crate::core::model::Topology {
+            model: "m".into(),
+            model_uuid: "u".into(),
+            application: "prometheus".into(),
+            unit: "prometheus/0".into(),
+            charm_name: "prometheus-rs-k8s".into(),
+        };
+        JobsBasis {
+            context: ConfigInput::new(
+                &crate::core::config::CharmConfig::default(),
+                topology,
+                crate::core::version::PrometheusVersion::new(3, 14, 0),
+            )
+            .jobs_context(),
+            inline_renames: false,
+            web_tls: None,
+            reload_timeout: std::time::Duration::from_secs(7),
+            names: JobNames::default(),
+        }
+    }
+
+    #[test]
+    fn a_basis_without_names_is_removed_by_an_apply_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = TargetsBook::in_charm_dir(dir.path());
+        book.save_basis("g", Some(&basis_of_3()));
+        assert!(book.load_basis("g").is_some());
 
         book.save_basis("g", None);
         assert_eq!(

@@ -47,7 +47,7 @@ use crate::core::endpoints::METRICS_ENDPOINT;
 use crate::core::manifest::AppliedFor;
 use crate::core::model::ModelSnapshot;
 use crate::core::prometheus_config::{relation_file_candidate, render_relation_file, ConfigInput};
-use crate::core::relation_shape::{relation_alone, JobsBasis, RelationAlone};
+use crate::core::relation_shape::{relation_alone, JobNames, JobsBasis, RelationAlone};
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{CONFIG_DIR, CONFIG_FILE, TARGETS_SERVICE};
 use crate::effects::apply::{apply_relation_jobs, apply_targets, RelationJobsChange};
@@ -201,7 +201,7 @@ fn jobs_change<'a>(
     {
         return None;
     }
-    let names = basis.names.with_relation(relation.id, alone.job_names());
+    let name_keys = JobNames::keys(alone.job_names());
     let candidate = relation_file_candidate(&basis.context, &path).ok()?;
     let (text, targets) = render_relation_file(&basis.context, alone.jobs).ok()?;
     // The targets service runs while some relation job has a target file: whether it should
@@ -224,7 +224,7 @@ fn jobs_change<'a>(
         candidate: DesiredFile::config(CONFIG_FILE, candidate),
         target_files: targets.into_iter().map(target_file).collect(),
         result,
-        names,
+        name_keys,
     };
     Some((change, basis))
 }
