@@ -36,6 +36,10 @@ pub const CANDIDATE_DIR: &str = "/etc/prometheus-rs-k8s/candidate";
 /// `crate::hook::targets_shortcut`): apart from [`CANDIDATE_DIR`], which may hold thousands
 /// of staged files that would be removed with it.
 pub const JOBS_CANDIDATE_DIR: &str = "/etc/prometheus-rs-k8s/candidate-jobs";
+/// The name a relation's job file is staged under in [`JOBS_CANDIDATE_DIR`], whichever the
+/// relation: each check overwrites the files of the one before (the candidate configuration
+/// and this), so the directory never needs emptying first (a Pebble request less per join).
+pub const JOBS_CANDIDATE_FILE: &str = "jobs.yml";
 /// Where earlier versions of the charm staged it (inside Prometheus' directory): removed.
 pub const LEGACY_CANDIDATE_DIR: &str = "/etc/prometheus/.candidate";
 /// What the charm last applied successfully (file hashes, detected version).

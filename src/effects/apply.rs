@@ -10,8 +10,8 @@ use crate::core::manifest::{plan_digest, AppliedFor, Manifest};
 use crate::core::prometheus_config::RELATION_JOBS_PREFIX;
 use crate::core::relation_shape::{JobsBasis, RelationShape};
 use crate::core::workload::{
-    CONFIG_DIR, INVENTORY_SERVICE, JOBS_CANDIDATE_DIR, MANIFEST_FILE, RULES_DIR, TARGETS_DIR,
-    TARGETS_SERVICE,
+    CONFIG_DIR, INVENTORY_SERVICE, JOBS_CANDIDATE_DIR, JOBS_CANDIDATE_FILE, MANIFEST_FILE,
+    RULES_DIR, TARGETS_DIR, TARGETS_SERVICE,
 };
 use crate::effects::access::open_local;
 use crate::effects::current::CurrentWorkload;
@@ -300,8 +300,8 @@ pub struct RelationJobsChange<'a> {
     pub relation: &'a RelationId,
     /// Its job file, at its live path.
     pub jobs_file: DesiredFile,
-    /// A configuration naming only that file, at the live prometheus.yml's path: staged and
-    /// checked, never pushed live.
+    /// A configuration naming only that file, as staged ([`JOBS_CANDIDATE_FILE`]), at the live
+    /// prometheus.yml's path: staged and checked, never pushed live.
     pub candidate: DesiredFile,
     /// Its jobs' target files.
     pub target_files: Vec<DesiredFile>,
@@ -328,12 +328,16 @@ pub fn apply_relation_jobs(
 ) -> Result<ApplyReport, ApplyError> {
     let manifest = &current.manifest;
     let mut report = ApplyReport::default();
-    // A directory of its own: the full path's may hold thousands of staged files.
-    workload.remove(JOBS_CANDIDATE_DIR, true)?;
+    // A directory of its own (the full path's may hold thousands of staged files), in which
+    // every relation's job file is staged under one name, which the candidate names.
+    let staged = DesiredFile {
+        path: format!("{CONFIG_DIR}/{JOBS_CANDIDATE_FILE}"),
+        ..change.jobs_file.clone()
+    };
     validate_files(
         workload,
         JOBS_CANDIDATE_DIR,
-        &[&change.candidate, &change.jobs_file],
+        &[&change.candidate, &staged],
         &BTreeSet::new(),
         manifest.prometheus_version.as_deref(),
         &mut report,

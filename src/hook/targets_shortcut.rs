@@ -49,7 +49,7 @@ use crate::core::model::ModelSnapshot;
 use crate::core::prometheus_config::{relation_file_candidate, render_relation_file, ConfigInput};
 use crate::core::relation_shape::{relation_alone, JobNames, JobsBasis, RelationAlone};
 use crate::core::version::PrometheusVersion;
-use crate::core::workload::{CONFIG_DIR, CONFIG_FILE, TARGETS_SERVICE};
+use crate::core::workload::{CONFIG_DIR, CONFIG_FILE, JOBS_CANDIDATE_FILE, TARGETS_SERVICE};
 use crate::effects::apply::{apply_relation_jobs, apply_targets, RelationJobsChange};
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
@@ -202,7 +202,7 @@ fn jobs_change<'a>(
         return None;
     }
     let name_keys = JobNames::keys(alone.job_names());
-    let candidate = relation_file_candidate(&basis.context, &path).ok()?;
+    let candidate = relation_file_candidate(&basis.context, JOBS_CANDIDATE_FILE).ok()?;
     let (text, targets) = render_relation_file(&basis.context, alone.jobs).ok()?;
     // The targets service runs while some relation job has a target file: whether it should
     // run changes only with the first of them or the last, which the full path decides.

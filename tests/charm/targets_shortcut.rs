@@ -303,6 +303,15 @@ fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
         2,
         "the candidate and the job file staged: {written:?}"
     );
+    assert!(
+        staged.iter().any(|p| p.ends_with("/candidate-jobs/jobs.yml")),
+        "every relation's job file is staged under one name: {staged:?}"
+    );
+    assert_eq!(
+        file_requests(&requests, "remove").len(),
+        0,
+        "nothing to empty first: the staged files overwrite the last check's"
+    );
     let live: Vec<&String> = written.iter().filter(|p| !staged.contains(p)).collect();
     assert_eq!(
         live,
