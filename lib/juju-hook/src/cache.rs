@@ -371,7 +371,7 @@ pub struct CachedHookTools<'a> {
     /// The index's bytes as loaded, to leave it in place when it serialises the same (kept
     /// as bytes: a clone of the parsed index cost more than serialising it again; shared with
     /// the relations left as loaded, which are lines of it).
-    loaded: Option<Arc<[u8]>>,
+    loaded: Option<Arc<Vec<u8>>>,
     state: RefCell<State>,
 }
 
@@ -560,7 +560,7 @@ impl<'a> CachedHookTools<'a> {
         // Answers asked again may be what was cached: then the index is unchanged too.
         // Otherwise the new index is written over the one moved aside, then put in place: a
         // hook stopped halfway leaves only the in-flight file, so no cache.
-        let result = if self.loaded.as_deref() == Some(bytes.as_slice()) {
+        let result = if self.loaded.as_deref() == Some(&bytes) {
             std::fs::rename(&in_flight, &path)
         } else {
             std::fs::write(&in_flight, &bytes).and_then(|()| std::fs::rename(&in_flight, &path))
@@ -790,7 +790,7 @@ fn rotate(state: &mut State, dir: &Path, budget: usize, app_name: &str, unit_nam
 /// The cache at `index` as a whole (its databags put back from their files), without using
 /// or moving it: for inspection and tests. `None` when it is absent or unreadable.
 pub fn read_whole(index: &Path) -> Option<CacheFile> {
-    let (header, relations) = parse_index(std::fs::read(index).ok()?.into()).ok()?;
+    let (header, relations) = parse_index(Arc::new(std::fs::read(index).ok()?)).ok()?;
     let mut file = CacheFile {
         relations: relations.into_parsed(),
         ..header
@@ -835,7 +835,7 @@ pub fn write_whole(index: &Path, file: &CacheFile) -> std::io::Result<()> {
 }
 
 /// Parses an index: its JSON line, then its relations' lines (see `cache/relations.rs`).
-fn parse_index(bytes: Arc<[u8]>) -> Result<(CacheFile, Relations), String> {
+fn parse_index(bytes: Arc<Vec<u8>>) -> Result<(CacheFile, Relations), String> {
     let end = bytes
         .iter()
         .position(|b| *b == b'\n')
@@ -962,7 +962,7 @@ fn store_bags(dir: &Path, relations: &mut Relations, bags: &BagsMemory) -> std::
         }
     }
     std::fs::create_dir_all(dir)?;
-    for (id, slot) in relations.slots_mut().iter_mut() {
+    for (id, slot) in relations.slots_mut() {
         // A relation left as loaded holds no databags, and its bags file is as loaded.
         let Slot::Parsed(rel) = slot else { continue };
         let taken = Bags {
@@ -984,7 +984,7 @@ fn store_bags(dir: &Path, relations: &mut Relations, bags: &BagsMemory) -> std::
 
 /// Reads the index and moves it aside; `None` when absent, unreadable or someone else's.
 /// Returns the bytes read with it.
-fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Relations, Arc<[u8]>)> {
+fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Relations, Arc<Vec<u8>>)> {
     let in_flight = in_flight_path(path);
     // Moved aside for the hook: only a successful finish puts an index back.
     if let Err(e) = std::fs::rename(path, &in_flight) {
@@ -997,7 +997,7 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Relations, Arc<[u
         }
         return None;
     }
-    let bytes: Arc<[u8]> = std::fs::read(&in_flight).ok()?.into();
+    let bytes = Arc::new(std::fs::read(&in_flight).ok()?);
     match parse_index(bytes.clone()) {
         Ok((file, relations)) if &file.owner == owner => Some((file, relations, bytes)),
         Ok((file, _)) => {
