@@ -53,8 +53,8 @@ use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::hook::event_policy::EventPolicy;
 
-/// Bumped whenever what the fingerprint covers changes.
-const FORMAT: u32 = 2;
+/// Bumped whenever what the fingerprint covers changes, or how.
+const FORMAT: u32 = 3;
 
 /// Everything the desired state is computed from.
 #[derive(Debug)]
@@ -122,7 +122,7 @@ pub fn fingerprint(inputs: &HookInputs<'_>) -> String {
         app_name: &'a str,
         unit_id: u32,
         fqdn: &'a str,
-        relations: Vec<(&'a str, u32, &'a str)>,
+        relations: String,
         snapshot_version: &'a Option<String>,
         planned_units: &'a Option<u32>,
         planned_unit_numbers: &'a Option<Vec<u32>>,
@@ -146,11 +146,7 @@ pub fn fingerprint(inputs: &HookInputs<'_>) -> String {
             app_name,
             unit_id: *unit_id,
             fqdn,
-            relations: relations
-                .iter()
-                .zip(inputs.relation_digests)
-                .map(|(r, digest)| (r.endpoint.as_str(), r.id, digest.as_str()))
-                .collect(),
+            relations: relations_digest(relations, inputs.relation_digests),
             snapshot_version: prometheus_version,
             planned_units,
             planned_unit_numbers,
@@ -163,6 +159,22 @@ pub fn fingerprint(inputs: &HookInputs<'_>) -> String {
     )
     .expect("hook inputs serialise");
     hex::encode(hasher.finalize())
+}
+
+/// A digest of the relations as the fingerprint covers them, each as its endpoint, id and
+/// [`relation_digest`], written out plainly (the endpoint and digest each ended by a zero
+/// byte, the id in 4 bytes) and hashed at once: at 2,000 relations, serialising them as JSON
+/// strings (escaping each) was most of a relation hook's fingerprint, which it computes twice.
+fn relations_digest(relations: &[RelationSnapshot], digests: &[String]) -> String {
+    let mut plain = Vec::with_capacity(relations.len() * 96);
+    for (relation, digest) in relations.iter().zip(digests) {
+        plain.extend_from_slice(relation.endpoint.as_bytes());
+        plain.push(0);
+        plain.extend_from_slice(&relation.id.to_le_bytes());
+        plain.extend_from_slice(digest.as_bytes());
+        plain.push(0);
+    }
+    hex::encode(Sha256::digest(&plain))
 }
 
 /// The snapshot as the next hook will read it once `writes` are committed.
