@@ -331,6 +331,11 @@ mod tests {
         capacity.pvc_capacity = Some("10Gi".into());
         let mut fqdn = snapshot();
         fqdn.fqdn = "elsewhere".into();
+        // The same data under another relation id or endpoint.
+        let mut id = snapshot();
+        id.relations[0].id += 1;
+        let mut endpoint = snapshot();
+        endpoint.relations[0].endpoint.push('x');
         for changed in [&config, &remote, &own, &leader, &capacity, &fqdn] {
             assert_ne!(reference, of(changed), "{changed:?}");
         }
@@ -350,6 +355,13 @@ mod tests {
         ];
         for variant in &variants {
             assert_ne!(reference, fingerprint(variant), "{variant:?}");
+        }
+        for moved in [&id, &endpoint] {
+            assert_ne!(
+                reference,
+                fingerprint(&inputs(moved, &digests)),
+                "{moved:?}"
+            );
         }
     }
 
