@@ -269,32 +269,26 @@ impl JobNames {
         })
     }
 
-    /// These names with `relation`'s replaced by `names`. The others stay sorted, so the new
-    /// ones are merged in rather than everything sorted again (10,000 names at 2000x5, for the
-    /// few of the relation a hook changes).
+    /// These names with `relation`'s replaced by `names` (see [`JobNames::replace_relation`]).
     pub fn with_relation<'a>(
-        &self,
+        mut self,
         relation: u32,
         names: impl Iterator<Item = &'a str>,
     ) -> JobNames {
-        self.with_relation_keys(relation, names.map(name_key))
+        self.replace_relation(relation, names.map(name_key));
+        self
     }
 
-    /// [`JobNames::with_relation`] with the names' keys ([`JobNames::keys`]).
-    pub fn with_relation_keys(&self, relation: u32, keys: impl Iterator<Item = u64>) -> JobNames {
-        let mut new: Vec<(u64, u32)> = keys.map(|key| (key, relation)).collect();
-        new.sort_unstable();
-        new.dedup();
-        let mut entries = Vec::with_capacity(self.0.len() + new.len());
-        let mut new = new.into_iter().peekable();
-        for entry in self.0.iter().filter(|(_, holder)| *holder != relation) {
-            while let Some(first) = new.next_if(|n| n < entry) {
-                entries.push(first);
+    /// Replaces `relation`'s names by those of `keys` ([`JobNames::keys`]), in place: the
+    /// others stay where they are and each new key goes where it sorts (a hook changes a few).
+    pub fn replace_relation(&mut self, relation: u32, keys: impl Iterator<Item = u64>) {
+        self.0.retain(|(_, holder)| *holder != relation);
+        for key in keys {
+            let entry = (key, relation);
+            if let Err(at) = self.0.binary_search(&entry) {
+                self.0.insert(at, entry);
             }
-            entries.push(*entry);
         }
-        entries.extend(new);
-        JobNames(entries)
     }
 
     /// The keys `names` are held by.

@@ -340,7 +340,7 @@ impl TargetsBook {
                         .flatten()
                 })
                 .collect::<Option<Vec<u64>>>()?;
-            names = names.with_relation_keys(relation, keys.into_iter());
+            names.replace_relation(relation, keys.into_iter());
         }
         Some(JobsBasis {
             names,
@@ -642,6 +642,7 @@ mod tests {
             "another generation"
         );
         let expected = names
+            .clone()
             .with_relation(1, ["a", "w"].into_iter())
             .with_relation(2, ["y", "z"].into_iter());
         assert_eq!(book.load_basis("g").unwrap().names, expected);
