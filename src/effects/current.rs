@@ -22,6 +22,10 @@ pub struct CurrentWorkload {
     pub manifest: Manifest,
     /// Pebble's current plan.
     pub plan: Plan,
+    /// Pebble's services as they run, when it answered (for the test that the workload is as
+    /// the last apply left it: read with the plan, beside the hook tools, rather than on the
+    /// hook's path).
+    pub services: Option<Vec<pebble::ServiceInfo>>,
     /// The relation target files in the container, name → size, when listed (update-status).
     pub target_files: Option<BTreeMap<String, u64>>,
     /// Managed configuration files found changed or removed behind the charm's back, when
@@ -44,9 +48,11 @@ impl CurrentWorkload {
             manifest.applied_for = None;
         }
         let plan = workload.plan()?;
+        let services = workload.services(&[]).ok();
         Ok(CurrentWorkload {
             manifest,
             plan,
+            services,
             target_files: None,
             drifted: Vec::new(),
         })

@@ -167,7 +167,6 @@ pub fn reconcile_with(
     if let Some(current) = &current {
         if let Some(status) = unchanged_inputs::last_status_if_unchanged(
             &ctx.event,
-            &workload,
             current,
             &fingerprint,
             &book.record,

@@ -122,7 +122,6 @@ pub fn try_relation_only(
     digests[index] = recorded.digest.clone();
     let status = unchanged_inputs::last_status_if_unchanged(
         inputs.event,
-        workload,
         current,
         &(inputs.fingerprint_of)(snapshot, &digests),
         &inputs.book.record,

@@ -50,7 +50,6 @@ use crate::core::desired::RelationWrite;
 use crate::core::manifest::plan_digest;
 use crate::core::model::{ModelSnapshot, RelationSnapshot};
 use crate::effects::current::CurrentWorkload;
-use crate::effects::gateway::WorkloadGateway;
 use crate::hook::event_policy::EventPolicy;
 
 /// Bumped whenever what the fingerprint covers changes, or how.
@@ -205,12 +204,11 @@ pub fn after_writes<'a>(
 }
 
 /// The status the last apply ended with, when this hook's inputs are the same and the workload
-/// is as that apply left it (plan, services, and the files this hook checked: see
-/// [`CurrentWorkload::files_as_applied`], against the target files' record at `record`);
-/// `None` when the desired state must be computed.
+/// is as that apply left it (plan, services as [`CurrentWorkload::read`] found them, and the
+/// files this hook checked: see [`CurrentWorkload::files_as_applied`], against the target
+/// files' record at `record`); `None` when the desired state must be computed.
 pub fn last_status_if_unchanged(
     event: &Event,
-    workload: &WorkloadGateway,
     current: &CurrentWorkload,
     fingerprint: &str,
     record: &Path,
@@ -229,8 +227,9 @@ pub fn last_status_if_unchanged(
         return None;
     }
     // A service stopped or crashed since is restarted by the full path.
-    let services = workload.services(&[]).ok()?;
-    services
+    current
+        .services
+        .as_ref()?
         .iter()
         .all(|s| s.is_running() == (s.startup == Startup::Enabled))
         .then(|| applied_for.status.clone())
