@@ -304,7 +304,9 @@ fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
         "the candidate and the job file staged: {written:?}"
     );
     assert!(
-        staged.iter().any(|p| p.ends_with("/candidate-jobs/jobs.yml")),
+        staged
+            .iter()
+            .any(|p| p.ends_with("/candidate-jobs/jobs.yml")),
         "every relation's job file is staged under one name: {staged:?}"
     );
     assert_eq!(
