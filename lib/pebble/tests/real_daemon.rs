@@ -245,3 +245,54 @@ fn exec_environment_reaches_the_command_beside_the_daemons_own() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&plain.stdout), "||path");
 }
+
+/// The client reads a command's stdout and stderr on one thread, as each has frames: a
+/// command that fills one stream while the client would be waiting on the other must not
+/// stall (more than the socket and pipe buffers hold, each way), and each stream arrives
+/// whole and in order.
+#[test]
+fn exec_reads_stdout_and_stderr_as_they_come_without_stalling() {
+    let d = start_daemon();
+    let opts = pebble::ExecOptions {
+        timeout: Some(Duration::from_secs(30)),
+        ..pebble::ExecOptions::default()
+    };
+    let filled = |byte: char| -> Vec<u8> { vec![byte as u8; 2_097_152] };
+    let lines = |prefix: &str| -> Vec<u8> {
+        (1..=2000)
+            .flat_map(|i| format!("{prefix}{i}\n").into_bytes())
+            .collect()
+    };
+    // 2 MiB on one stream before a line on the other, both ways round, then both interleaved.
+    let cases = [
+        (
+            "head -c 2097152 /dev/zero | tr '\\0' e >&2; echo done",
+            b"done\n".to_vec(),
+            filled('e'),
+        ),
+        (
+            "head -c 2097152 /dev/zero | tr '\\0' o; echo done >&2",
+            filled('o'),
+            b"done\n".to_vec(),
+        ),
+        (
+            "for i in $(seq 1 2000); do echo out$i; echo err$i >&2; done",
+            lines("out"),
+            lines("err"),
+        ),
+    ];
+    for (script, stdout, stderr) in cases {
+        let output = d.client.exec(&["sh", "-c", script], &opts).unwrap();
+        assert_eq!(output.exit_code, 0, "{script}");
+        assert!(
+            output.stdout == stdout,
+            "{script}: stdout of {} bytes",
+            output.stdout.len()
+        );
+        assert!(
+            output.stderr == stderr,
+            "{script}: stderr of {} bytes",
+            output.stderr.len()
+        );
+    }
+}
