@@ -1403,3 +1403,32 @@ fn databags_let_go_after_reading_are_read_again_from_the_cache_and_saved_whole()
     assert_eq!(after.app_data[&app], own);
     assert_eq!(after.app_data.len(), before.app_data.len());
 }
+
+/// The cache as earlier versions of the charm kept it (a JSON index, its in-flight copy and a
+/// directory of databags) is removed on upgrade-charm: the charm directory keeps files an
+/// upgrade does not replace, and nothing reads these any more.
+#[test]
+fn upgrade_charm_removes_the_cache_files_of_earlier_versions() {
+    let unit = Unit::new(true);
+    unit.deploy();
+    let dir = unit.cache.as_ref().unwrap().parent().unwrap().to_path_buf();
+    let legacy = [".databag-cache.json", ".databag-cache.json.in-flight"];
+    for name in legacy {
+        std::fs::write(dir.join(name), b"{}").unwrap();
+    }
+    let bags = dir.join(".databag-cache.json.bags");
+    std::fs::create_dir_all(&bags).unwrap();
+    std::fs::write(bags.join("metrics-endpoint:1.json"), b"{}").unwrap();
+
+    unit.ok(&Event::ConfigChanged);
+    assert!(bags.exists(), "only upgrade-charm looks for them");
+    unit.ok(&Event::UpgradeCharm);
+    for name in legacy {
+        assert!(!dir.join(name).exists(), "{name}");
+    }
+    assert!(!bags.exists());
+    assert!(
+        unit.cache.as_ref().unwrap().exists(),
+        "the cache itself stays"
+    );
+}
