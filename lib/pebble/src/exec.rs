@@ -65,14 +65,19 @@ impl Client {
         let mut stdio = self.websocket(&task.task_id, "stdio", io_timeout)?;
         let mut stderr_ws = self.websocket(&task.task_id, "stderr", io_timeout)?;
 
+        // Read stderr on its own thread so a command that fills one pipe cannot stall us.
+        let stderr_reader = std::thread::spawn(move || read_stream(&mut stderr_ws, "stderr"));
         if let Some(input) = &opts.stdin {
             send(&mut stdio, Message::binary(input.clone()))?;
         }
         send(&mut stdio, Message::text(r#"{"command":"end"}"#))?;
-        let output = read_both(&mut stdio, &mut stderr_ws, io_timeout);
+        let stdout = read_stream(&mut stdio, "stdout");
+        let stderr = stderr_reader
+            .join()
+            .map_err(|_| Error::Protocol("stderr reader panicked".into()))?;
         let _ = control.close(None);
         let _ = control.flush();
-        let (stdout, stderr) = output?;
+        let (stdout, stderr) = (stdout?, stderr?);
 
         // Both streams ended, so the process has exited: the change is about to finish.
         let change = self.wait_change(&change, self.timeout())?;
@@ -141,118 +146,35 @@ fn send(socket: &mut Socket, message: Message) -> Result<(), Error> {
         .map_err(|e| Error::Protocol(format!("websocket stdio send: {e}")))
 }
 
-/// Collects stdout's and stderr's binary frames until each one's `{"command":"end"}` text
-/// frame (or its close), on this thread: both sockets are made non-blocking, frames are read
-/// from either as they come, and `poll(2)` waits for one of them when neither has a frame,
-/// so a command that fills one pipe while the other is read cannot stall (a thread reading
-/// stderr cost a hook more than the rest of the exec's client side). `timeout` bounds each
-/// wait for a frame.
-fn read_both(
-    stdio: &mut Socket,
-    stderr: &mut Socket,
-    timeout: Option<Duration>,
-) -> Result<(Vec<u8>, Vec<u8>), Error> {
-    let mut streams = [
-        Stream::new(stdio, "stdout")?,
-        Stream::new(stderr, "stderr")?,
-    ];
+/// Collects binary frames until the `{"command":"end"}` text frame (or the close).
+fn read_stream(socket: &mut Socket, name: &str) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
     loop {
-        let mut moved = false;
-        for stream in streams.iter_mut().filter(|s| !s.ended) {
-            moved |= stream.read_ready()?;
-        }
-        let open: Vec<&Stream<'_>> = streams.iter().filter(|s| !s.ended).collect();
-        if open.is_empty() {
-            break;
-        }
-        if !moved {
-            wait_readable(&open, timeout)?;
-        }
-    }
-    let [stdout, stderr] = streams.map(Stream::finish);
-    Ok((stdout, stderr))
-}
-
-/// One output stream of an exec, read without blocking.
-struct Stream<'a> {
-    socket: &'a mut Socket,
-    name: &'static str,
-    out: Vec<u8>,
-    ended: bool,
-}
-
-impl<'a> Stream<'a> {
-    fn new(socket: &'a mut Socket, name: &'static str) -> Result<Self, Error> {
-        socket
-            .get_ref()
-            .set_nonblocking(true)
-            .map_err(|e| Error::Protocol(format!("websocket {name}: {e}")))?;
-        Ok(Self {
-            socket,
-            name,
-            out: Vec::new(),
-            ended: false,
-        })
-    }
-
-    /// Reads the frames there are; whether any was.
-    fn read_ready(&mut self) -> Result<bool, Error> {
-        let mut moved = false;
-        while !self.ended {
-            match self.socket.read() {
-                Ok(Message::Binary(bytes)) => self.out.extend_from_slice(&bytes),
-                Ok(Message::Text(text)) => {
-                    let command: Option<Value> = serde_json::from_str(text.as_str()).ok();
-                    if command.as_ref().and_then(|c| c.get("command")) == Some(&json!("end")) {
-                        self.ended = true;
-                    }
-                }
-                Ok(Message::Close(_)) => self.ended = true,
-                Ok(_) => {}
-                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                    self.ended = true
-                }
-                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Ok(moved)
-                }
-                Err(e) => {
-                    return Err(Error::Protocol(format!("websocket {}: {e}", self.name)));
+        match socket.read() {
+            Ok(Message::Binary(bytes)) => out.extend_from_slice(&bytes),
+            Ok(Message::Text(text)) => {
+                let command: Option<Value> = serde_json::from_str(text.as_str()).ok();
+                if command.as_ref().and_then(|c| c.get("command")) == Some(&json!("end")) {
+                    break;
                 }
             }
-            moved = true;
-        }
-        Ok(moved)
-    }
-
-    fn finish(self) -> Vec<u8> {
-        let _ = self.socket.close(None);
-        let _ = self.socket.flush();
-        self.out
-    }
-}
-
-/// Waits until one of `streams` can be read, at most `timeout` (forever without one).
-fn wait_readable(streams: &[&Stream<'_>], timeout: Option<Duration>) -> Result<(), Error> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let timeout = timeout
-        .map(Timespec::try_from)
-        .transpose()
-        .map_err(|_| Error::Protocol("exec timeout out of range".into()))?;
-    let mut fds: Vec<PollFd<'_>> = streams
-        .iter()
-        .map(|s| PollFd::new(s.socket.get_ref(), PollFlags::IN))
-        .collect();
-    loop {
-        match poll(&mut fds, timeout.as_ref()) {
-            Ok(0) => {
-                let names: Vec<&str> = streams.iter().map(|s| s.name).collect();
+            Ok(Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(Error::Timeout {
-                    what: format!("exec {}", names.join(" and ")),
-                });
+                    what: format!("exec {name}"),
+                })
             }
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(Error::Protocol(format!("exec poll: {e}"))),
+            Err(e) => return Err(Error::Protocol(format!("websocket {name}: {e}"))),
         }
     }
+    let _ = socket.close(None);
+    let _ = socket.flush();
+    Ok(out)
 }
