@@ -493,10 +493,8 @@ impl<'a> JobsChange<'a> {
         if !trusted {
             stale.extend(
                 workload
-                    .list_files(CONFIG_DIR, &format!("{RELATION_JOBS_PREFIX}*.yml"))?
-                    .into_iter()
-                    .filter(|f| f.file_type == pebble::FileType::File)
-                    .map(|f| f.name)
+                    .file_sizes(CONFIG_DIR, &format!("{RELATION_JOBS_PREFIX}*.yml"))?
+                    .into_keys()
                     .filter(|name| !files.contains_key(name)),
             );
         }
@@ -579,10 +577,8 @@ impl<'a> TargetsChange<'a> {
             (Some(listed), _) => Some(listed.keys().cloned().collect::<Vec<_>>()),
             (None, None) => Some(
                 workload
-                    .list_files(TARGETS_DIR, "*.json")?
-                    .into_iter()
-                    .filter(|f| f.file_type == pebble::FileType::File)
-                    .map(|f| f.name)
+                    .file_sizes(TARGETS_DIR, "*.json")?
+                    .into_keys()
                     .collect(),
             ),
             (None, Some(_)) => None,
@@ -728,10 +724,9 @@ fn unknown_rule_files(
     applied: &Manifest,
 ) -> Result<Vec<String>, pebble::Error> {
     Ok(workload
-        .list_files(RULES_DIR, "*.rules")?
-        .into_iter()
-        .filter(|f| f.file_type == pebble::FileType::File)
-        .map(|f| format!("{RULES_DIR}/{}", f.name))
+        .file_sizes(RULES_DIR, "*.rules")?
+        .into_keys()
+        .map(|name| format!("{RULES_DIR}/{name}"))
         .filter(|p| !applied.files.contains_key(p))
         .collect())
 }

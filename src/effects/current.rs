@@ -62,13 +62,7 @@ impl CurrentWorkload {
     /// that the apply re-pushes those removed or resized behind the charm's back and removes
     /// those it did not push. Their contents are not pulled: 10,000 files at 2000x5.
     pub fn list_target_files(&mut self, workload: &WorkloadGateway) -> Result<(), pebble::Error> {
-        let listed = workload
-            .list_files(TARGETS_DIR, "*.json")?
-            .into_iter()
-            .filter(|f| f.file_type == pebble::FileType::File)
-            .map(|f| (f.name, f.size.unwrap_or_default()))
-            .collect();
-        self.target_files = Some(listed);
+        self.target_files = Some(workload.file_sizes(TARGETS_DIR, "*.json")?);
         Ok(())
     }
 
@@ -100,12 +94,8 @@ impl CurrentWorkload {
         // (a same-length edit goes unnoticed, as for target files).
         let jobs = FilesRecord::load(&book.jobs, &self.manifest.generation);
         if let Some((record, _)) = jobs.filter(|(r, _)| !r.files.is_empty()) {
-            let listed: BTreeMap<String, u64> = workload
-                .list_files(CONFIG_DIR, &format!("{RELATION_JOBS_PREFIX}*.yml"))?
-                .into_iter()
-                .filter(|f| f.file_type == pebble::FileType::File)
-                .map(|f| (f.name, f.size.unwrap_or_default()))
-                .collect();
+            let listed =
+                workload.file_sizes(CONFIG_DIR, &format!("{RELATION_JOBS_PREFIX}*.yml"))?;
             drifted.extend(
                 record
                     .files

@@ -5,13 +5,12 @@
 //!
 //! Adding a Pebble call: add a method here, and call it from the module that needs it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use pebble::{
-    CheckInfo, Client, ExecOptions, ExecOutput, FileInfo, Layer, Plan, PushOptions, ServiceInfo,
-};
+use pebble::{CheckInfo, Client, ExecOptions, ExecOutput, Layer, Plan, PushOptions, ServiceInfo};
 
 use crate::core::workload::LAYER_LABEL;
 
@@ -128,12 +127,22 @@ impl WorkloadGateway {
         }
     }
 
-    /// The entries of `dir` matching `pattern`; none when the directory does not exist.
-    pub fn list_files(&self, dir: &str, pattern: &str) -> Result<Vec<FileInfo>, pebble::Error> {
-        match self.client.list_files(dir, Some(pattern)) {
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            other => other,
-        }
+    /// The regular files of `dir` matching `pattern`, name → size, in one listing; none when
+    /// the directory does not exist.
+    pub fn file_sizes(
+        &self,
+        dir: &str,
+        pattern: &str,
+    ) -> Result<BTreeMap<String, u64>, pebble::Error> {
+        let listed = match self.client.list_files(dir, Some(pattern)) {
+            Err(e) if e.is_not_found() => Vec::new(),
+            other => other?,
+        };
+        Ok(listed
+            .into_iter()
+            .filter(|f| f.file_type == pebble::FileType::File)
+            .map(|f| (f.name, f.size.unwrap_or_default()))
+            .collect())
     }
 
     /// Runs a command in the workload container and waits for it, up to `timeout`.
