@@ -103,12 +103,7 @@ pub fn apply(
 
     if config_changed {
         // Job files as they are live are named there rather than staged.
-        let live_jobs: BTreeSet<&str> = job_files
-            .iter()
-            .map(|f| f.file_name())
-            .filter(|name| !jobs.changed.iter().any(|c| c.file_name() == *name))
-            .collect();
-        validate_candidate(workload, desired, &live_jobs, &mut report)?;
+        validate_candidate(workload, desired, &jobs.live, &mut report)?;
     }
     let changes = !changed.is_empty() || !stale.is_empty() || !targets.stale.is_empty();
     if changes {
@@ -444,6 +439,8 @@ fn new_generation() -> String {
 /// what Prometheus has loaded (see [`crate::effects::targets_record`]).
 struct JobsChange<'a> {
     changed: Vec<&'a DesiredFile>,
+    /// The names of the others, live as they are wanted.
+    live: BTreeSet<&'a str>,
     stale: Vec<String>,
     /// The record once applied.
     record: FilesRecord,
@@ -477,11 +474,14 @@ impl<'a> JobsChange<'a> {
             }
         }
         let mut changed = Vec::new();
+        let mut live = BTreeSet::new();
         let mut files = BTreeMap::new();
-        for file in desired {
+        for file in desired.iter().copied() {
             let identity = relation_jobs_identity(file);
-            if known.get(file.file_name()) != Some(&identity) {
-                changed.push(*file);
+            if known.get(file.file_name()) == Some(&identity) {
+                live.insert(file.file_name());
+            } else {
+                changed.push(file);
             }
             files.insert(file.file_name().to_owned(), identity);
         }
@@ -501,6 +501,7 @@ impl<'a> JobsChange<'a> {
         let record_changed = !trusted || journal || loaded.files != files;
         Ok(Self {
             changed,
+            live,
             stale: stale
                 .into_iter()
                 .map(|name| format!("{CONFIG_DIR}/{name}"))
