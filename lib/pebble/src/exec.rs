@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -59,14 +60,25 @@ impl Client {
             self.start_change(Method::POST, "/v1/exec", Some(&exec_body(command, opts)))?;
         let task: ExecResult = from_result("exec", result)?;
 
-        // Pebble starts the process once control and the output streams are connected.
+        // Pebble starts the process once control and both output streams are connected: the
+        // stderr stream connects on a thread of its own, which then reads it (so a command
+        // that fills one pipe cannot stall us), while this one connects the other two. The
+        // handshakes overlap instead of taking three round trips before the command starts.
         let io_timeout = opts.timeout.map(|t| t + self.timeout());
-        let mut control = self.websocket(&task.task_id, "control", io_timeout)?;
-        let mut stdio = self.websocket(&task.task_id, "stdio", io_timeout)?;
-        let mut stderr_ws = self.websocket(&task.task_id, "stderr", io_timeout)?;
+        let address = WebSocketAddress {
+            socket: self.socket_path().to_path_buf(),
+            task: task.task_id,
+            write_timeout: self.timeout(),
+            read_timeout: io_timeout,
+        };
+        let stderr_address = address.clone();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut socket = stderr_address.open("stderr")?;
+            read_stream(&mut socket, "stderr")
+        });
+        let mut control = address.open("control")?;
+        let mut stdio = address.open("stdio")?;
 
-        // Read stderr on its own thread so a command that fills one pipe cannot stall us.
-        let stderr_reader = std::thread::spawn(move || read_stream(&mut stderr_ws, "stderr"));
         if let Some(input) = &opts.stdin {
             send(&mut stdio, Message::binary(input.clone()))?;
         }
@@ -95,22 +107,31 @@ impl Client {
             stderr,
         })
     }
+}
 
+/// Where an exec task's websockets are, and the timeouts of their connections.
+#[derive(Clone)]
+struct WebSocketAddress {
+    socket: PathBuf,
+    task: String,
+    write_timeout: Duration,
+    /// `None`: as long as the command runs.
+    read_timeout: Option<Duration>,
+}
+
+impl WebSocketAddress {
     /// Opens `/v1/tasks/<task>/websocket/<name>` over a fresh connection to the socket.
-    fn websocket(
-        &self,
-        task: &str,
-        name: &str,
-        timeout: Option<Duration>,
-    ) -> Result<Socket, Error> {
-        let stream = UnixStream::connect(self.socket_path()).map_err(|e| Error::Connect {
-            socket: self.socket_path().to_path_buf(),
+    fn open(&self, name: &str) -> Result<Socket, Error> {
+        let stream = UnixStream::connect(&self.socket).map_err(|e| Error::Connect {
+            socket: self.socket.clone(),
             reason: e.to_string(),
         })?;
         let io = |e: std::io::Error| Error::Protocol(format!("websocket {name}: {e}"));
-        stream.set_read_timeout(timeout).map_err(io)?;
-        stream.set_write_timeout(Some(self.timeout())).map_err(io)?;
-        let url = format!("ws://localhost/v1/tasks/{task}/websocket/{name}");
+        stream.set_read_timeout(self.read_timeout).map_err(io)?;
+        stream
+            .set_write_timeout(Some(self.write_timeout))
+            .map_err(io)?;
+        let url = format!("ws://localhost/v1/tasks/{}/websocket/{name}", self.task);
         let (socket, _response) = tungstenite::client::client(url, stream)
             .map_err(|e| Error::Protocol(format!("websocket {name} handshake: {e}")))?;
         Ok(socket)
