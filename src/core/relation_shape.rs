@@ -253,14 +253,10 @@ impl JobNames {
         JobNames(entries)
     }
 
-    /// Whether a relation other than `relation` holds one of `names`.
-    pub fn held_by_another<'a>(
-        &self,
-        relation: u32,
-        mut names: impl Iterator<Item = &'a str>,
-    ) -> bool {
-        names.any(|name| {
-            let key = name_key(name);
+    /// Whether a relation other than `relation` holds one of the names of `keys`
+    /// ([`JobNames::keys`]).
+    pub fn held_by_another(&self, relation: u32, keys: &[u64]) -> bool {
+        keys.iter().any(|&key| {
             let start = self.0.partition_point(|(k, _)| *k < key);
             self.0[start..]
                 .iter()

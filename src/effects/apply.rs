@@ -307,24 +307,22 @@ pub struct RelationJobsChange<'a> {
     pub name_keys: Vec<u64>,
 }
 
-/// Applies a change of one isolated relation's jobs alone: promtool checks its job file
-/// under the candidate configuration, then the file and its jobs' changed target files are
-/// pushed, Prometheus reloads, and the relation's result, the job names and the manifest
-/// (the file's identity and `applied_for`) are recorded. prometheus.yml, the rules, the layer
-/// and every other relation's files stay as they are.
-pub fn apply_relation_jobs(
+/// A change of a relation's jobs whose job file promtool accepted under its candidate
+/// configuration ([`check_relation_jobs`]), and what staging it cost.
+pub struct CheckedJobs<'a> {
+    change: RelationJobsChange<'a>,
+    report: ApplyReport,
+}
+
+/// Stages one isolated relation's job file with the configuration naming only it and runs
+/// promtool on them, in a directory of their own (the full path's may hold thousands of staged
+/// files) where every relation's job file is staged under one name. Nothing live changes.
+pub fn check_relation_jobs<'a>(
     workload: &WorkloadGateway,
-    prometheus_url: &str,
     current: &CurrentWorkload,
-    change: RelationJobsChange<'_>,
-    basis: &JobsBasis,
-    book: &TargetsBook,
-    applied_for: AppliedFor,
-) -> Result<ApplyReport, ApplyError> {
-    let manifest = &current.manifest;
+    change: RelationJobsChange<'a>,
+) -> Result<CheckedJobs<'a>, ApplyError> {
     let mut report = ApplyReport::default();
-    // A directory of its own (the full path's may hold thousands of staged files), in which
-    // every relation's job file is staged under one name, which the candidate names.
     let staged = DesiredFile {
         path: format!("{CONFIG_DIR}/{JOBS_CANDIDATE_FILE}"),
         ..change.jobs_file.clone()
@@ -334,9 +332,28 @@ pub fn apply_relation_jobs(
         JOBS_CANDIDATE_DIR,
         &[&change.candidate, &staged],
         &BTreeSet::new(),
-        manifest.prometheus_version.as_deref(),
+        current.manifest.prometheus_version.as_deref(),
         &mut report,
     )?;
+    Ok(CheckedJobs { change, report })
+}
+
+/// Applies a change of one isolated relation's jobs alone, once promtool accepted its job file
+/// ([`check_relation_jobs`]): the file and its jobs' changed target files are pushed,
+/// Prometheus reloads, and the relation's result, the job names and the manifest
+/// (`applied_for`) are recorded. prometheus.yml, the rules, the layer and every other
+/// relation's files stay as they are.
+pub fn apply_relation_jobs(
+    workload: &WorkloadGateway,
+    prometheus_url: &str,
+    current: &CurrentWorkload,
+    checked: CheckedJobs<'_>,
+    basis: &JobsBasis,
+    book: &TargetsBook,
+    applied_for: AppliedFor,
+) -> Result<ApplyReport, ApplyError> {
+    let manifest = &current.manifest;
+    let CheckedJobs { change, mut report } = checked;
     let mut result = change.result;
     let known = std::mem::take(&mut result.files);
     let (mut changed, identities) = target_files_against(change.target_files.iter(), &known);

@@ -301,19 +301,22 @@ impl TargetsBook {
         Some((generation.to_owned(), token.to_owned()))
     }
 
-    /// The basis of `generation`, names included (with their journal applied); `None` when
-    /// there is none of it, or it cannot be read.
-    pub fn load_basis(&self, generation: &str) -> Option<JobsBasis> {
+    /// The basis of `generation` with its names left empty (they weigh 12 bytes per relation
+    /// job: [`TargetsBook::load_names`] reads them when they are needed).
+    pub fn load_basis_without_names(&self, generation: &str) -> Option<JobsBasis> {
         let stored: StoredBasis = serde_json::from_slice(&std::fs::read(&self.basis).ok()?).ok()?;
-        if generation.is_empty() || stored.generation != generation {
-            return None;
-        }
+        (!generation.is_empty() && stored.generation == generation).then_some(stored.basis)
+    }
+
+    /// The job names of the basis of `generation`, with their journal applied; `None` when
+    /// they are of another generation or cannot be read.
+    pub fn load_names(&self, generation: &str) -> Option<JobNames> {
         let bytes = std::fs::read(&self.names).ok()?;
         let newline = bytes.iter().position(|b| *b == b'\n')?;
         let (saved_for, token) = std::str::from_utf8(&bytes[..newline])
             .ok()?
             .split_once(' ')?;
-        if saved_for != generation {
+        if generation.is_empty() || saved_for != generation {
             return None;
         }
         let mut names = JobNames::from_bytes(&bytes[newline + 1..])?;
@@ -342,10 +345,7 @@ impl TargetsBook {
                 .collect::<Option<Vec<u64>>>()?;
             names.replace_relation(relation, keys.into_iter());
         }
-        Some(JobsBasis {
-            names,
-            ..stored.basis
-        })
+        Some(names)
     }
 
     /// Marks an apply as begun, before its first change to the workload. Until
@@ -458,6 +458,15 @@ pub fn save_results(dir: &Path, results: &BTreeMap<RelationId, RelationResult>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The basis of `generation` with its names, as the jobs shortcut reads them.
+    fn load_basis(book: &TargetsBook, generation: &str) -> Option<JobsBasis> {
+        let names = book.load_names(generation)?;
+        Some(JobsBasis {
+            names,
+            ..book.load_basis_without_names(generation)?
+        })
+    }
 
     #[test]
     fn a_record_of_another_generation_or_unreadable_is_none() {
@@ -596,22 +605,22 @@ mod tests {
             names: names.clone(),
             ..basis_of_3()
         };
-        assert_eq!(book.load_basis("g"), None, "none saved");
+        assert_eq!(load_basis(&book, "g"), None, "none saved");
         book.save_basis("g", Some(&basis));
-        assert_eq!(book.load_basis("g"), Some(basis.clone()));
-        assert_eq!(book.load_basis("h"), None, "another generation");
-        assert_eq!(book.load_basis(""), None);
+        assert_eq!(load_basis(&book, "g"), Some(basis.clone()));
+        assert_eq!(load_basis(&book, "h"), None, "another generation");
+        assert_eq!(load_basis(&book, ""), None);
 
         let later = names.with_relation(2, ["c"].into_iter());
         book.save_names("g", &later).unwrap();
-        assert_eq!(book.load_basis("g").unwrap().names, later);
+        assert_eq!(load_basis(&book, "g").unwrap().names, later);
         book.save_names("h", &later).unwrap();
-        assert_eq!(book.load_basis("g"), None, "names of another generation");
+        assert_eq!(load_basis(&book, "g"), None, "names of another generation");
 
         book.save_names("g", &later).unwrap();
         let bytes = std::fs::read(&book.names).unwrap();
         std::fs::write(&book.names, &bytes[..bytes.len() - 5]).unwrap();
-        assert_eq!(book.load_basis("g"), None, "names cut short");
+        assert_eq!(load_basis(&book, "g"), None, "names cut short");
     }
 
     /// A jobs-only apply appends its relation's names to the journal; loading applies the
@@ -645,14 +654,14 @@ mod tests {
             .clone()
             .with_relation(1, ["a", "w"].into_iter())
             .with_relation(2, ["y", "z"].into_iter());
-        assert_eq!(book.load_basis("g").unwrap().names, expected);
+        assert_eq!(load_basis(&book, "g").unwrap().names, expected);
 
         // A journal that outlives the save of the names it was written under counts no more.
         let journal = std::fs::read(book.names_journal()).unwrap();
         book.save_names("g", &names).unwrap();
         assert!(!book.names_journal().exists());
         std::fs::write(book.names_journal(), &journal).unwrap();
-        assert_eq!(book.load_basis("g").unwrap().names, names);
+        assert_eq!(load_basis(&book, "g").unwrap().names, names);
 
         // A line cut short makes the names unknown (the full path then).
         book.append_names("g", 2, &keys(&["q"])).unwrap();
@@ -661,7 +670,7 @@ mod tests {
             let mut journal = journal.clone();
             journal.truncate(journal.len() - cut);
             std::fs::write(book.names_journal(), &journal).unwrap();
-            assert_eq!(book.load_basis("g"), None, "{cut} bytes cut");
+            assert_eq!(load_basis(&book, "g"), None, "{cut} bytes cut");
         }
     }
 
@@ -693,11 +702,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let book = TargetsBook::in_charm_dir(dir.path());
         book.save_basis("g", Some(&basis_of_3()));
-        assert!(book.load_basis("g").is_some());
+        assert!(load_basis(&book, "g").is_some());
 
         book.save_basis("g", None);
         assert_eq!(
-            book.load_basis("g"),
+            load_basis(&book, "g"),
             None,
             "an apply without a basis removes it"
         );

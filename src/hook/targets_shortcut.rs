@@ -30,6 +30,12 @@
 //!   has a target file).
 //! * **Nothing to write back to it** (the leader's feedback is as the relation has it).
 //!
+//! For jobs only, promtool (a process start in the workload: the longest wait of such a hook)
+//! checks the job file on a thread while the hook settles the costliest checks, which weigh
+//! every relation: the fingerprint, and the job names other relations hold. When they fail,
+//! that check was made for nothing (the full path makes its own); nothing live changes before
+//! both agree.
+//!
 //! Anything else, and every event that takes the full path (pebble-ready, upgrade,
 //! leader-elected), recomputes everything; so does the first update-status after this shortcut
 //! applied (every 5 minutes by default), as the manifest says the apply was a shortcut's. A
@@ -50,7 +56,9 @@ use crate::core::prometheus_config::{relation_file_candidate, render_relation_fi
 use crate::core::relation_shape::{relation_alone, JobNames, JobsBasis, RelationAlone};
 use crate::core::version::PrometheusVersion;
 use crate::core::workload::{CONFIG_DIR, CONFIG_FILE, JOBS_CANDIDATE_FILE, TARGETS_SERVICE};
-use crate::effects::apply::{apply_relation_jobs, apply_targets, RelationJobsChange};
+use crate::effects::apply::{
+    apply_relation_jobs, apply_targets, check_relation_jobs, RelationJobsChange,
+};
 use crate::effects::current::CurrentWorkload;
 use crate::effects::gateway::WorkloadGateway;
 use crate::effects::report::{ApplyError, ApplyReport};
@@ -118,14 +126,6 @@ pub fn try_relation_only(
         &event.relation,
         &current.manifest.generation,
     )?;
-    let mut digests = inputs.digests.to_vec();
-    digests[index] = recorded.digest.clone();
-    let status = unchanged_inputs::last_status_if_unchanged(
-        inputs.event,
-        current,
-        &(inputs.fingerprint_of)(snapshot, &digests),
-        &inputs.book.record,
-    )?;
     let reserved =
         ConfigInput::new(inputs.config, snapshot.topology(), inputs.version).own_job_names();
     let rel = &snapshot.relations[index];
@@ -133,19 +133,16 @@ pub fn try_relation_only(
     if alone.feedback.is_some() {
         return None;
     }
-    let applied_for = AppliedFor {
-        inputs: inputs.fingerprint.to_owned(),
-        status: status.clone(),
-        plan: current.manifest.applied_for.as_ref()?.plan.clone(),
-        targets_only: true,
-    };
+    let plan = &current.manifest.applied_for.as_ref()?.plan;
     let digest = inputs.digests[index].clone();
     if alone.shape == recorded.shape {
+        let status = only_this_relation_changed(inputs, current, index, &recorded.digest)?;
         let files: Vec<_> = alone
             .target_files(inputs.targets_url)
             .into_iter()
             .map(target_file)
             .collect();
+        let applied_for = applied_for(inputs, plan, &status);
         let result = RelationResult { digest, ..recorded };
         let applied = apply_targets(
             workload,
@@ -158,45 +155,114 @@ pub fn try_relation_only(
         );
         return Some(Shortcut { status, applied });
     }
-    let (change, basis) = jobs_change(inputs, current, &event.relation, alone, recorded, digest)?;
-    match apply_relation_jobs(
-        workload,
-        inputs.prometheus_url,
+    let generation = &current.manifest.generation;
+    let basis = inputs.book.load_basis_without_names(generation)?;
+    let recorded_digest = recorded.digest.clone();
+    let change = jobs_change(
+        inputs,
         current,
-        change,
         &basis,
-        inputs.book,
-        applied_for,
-    ) {
+        &event.relation,
+        alone,
+        recorded,
+        digest,
+    )?;
+    let name_keys = change.name_keys.clone();
+    // promtool checks the job file while this thread settles whether the shortcut may be
+    // taken at all (see the module docs).
+    let (checked, status, names_free) = std::thread::scope(|scope| {
+        let span = tracing::Span::current();
+        let checking =
+            scope.spawn(move || span.in_scope(|| check_relation_jobs(workload, current, change)));
+        let status = only_this_relation_changed(inputs, current, index, &recorded_digest);
+        let names_free = status.is_some()
+            && inputs
+                .book
+                .load_names(generation)
+                .is_some_and(|names| !names.held_by_another(event.relation.id, &name_keys));
+        (checking.join(), status, names_free)
+    });
+    let status = status?;
+    if !names_free {
+        return None;
+    }
+    let checked = match checked.unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+        Ok(checked) => checked,
         // The full path renders everything and says what promtool found.
         Err(ApplyError::InvalidConfig(reason)) => {
             tracing::info!("promtool rejected the relation's job file ({reason}): full path");
-            None
+            return None;
         }
-        applied => Some(Shortcut { status, applied }),
+        Err(e) => {
+            return Some(Shortcut {
+                status,
+                applied: Err(e),
+            })
+        }
+    };
+    let applied_for = applied_for(inputs, plan, &status);
+    let applied = apply_relation_jobs(
+        workload,
+        inputs.prometheus_url,
+        current,
+        checked,
+        &basis,
+        inputs.book,
+        applied_for,
+    );
+    Some(Shortcut { status, applied })
+}
+
+/// The last apply's status when the event's relation (at `index`) is the only input that
+/// changed since: the hook's fingerprint with that relation's digest replaced by the one
+/// recorded for it at that apply equals the manifest's, and the workload is as that apply left it.
+fn only_this_relation_changed(
+    inputs: &ShortcutInputs<'_>,
+    current: &CurrentWorkload,
+    index: usize,
+    recorded_digest: &str,
+) -> Option<Status> {
+    let mut digests = inputs.digests.to_vec();
+    digests[index] = recorded_digest.to_owned();
+    unchanged_inputs::last_status_if_unchanged(
+        inputs.event,
+        current,
+        &(inputs.fingerprint_of)(inputs.snapshot, &digests),
+        &inputs.book.record,
+    )
+}
+
+/// What the shortcut's apply is recorded as applied for: this hook's inputs, the last apply's
+/// status and plan.
+fn applied_for(inputs: &ShortcutInputs<'_>, plan: &str, status: &Status) -> AppliedFor {
+    AppliedFor {
+        inputs: inputs.fingerprint.to_owned(),
+        status: status.clone(),
+        plan: plan.to_owned(),
+        targets_only: true,
     }
 }
 
 /// The relation's new jobs as a change of its job file alone, when the last full apply left
-/// a basis for it and the relation stays isolated with its errors and rules as recorded.
+/// a `basis` for it and the relation stays isolated with its errors and rules as recorded
+/// (whether another relation holds one of its new job names is for the caller).
 fn jobs_change<'a>(
     inputs: &ShortcutInputs<'_>,
     current: &CurrentWorkload,
+    basis: &JobsBasis,
     relation: &'a RelationId,
     alone: RelationAlone,
     recorded: RelationResult,
     digest: String,
-) -> Option<(RelationJobsChange<'a>, JobsBasis)> {
+) -> Option<RelationJobsChange<'a>> {
     let path = recorded.jobs_file.clone()?;
     // Renamed jobs' names before count for isolation, and only the full path sees them all.
     if alone.rest != recorded.rest || alone.renamed_within {
         return None;
     }
-    let basis = inputs.book.load_basis(&current.manifest.generation)?;
     if basis.inline_renames
         || basis.context.version != inputs.version
         || basis.context.targets_url != inputs.targets_url
-        || basis.names.held_by_another(relation.id, alone.job_names())
     {
         return None;
     }
@@ -217,13 +283,12 @@ fn jobs_change<'a>(
         rest: alone.rest,
         ..recorded
     };
-    let change = RelationJobsChange {
+    Some(RelationJobsChange {
         relation,
         jobs_file: DesiredFile::config(format!("{CONFIG_DIR}/{path}"), text),
         candidate: DesiredFile::config(CONFIG_FILE, candidate),
         target_files: targets.into_iter().map(target_file).collect(),
         result,
         name_keys,
-    };
-    Some((change, basis))
+    })
 }

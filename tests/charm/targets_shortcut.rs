@@ -455,6 +455,45 @@ fn a_joining_unit_whose_job_name_another_relation_holds_takes_the_full_path() {
     assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
 }
 
+/// A join whose relation's recorded digest no longer accounts for the fingerprint (as when
+/// something else changed since the last apply) takes the full path. promtool checks the
+/// relation's job file while the hook settles that, so it runs once more than the full path
+/// needs; nothing live is written before the full path's own check.
+#[test]
+fn a_join_that_finds_more_changed_than_its_relation_takes_the_full_path_after_its_check() {
+    let (c, rels) = deployed_on(PROMETHEUS_3);
+    let rel = &rels[0];
+    let result_file = c
+        .book()
+        .results
+        .join(format!("{}-{}.json", rel.endpoint, rel.id));
+    let mut result: Value = serde_json::from_slice(&std::fs::read(&result_file).unwrap()).unwrap();
+    result["digest"] = json!("not what the last apply's fingerprint holds");
+    std::fs::write(&result_file, result.to_string()).unwrap();
+    {
+        let mut s = c.sim.juju.state();
+        s.add_remote_unit(rel, "node/7");
+        set_address(&mut s, rel, "node/7", "10.7.7.7");
+    }
+    c.reset_records();
+    c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
+    c.assert_active();
+    assert!(!last_apply_was_a_shortcut(&c), "the full path");
+    let requests = c.requests();
+    let execs: Vec<usize> = (requests.iter().enumerate())
+        .filter(|(_, r)| r.method == "POST" && r.path == "/v1/exec")
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(execs.len(), 2, "the shortcut's check, then the full path's");
+    let live_before_check = written_paths(&requests[..execs[1]])
+        .into_iter()
+        .filter(|p| p.starts_with("/etc/prometheus/") || p.starts_with(TARGETS_DIR))
+        .collect::<Vec<_>>();
+    assert_eq!(live_before_check, Vec::<String>::new());
+    assert!(c.file(&jobs_file(rel)).unwrap().contains("main-7"));
+    assert_eq!(c.config_yaml(), fresh_config(&c, PROMETHEUS_3));
+}
+
 fn rel_app(c: &Charm, rel: &RelationId) -> String {
     c.sim.juju.state().relation(rel).unwrap().remote_app.clone()
 }
