@@ -583,7 +583,9 @@ impl<'a> CachedHookTools<'a> {
         let result = if self.loaded.as_deref() == Some(&bytes) {
             std::fs::rename(&in_flight, &path)
         } else {
-            std::fs::write(&in_flight, &bytes).and_then(|()| std::fs::rename(&in_flight, &path))
+            create_anew(&in_flight)
+                .and_then(|mut file| file.write_all(&bytes))
+                .and_then(|()| std::fs::rename(&in_flight, &path))
         };
         if let Err(e) = result {
             warn!("cannot save the databag cache {}: {e}", path.display());
@@ -1037,10 +1039,22 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Relations, Arc<Ve
 /// file renamed over it: creating a file (a new inode) cost about a millisecond each on
 /// ext4 here, the most expensive step of a relation hook's save. No fsync: after a node
 /// crash a torn file does not parse and is ignored, so that relation is asked from Juju.
+/// Creates `path` as a new file, the old one unlinked rather than truncated: ext4
+/// (`auto_da_alloc`) starts writing a file truncated and written again back as it is closed,
+/// which cost 0.4 ms for a 441 KB index here (0.06 ms as a new file) and 0.15 ms for a small
+/// file. A hook stopped in between leaves its index in flight, hence no cache, as before.
+fn create_anew(path: &Path) -> std::io::Result<std::fs::File> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::File::create(path)
+}
+
 fn store(path: &Path, file: &impl Serialize) -> std::io::Result<()> {
     // Streamed through a buffer: the file is megabytes at thousands of units, and building it
     // in one growing Vec first cost reallocations and copies.
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, create_anew(path)?);
     serde_json::to_writer(&mut out, file).map_err(std::io::Error::other)?;
     out.flush()
 }
