@@ -358,23 +358,53 @@ impl TargetsBook {
     /// Should the charm directory be lost with the marker in it, the record goes with it, and
     /// the next update-status, finding no record, computes everything.
     pub fn begin_apply(&self) -> std::io::Result<()> {
-        std::fs::write(&self.in_flight, b"in flight\n")
+        overwrite_in_place(&self.in_flight, APPLY_BEGUN)
     }
 
     /// Marks the apply begun with [`TargetsBook::begin_apply`] as complete, once the manifest
     /// vouches for it.
     pub fn end_apply(&self) {
-        if self.apply_in_flight() {
-            if let Err(e) = std::fs::write(&self.in_flight, b"") {
-                tracing::warn!("cannot clear {}: {e}", self.in_flight.display());
-            }
+        if let Err(e) = overwrite_in_place(&self.in_flight, APPLY_COMPLETE) {
+            tracing::warn!("cannot clear {}: {e}", self.in_flight.display());
         }
     }
 
-    /// Whether an apply began and did not complete.
+    /// Whether an apply began and did not complete: the marker says anything but complete (or
+    /// nothing, as an earlier version cleared it).
     pub fn apply_in_flight(&self) -> bool {
-        std::fs::metadata(&self.in_flight).is_ok_and(|m| m.len() > 0)
+        match std::fs::read(&self.in_flight) {
+            Ok(marker) => !(marker.is_empty() || marker == APPLY_COMPLETE),
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
     }
+}
+
+/// The apply marker's two contents, of one length: each overwrites the other in place, as a
+/// file truncated and written again makes ext4 (`auto_da_alloc`) start writing it back as it
+/// is closed, 0.15 ms on this project's machines, twice per apply.
+const APPLY_BEGUN: &[u8] = b"in flight\n";
+const APPLY_COMPLETE: &[u8] = b"completed\n";
+
+/// Writes `bytes` as a new file at `path`, replacing the old one unlinked rather than
+/// truncated (see [`APPLY_BEGUN`]: a new file waits for the usual writeback). A hook stopped
+/// in between leaves no file or a short one, which reads as none.
+fn write_anew(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::write(path, bytes)
+}
+
+/// Writes `bytes` over the start of `path` (created if absent), without truncating it.
+fn overwrite_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    file.write_all_at(bytes, 0)
 }
 
 /// A token unique enough to tell one save (of a manifest generation, of the job names) from
@@ -412,9 +442,9 @@ impl RelationResult {
     /// next hook of its relation down the full path. A new file renamed over it would cost
     /// an inode per save, about a millisecond on ext4 here, a tenth of a moved target's hook.
     pub fn save(&self, dir: &Path, relation: &RelationId) -> std::io::Result<()> {
-        std::fs::write(
-            result_path(dir, relation),
-            serde_json::to_vec(self).map_err(std::io::Error::other)?,
+        write_anew(
+            &result_path(dir, relation),
+            &serde_json::to_vec(self).map_err(std::io::Error::other)?,
         )
     }
 }
@@ -591,6 +621,42 @@ mod tests {
         save_results(&results, &BTreeMap::from([(one.clone(), result.clone())]));
         assert_eq!(RelationResult::load(&results, &one, "g"), Some(result));
         assert_eq!(RelationResult::load(&results, &two, "g"), None, "pruned");
+    }
+
+    /// The apply marker is overwritten in place, one content over the other: absent, empty
+    /// (as an earlier version cleared it) or complete is no apply in flight; begun, or anything
+    /// else (a marker written halfway), is one.
+    #[test]
+    fn the_apply_marker_says_in_flight_unless_it_says_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = TargetsBook::in_charm_dir(dir.path());
+        assert!(!book.apply_in_flight(), "no marker");
+        book.begin_apply().unwrap();
+        assert!(book.apply_in_flight());
+        let inode =
+            || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&book.in_flight).unwrap());
+        let first = inode();
+        book.end_apply();
+        assert!(!book.apply_in_flight());
+        assert_eq!(std::fs::read(&book.in_flight).unwrap(), APPLY_COMPLETE);
+        book.begin_apply().unwrap();
+        assert!(book.apply_in_flight());
+        assert_eq!(inode(), first, "the same file, overwritten");
+        for (marker, in_flight) in [
+            (&b""[..], false),
+            (b"in flight\n", true),
+            (b"comp flight\n", true),
+            (b"complete", true),
+        ] {
+            std::fs::write(&book.in_flight, marker).unwrap();
+            assert_eq!(book.apply_in_flight(), in_flight, "{marker:?}");
+        }
+        std::fs::write(&book.in_flight, b"").unwrap();
+        book.begin_apply().unwrap();
+        assert!(
+            book.apply_in_flight(),
+            "begun over an earlier version's cleared marker"
+        );
     }
 
     /// The basis loads only for its generation, with the names saved beside it (the last
