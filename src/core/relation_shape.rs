@@ -265,26 +265,43 @@ impl JobNames {
         })
     }
 
-    /// These names with `relation`'s replaced by `names` (see [`JobNames::replace_relation`]).
+    /// These names with `relation`'s replaced by `names` (see [`JobNames::replace_relations`]).
     pub fn with_relation<'a>(
         mut self,
         relation: u32,
         names: impl Iterator<Item = &'a str>,
     ) -> JobNames {
-        self.replace_relation(relation, names.map(name_key));
+        self.replace_relations(&BTreeMap::from([(relation, names.map(name_key).collect())]));
         self
     }
 
-    /// Replaces `relation`'s names by those of `keys` ([`JobNames::keys`]), in place: the
-    /// others stay where they are and each new key goes where it sorts (a hook changes a few).
-    pub fn replace_relation(&mut self, relation: u32, keys: impl Iterator<Item = u64>) {
-        self.0.retain(|(_, holder)| *holder != relation);
-        for key in keys {
-            let entry = (key, relation);
-            if let Err(at) = self.0.binary_search(&entry) {
-                self.0.insert(at, entry);
-            }
+    /// Replaces the names of each relation of `replaced` by its keys ([`JobNames::keys`]):
+    /// one pass over the names, whatever the number of relations replaced (replayed a
+    /// journal line at a time, each line had rewritten every name: quadratic in a burst of
+    /// joins).
+    pub fn replace_relations(&mut self, replaced: &BTreeMap<u32, Vec<u64>>) {
+        if replaced.is_empty() {
+            return;
         }
+        let mut added: Vec<(u64, u32)> = replaced
+            .iter()
+            .flat_map(|(relation, keys)| keys.iter().map(|key| (*key, *relation)))
+            .collect();
+        added.sort_unstable();
+        added.dedup();
+        let kept = std::mem::take(&mut self.0)
+            .into_iter()
+            .filter(|(_, holder)| !replaced.contains_key(holder));
+        let mut merged = Vec::with_capacity(kept.size_hint().1.unwrap_or(0) + added.len());
+        let mut added = added.into_iter().peekable();
+        for entry in kept {
+            while let Some(new) = added.next_if(|new| *new < entry) {
+                merged.push(new);
+            }
+            merged.push(entry);
+        }
+        merged.extend(added);
+        self.0 = merged;
     }
 
     /// The keys `names` are held by.
@@ -376,6 +393,36 @@ mod tests {
             let names = JobNames(entries);
             let expected = replaced_by_sorting(&names, relation, &new);
             let merged = names.with_relation(relation, new.iter().map(String::as_str));
+            proptest::prop_assert!(merged.0.is_sorted());
+            proptest::prop_assert_eq!(merged, expected);
+        }
+
+        /// Several relations replaced at once are those relations replaced one by one.
+        #[test]
+        fn replacing_several_relations_at_once_is_replacing_each_in_turn(
+            held in proptest::collection::vec(("[a-d]{1,2}", 0u32..4), 0..40),
+            replaced in proptest::collection::btree_map(
+                0u32..6,
+                proptest::collection::vec("[a-d]{1,2}", 0..8),
+                0..4,
+            ),
+        ) {
+            let mut entries: Vec<(u64, u32)> =
+                held.iter().map(|(name, holder)| (name_key(name), *holder)).collect();
+            entries.sort_unstable();
+            entries.dedup();
+            let names = JobNames(entries);
+            let expected = replaced
+                .iter()
+                .fold(names.clone(), |names, (relation, new)| {
+                    replaced_by_sorting(&names, *relation, new)
+                });
+            let keys = replaced
+                .iter()
+                .map(|(relation, new)| (*relation, JobNames::keys(new.iter().map(String::as_str))))
+                .collect();
+            let mut merged = names;
+            merged.replace_relations(&keys);
             proptest::prop_assert!(merged.0.is_sorted());
             proptest::prop_assert_eq!(merged, expected);
         }

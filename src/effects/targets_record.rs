@@ -325,6 +325,7 @@ impl TargetsBook {
         if !journal.is_empty() && !journal.ends_with('\n') {
             return None;
         }
+        let mut replaced = BTreeMap::new();
         for line in journal.lines() {
             let mut fields = line.split(' ');
             let (Some(t), Some(relation), Some(keys), None) =
@@ -343,8 +344,10 @@ impl TargetsBook {
                         .flatten()
                 })
                 .collect::<Option<Vec<u64>>>()?;
-            names.replace_relation(relation, keys.into_iter());
+            // A relation's last line is its names.
+            replaced.insert(relation, keys);
         }
+        names.replace_relations(&replaced);
         Some(names)
     }
 
