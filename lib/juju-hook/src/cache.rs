@@ -1033,12 +1033,6 @@ fn take(path: &Path, owner: &CacheOwner) -> Option<(CacheFile, Relations, Arc<Ve
     }
 }
 
-/// Writes a bags file in place. Bags files count only under an index saved after them
-/// (a hook moves the index aside first and puts it back only once every bags file it
-/// changed is written), so one written halfway is never read. In place, not through a new
-/// file renamed over it: creating a file (a new inode) cost about a millisecond each on
-/// ext4 here, the most expensive step of a relation hook's save. No fsync: after a node
-/// crash a torn file does not parse and is ignored, so that relation is asked from Juju.
 /// Creates `path` as a new file, the old one unlinked rather than truncated: ext4
 /// (`auto_da_alloc`) starts writing a file truncated and written again back as it is closed,
 /// which for the 441 KB index of a 2000x5 model cost 0.39–0.42 ms here against 0.28–0.29 ms
@@ -1053,6 +1047,12 @@ fn create_anew(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::File::create(path)
 }
 
+/// Writes a bags file in place. Bags files count only under an index saved after them
+/// (a hook moves the index aside first and puts it back only once every bags file it
+/// changed is written), so one written halfway is never read. In place, not through a new
+/// file renamed over it: creating a file (a new inode) cost about a millisecond each on
+/// ext4 here, the most expensive step of a relation hook's save. No fsync: after a node
+/// crash a torn file does not parse and is ignored, so that relation is asked from Juju.
 fn store(path: &Path, file: &impl Serialize) -> std::io::Result<()> {
     // Streamed through a buffer: the file is megabytes at thousands of units, and building it
     // in one growing Vec first cost reallocations and copies.
