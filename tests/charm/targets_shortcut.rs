@@ -101,6 +101,13 @@ fn set_address(state: &mut charm_harness::ModelState, rel: &RelationId, unit: &s
     state.set_remote_unit_data(rel, unit, &data);
 }
 
+/// `node/7` joins `rel` in the model, at 10.7.7.7 (its hook not yet run).
+fn add_unit_7(c: &Charm, rel: &RelationId) {
+    let mut s = c.sim.juju.state();
+    s.add_remote_unit(rel, "node/7");
+    set_address(&mut s, rel, "node/7", "10.7.7.7");
+}
+
 /// The journal the shortcut appends to: it grows exactly when the shortcut pushed targets.
 fn journal_len(c: &Charm) -> u64 {
     let dir = c.sim.juju.state().charm_dir.clone();
@@ -282,11 +289,7 @@ fn a_unit_joining_or_departing_changes_its_relation_job_file_alone() {
 
     c.reset_records();
     let reloads = c.counters().reloads;
-    {
-        let mut s = c.sim.juju.state();
-        s.add_remote_unit(rel, "node/7");
-        set_address(&mut s, rel, "node/7", "10.7.7.7");
-    }
+    add_unit_7(&c, rel);
     c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
     c.assert_active();
     assert!(last_apply_was_a_shortcut(&c));
@@ -387,11 +390,7 @@ fn a_job_file_prometheus_did_not_reload_is_pushed_and_reloaded_by_the_next_hook(
         500,
         "failed to reload config: out of cheese".into(),
     ));
-    {
-        let mut s = c.sim.juju.state();
-        s.add_remote_unit(rel, "node/7");
-        set_address(&mut s, rel, "node/7", "10.7.7.7");
-    }
+    add_unit_7(&c, rel);
     let reloads = c.counters().reloads;
     c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
     assert_eq!(c.status().kind, StatusKind::Blocked);
@@ -439,11 +438,7 @@ fn a_joining_unit_whose_job_name_another_relation_holds_takes_the_full_path() {
     c.ok(&c.relation_event(&rels[2], RelationEventKind::Changed, None));
     let config = c.pushed_config_yaml();
 
-    {
-        let mut s = c.sim.juju.state();
-        s.add_remote_unit(rel, "node/7");
-        set_address(&mut s, rel, "node/7", "10.7.7.7");
-    }
+    add_unit_7(&c, rel);
     c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
     c.assert_active();
     assert!(!last_apply_was_a_shortcut(&c), "the full path");
@@ -470,11 +465,7 @@ fn a_join_that_finds_more_changed_than_its_relation_takes_the_full_path_after_it
     let mut result: Value = serde_json::from_slice(&std::fs::read(&result_file).unwrap()).unwrap();
     result["digest"] = json!("not what the last apply's fingerprint holds");
     std::fs::write(&result_file, result.to_string()).unwrap();
-    {
-        let mut s = c.sim.juju.state();
-        s.add_remote_unit(rel, "node/7");
-        set_address(&mut s, rel, "node/7", "10.7.7.7");
-    }
+    add_unit_7(&c, rel);
     c.reset_records();
     c.ok(&c.relation_event(rel, RelationEventKind::Joined, Some("node/7")));
     c.assert_active();
